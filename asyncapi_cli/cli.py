@@ -1,0 +1,293 @@
+"""The thin command layer: parse options, call the library, render. boto3 is imported lazily."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import EXIT_AWS, EXIT_INTERRUPTED, AsyncApiError, InputError
+
+EXIT_BUG = 70
+
+
+def _fail(ctx: click.Context, message: str, code: int) -> None:
+    click.echo(f"asyncapi: error: {message}", err=True)
+    ctx.exit(code)
+
+
+class Group(click.Group):
+    """Turns every expected failure into one line on stderr and a documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        debug = bool(ctx.params.get("debug")) or os.environ.get("ASYNCAPI_DEBUG") == "1"
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except AsyncApiError as exc:
+            if debug:
+                raise
+            _fail(ctx, str(exc), exc.exit_code)
+        except KeyboardInterrupt:
+            _fail(ctx, "interrupted; everything created so far is recorded: run the command again to resume",
+                  EXIT_INTERRUPTED)
+        except Exception as exc:
+            if debug:
+                raise
+            message, code = _describe_unexpected(exc)
+            _fail(ctx, message, code)
+
+
+def _describe_unexpected(exc: Exception) -> tuple[str, int]:
+    module = type(exc).__module__
+    if module.startswith(("botocore", "boto3", "urllib3")):
+        from .aws import describe_error
+
+        return f"AWS call failed: {describe_error(exc) or exc}", EXIT_AWS
+    return f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)", EXIT_BUG
+
+
+def stack_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--name", help="Project name (default: async-api-<random>, kept in the state file)."),
+        click.option("--region", help="AWS region (default: from the environment or profile, else us-east-1)."),
+        click.option("--profile", help="AWS named profile."),
+        click.option("--endpoint-url", help="Any AWS-compatible endpoint, e.g. LocalStack (or AWS_ENDPOINT_URL)."),
+        click.option("--local", is_flag=True, help="Use the embedded local AWS (moto on 127.0.0.1)."),
+        click.option("--state", "state_path", type=click.Path(path_type=Path),
+                     help="State file (default: .asyncapi/<name>.json)."),
+        click.option("--json", "json_mode", is_flag=True, help="Machine-readable JSON output."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _options(**kwargs: Any) -> Any:
+    from .ops import StackOptions
+
+    return StackOptions(
+        name=kwargs.get("name"),
+        region=kwargs.get("region"),
+        profile=kwargs.get("profile"),
+        endpoint_url=kwargs.get("endpoint_url"),
+        local=bool(kwargs.get("local")),
+        state_path=kwargs.get("state_path"),
+    )
+
+
+def _output(json_mode: bool) -> Any:
+    from .output import Output
+
+    return Output(json_mode=json_mode)
+
+
+def _stack_kwargs(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(**kwargs: Any) -> Any:
+        return fn(options=_options(**kwargs), out=_output(kwargs.pop("json_mode")), **kwargs)
+
+    return wrapper
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show tracebacks (for bug reports).")
+@click.version_option(package_name="asyncapi")
+def main(debug: bool) -> None:
+    """Stand up, exercise and tear down the asynchronous API pattern on AWS.
+
+    API Gateway POST /submit queues jobs straight into SQS; a processor Lambda drains the queue
+    (batches of 10, dead-letter queue after 3 receives); status lives in DynamoDB, results in S3;
+    GET /status/{jobId} answers from a status Lambda.
+    """
+
+
+def _print_stack(out: Any, stack: Any, outcomes: list[Any], command: str) -> None:
+    from .ops import summary
+
+    data = summary(stack) | {"command": command, "resources": [o.to_json() for o in outcomes]}
+    out.document(data)
+    if command == "up":
+        records = stack.state.resources
+        rows = [[o.key, o.kind, _identity(records.get(o.key, {})), o.action] for o in outcomes]
+        out.table(f"Stack {stack.state.name}", ["resource", "kind", "id", "this run"], rows)
+        url = stack.state.outputs.get("api_url")
+        out.info(f"[bold]Endpoint:[/] {url}")
+        out.info("[bold]Submit a job:[/]")
+        out.info(
+            f"  curl -sS -i -X POST -H 'Content-Type: application/json' "
+            f"-d '{{\"task\": \"process_data\", \"data\": {{\"input\": \"test data\"}}}}' {url}/submit"
+        )
+        out.info("[bold]Then:[/] asyncapi test-job")
+    calls = data["aws_calls"]
+    out.info(
+        f"[dim]{calls['calls']} AWS calls ({calls['mutating']} mutating, "
+        f"{calls['retries'] + calls['engine_retries']} retries); state: {stack.store.path}[/]"
+    )
+
+
+def _identity(record: dict[str, Any]) -> str:
+    for key in ("url", "arn", "id", "uuid", "name", "api_id"):
+        if record.get(key):
+            return str(record[key])
+    return ""
+
+
+@main.command()
+@stack_options
+@click.option("--dry-run", is_flag=True, help="Show what would change (same as 'asyncapi plan').")
+@_stack_kwargs
+def up(options: Any, out: Any, dry_run: bool, **_: Any) -> None:
+    """Provision (or converge) every resource of the stack. Safe to rerun; resumes after a crash."""
+    from . import ops
+
+    if dry_run:
+        return _plan(options, out)
+    stack = ops.open_stack(options, creating=True, start_local=True)
+    target = stack.state.target
+    out.info(f"[bold]asyncapi up[/] {stack.state.name} -> {target.kind} {target.region} "
+             f"{stack.clients.target.endpoint_url or ''}")
+    outcomes = ops.up(stack, out)
+    _print_stack(out, stack, outcomes, "up")
+
+
+def _plan(options: Any, out: Any) -> None:
+    from . import ops
+
+    stack = ops.open_stack(options, creating=True, start_local=False)
+    outcomes = ops.plan(stack)
+    out.document(ops.summary(stack) | {"command": "plan", "resources": [o.to_json() for o in outcomes]})
+    out.plan_table(outcomes)
+
+
+@main.command()
+@stack_options
+@_stack_kwargs
+def plan(options: Any, out: Any, **_: Any) -> None:
+    """Show what 'up' would do per resource (create / exists / update), changing nothing."""
+    _plan(options, out)
+
+
+@main.command()
+@stack_options
+@_stack_kwargs
+def status(options: Any, out: Any, **_: Any) -> None:
+    """Show the stack's resources and what drifted from the desired settings."""
+    from . import ops
+
+    stack = ops.open_stack(options, creating=False)
+    outcomes = ops.plan(stack)
+    drifted = [o for o in outcomes if o.action != "exists"]
+    out.document(
+        ops.summary(stack)
+        | {"command": "status", "drifted": bool(drifted), "resources": [o.to_json() for o in outcomes]}
+    )
+    labels = {"create": "missing", "update": "drifted", "exists": "ok"}
+    rows = [
+        [labels.get(o.action, o.action), o.kind, o.name, "; ".join(str(c) for c in o.changes)] for o in outcomes
+    ]
+    out.table(f"Stack {stack.state.name} ({stack.state.target.kind}, {stack.state.target.region})",
+              ["status", "kind", "name", "drift"], rows)
+    out.info(f"Endpoint: {stack.state.outputs.get('api_url')}")
+    out.info("[yellow]Drift found: 'asyncapi up' repairs it.[/]" if drifted else "[green]No drift.[/]")
+
+
+@main.command()
+@stack_options
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@_stack_kwargs
+def down(options: Any, out: Any, yes: bool, **_: Any) -> None:
+    """Delete every resource of the stack (reverse order), then the state file. Resumable."""
+    from . import ops
+
+    stack = ops.open_stack(options, creating=False, allow_missing_state=options.name is not None)
+    target = stack.state.target
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InputError("down deletes the whole stack; pass --yes to confirm when not interactive")
+        click.confirm(
+            f"Delete stack {stack.state.name} ({target.kind}, {target.region}, account {target.account})?",
+            abort=True,
+        )
+    out.info(f"[bold]asyncapi down[/] {stack.state.name}")
+    outcomes = ops.down(stack, out)
+    _print_stack(out, stack, outcomes, "down")
+
+
+@main.command("test-job")
+@stack_options
+@click.option("--payload", help="Job payload: JSON text, or @file.json.")
+@click.option("--timeout", type=float, default=120.0, show_default=True, help="Overall seconds to wait.")
+@click.option("--count", type=int, default=1, show_default=True, help="Number of jobs to submit.")
+@click.option("--concurrency", type=int, default=1, show_default=True, help="Jobs in flight at once.")
+@_stack_kwargs
+def test_job(options: Any, out: Any, payload: str | None, timeout: float, count: int, concurrency: int,
+             **_: Any) -> None:
+    """Submit a real job through the API, follow it to completion, show the result."""
+    from . import client, ops
+
+    parsed = client.parse_payload(payload)
+    if timeout <= 0:
+        raise InputError(f"--timeout must be above zero, got {timeout:g}")
+    if count < 1 or concurrency < 1:
+        raise InputError("--count and --concurrency must be at least 1")
+    stack = ops.open_stack(options, creating=False)
+    code = client.run_test_jobs(stack, out, parsed, timeout=timeout, count=count, concurrency=concurrency)
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--json", "json_mode", is_flag=True, help="Machine-readable JSON output.")
+@click.option("--keep", is_flag=True, help="Leave the stack (and the embedded AWS) running afterwards.")
+def demo(json_mode: bool, keep: bool) -> None:
+    """The whole lifecycle on the embedded local AWS: up, a job, a failing job, down. No AWS account."""
+    from .demo import run_demo
+
+    sys.exit(run_demo(_output(json_mode), keep=keep))
+
+
+@main.group()
+def local() -> None:
+    """Manage the embedded local AWS (moto + gateway + Lambda runtime on 127.0.0.1)."""
+
+
+@local.command("start")
+def local_start() -> None:
+    """Start the embedded local AWS in the background."""
+    from .local import manager
+
+    info = manager.ensure_running()
+    click.echo(f"embedded AWS running: endpoint {info['endpoint']}, gateway {info['gateway']}, "
+               f"pid {info['pid']}, log {info['log']}")
+
+
+@local.command("stop")
+def local_stop() -> None:
+    """Stop the embedded local AWS (its contents are lost)."""
+    from .local import manager
+
+    click.echo("stopped" if manager.stop() else "not running")
+
+
+@local.command("status")
+@click.option("--json", "json_mode", is_flag=True)
+def local_status(json_mode: bool) -> None:
+    """Is the embedded local AWS running, and where?"""
+    import json
+
+    from .local import manager
+
+    info = manager.running_info()
+    if json_mode:
+        click.echo(json.dumps({"running": info is not None, **(info or {})}))
+    elif info:
+        click.echo(f"running: endpoint {info['endpoint']}, gateway {info['gateway']}, pid {info['pid']}, "
+                   f"log {info['log']}")
+    else:
+        click.echo("not running")

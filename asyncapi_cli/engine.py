@@ -1,0 +1,303 @@
+"""Planner (reads only), executor (acts) and destroyer over a DAG of resource units.
+
+Each unit lives in its own module under resources/ and knows how to find, diff, create, update and
+delete one kind of resource. The engine runs independent units concurrently and records every
+unit's ids in the state file the moment it exists (and forgets them the moment they are gone).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .aws import AwsClients
+from .names import TAG_KEY, StackNames, StackSettings
+from .retry import Pacer, retry_call, wait_until
+from .state import StateStore
+
+KNOWN_AFTER_UP = "(known after up)"
+
+
+@dataclass(frozen=True)
+class Change:
+    setting: str
+    live: Any
+    desired: Any
+
+    def __str__(self) -> str:
+        return f"{self.setting}: {self.live!r} -> {self.desired!r}"
+
+
+@dataclass
+class Found:
+    """A live resource: the ids we record, plus what was observed to diff against."""
+
+    record: dict[str, Any]
+    observed: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LambdaCode:
+    zip_bytes: bytes
+    sha256_b64: str
+
+
+@dataclass
+class Context:
+    clients: AwsClients
+    names: StackNames
+    settings: StackSettings
+    region: str
+    account: str
+    partition: str
+    pacer: Pacer
+    code: LambdaCode | None = None
+    api_url_for: Callable[[str], str] | None = None
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    retries: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {TAG_KEY: self.names.project}
+
+    def record_of(self, key: str) -> dict[str, Any]:
+        with self._lock:
+            return self.records[key]
+
+    def set_record(self, key: str, record: dict[str, Any]) -> None:
+        with self._lock:
+            self.records[key] = record
+
+    def count_retry(self, _exc: Exception | None = None) -> None:
+        with self._lock:
+            self.retries += 1
+
+    def pacer_retry(
+        self,
+        fn: Callable[[], Any],
+        *,
+        retry_if: Callable[[Exception], bool],
+        what: str,
+        timeout: float = 60.0,
+        base: float = 0.25,
+        cap: float = 8.0,
+    ) -> Any:
+        return retry_call(
+            fn, retry_if=retry_if, pacer=self.pacer, what=what, timeout=timeout, base=base, cap=cap,
+            on_retry=self.count_retry,
+        )
+
+    def wait(self, probe: Callable[[], Any], *, what: str, timeout: float = 300.0) -> Any:
+        return wait_until(probe, pacer=self.pacer, what=what, timeout=timeout)
+
+    def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
+        return ":".join(
+            ["arn", self.partition, service, self.region if region else "", self.account if account else "", resource]
+        )
+
+
+class Unit(Protocol):
+    key: str
+    kind: str
+    depends_on: tuple[str, ...]
+
+    def name(self, ctx: Context) -> str: ...
+    def find(self, ctx: Context, recorded: dict[str, Any] | None) -> Found | None: ...
+    def diff(self, ctx: Context, found: Found) -> list[Change]: ...
+    def create(self, ctx: Context) -> dict[str, Any]: ...
+    def update(self, ctx: Context, found: Found, changes: list[Change]) -> dict[str, Any]: ...
+    def delete(self, ctx: Context, record: dict[str, Any]) -> None: ...
+    def placeholder(self, ctx: Context) -> dict[str, Any]: ...
+
+
+@dataclass
+class Outcome:
+    key: str
+    kind: str
+    name: str
+    action: str  # plan: create/update/exists; up: created/updated/exists/adopted; down: deleted/absent
+    changes: list[Change] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "kind": self.kind,
+            "name": self.name,
+            "action": self.action,
+            "changes": [{"setting": c.setting, "live": c.live, "desired": c.desired} for c in self.changes],
+            "elapsed": round(self.elapsed, 3),
+        }
+
+
+class Reporter(Protocol):
+    def started(self, key: str, kind: str, name: str) -> None: ...
+    def finished(self, outcome: Outcome) -> None: ...
+
+
+class SilentReporter:
+    def started(self, key: str, kind: str, name: str) -> None:
+        pass
+
+    def finished(self, outcome: Outcome) -> None:
+        pass
+
+
+def run_dag(
+    units: list[Unit],
+    work: Callable[[Unit], Outcome],
+    *,
+    reverse: bool = False,
+    max_workers: int = 6,
+) -> list[Outcome]:
+    """Run work(unit) once per unit, each after its dependencies (dependents when reverse).
+
+    On the first failure nothing new starts; running units finish; the first error is raised.
+    """
+    by_key = {u.key: u for u in units}
+    waits_on: dict[str, set[str]] = {u.key: set() for u in units}
+    for unit in units:
+        for dep in unit.depends_on:
+            if dep not in by_key:
+                continue
+            if reverse:
+                waits_on[dep].add(unit.key)
+            else:
+                waits_on[unit.key].add(dep)
+    done: set[str] = set()
+    outcomes: list[Outcome] = []
+    running: dict[Future[Outcome], str] = {}
+    error: BaseException | None = None
+    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="asyncapi")
+    try:
+        while True:
+            if error is None:
+                for key in list(waits_on):
+                    if key not in done and key not in running.values() and waits_on[key] <= done:
+                        running[pool.submit(work, by_key[key])] = key
+            if not running:
+                break
+            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for future in finished:
+                key = running.pop(future)
+                exc = future.exception()
+                if exc is not None:
+                    error = error or exc
+                else:
+                    outcomes.append(future.result())
+                    done.add(key)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    if error is not None:
+        raise error
+    order = {u.key: i for i, u in enumerate(units)}
+    outcomes.sort(key=lambda o: order[o.key])
+    return outcomes
+
+
+def plan(units: list[Unit], ctx: Context, store: StateStore) -> list[Outcome]:
+    """What `up` would do, per resource. Reads only; never writes state."""
+
+    def work(unit: Unit) -> Outcome:
+        started = time.monotonic()
+        found = unit.find(ctx, store.state.resources.get(unit.key))
+        if found is None:
+            ctx.set_record(unit.key, unit.placeholder(ctx))
+            action, changes = "create", []
+        else:
+            ctx.set_record(unit.key, found.record)
+            changes = unit.diff(ctx, found)
+            action = "update" if changes else "exists"
+        return Outcome(unit.key, unit.kind, unit.name(ctx), action, changes, time.monotonic() - started)
+
+    return run_dag(units, work)
+
+
+def apply(units: list[Unit], ctx: Context, store: StateStore, reporter: Reporter) -> list[Outcome]:
+    """Converge every resource: create what is missing, repair what drifted, adopt what exists."""
+
+    def work(unit: Unit) -> Outcome:
+        name = unit.name(ctx)
+        reporter.started(unit.key, unit.kind, name)
+        started = time.monotonic()
+        recorded = store.state.resources.get(unit.key)
+        found = unit.find(ctx, recorded)
+        changes: list[Change] = []
+        if found is None:
+            record = unit.create(ctx)
+            action = "created"
+        else:
+            changes = unit.diff(ctx, found)
+            if changes:
+                record = unit.update(ctx, found, changes)
+                action = "updated"
+            else:
+                record = found.record
+                action = "exists" if recorded == record else "adopted" if recorded is None else "exists"
+        if recorded != record:
+            store.record(unit.key, record)
+        ctx.set_record(unit.key, record)
+        outcome = Outcome(unit.key, unit.kind, name, action, changes, time.monotonic() - started)
+        reporter.finished(outcome)
+        return outcome
+
+    return run_dag(units, work)
+
+
+def destroy(units: list[Unit], ctx: Context, store: StateStore, reporter: Reporter) -> list[Outcome]:
+    """Delete in reverse dependency order. Not found means already deleted."""
+
+    def work(unit: Unit) -> Outcome:
+        name = unit.name(ctx)
+        reporter.started(unit.key, unit.kind, name)
+        started = time.monotonic()
+        action = "absent"
+        recorded = store.state.resources.get(unit.key)
+        if getattr(unit, "deleted_with", None):
+            # Children of another resource (API routes) go when their parent is deleted.
+            store.forget(unit.key)
+            outcome = Outcome(unit.key, unit.kind, name, f"deleted with {unit.deleted_with}")  # type: ignore[attr-defined]
+            reporter.finished(outcome)
+            return outcome
+        # Loop: after the recorded one is gone, a same-named orphan (from a crash between a create
+        # and its record) is found by name and deleted too. Bounded: names are unique for most kinds.
+        for _ in range(5):
+            found = unit.find(ctx, recorded)
+            if found is None:
+                break
+            unit.delete(ctx, found.record)
+            action = "deleted"
+            recorded = None
+        store.forget(unit.key)
+        outcome = Outcome(unit.key, unit.kind, name, action, [], time.monotonic() - started)
+        reporter.finished(outcome)
+        return outcome
+
+    # Dependents find themselves through their dependencies' records (the API id, say): take them
+    # from the state, or, when the state lost them, find those dependencies by name first.
+    needed = {dep for unit in units for dep in unit.depends_on}
+    for unit in units:
+        if unit.key not in needed:
+            continue
+        record = store.state.resources.get(unit.key)
+        if record is None:
+            found = unit.find(ctx, None)
+            record = found.record if found else unit.placeholder(ctx)
+        ctx.set_record(unit.key, record)
+    return run_dag(units, work, reverse=True)
+
+
+def diff_settings(live: dict[str, Any], desired: dict[str, Any], prefix: str = "") -> list[Change]:
+    """Changes for every desired setting whose live value differs."""
+    return [
+        Change(f"{prefix}{key}", live.get(key), value) for key, value in desired.items() if live.get(key) != value
+    ]
+
+
+def keys(units: Iterable[Unit]) -> list[str]:
+    return [u.key for u in units]

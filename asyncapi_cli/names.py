@@ -1,0 +1,149 @@
+"""Stack names, their validation, and the settings the recipe specifies."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from dataclasses import dataclass
+
+from .errors import InputError
+
+NAME_PREFIX = "async-api-"
+TAG_KEY = "asyncapi:stack"
+
+# The longest derived names bound the project name: IAM roles allow 64 characters
+# ("<name>-api-gateway-role"), Lambda functions 64, S3 buckets 63 ("<name>-results").
+_SUFFIXES = {
+    "IAM role": ("-api-gateway-role", 64),
+    "Lambda function": ("-status-checker", 64),
+    "S3 bucket": ("-results", 63),
+    "SQS queue": ("-main-queue", 80),
+}
+MAX_NAME_LENGTH = min(limit - len(suffix) for suffix, limit in _SUFFIXES.values())
+_NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
+_REGION_RE = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+
+
+def random_name(alphabet: str = string.ascii_lowercase + string.digits) -> str:
+    return NAME_PREFIX + "".join(secrets.choice(alphabet) for _ in range(6))
+
+
+def validate_name(name: str) -> str:
+    """Reject names that would break S3, SQS, IAM or Lambda naming rules, before any call."""
+    if not 3 <= len(name) <= MAX_NAME_LENGTH:
+        raise InputError(
+            f"invalid name {name!r}: must be 3 to {MAX_NAME_LENGTH} characters "
+            f"(the longest derived name, {name}-api-gateway-role, must fit IAM's 64)"
+        )
+    if not _NAME_RE.match(name):
+        raise InputError(
+            f"invalid name {name!r}: use lowercase letters, digits and hyphens, "
+            "starting and ending with a letter or digit (S3 bucket rules)"
+        )
+    for prefix in ("xn--", "sthree-", "amzn-s3-demo-"):
+        if name.startswith(prefix):
+            raise InputError(f"invalid name {name!r}: S3 bucket names may not start with {prefix!r}")
+    return name
+
+
+def validate_region(region: str, known_regions: frozenset[str] | None) -> str:
+    if not _REGION_RE.match(region or ""):
+        raise InputError(f"invalid region {region!r}: expected a region such as us-east-1")
+    if known_regions is not None and region not in known_regions:
+        raise InputError(f"unknown region {region!r}: not a region botocore knows (see --region)")
+    return region
+
+
+def partition_of(region: str) -> str:
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+@dataclass(frozen=True)
+class StackNames:
+    """Every resource name derives from the project name, as in the recipe."""
+
+    project: str
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.project}-dlq"
+
+    @property
+    def main_queue(self) -> str:
+        return f"{self.project}-main-queue"
+
+    @property
+    def table(self) -> str:
+        return f"{self.project}-jobs"
+
+    @property
+    def bucket(self) -> str:
+        return f"{self.project}-results"
+
+    @property
+    def api_role(self) -> str:
+        return f"{self.project}-api-gateway-role"
+
+    @property
+    def processor_role(self) -> str:
+        return f"{self.project}-lambda-role"
+
+    @property
+    def status_role(self) -> str:
+        # Least privilege: the status checker only reads the table, so it gets its own role.
+        return f"{self.project}-status-role"
+
+    @property
+    def processor(self) -> str:
+        return f"{self.project}-job-processor"
+
+    @property
+    def status_checker(self) -> str:
+        return f"{self.project}-status-checker"
+
+    @property
+    def api(self) -> str:
+        return f"{self.project}-api"
+
+    @staticmethod
+    def log_group(function_name: str) -> str:
+        return f"/aws/lambda/{function_name}"
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """The recipe's settings, with its bugs fixed. `local()` shortens waits for the embedded AWS."""
+
+    retention_seconds: int = 1_209_600  # 14 days on both queues
+    max_receive_count: int = 3
+    processor_timeout: int = 300
+    processor_memory: int = 512
+    status_timeout: int = 30
+    status_memory: int = 256
+    runtime: str = "python3.12"
+    batch_size: int = 10
+    batching_window: int = 5
+    log_retention_days: int = 14
+    stage: str = "prod"
+    # AWS: at least 6 x the function timeout plus the batching window (the recipe's
+    # "VisibilityTimeoutSeconds" attribute does not exist; the real one is VisibilityTimeout).
+    visibility_timeout: int | None = None
+    dlq_visibility_timeout: int = 300
+
+    @property
+    def main_visibility_timeout(self) -> int:
+        if self.visibility_timeout is not None:
+            return self.visibility_timeout
+        return 6 * self.processor_timeout + self.batching_window
+
+    @classmethod
+    def local(cls) -> StackSettings:
+        # On the embedded AWS, retries should take seconds, not half an hour: a 4 s visibility
+        # timeout and a 1 s batching window. Jobs longer than ~3 s are then redelivered while still
+        # running; the processor's conditional writes keep the record consistent.
+        return cls(visibility_timeout=4, batching_window=1)

@@ -1,0 +1,221 @@
+"""The library behind the CLI: resolve a stack (state, name, target), then plan, up, down or status."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import engine
+from .aws import AwsClients, ClientHook
+from .engine import Context, Outcome, Reporter
+from .errors import InputError, StateError
+from .names import StackNames, StackSettings, partition_of, random_name, validate_name, validate_region
+from .package import build_zip
+from .retry import Pacer
+from .stack import build_units
+from .state import (
+    StackState,
+    StateStore,
+    Target,
+    default_state_path,
+    discover_state_path,
+    read_state,
+    state_lock,
+)
+
+LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@dataclass
+class StackOptions:
+    name: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    local: bool = False
+    state_path: Path | None = None
+    hooks: list[ClientHook] = field(default_factory=list)
+    pacer: Pacer = field(default_factory=Pacer)
+
+
+@dataclass
+class Stack:
+    """A resolved stack: its state store, clients and engine context."""
+
+    store: StateStore
+    clients: AwsClients
+    ctx: Context
+    existing_state: bool
+
+    @property
+    def state(self) -> StackState:
+        return self.store.state
+
+
+def resolve_state_path(options: StackOptions, *, must_exist: bool) -> Path | None:
+    if options.state_path is not None:
+        return options.state_path
+    if options.name is not None:
+        validate_name(options.name)
+        return default_state_path(options.name)
+    found = discover_state_path()
+    if found is None and must_exist:
+        raise StateError("no stack here (no .asyncapi/*.json); run 'asyncapi up' first, or pass --name or --state")
+    return found
+
+
+def _requested_target(options: StackOptions) -> Target:
+    endpoint = options.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+    if options.local and endpoint:
+        raise InputError("--local and --endpoint-url (or AWS_ENDPOINT_URL) are exclusive; choose one target")
+    region = options.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if options.local:
+        return Target(kind="local", region=region or "us-east-1")
+    if not region and options.profile is None:
+        region = "us-east-1"
+    if not region:
+        region = _profile_region(options.profile) or "us-east-1"
+    return Target(kind="endpoint" if endpoint else "aws", region=region, endpoint_url=endpoint, profile=options.profile)
+
+
+def _profile_region(profile: str | None) -> str | None:
+    import boto3
+
+    try:
+        return boto3.session.Session(profile_name=profile).region_name
+    except Exception as exc:
+        raise InputError(f"cannot use AWS profile {profile!r}: {exc}") from None
+
+
+def _check_same_target(state: StackState, options: StackOptions, path: Path) -> None:
+    """Refuse flags that point a recorded stack somewhere else (never mix two stacks in one state)."""
+    recorded = state.target
+    requested_endpoint = options.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+    if options.name is not None and options.name != state.name:
+        raise StateError(f"{path} is the state of stack {state.name!r}, not {options.name!r}")
+    if options.region and options.region != recorded.region:
+        raise StateError(f"{path} targets region {recorded.region}, not {options.region}")
+    if options.local and recorded.kind != "local":
+        raise StateError(f"{path} targets {recorded.kind} ({recorded.region}), not the embedded local AWS")
+    if options.endpoint_url and recorded.kind == "local":
+        raise StateError(f"{path} targets the embedded local AWS, not {options.endpoint_url}")
+    if requested_endpoint and recorded.kind == "endpoint" and requested_endpoint != recorded.endpoint_url:
+        raise StateError(f"{path} targets {recorded.endpoint_url}, not {requested_endpoint}")
+
+
+def _live_target(target: Target, *, start_local: bool) -> tuple[Target, dict[str, str] | None, str | None]:
+    """For the embedded AWS, the endpoint is wherever it runs now; returns (target, creds, gateway)."""
+    if target.kind != "local":
+        return target, None, None
+    from .local import manager
+
+    info = manager.ensure_running() if start_local else manager.running_info()
+    if info is None:
+        raise StateError("the embedded local AWS is not running (its stacks lived in memory); run 'asyncapi up --local'")
+    live = Target(kind="local", region=target.region, account=target.account, endpoint_url=info["endpoint"])
+    return live, LOCAL_CREDENTIALS, info["gateway"]
+
+
+def api_url(target: Target, api_id: str, stage: str, gateway: str | None) -> str:
+    if target.kind == "aws":
+        suffix = ".amazonaws.com.cn" if target.region.startswith("cn-") else ".amazonaws.com"
+        return f"https://{api_id}.execute-api.{target.region}{suffix}/{stage}"
+    base = gateway if target.kind == "local" else target.endpoint_url
+    # LocalStack's path-style execute-api URL; the embedded gateway serves the same shape.
+    return f"{str(base).rstrip('/')}/restapis/{api_id}/{stage}/_user_request_"
+
+
+def open_stack(
+    options: StackOptions, *, creating: bool, start_local: bool = False, allow_missing_state: bool = False
+) -> Stack:
+    """Resolve name, target and state; check credentials and account. Reads only."""
+    path = resolve_state_path(options, must_exist=not creating and not allow_missing_state)
+    state: StackState | None = None
+    if path is not None and path.exists():
+        state = read_state(path)
+        _check_same_target(state, options, path)
+    elif not creating and not allow_missing_state:
+        raise StateError(f"no state file at {path}; run 'asyncapi up' first or pass --state")
+    if state is None:
+        name = validate_name(options.name) if options.name else random_name()
+        if not creating and options.name is None:
+            raise StateError("no state file: pass --name to find the stack's resources by name")
+        state = StackState(name=name, target=_requested_target(options))
+        path = path or default_state_path(name)
+    settings = StackSettings.local() if state.target.kind == "local" else StackSettings()
+    state.settings = {"visibility_timeout": settings.main_visibility_timeout, "batching_window": settings.batching_window}
+    live_target, credentials, gateway = _live_target(state.target, start_local=start_local)
+    clients = AwsClients(live_target, hooks=options.hooks, credentials=credentials)
+    validate_region(live_target.region, clients.known_regions() if live_target.kind == "aws" else None)
+    account = clients.account_id()
+    if state.target.account and state.target.account != account and state.target.kind != "local":
+        raise StateError(
+            f"{path} belongs to account {state.target.account}, but the credentials are for account {account}"
+        )
+    state.target.account = account
+    ctx = Context(
+        clients=clients,
+        names=StackNames(state.name),
+        settings=settings,
+        region=live_target.region,
+        account=account,
+        partition=partition_of(live_target.region),
+        pacer=options.pacer,
+        api_url_for=lambda api_id: api_url(live_target, api_id, settings.stage, gateway),
+    )
+    existed = path.exists()
+    return Stack(StateStore(path, state), clients, ctx, existed)
+
+
+@contextlib.contextmanager
+def locked(stack: Stack) -> Iterator[None]:
+    with state_lock(stack.store.path):
+        # Re-read under the lock: another run may have changed the file since we looked.
+        if stack.store.path.exists():
+            fresh = read_state(stack.store.path)
+            stack.store.state.resources = fresh.resources
+            stack.store.state.outputs = fresh.outputs
+        yield
+
+
+def plan(stack: Stack) -> list[Outcome]:
+    stack.ctx.code = build_zip()
+    return engine.plan(build_units(), stack.ctx, stack.store)
+
+
+def up(stack: Stack, reporter: Reporter) -> list[Outcome]:
+    stack.ctx.code = build_zip()
+    with locked(stack):
+        stack.store.save()  # the name and target are recorded before the first resource exists
+        outcomes = engine.apply(build_units(), stack.ctx, stack.store, reporter)
+        stage = stack.store.state.resources.get("stage", {})
+        stack.store.set_outputs(
+            api_url=stage.get("url"),
+            submit_url=f"{stage.get('url')}/submit",
+            results_bucket=stack.ctx.names.bucket,
+            jobs_table=stack.ctx.names.table,
+            dlq_url=stack.store.state.resources.get("dlq", {}).get("url"),
+            main_queue_url=stack.store.state.resources.get("main_queue", {}).get("url"),
+        )
+    return outcomes
+
+
+def down(stack: Stack, reporter: Reporter) -> list[Outcome]:
+    with locked(stack):
+        outcomes = engine.destroy(build_units(), stack.ctx, stack.store, reporter)
+        stack.store.delete_file()
+    return outcomes
+
+
+def summary(stack: Stack) -> dict[str, Any]:
+    return {
+        "name": stack.state.name,
+        "target": stack.state.target.to_json(),
+        "state": str(stack.store.path),
+        "outputs": stack.state.outputs,
+        "aws_calls": stack.clients.counter.summary() | {"engine_retries": stack.ctx.retries},
+    }

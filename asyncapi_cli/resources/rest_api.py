@@ -1,0 +1,77 @@
+"""The REST API itself (regional). Its routes, permission and stage are separate units."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ..aws import error_code
+from ..engine import KNOWN_AFTER_UP, Change, Context, Found
+from . import ignore_not_found, or_none
+
+
+@dataclass
+class RestApi:
+    key: str = "rest_api"
+    kind: str = "apigateway-rest-api"
+    depends_on: tuple[str, ...] = ()
+
+    def name(self, ctx: Context) -> str:
+        return ctx.names.api
+
+    def placeholder(self, ctx: Context) -> dict[str, Any]:
+        return {"name": self.name(ctx), "id": KNOWN_AFTER_UP}
+
+    def find(self, ctx: Context, recorded: dict[str, Any] | None) -> Found | None:
+        apigw = ctx.clients("apigateway")
+        if recorded and recorded.get("id") not in (None, KNOWN_AFTER_UP):
+            api = or_none(lambda: apigw.get_rest_api(restApiId=recorded["id"]))
+            if api is not None and api.get("name") == self.name(ctx):
+                return Found({"name": api["name"], "id": api["id"]}, api)
+        # REST API names are not unique: prefer the one tagged with this stack.
+        matches = [
+            item
+            for page in apigw.get_paginator("get_rest_apis").paginate()
+            for item in page.get("items", [])
+            if item.get("name") == self.name(ctx)
+        ]
+        if not matches:
+            return None
+        tagged = [m for m in matches if (m.get("tags") or {}).get(next(iter(ctx.tags))) == ctx.names.project]
+        api = (tagged or matches)[0]
+        return Found({"name": api["name"], "id": api["id"]}, api)
+
+    def diff(self, ctx: Context, found: Found) -> list[Change]:
+        types = (found.observed.get("endpointConfiguration") or {}).get("types") or ["EDGE"]
+        return [] if types == ["REGIONAL"] else [Change("endpointConfiguration.types", types, ["REGIONAL"])]
+
+    def create(self, ctx: Context) -> dict[str, Any]:
+        api = ctx.clients("apigateway").create_rest_api(
+            name=self.name(ctx),
+            description=f"asyncapi stack {ctx.names.project}: POST /submit -> SQS, GET /status/{{jobId}}",
+            endpointConfiguration={"types": ["REGIONAL"]},
+            tags=ctx.tags,
+        )
+        return {"name": api["name"], "id": api["id"]}
+
+    def update(self, ctx: Context, found: Found, changes: list[Change]) -> dict[str, Any]:
+        current = (found.observed.get("endpointConfiguration") or {}).get("types") or ["EDGE"]
+        ctx.clients("apigateway").update_rest_api(
+            restApiId=found.record["id"],
+            patchOperations=[
+                {"op": "replace", "path": f"/endpointConfiguration/types/{current[0]}", "value": "REGIONAL"}
+            ],
+        )
+        return found.record
+
+    def delete(self, ctx: Context, record: dict[str, Any]) -> None:
+        apigw = ctx.clients("apigateway")
+        # DeleteRestApi is throttled hard (about one call per 30 s per account) beyond botocore's retries.
+        ctx.pacer_retry(
+            lambda: ignore_not_found(lambda: apigw.delete_rest_api(restApiId=record["id"])),
+            retry_if=lambda exc: error_code(exc) == "TooManyRequestsException",
+            what=f"deleting REST API {record['id']}",
+            timeout=180,
+            base=2.0,
+            cap=30.0,
+        )

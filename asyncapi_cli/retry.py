@@ -1,0 +1,78 @@
+"""Bounded, jittered retries and waiters. Sleep, clock and randomness are injected."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from .errors import AwsError
+
+T = TypeVar("T")
+
+
+@dataclass
+class Pacer:
+    """Side effects of waiting, injectable so tests never really sleep."""
+
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    rng: random.Random = field(default_factory=random.Random)
+
+    def backoff(self, attempt: int, base: float, cap: float) -> float:
+        """Full jitter: uniform in [0, min(cap, base * 2**attempt)]."""
+        return self.rng.uniform(0, min(cap, base * (2**attempt)))
+
+
+def retry_call(
+    fn: Callable[[], T],
+    *,
+    retry_if: Callable[[Exception], bool],
+    pacer: Pacer,
+    what: str,
+    timeout: float = 60.0,
+    base: float = 0.25,
+    cap: float = 8.0,
+    on_retry: Callable[[Exception], None] | None = None,
+) -> T:
+    """Call fn until it succeeds, retrying errors retry_if accepts, for at most `timeout` seconds."""
+    deadline = pacer.clock() + timeout
+    attempt = 0
+    while True:
+        try:
+            return fn()
+        except Exception as exc:
+            if not retry_if(exc):
+                raise
+            delay = max(0.05, pacer.backoff(attempt, base, cap))
+            if pacer.clock() + delay > deadline:
+                raise AwsError(f"gave up on {what} after {attempt + 1} attempts: {exc}") from exc
+            if on_retry is not None:
+                on_retry(exc)
+            attempt += 1
+            pacer.sleep(delay)
+
+
+def wait_until(
+    probe: Callable[[], T | None],
+    *,
+    pacer: Pacer,
+    what: str,
+    timeout: float = 300.0,
+    base: float = 0.2,
+    cap: float = 5.0,
+) -> T:
+    """Poll probe (jittered, growing intervals) until it returns something truthy."""
+    deadline = pacer.clock() + timeout
+    attempt = 0
+    while True:
+        result = probe()
+        if result:
+            return result
+        delay = max(0.05, pacer.backoff(attempt, base, cap))
+        if pacer.clock() + delay > deadline:
+            raise AwsError(f"timed out after {timeout:.0f}s waiting for {what}")
+        attempt += 1
+        pacer.sleep(delay)

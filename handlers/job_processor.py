@@ -1,0 +1,219 @@
+"""Job processor: drains the main queue; correct under at-least-once delivery.
+
+- Job id from the `jobId` message attribute (as the /submit integration sends it) or from a
+  {"jobId": ..., "data": ...} envelope; the client's payload is never re-encoded.
+- Conditional writes make redeliveries and racing duplicates harmless.
+- Partial batch responses: only the records that failed go back to the queue.
+- A failing job is retried by SQS and marked failed only on its last allowed receive.
+- Poison messages (not JSON, no job id) are logged and reported failed so they reach the DLQ.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from jobwork import run_job
+
+JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+FINAL = ("completed", "failed")
+_clients: dict[str, Any] = {}
+
+
+class PoisonMessage(Exception):
+    """A message no retry can fix: it goes to the DLQ untouched."""
+
+
+def _client(service: str) -> Any:
+    if service not in _clients:
+        _clients[service] = boto3.client(service)
+    return _clients[service]
+
+
+def log(level: str, event: str, **fields: Any) -> None:
+    line = {"level": level, "event": event, "time": _now(), **fields}
+    print(json.dumps(line, default=str, ensure_ascii=False), file=sys.stdout, flush=True)
+
+
+def _now(epoch_ms: float | None = None) -> str:
+    moment = datetime.fromtimestamp((epoch_ms if epoch_ms is not None else time.time() * 1000) / 1000, timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_record(record: dict[str, Any]) -> tuple[str, Any, str]:
+    """(job id, payload, createdAt) from an SQS record; PoisonMessage if it cannot be a job."""
+    body = record.get("body")
+    try:
+        decoded = json.loads(body) if isinstance(body, str) else None
+    except ValueError as exc:
+        raise PoisonMessage(f"body is not JSON: {exc}") from exc
+    if decoded is None:
+        raise PoisonMessage("message has no body")
+    attributes = record.get("messageAttributes") or {}
+    job_id = (attributes.get("jobId") or {}).get("stringValue")
+    payload = decoded
+    if job_id is None and isinstance(decoded, dict) and "jobId" in decoded:
+        job_id = decoded.get("jobId")
+        payload = decoded.get("data", decoded.get("payload"))
+    if not isinstance(job_id, str) or not JOB_ID_RE.match(job_id):
+        raise PoisonMessage(f"no valid job id (got {job_id!r})")
+    submitted = (attributes.get("submittedAt") or {}).get("stringValue") or decoded_timestamp(decoded)
+    sent = (record.get("attributes") or {}).get("SentTimestamp")
+    try:
+        created_at = _now(float(submitted or sent))
+    except (TypeError, ValueError):
+        created_at = _now()
+    return job_id, payload, created_at
+
+
+def decoded_timestamp(decoded: Any) -> Any:
+    return decoded.get("submittedAt") if isinstance(decoded, dict) and "jobId" in decoded else None
+
+
+def _receive_count(record: dict[str, Any]) -> int:
+    try:
+        return max(1, int((record.get("attributes") or {}).get("ApproximateReceiveCount", 1)))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _max_receive_count() -> int:
+    try:
+        return max(1, int(os.environ.get("MAX_RECEIVE_COUNT", "3")))
+    except ValueError:
+        return 3
+
+
+def _is_conditional_failure(exc: Exception) -> bool:
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def claim(table_name: str, job_id: str, created_at: str, attempt: int) -> bool:
+    """Mark the job processing unless it already finished. False: a finished job, nothing to do."""
+    now = _now()
+    try:
+        _client("dynamodb").update_item(
+            TableName=table_name,
+            Key={"jobId": {"S": job_id}},
+            UpdateExpression=(
+                "SET #s = :processing, createdAt = if_not_exists(createdAt, :created), "
+                "startedAt = if_not_exists(startedAt, :now), updatedAt = :now, attempts = :attempt"
+            ),
+            ConditionExpression="attribute_not_exists(jobId) OR NOT (#s IN (:completed, :failed))",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={
+                ":processing": {"S": "processing"},
+                ":created": {"S": created_at},
+                ":now": {"S": now},
+                ":attempt": {"N": str(attempt)},
+                ":completed": {"S": "completed"},
+                ":failed": {"S": "failed"},
+            },
+        )
+        return True
+    except ClientError as exc:
+        if _is_conditional_failure(exc):
+            return False
+        raise
+
+
+def finish(table_name: str, job_id: str, status: str, *, result_uri: str | None = None, error: str | None = None,
+           attempt: int) -> bool:
+    """Write a final (or retrying) status unless the job already finished. False: a twin got there first."""
+    now = _now()
+    names = {"#s": "status"}
+    values: dict[str, Any] = {":status": {"S": status}, ":now": {"S": now}, ":attempt": {"N": str(attempt)},
+                              ":completed": {"S": "completed"}, ":failed": {"S": "failed"}}
+    sets = ["#s = :status", "updatedAt = :now", "attempts = :attempt"]
+    removes = []
+    if status in FINAL:
+        sets.append("completedAt = :now")
+    if result_uri is not None:
+        sets.append("#r = :result")
+        names["#r"] = "result"
+        values[":result"] = {"S": result_uri}
+    if error is not None:
+        sets.append("#e = :error")
+        names["#e"] = "error"
+        values[":error"] = {"S": error[:2000]}
+    elif status == "completed":
+        removes.append("#e")
+        names["#e"] = "error"
+    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+    try:
+        _client("dynamodb").update_item(
+            TableName=table_name,
+            Key={"jobId": {"S": job_id}},
+            UpdateExpression=expression,
+            ConditionExpression="attribute_exists(jobId) AND NOT (#s IN (:completed, :failed))",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+        return True
+    except ClientError as exc:
+        if _is_conditional_failure(exc):
+            return False
+        raise
+
+
+def process_record(record: dict[str, Any]) -> bool:
+    """True when the record is done with (success, or a duplicate of a finished job)."""
+    message_id = record.get("messageId", "?")
+    table_name = os.environ["JOBS_TABLE_NAME"]
+    bucket = os.environ["RESULTS_BUCKET_NAME"]
+    attempt = _receive_count(record)
+    try:
+        job_id, payload, created_at = parse_record(record)
+    except PoisonMessage as exc:
+        log("ERROR", "poison-message", messageId=message_id, attempt=attempt, error=str(exc))
+        return False
+    try:
+        if not claim(table_name, job_id, created_at, attempt):
+            log("INFO", "duplicate-delivery", jobId=job_id, messageId=message_id, attempt=attempt, outcome="skipped")
+            return True
+        log("INFO", "job-started", jobId=job_id, messageId=message_id, attempt=attempt)
+        result = run_job(payload)
+        key = f"results/{job_id}.json"
+        document = {"jobId": job_id, "completedAt": _now(), "result": result}
+        _client("s3").put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=json.dumps(document, ensure_ascii=False, sort_keys=True).encode("utf-8"),
+            ContentType="application/json; charset=utf-8",
+        )
+        won = finish(table_name, job_id, "completed", result_uri=f"s3://{bucket}/{key}", attempt=attempt)
+        log("INFO", "job-completed", jobId=job_id, attempt=attempt, outcome="completed" if won else "duplicate")
+        return True
+    except Exception as exc:  # the job or AWS failed: retry, or fail for good on the last receive
+        error = f"{type(exc).__name__}: {exc}"
+        last = attempt >= _max_receive_count()
+        status = "failed" if last else "retrying"
+        log("ERROR", "job-error", jobId=job_id, attempt=attempt, outcome=status, error=error)
+        try:
+            finish(table_name, job_id, status, error=error, attempt=attempt)
+        except (ClientError, BotoCoreError) as record_exc:
+            log("ERROR", "status-write-failed", jobId=job_id, attempt=attempt, error=str(record_exc))
+        return False
+
+
+def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    records = event.get("Records") or []
+    if not records:
+        return {"batchItemFailures": []}
+    # Records run concurrently: ten slow jobs take about as long as one.
+    with ThreadPoolExecutor(max_workers=min(10, len(records))) as pool:
+        outcomes = list(pool.map(process_record, records))
+    failures = [
+        {"itemIdentifier": record.get("messageId", "")} for record, ok in zip(records, outcomes) if not ok
+    ]
+    log("INFO", "batch-done", records=len(records), failed=len(failures))
+    return {"batchItemFailures": failures}

@@ -1,0 +1,87 @@
+"""GET /status/{jobId}: a job's status from DynamoDB, as an API Gateway Lambda proxy response."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from decimal import Decimal
+from typing import Any
+
+import boto3
+
+JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+PENDING = ("processing", "retrying")
+RETRY_AFTER_SECONDS = "1"
+FIELDS = ("status", "createdAt", "startedAt", "updatedAt", "completedAt", "attempts", "result", "error")
+_clients: dict[str, Any] = {}
+
+
+def _dynamodb() -> Any:
+    if "dynamodb" not in _clients:
+        _clients["dynamodb"] = boto3.client("dynamodb")
+    return _clients["dynamodb"]
+
+
+def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {
+            "Content-Type": "application/json",
+            "Access-Control-Allow-Origin": "*",
+            **(headers or {}),
+        },
+        "body": json.dumps(body, ensure_ascii=False),
+    }
+
+
+def _plain(value: dict[str, Any]) -> Any:
+    """A DynamoDB attribute value as plain JSON."""
+    (kind, inner), = value.items()
+    if kind == "N":
+        number = Decimal(inner)
+        return int(number) if number == number.to_integral_value() else float(number)
+    if kind == "BOOL":
+        return bool(inner)
+    if kind == "NULL":
+        return None
+    return inner
+
+
+def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    request_id = getattr(context, "aws_request_id", None) or (event.get("requestContext") or {}).get("requestId")
+    try:
+        job_id = (event.get("pathParameters") or {}).get("jobId")
+        if not isinstance(job_id, str) or not JOB_ID_RE.match(job_id):
+            return _response(400, {"message": "Invalid job id: use 1-128 letters, digits, '-' or '_'."})
+        item = _dynamodb().get_item(
+            TableName=os.environ["JOBS_TABLE_NAME"], Key={"jobId": {"S": job_id}}, ConsistentRead=True
+        ).get("Item")
+        if not item:
+            # SQS may still hold it: the table knows a job only once a processor has picked it up.
+            return _response(
+                404,
+                {
+                    "jobId": job_id,
+                    "status": "unknown",
+                    "message": "Unknown job, or not started yet: a queued job appears once a processor picks it up.",
+                },
+                {"Retry-After": RETRY_AFTER_SECONDS},
+            )
+        body: dict[str, Any] = {"jobId": job_id}
+        for field in FIELDS:
+            if field in item:
+                body[field] = _plain(item[field])
+        headers = {"Retry-After": RETRY_AFTER_SECONDS} if body.get("status") in PENDING else {}
+        return _response(200, body, headers)
+    except Exception as exc:
+        # Never leak internals: the detail goes to the log, the client gets a request id.
+        print(
+            json.dumps({"level": "ERROR", "event": "status-error", "requestId": request_id, "error": repr(exc),
+                        "time": time.time()}),
+            file=sys.stdout,
+            flush=True,
+        )
+        return _response(500, {"message": "Internal server error", "requestId": request_id})
