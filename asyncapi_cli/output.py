@@ -67,6 +67,16 @@ class Output:
 
                 print(Text.from_markup(text).plain, file=self.stream)
 
+    def raw(self, text: str) -> None:
+        """Text printed as is (no markup), e.g. a job's JSON result."""
+        if self.json_mode:
+            return
+        with self._lock:
+            if self.rich:
+                self._console.print(text, markup=False)
+            else:
+                print(text, file=self.stream)
+
     def document(self, data: dict[str, Any]) -> None:
         """The machine-readable result of a command (only printed with --json)."""
         if self.json_mode:

@@ -1,0 +1,119 @@
+"""Start, find and stop the embedded local AWS (a background process bound to 127.0.0.1)."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+from ..errors import AwsError
+from ..retry import Pacer, wait_until
+
+START_TIMEOUT = 60.0
+
+
+def home() -> Path:
+    base = Path(os.environ.get("ASYNCAPI_HOME") or Path.home() / ".asyncapi")
+    path = base / "local"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of ours counts as gone.
+    with contextlib.suppress(ChildProcessError, OSError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return True
+
+
+def _accepts(url: str) -> bool:
+    parts = urllib.parse.urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def running_info() -> dict[str, Any] | None:
+    path = home() / "server.json"
+    try:
+        info = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+    if _pid_alive(int(info.get("pid", 0))) and _accepts(info["endpoint"]) and _accepts(info["gateway"]):
+        return dict(info)
+    return None
+
+
+def ensure_running(pacer: Pacer | None = None) -> dict[str, Any]:
+    """The running embedded AWS, started in the background if needed (once, even when racing)."""
+    pacer = pacer or Pacer()
+    root = home()
+    with open(root / "start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        info = running_info()
+        if info is not None:
+            return info
+        with contextlib.suppress(FileNotFoundError):
+            (root / "server.json").unlink()
+        log_path = root / "server.log"
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "asyncapi_cli.local.server", "--home", str(root)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # outlives this command; its workers share its process group
+                cwd=str(root),
+            )
+
+        def started() -> dict[str, Any] | None:
+            if process.poll() is not None:
+                raise AwsError(f"the embedded local AWS failed to start; see {log_path}")
+            return running_info()
+
+        return wait_until(started, pacer=pacer, what="the embedded local AWS to start", timeout=START_TIMEOUT,
+                          base=0.05, cap=0.5)
+
+
+def stop(pacer: Pacer | None = None) -> bool:
+    pacer = pacer or Pacer()
+    path = home() / "server.json"
+    try:
+        info = json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return False
+    pid = int(info.get("pid", 0))
+    if not pid or not _pid_alive(pid):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    try:
+        wait_until(lambda: not _pid_alive(pid), pacer=pacer, what="the embedded AWS to stop", timeout=15,
+                   base=0.05, cap=0.5)
+    except AwsError:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    return True
