@@ -35,8 +35,11 @@ class Group(click.Group):
                 raise
             _fail(ctx, str(exc), exc.exit_code)
         except KeyboardInterrupt:
-            _fail(ctx, "interrupted; everything created so far is recorded: run the command again to resume",
-                  EXIT_INTERRUPTED)
+            _fail(
+                ctx,
+                "interrupted; everything created so far is recorded: run the command again to resume",
+                EXIT_INTERRUPTED,
+            )
         except Exception as exc:
             if debug:
                 raise
@@ -56,12 +59,20 @@ def _describe_unexpected(exc: Exception) -> tuple[str, int]:
 def stack_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--name", help="Project name (default: async-api-<random>, kept in the state file)."),
-        click.option("--region", help="AWS region (default: from the environment or profile, else us-east-1)."),
+        click.option(
+            "--region", help="AWS region (default: from the environment or profile, else us-east-1)."
+        ),
         click.option("--profile", help="AWS named profile."),
-        click.option("--endpoint-url", help="Any AWS-compatible endpoint, e.g. LocalStack (or AWS_ENDPOINT_URL)."),
+        click.option(
+            "--endpoint-url", help="Any AWS-compatible endpoint, e.g. LocalStack (or AWS_ENDPOINT_URL)."
+        ),
         click.option("--local", is_flag=True, help="Use the embedded local AWS (moto on 127.0.0.1)."),
-        click.option("--state", "state_path", type=click.Path(path_type=Path),
-                     help="State file (default: .asyncapi/<name>.json)."),
+        click.option(
+            "--state",
+            "state_path",
+            type=click.Path(path_type=Path),
+            help="State file (default: .asyncapi/<name>.json).",
+        ),
         click.option("--json", "json_mode", is_flag=True, help="Machine-readable JSON output."),
     ]
     for option in reversed(options):
@@ -122,7 +133,7 @@ def _print_stack(out: Any, stack: Any, outcomes: list[Any], command: str) -> Non
         out.info("[bold]Submit a job:[/]")
         out.info(
             f"  curl -sS -i -X POST -H 'Content-Type: application/json' "
-            f"-d '{{\"task\": \"process_data\", \"data\": {{\"input\": \"test data\"}}}}' {url}/submit"
+            f'-d \'{{"task": "process_data", "data": {{"input": "test data"}}}}\' {url}/submit'
         )
         out.info("[bold]Then:[/] asyncapi test-job")
     calls = data["aws_calls"]
@@ -151,8 +162,10 @@ def up(options: Any, out: Any, dry_run: bool, **_: Any) -> None:
         return _plan(options, out)
     stack = ops.open_stack(options, creating=True, start_local=True)
     target = stack.state.target
-    out.info(f"[bold]asyncapi up[/] {stack.state.name} -> {target.kind} {target.region} "
-             f"{stack.clients.target.endpoint_url or ''}")
+    out.info(
+        f"[bold]asyncapi up[/] {stack.state.name} -> {target.kind} {target.region} "
+        f"{stack.clients.target.endpoint_url or ''}"
+    )
     outcomes = ops.up(stack, out)
     _print_stack(out, stack, outcomes, "up")
 
@@ -190,10 +203,14 @@ def status(options: Any, out: Any, **_: Any) -> None:
     )
     labels = {"create": "missing", "update": "drifted", "exists": "ok"}
     rows = [
-        [labels.get(o.action, o.action), o.kind, o.name, "; ".join(str(c) for c in o.changes)] for o in outcomes
+        [labels.get(o.action, o.action), o.kind, o.name, "; ".join(str(c) for c in o.changes)]
+        for o in outcomes
     ]
-    out.table(f"Stack {stack.state.name} ({stack.state.target.kind}, {stack.state.target.region})",
-              ["status", "kind", "name", "drift"], rows)
+    out.table(
+        f"Stack {stack.state.name} ({stack.state.target.kind}, {stack.state.target.region})",
+        ["status", "kind", "name", "drift"],
+        rows,
+    )
     out.info(f"Endpoint: {stack.state.outputs.get('api_url')}")
     out.info("[yellow]Drift found: 'asyncapi up' repairs it.[/]" if drifted else "[green]No drift.[/]")
 
@@ -206,6 +223,15 @@ def down(options: Any, out: Any, yes: bool, **_: Any) -> None:
     """Delete every resource of the stack (reverse order), then the state file. Resumable."""
     from . import ops
 
+    gone = ops.forget_local_stack(options)
+    if gone is not None:
+        out.info(
+            f"The embedded local AWS is not running, so stack {gone.name} went with it; state file removed."
+        )
+        out.document(
+            {"command": "down", "name": gone.name, "resources": [], "note": "embedded AWS not running"}
+        )
+        return
     stack = ops.open_stack(options, creating=False, allow_missing_state=options.name is not None)
     target = stack.state.target
     if not yes:
@@ -227,8 +253,9 @@ def down(options: Any, out: Any, yes: bool, **_: Any) -> None:
 @click.option("--count", type=int, default=1, show_default=True, help="Number of jobs to submit.")
 @click.option("--concurrency", type=int, default=1, show_default=True, help="Jobs in flight at once.")
 @_stack_kwargs
-def test_job(options: Any, out: Any, payload: str | None, timeout: float, count: int, concurrency: int,
-             **_: Any) -> None:
+def test_job(
+    options: Any, out: Any, payload: str | None, timeout: float, count: int, concurrency: int, **_: Any
+) -> None:
     """Submit a real job through the API, follow it to completion, show the result."""
     from . import client, ops
 
@@ -263,8 +290,10 @@ def local_start() -> None:
     from .local import manager
 
     info = manager.ensure_running()
-    click.echo(f"embedded AWS running: endpoint {info['endpoint']}, gateway {info['gateway']}, "
-               f"pid {info['pid']}, log {info['log']}")
+    click.echo(
+        f"embedded AWS running: endpoint {info['endpoint']}, gateway {info['gateway']}, "
+        f"pid {info['pid']}, log {info['log']}"
+    )
 
 
 @local.command("stop")
@@ -287,7 +316,9 @@ def local_status(json_mode: bool) -> None:
     if json_mode:
         click.echo(json.dumps({"running": info is not None, **(info or {})}))
     elif info:
-        click.echo(f"running: endpoint {info['endpoint']}, gateway {info['gateway']}, pid {info['pid']}, "
-                   f"log {info['log']}")
+        click.echo(
+            f"running: endpoint {info['endpoint']}, gateway {info['gateway']}, pid {info['pid']}, "
+            f"log {info['log']}"
+        )
     else:
         click.echo("not running")

@@ -53,7 +53,9 @@ class HttpAnswer:
 
 def http(method: str, url: str, payload: Any = None, timeout: float = 30.0) -> HttpAnswer:
     data = json.dumps(payload).encode("utf-8") if payload is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=data, method=method, headers={"Content-Type": "application/json"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             raw, status, headers = response.read(), response.status, dict(response.headers.items())
@@ -134,8 +136,9 @@ def follow(run: JobRun, status_url: str, deadline: float, pacer: Pacer, on_chang
         pacer.sleep(min(delay, remaining))
 
 
-def run_one(submit_url: str, payload: dict[str, Any], timeout: float, pacer: Pacer,
-            on_change: Any = None) -> JobRun:
+def run_one(
+    submit_url: str, payload: dict[str, Any], timeout: float, pacer: Pacer, on_change: Any = None
+) -> JobRun:
     run = JobRun(submitted=pacer.clock())
     deadline = run.submitted + timeout
     run.job_id, status_url = submit(submit_url, payload)
@@ -158,8 +161,16 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[index]
 
 
-def run_test_jobs(stack: Any, out: Any, payload: dict[str, Any], *, timeout: float, count: int,
-                  concurrency: int, pacer: Pacer | None = None) -> int:
+def run_test_jobs(
+    stack: Any,
+    out: Any,
+    payload: dict[str, Any],
+    *,
+    timeout: float,
+    count: int,
+    concurrency: int,
+    pacer: Pacer | None = None,
+) -> int:
     pacer = pacer or Pacer()
     submit_url = stack.state.outputs.get("submit_url")
     if not submit_url or "(known" in submit_url:
@@ -169,7 +180,9 @@ def run_test_jobs(stack: Any, out: Any, payload: dict[str, Any], *, timeout: flo
     return _many(out, submit_url, payload, timeout, count, concurrency, pacer)
 
 
-def _single(stack: Any, out: Any, submit_url: str, payload: dict[str, Any], timeout: float, pacer: Pacer) -> int:
+def _single(
+    stack: Any, out: Any, submit_url: str, payload: dict[str, Any], timeout: float, pacer: Pacer
+) -> int:
     out.info(f"[bold]POST[/] {submit_url}")
 
     def show(run: JobRun) -> None:
@@ -194,8 +207,15 @@ def _single(stack: Any, out: Any, submit_url: str, payload: dict[str, Any], time
     return EXIT_OK if run.status == "completed" else EXIT_JOB_FAILED
 
 
-def _many(out: Any, submit_url: str, payload: dict[str, Any], timeout: float, count: int, concurrency: int,
-          pacer: Pacer) -> int:
+def _many(
+    out: Any,
+    submit_url: str,
+    payload: dict[str, Any],
+    timeout: float,
+    count: int,
+    concurrency: int,
+    pacer: Pacer,
+) -> int:
     runs: list[JobRun] = []
     errors: list[str] = []
     lock = threading.Lock()
@@ -237,7 +257,9 @@ def _many(out: Any, submit_url: str, payload: dict[str, Any], timeout: float, co
     if errors:
         report["first_error"] = errors[0]
     out.document(report)
-    rows = [[k, json.dumps(v) if isinstance(v, dict) else str(v)] for k, v in report.items() if k != "command"]
+    rows = [
+        [k, json.dumps(v) if isinstance(v, dict) else str(v)] for k, v in report.items() if k != "command"
+    ]
     out.table("test-job", ["measure", "value"], rows)
     if errors:
         return EXIT_USAGE

@@ -16,8 +16,12 @@ from .names import random_name
 from .retry import Pacer
 from .state import default_state_path
 
-FAILING_PAYLOAD = {"task": "demo-failure", "fail": True, "failMessage": "simulated failure (the demo asked for it)"}
-SUCCESS_PAYLOAD = {"task": "process_data", "data": {"input": "test data & more: 100% \"quoted\" ünïcode"}}
+FAILING_PAYLOAD = {
+    "task": "demo-failure",
+    "fail": True,
+    "failMessage": "simulated failure (the demo asked for it)",
+}
+SUCCESS_PAYLOAD = {"task": "process_data", "data": {"input": 'test data & more: 100% "quoted" ünïcode'}}
 
 
 def run_demo(out: Any, *, keep: bool = False, pacer: Pacer | None = None) -> int:
@@ -59,14 +63,24 @@ def run_demo(out: Any, *, keep: bool = False, pacer: Pacer | None = None) -> int
         ok &= run.status == "completed" and exact
         done("successful job", started, job=run.job_id, status=run.status, exact_result=exact)
 
-        started = step("4. A job that fails: retried by SQS, marked failed on its last receive, then in the DLQ")
+        started = step(
+            "4. A job that fails: retried by SQS, marked failed on its last receive, then in the DLQ"
+        )
         failing = client.run_one(stack.state.outputs["submit_url"], FAILING_PAYLOAD, 90, pacer, _printer(out))
         in_dlq = _wait_in_dlq(stack, failing.job_id, pacer)
-        out.info(f"message of job {failing.job_id} in the dead-letter queue: "
-                 f"{'[green]yes[/]' if in_dlq else '[red]no[/]'}")
+        out.info(
+            f"message of job {failing.job_id} in the dead-letter queue: "
+            f"{'[green]yes[/]' if in_dlq else '[red]no[/]'}"
+        )
         ok &= failing.status == "failed" and in_dlq
-        done("failing job", started, job=failing.job_id, status=failing.status,
-             attempts=failing.record.get("attempts"), in_dlq=in_dlq)
+        done(
+            "failing job",
+            started,
+            job=failing.job_id,
+            status=failing.status,
+            attempts=failing.record.get("attempts"),
+            in_dlq=in_dlq,
+        )
 
         if keep:
             out.info(f"\n--keep: the stack stays up (state {state_path}); 'asyncapi down --yes' removes it")
@@ -81,9 +95,18 @@ def run_demo(out: Any, *, keep: bool = False, pacer: Pacer | None = None) -> int
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
     out.document({"command": "demo", "ok": ok, "steps": steps})
-    out.table("Demo", ["step", "seconds", "facts"],
-              [[s["step"], str(s["seconds"]), ", ".join(f"{k}={v}" for k, v in s.items()
-                                                        if k not in ("step", "seconds"))] for s in steps])
+    out.table(
+        "Demo",
+        ["step", "seconds", "facts"],
+        [
+            [
+                s["step"],
+                str(s["seconds"]),
+                ", ".join(f"{k}={v}" for k, v in s.items() if k not in ("step", "seconds")),
+            ]
+            for s in steps
+        ],
+    )
     out.info("[bold green]Demo passed.[/]" if ok else "[bold red]Demo failed.[/]")
     return EXIT_OK if ok else EXIT_JOB_FAILED
 
@@ -105,8 +128,13 @@ def _wait_in_dlq(stack: Any, job_id: str, pacer: Pacer, timeout: float = 30.0) -
     url = stack.state.resources["dlq"]["url"]
     deadline = pacer.clock() + timeout
     while pacer.clock() < deadline:
-        response = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=0,
-                                       MessageAttributeNames=["All"], WaitTimeSeconds=1)
+        response = sqs.receive_message(
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            VisibilityTimeout=0,
+            MessageAttributeNames=["All"],
+            WaitTimeSeconds=1,
+        )
         for message in response.get("Messages", []):
             if (message.get("MessageAttributes") or {}).get("jobId", {}).get("StringValue") == job_id:
                 return True

@@ -88,7 +88,13 @@ class Context:
         cap: float = 8.0,
     ) -> Any:
         return retry_call(
-            fn, retry_if=retry_if, pacer=self.pacer, what=what, timeout=timeout, base=base, cap=cap,
+            fn,
+            retry_if=retry_if,
+            pacer=self.pacer,
+            what=what,
+            timeout=timeout,
+            base=base,
+            cap=cap,
             on_retry=self.count_retry,
         )
 
@@ -97,7 +103,14 @@ class Context:
 
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
         return ":".join(
-            ["arn", self.partition, service, self.region if region else "", self.account if account else "", resource]
+            [
+                "arn",
+                self.partition,
+                service,
+                self.region if region else "",
+                self.account if account else "",
+                resource,
+            ]
         )
 
 
@@ -295,7 +308,9 @@ def destroy(units: list[Unit], ctx: Context, store: StateStore, reporter: Report
 def diff_settings(live: dict[str, Any], desired: dict[str, Any], prefix: str = "") -> list[Change]:
     """Changes for every desired setting whose live value differs."""
     return [
-        Change(f"{prefix}{key}", live.get(key), value) for key, value in desired.items() if live.get(key) != value
+        Change(f"{prefix}{key}", live.get(key), value)
+        for key, value in desired.items()
+        if live.get(key) != value
     ]
 
 

@@ -64,7 +64,9 @@ def resolve_state_path(options: StackOptions, *, must_exist: bool) -> Path | Non
         return default_state_path(options.name)
     found = discover_state_path()
     if found is None and must_exist:
-        raise StateError("no stack here (no .asyncapi/*.json); run 'asyncapi up' first, or pass --name or --state")
+        raise StateError(
+            "no stack here (no .asyncapi/*.json); run 'asyncapi up' first, or pass --name or --state"
+        )
     return found
 
 
@@ -79,7 +81,9 @@ def _requested_target(options: StackOptions) -> Target:
         region = "us-east-1"
     if not region:
         region = _profile_region(options.profile) or "us-east-1"
-    return Target(kind="endpoint" if endpoint else "aws", region=region, endpoint_url=endpoint, profile=options.profile)
+    return Target(
+        kind="endpoint" if endpoint else "aws", region=region, endpoint_url=endpoint, profile=options.profile
+    )
 
 
 def _profile_region(profile: str | None) -> str | None:
@@ -115,7 +119,9 @@ def _live_target(target: Target, *, start_local: bool) -> tuple[Target, dict[str
 
     info = manager.ensure_running() if start_local else manager.running_info()
     if info is None:
-        raise StateError("the embedded local AWS is not running (its stacks lived in memory); run 'asyncapi up --local'")
+        raise StateError(
+            "the embedded local AWS is not running (its stacks lived in memory); run 'asyncapi up --local'"
+        )
     live = Target(kind="local", region=target.region, account=target.account, endpoint_url=info["endpoint"])
     return live, LOCAL_CREDENTIALS, info["gateway"]
 
@@ -147,7 +153,10 @@ def open_stack(
         state = StackState(name=name, target=_requested_target(options))
         path = path or default_state_path(name)
     settings = StackSettings.local() if state.target.kind == "local" else StackSettings()
-    state.settings = {"visibility_timeout": settings.main_visibility_timeout, "batching_window": settings.batching_window}
+    state.settings = {
+        "visibility_timeout": settings.main_visibility_timeout,
+        "batching_window": settings.batching_window,
+    }
     live_target, credentials, gateway = _live_target(state.target, start_local=start_local)
     clients = AwsClients(live_target, hooks=options.hooks, credentials=credentials)
     validate_region(live_target.region, clients.known_regions() if live_target.kind == "aws" else None)
@@ -202,6 +211,23 @@ def up(stack: Stack, reporter: Reporter) -> list[Outcome]:
             main_queue_url=stack.store.state.resources.get("main_queue", {}).get("url"),
         )
     return outcomes
+
+
+def forget_local_stack(options: StackOptions) -> StackState | None:
+    """A local stack whose embedded AWS has stopped is gone with its memory: drop its state file."""
+    path = resolve_state_path(options, must_exist=False)
+    if path is None or not path.exists():
+        return None
+    state = read_state(path)
+    if state.target.kind != "local":
+        return None
+    from .local import manager
+
+    if manager.running_info() is not None:
+        return None
+    with state_lock(path):
+        StateStore(path, state).delete_file()
+    return state
 
 
 def down(stack: Stack, reporter: Reporter) -> list[Outcome]:

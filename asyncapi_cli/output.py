@@ -52,7 +52,10 @@ class Output:
                 for change in outcome.changes:
                     self._console.print(f"            [yellow]~ {change}[/]")
             else:
-                print(f"{outcome.action}\t{outcome.kind}\t{outcome.name}\t{outcome.elapsed:.3f}s", file=self.stream)
+                print(
+                    f"{outcome.action}\t{outcome.kind}\t{outcome.name}\t{outcome.elapsed:.3f}s",
+                    file=self.stream,
+                )
                 for change in outcome.changes:
                     print(f"  ~ {change}", file=self.stream)
 

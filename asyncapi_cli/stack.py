@@ -29,7 +29,9 @@ def _policy(*statements: dict[str, Any]) -> dict[str, Any]:
 def _log_statement(ctx: Context, function_name: str) -> dict[str, Any]:
     # Only the function's own log group, which `up` creates: no logs:CreateLogGroup on "*".
     group = ctx.names.log_group(function_name)
-    return _statement(["logs:CreateLogStream", "logs:PutLogEvents"], [ctx.arn("logs", f"log-group:{group}:*")])
+    return _statement(
+        ["logs:CreateLogStream", "logs:PutLogEvents"], [ctx.arn("logs", f"log-group:{group}:*")]
+    )
 
 
 def api_gateway_policy(ctx: Context) -> dict[str, Any]:
@@ -124,4 +126,3 @@ def build_units() -> list[Unit]:
         EventSourceMapping(),
         Stage(),
     ]
-

@@ -80,7 +80,8 @@ class StackState:
             raise StateError(f"{path} has no schema version; refusing to use it")
         if schema > SCHEMA_VERSION:
             raise StateError(
-                f"{path} was written by a newer asyncapi (schema {schema} > {SCHEMA_VERSION}); upgrade asyncapi"
+                f"{path} was written by a newer asyncapi (schema {schema} > {SCHEMA_VERSION}); "
+                "upgrade asyncapi"
             )
         try:
             return cls(
@@ -153,9 +154,8 @@ class StateStore:
             self._save()
 
     def delete_file(self) -> None:
-        with self._mutex:
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
+        with self._mutex, contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,6 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
-
 from jobwork import run_job
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -45,7 +44,9 @@ def log(level: str, event: str, **fields: Any) -> None:
 
 
 def _now(epoch_ms: float | None = None) -> str:
-    moment = datetime.fromtimestamp((epoch_ms if epoch_ms is not None else time.time() * 1000) / 1000, timezone.utc)
+    moment = datetime.fromtimestamp(
+        (epoch_ms if epoch_ms is not None else time.time() * 1000) / 1000, timezone.utc
+    )
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -94,7 +95,10 @@ def _max_receive_count() -> int:
 
 
 def _is_conditional_failure(exc: Exception) -> bool:
-    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    return (
+        isinstance(exc, ClientError)
+        and exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    )
 
 
 def claim(table_name: str, job_id: str, created_at: str, attempt: int) -> bool:
@@ -126,13 +130,25 @@ def claim(table_name: str, job_id: str, created_at: str, attempt: int) -> bool:
         raise
 
 
-def finish(table_name: str, job_id: str, status: str, *, result_uri: str | None = None, error: str | None = None,
-           attempt: int) -> bool:
+def finish(
+    table_name: str,
+    job_id: str,
+    status: str,
+    *,
+    result_uri: str | None = None,
+    error: str | None = None,
+    attempt: int,
+) -> bool:
     """Write a final (or retrying) status unless the job already finished. False: a twin got there first."""
     now = _now()
     names = {"#s": "status"}
-    values: dict[str, Any] = {":status": {"S": status}, ":now": {"S": now}, ":attempt": {"N": str(attempt)},
-                              ":completed": {"S": "completed"}, ":failed": {"S": "failed"}}
+    values: dict[str, Any] = {
+        ":status": {"S": status},
+        ":now": {"S": now},
+        ":attempt": {"N": str(attempt)},
+        ":completed": {"S": "completed"},
+        ":failed": {"S": "failed"},
+    }
     sets = ["#s = :status", "updatedAt = :now", "attempts = :attempt"]
     removes = []
     if status in FINAL:
@@ -178,7 +194,14 @@ def process_record(record: dict[str, Any]) -> bool:
         return False
     try:
         if not claim(table_name, job_id, created_at, attempt):
-            log("INFO", "duplicate-delivery", jobId=job_id, messageId=message_id, attempt=attempt, outcome="skipped")
+            log(
+                "INFO",
+                "duplicate-delivery",
+                jobId=job_id,
+                messageId=message_id,
+                attempt=attempt,
+                outcome="skipped",
+            )
             return True
         log("INFO", "job-started", jobId=job_id, messageId=message_id, attempt=attempt)
         result = run_job(payload)
@@ -191,7 +214,13 @@ def process_record(record: dict[str, Any]) -> bool:
             ContentType="application/json; charset=utf-8",
         )
         won = finish(table_name, job_id, "completed", result_uri=f"s3://{bucket}/{key}", attempt=attempt)
-        log("INFO", "job-completed", jobId=job_id, attempt=attempt, outcome="completed" if won else "duplicate")
+        log(
+            "INFO",
+            "job-completed",
+            jobId=job_id,
+            attempt=attempt,
+            outcome="completed" if won else "duplicate",
+        )
         return True
     except Exception as exc:  # the job or AWS failed: retry, or fail for good on the last receive
         error = f"{type(exc).__name__}: {exc}"
@@ -213,7 +242,9 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
     with ThreadPoolExecutor(max_workers=min(10, len(records))) as pool:
         outcomes = list(pool.map(process_record, records))
     failures = [
-        {"itemIdentifier": record.get("messageId", "")} for record, ok in zip(records, outcomes) if not ok
+        {"itemIdentifier": record.get("messageId", "")}
+        for record, ok in zip(records, outcomes, strict=True)
+        if not ok
     ]
     log("INFO", "batch-done", records=len(records), failed=len(failures))
     return {"batchItemFailures": failures}

@@ -39,7 +39,7 @@ def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None 
 
 def _plain(value: dict[str, Any]) -> Any:
     """A DynamoDB attribute value as plain JSON."""
-    (kind, inner), = value.items()
+    ((kind, inner),) = value.items()
     if kind == "N":
         number = Decimal(inner)
         return int(number) if number == number.to_integral_value() else float(number)
@@ -51,14 +51,20 @@ def _plain(value: dict[str, Any]) -> Any:
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
-    request_id = getattr(context, "aws_request_id", None) or (event.get("requestContext") or {}).get("requestId")
+    request_id = getattr(context, "aws_request_id", None) or (event.get("requestContext") or {}).get(
+        "requestId"
+    )
     try:
         job_id = (event.get("pathParameters") or {}).get("jobId")
         if not isinstance(job_id, str) or not JOB_ID_RE.match(job_id):
             return _response(400, {"message": "Invalid job id: use 1-128 letters, digits, '-' or '_'."})
-        item = _dynamodb().get_item(
-            TableName=os.environ["JOBS_TABLE_NAME"], Key={"jobId": {"S": job_id}}, ConsistentRead=True
-        ).get("Item")
+        item = (
+            _dynamodb()
+            .get_item(
+                TableName=os.environ["JOBS_TABLE_NAME"], Key={"jobId": {"S": job_id}}, ConsistentRead=True
+            )
+            .get("Item")
+        )
         if not item:
             # SQS may still hold it: the table knows a job only once a processor has picked it up.
             return _response(
@@ -66,7 +72,9 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
                 {
                     "jobId": job_id,
                     "status": "unknown",
-                    "message": "Unknown job, or not started yet: a queued job appears once a processor picks it up.",
+                    "message": (
+                        "Unknown job, or not started yet: a queued job appears once a processor picks it up."
+                    ),
                 },
                 {"Retry-After": RETRY_AFTER_SECONDS},
             )
@@ -79,8 +87,15 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
     except Exception as exc:
         # Never leak internals: the detail goes to the log, the client gets a request id.
         print(
-            json.dumps({"level": "ERROR", "event": "status-error", "requestId": request_id, "error": repr(exc),
-                        "time": time.time()}),
+            json.dumps(
+                {
+                    "level": "ERROR",
+                    "event": "status-error",
+                    "requestId": request_id,
+                    "error": repr(exc),
+                    "time": time.time(),
+                }
+            ),
             file=sys.stdout,
             flush=True,
         )

@@ -58,8 +58,11 @@ class ControlPlane:
         with self._lock:
             if region not in self._clients:
                 self._clients[region] = boto3.client(
-                    "apigateway", region_name=region, endpoint_url=self.endpoint,
-                    aws_access_key_id="testing", aws_secret_access_key="testing",
+                    "apigateway",
+                    region_name=region,
+                    endpoint_url=self.endpoint,
+                    aws_access_key_id="testing",
+                    aws_secret_access_key="testing",
                 )
             return self._clients[region]
 
@@ -89,7 +92,8 @@ class ControlPlane:
         except Exception:
             return None
         resources = [
-            item for page in apigw.get_paginator("get_resources").paginate(restApiId=api_id)
+            item
+            for page in apigw.get_paginator("get_resources").paginate(restApiId=api_id)
             for item in page.get("items", [])
         ]
         methods = {}
@@ -103,7 +107,9 @@ class ControlPlane:
             "region": region,
             "resources": resources,
             "methods": methods,
-            "validators": {v["id"]: v for v in apigw.get_request_validators(restApiId=api_id).get("items", [])},
+            "validators": {
+                v["id"]: v for v in apigw.get_request_validators(restApiId=api_id).get("items", [])
+            },
             "models": {m["name"]: m for m in apigw.get_models(restApiId=api_id).get("items", [])},
         }
         with self._lock:
@@ -111,7 +117,9 @@ class ControlPlane:
         return config
 
 
-def match_resource(resources: list[dict[str, Any]], path: str) -> tuple[dict[str, Any], dict[str, str]] | None:
+def match_resource(
+    resources: list[dict[str, Any]], path: str
+) -> tuple[dict[str, Any], dict[str, str]] | None:
     segments = [s for s in path.split("/") if s]
     best = None
     for resource in resources:
@@ -120,7 +128,7 @@ def match_resource(resources: list[dict[str, Any]], path: str) -> tuple[dict[str
             continue
         params: dict[str, str] = {}
         literal = 0
-        for want, got in zip(template, segments):
+        for want, got in zip(template, segments, strict=True):
             if want.startswith("{") and want.endswith("}"):
                 params[want[1:-1]] = urllib.parse.unquote(got)
             elif want == got:
@@ -134,14 +142,16 @@ def match_resource(resources: list[dict[str, Any]], path: str) -> tuple[dict[str
 
 
 class Gateway:
-    def __init__(self, control: ControlPlane, invoke: Callable[[str, str, str, Any], InvokeResult],
-                 sqs_endpoint: str) -> None:
+    def __init__(
+        self, control: ControlPlane, invoke: Callable[[str, str, str, Any], InvokeResult], sqs_endpoint: str
+    ) -> None:
         self.control = control
         self.invoke = invoke
         self.sqs_endpoint = sqs_endpoint.rstrip("/")
 
-    def handle(self, verb: str, raw_path: str, headers: dict[str, str], body: bytes, host: str,
-               source_ip: str) -> Reply:
+    def handle(
+        self, verb: str, raw_path: str, headers: dict[str, str], body: bytes, host: str, source_ip: str
+    ) -> Reply:
         parsed = urllib.parse.urlsplit(raw_path)
         match = URL_RE.match(parsed.path)
         if not match:
@@ -152,10 +162,15 @@ class Gateway:
             return json_reply(403, {"message": "Forbidden"})
         found = match_resource(config["resources"], path)
         if found is None:
-            return json_reply(403, {"message": "Missing Authentication Token"},
-                              {"x-amzn-ErrorType": "MissingAuthenticationTokenException"})
+            return json_reply(
+                403,
+                {"message": "Missing Authentication Token"},
+                {"x-amzn-ErrorType": "MissingAuthenticationTokenException"},
+            )
         resource, path_params = found
-        method = config["methods"].get((resource["path"], verb)) or config["methods"].get((resource["path"], "ANY"))
+        method = config["methods"].get((resource["path"], verb)) or config["methods"].get(
+            (resource["path"], "ANY")
+        )
         if method is None:
             return json_reply(405, {"message": "Method Not Allowed"})
         request_id = str(uuid.uuid4())
@@ -184,14 +199,19 @@ class Gateway:
             return rejection
         integration = method.get("methodIntegration") or {}
         if integration.get("type") == "AWS_PROXY":
-            return self._lambda_proxy(config, integration, context, resource, path, path_params, query, headers,
-                                      body, verb)
+            return self._lambda_proxy(
+                config, integration, context, resource, path, path_params, query, headers, body, verb
+            )
         if integration.get("type") == "AWS":
             params = {"path": path_params, "querystring": query, "header": headers}
             return self._aws_service(config, integration, context, content_type, text, params)
-        return json_reply(500, {"message": f"integration type {integration.get('type')} is not supported locally"})
+        return json_reply(
+            500, {"message": f"integration type {integration.get('type')} is not supported locally"}
+        )
 
-    def _validate(self, config: dict[str, Any], method: dict[str, Any], content_type: str, text: str) -> Reply | None:
+    def _validate(
+        self, config: dict[str, Any], method: dict[str, Any], content_type: str, text: str
+    ) -> Reply | None:
         validator = config["validators"].get(method.get("requestValidatorId") or "")
         if not validator or not validator.get("validateRequestBody"):
             return None
@@ -205,12 +225,20 @@ class Gateway:
             document = json.loads(text)
             jsonschema.validate(document, json.loads(model["schema"]))
         except (ValueError, jsonschema.ValidationError):
-            return json_reply(400, {"message": "Invalid request body"},
-                              {"x-amzn-ErrorType": "BadRequestException"})
+            return json_reply(
+                400, {"message": "Invalid request body"}, {"x-amzn-ErrorType": "BadRequestException"}
+            )
         return None
 
-    def _aws_service(self, config: dict[str, Any], integration: dict[str, Any], context: dict[str, Any],
-                     content_type: str, text: str, params: dict[str, Any]) -> Reply:
+    def _aws_service(
+        self,
+        config: dict[str, Any],
+        integration: dict[str, Any],
+        context: dict[str, Any],
+        content_type: str,
+        text: str,
+        params: dict[str, Any],
+    ) -> Reply:
         templates = integration.get("requestTemplates") or {}
         template = templates.get(content_type)
         if template is None:
@@ -229,12 +257,14 @@ class Gateway:
         for name, value in (integration.get("requestParameters") or {}).items():
             if name.startswith("integration.request.header.") and value.startswith("'"):
                 out_headers[name.rsplit(".", 1)[-1]] = value.strip("'")
-        status, response_body = self._call_service(service, region, service_path,
-                                                   integration.get("httpMethod") or "POST", out_headers, rendered)
+        status, response_body = self._call_service(
+            service, region, service_path, integration.get("httpMethod") or "POST", out_headers, rendered
+        )
         return self._integration_response(integration, context, status, response_body)
 
-    def _call_service(self, service: str, region: str, path: str, verb: str, headers: dict[str, str],
-                      body: str) -> tuple[int, str]:
+    def _call_service(
+        self, service: str, region: str, path: str, verb: str, headers: dict[str, str], body: str
+    ) -> tuple[int, str]:
         from botocore.auth import SigV4Auth
         from botocore.awsrequest import AWSRequest
         from botocore.credentials import Credentials
@@ -242,8 +272,9 @@ class Gateway:
         url = f"{self.sqs_endpoint}/{path}"
         request = AWSRequest(method=verb, url=url, data=body.encode("utf-8"), headers=headers)
         SigV4Auth(Credentials("testing", "testing"), service, region).add_auth(request)
-        prepared = urllib.request.Request(url, data=body.encode("utf-8"), method=verb,
-                                          headers=dict(request.headers.items()))
+        prepared = urllib.request.Request(
+            url, data=body.encode("utf-8"), method=verb, headers=dict(request.headers.items())
+        )
         try:
             with urllib.request.urlopen(prepared, timeout=30) as response:
                 return response.status, response.read().decode("utf-8", errors="replace")
@@ -252,8 +283,9 @@ class Gateway:
         except OSError as exc:
             return 503, str(exc)
 
-    def _integration_response(self, integration: dict[str, Any], context: dict[str, Any], status: int,
-                              body: str) -> Reply:
+    def _integration_response(
+        self, integration: dict[str, Any], context: dict[str, Any], status: int, body: str
+    ) -> Reply:
         responses = integration.get("integrationResponses") or {}
         chosen = None
         for response in responses.values():
@@ -272,9 +304,19 @@ class Gateway:
         code = int(override.get("status") or chosen["statusCode"])
         return Reply(code, rendered.encode("utf-8"), headers)
 
-    def _lambda_proxy(self, config: dict[str, Any], integration: dict[str, Any], context: dict[str, Any],
-                      resource: dict[str, Any], path: str, path_params: dict[str, str], query: dict[str, str],
-                      headers: dict[str, str], body: bytes, verb: str) -> Reply:
+    def _lambda_proxy(
+        self,
+        config: dict[str, Any],
+        integration: dict[str, Any],
+        context: dict[str, Any],
+        resource: dict[str, Any],
+        path: str,
+        path_params: dict[str, str],
+        query: dict[str, str],
+        headers: dict[str, str],
+        body: bytes,
+        verb: str,
+    ) -> Reply:
         match = re.search(r"functions/(arn:[^/]+)/invocations", integration.get("uri", ""))
         if not match:
             return json_reply(500, {"message": "Internal server error"})
@@ -297,7 +339,9 @@ class Gateway:
         }
         result = self.invoke(account, region, function, event)
         if not result.ok or not isinstance(result.payload, dict) or "statusCode" not in result.payload:
-            log.warning("proxy integration %s failed: %s %s", function, result.error_type, result.error_message)
+            log.warning(
+                "proxy integration %s failed: %s %s", function, result.error_type, result.error_message
+            )
             return json_reply(502, {"message": "Internal server error"})
         payload = result.payload
         out_body = payload.get("body") or ""
@@ -315,8 +359,14 @@ def make_server(gateway: Gateway, host: str = "127.0.0.1", port: int = 0) -> Thr
             body = self.rfile.read(length) if length else b""
             headers = {k.lower(): v for k, v in self.headers.items()}
             try:
-                reply = gateway.handle(self.command, self.path, headers, body,
-                                       self.headers.get("Host", f"{host}:{port}"), self.client_address[0])
+                reply = gateway.handle(
+                    self.command,
+                    self.path,
+                    headers,
+                    body,
+                    self.headers.get("Host", f"{host}:{port}"),
+                    self.client_address[0],
+                )
             except Exception:
                 log.exception("gateway error")
                 reply = json_reply(500, {"message": "Internal server error"})

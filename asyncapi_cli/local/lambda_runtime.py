@@ -19,7 +19,7 @@ import uuid
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, IO
+from typing import IO, Any
 
 MAX_WORKERS_PER_FUNCTION = 10
 
@@ -39,7 +39,9 @@ class FunctionSpec:
     @property
     def key(self) -> str:
         digest = hashlib.sha256(self.code)
-        digest.update(json.dumps([self.handler, self.timeout, self.memory, self.environment], sort_keys=True).encode())
+        digest.update(
+            json.dumps([self.handler, self.timeout, self.memory, self.environment], sort_keys=True).encode()
+        )
         return f"{self.account}/{self.region}/{self.name}/{digest.hexdigest()[:16]}"
 
 
@@ -101,14 +103,19 @@ class Worker:
             line = self._answers.get(timeout=timeout)
         except queue.Empty:
             self.kill()
-            return InvokeResult(False, error_type="Sandbox.Timedout",
-                                error_message=f"Task timed out after {timeout:.2f} seconds")
+            return InvokeResult(
+                False,
+                error_type="Sandbox.Timedout",
+                error_message=f"Task timed out after {timeout:.2f} seconds",
+            )
         if line is None:
             return InvokeResult(False, error_type="Runtime.ExitError", error_message="worker process exited")
         answer = json.loads(line)
         if answer.get("ok"):
             return InvokeResult(True, payload=answer.get("result"))
-        return InvokeResult(False, error_type=answer.get("errorType"), error_message=answer.get("errorMessage"))
+        return InvokeResult(
+            False, error_type=answer.get("errorType"), error_message=answer.get("errorMessage")
+        )
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -154,8 +161,9 @@ class FunctionPool:
 class LambdaRuntime:
     """Invokes functions by name; specs are read from the control plane on each call."""
 
-    def __init__(self, endpoint: str, code_root: Path, log: IO[str] | None = None,
-                 lookup: Any = None) -> None:
+    def __init__(
+        self, endpoint: str, code_root: Path, log: IO[str] | None = None, lookup: Any = None
+    ) -> None:
         self.endpoint = endpoint
         self.code_root = code_root
         self.log = log
@@ -178,14 +186,18 @@ class LambdaRuntime:
     def invoke(self, account: str, region: str, function: str, event: Any) -> InvokeResult:
         spec = self._lookup(account, region, function)
         if spec is None:
-            return InvokeResult(False, error_type="ResourceNotFoundException", error_message=f"no function {function}")
+            return InvokeResult(
+                False, error_type="ResourceNotFoundException", error_message=f"no function {function}"
+            )
         with self._lock:
             pool = self._pools.get(spec.key)
             if pool is None:
                 stale = [k for k in self._pools if k.rsplit("/", 1)[0] == spec.key.rsplit("/", 1)[0]]
                 for key in stale:  # the function's code or configuration changed
                     self._pools.pop(key).close()
-                pool = self._pools[spec.key] = FunctionPool(spec, self._code_dir(spec), self.endpoint, self.log)
+                pool = self._pools[spec.key] = FunctionPool(
+                    spec, self._code_dir(spec), self.endpoint, self.log
+                )
         return pool.invoke(event)
 
     def close(self) -> None:

@@ -10,7 +10,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.parse
 from pathlib import Path
 from typing import Any
@@ -90,8 +89,14 @@ def ensure_running(pacer: Pacer | None = None) -> dict[str, Any]:
                 raise AwsError(f"the embedded local AWS failed to start; see {log_path}")
             return running_info()
 
-        return wait_until(started, pacer=pacer, what="the embedded local AWS to start", timeout=START_TIMEOUT,
-                          base=0.05, cap=0.5)
+        return wait_until(
+            started,
+            pacer=pacer,
+            what="the embedded local AWS to start",
+            timeout=START_TIMEOUT,
+            base=0.05,
+            cap=0.5,
+        )
 
 
 def stop(pacer: Pacer | None = None) -> bool:
@@ -109,8 +114,14 @@ def stop(pacer: Pacer | None = None) -> bool:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
     try:
-        wait_until(lambda: not _pid_alive(pid), pacer=pacer, what="the embedded AWS to stop", timeout=15,
-                   base=0.05, cap=0.5)
+        wait_until(
+            lambda: not _pid_alive(pid),
+            pacer=pacer,
+            what="the embedded AWS to stop",
+            timeout=15,
+            base=0.05,
+            cap=0.5,
+        )
     except AwsError:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)

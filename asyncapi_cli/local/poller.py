@@ -39,7 +39,12 @@ def to_record(message: dict[str, Any], spec: MappingSpec) -> dict[str, Any]:
     """An SQS message as Lambda's SQS event record."""
     attributes = {
         key: message.get("Attributes", {}).get(key)
-        for key in ("ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp")
+        for key in (
+            "ApproximateReceiveCount",
+            "SentTimestamp",
+            "SenderId",
+            "ApproximateFirstReceiveTimestamp",
+        )
         if key in message.get("Attributes", {})
     }
     message_attributes = {
@@ -90,8 +95,14 @@ def failed_ids(result: InvokeResult, batch: list[dict[str, Any]], report_failure
 
 
 class MappingPoller(threading.Thread):
-    def __init__(self, spec: MappingSpec, sqs: Any, queue_url: str,
-                 invoke: Callable[[str, str, str, Any], InvokeResult], still_enabled: Callable[[], bool]) -> None:
+    def __init__(
+        self,
+        spec: MappingSpec,
+        sqs: Any,
+        queue_url: str,
+        invoke: Callable[[str, str, str, Any], InvokeResult],
+        still_enabled: Callable[[], bool],
+    ) -> None:
         super().__init__(daemon=True, name=f"poller-{spec.uuid[:8]}")
         self.spec = spec
         self._sqs = sqs
@@ -137,12 +148,15 @@ class MappingPoller(threading.Thread):
         result = self._invoke(self.spec.account, self.spec.region, self.spec.function_name, event)
         self.invocations += 1
         if not result.ok:
-            log.warning("function %s failed: %s %s", self.spec.function_name, result.error_type, result.error_message)
+            log.warning(
+                "function %s failed: %s %s", self.spec.function_name, result.error_type, result.error_message
+            )
         keep = failed_ids(result, batch, self.spec.report_failures)
         done = [m for m in batch if m["MessageId"] not in keep]
         for start in range(0, len(done), 10):
             entries = [
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                for i, m in enumerate(done[start : start + 10])
             ]
             self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=entries)
 
@@ -174,8 +188,9 @@ def enabled_mappings() -> dict[str, MappingSpec]:
 class PollerManager(threading.Thread):
     """Starts a poller per enabled mapping and stops it when the mapping goes or changes."""
 
-    def __init__(self, endpoint: str, invoke: Callable[[str, str, str, Any], InvokeResult],
-                 interval: float = 0.5) -> None:
+    def __init__(
+        self, endpoint: str, invoke: Callable[[str, str, str, Any], InvokeResult], interval: float = 0.5
+    ) -> None:
         super().__init__(daemon=True, name="poller-manager")
         self._endpoint = endpoint
         self._invoke = invoke
@@ -187,8 +202,11 @@ class PollerManager(threading.Thread):
         import boto3
 
         return boto3.client(
-            "sqs", region_name=region, endpoint_url=self._endpoint,
-            aws_access_key_id="testing", aws_secret_access_key="testing",
+            "sqs",
+            region_name=region,
+            endpoint_url=self._endpoint,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
         )
 
     def run(self) -> None:
@@ -212,7 +230,9 @@ class PollerManager(threading.Thread):
                 continue
             sqs = self._client(spec.region)
             try:
-                url = sqs.get_queue_url(QueueName=spec.queue_name, QueueOwnerAWSAccountId=spec.account)["QueueUrl"]
+                url = sqs.get_queue_url(QueueName=spec.queue_name, QueueOwnerAWSAccountId=spec.account)[
+                    "QueueUrl"
+                ]
             except Exception:
                 continue  # the queue does not exist (yet); try again next round
 
@@ -222,5 +242,3 @@ class PollerManager(threading.Thread):
             poller = MappingPoller(spec, sqs, url, self._invoke, still_enabled)
             self._pollers[uuid] = poller
             poller.start()
-
-

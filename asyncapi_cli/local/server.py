@@ -41,8 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--gateway-port", type=int, default=0)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     log = logging.getLogger("asyncapi.local")
 
@@ -58,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     host, port = moto_server.get_host_and_port()
     endpoint = f"http://127.0.0.1:{port}"
     runtime = LambdaRuntime(endpoint, args.home / "code", log=sys.stderr)
-    gateway_server = make_server(Gateway(ControlPlane(endpoint), runtime.invoke, endpoint), port=args.gateway_port)
+    gateway_server = make_server(
+        Gateway(ControlPlane(endpoint), runtime.invoke, endpoint), port=args.gateway_port
+    )
     threading.Thread(target=gateway_server.serve_forever, daemon=True, name="gateway").start()
     gateway_url = f"http://127.0.0.1:{gateway_server.server_address[1]}"
     pollers = PollerManager(endpoint, runtime.invoke)
@@ -68,13 +71,16 @@ def main(argv: list[str] | None = None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     info_path = args.home / "server.json"
-    write_json_atomically(info_path, {
-        "pid": os.getpid(),
-        "endpoint": endpoint,
-        "gateway": gateway_url,
-        "log": str(args.home / "server.log"),
-        "started_at": time.time(),
-    })
+    write_json_atomically(
+        info_path,
+        {
+            "pid": os.getpid(),
+            "endpoint": endpoint,
+            "gateway": gateway_url,
+            "log": str(args.home / "server.log"),
+            "started_at": time.time(),
+        },
+    )
     log.info("embedded AWS ready: endpoint %s, gateway %s", endpoint, gateway_url)
     stop.wait()
     log.info("stopping")

@@ -100,8 +100,13 @@ def select_json_path(data: Any, path: str) -> Any:
     return current
 
 
-def render(template: str, *, input_variable: InputVariable, context: dict[str, Any],
-           stage_variables: dict[str, str] | None = None) -> str:
+def render(
+    template: str,
+    *,
+    input_variable: InputVariable,
+    context: dict[str, Any],
+    stage_variables: dict[str, str] | None = None,
+) -> str:
     namespace = {
         "input": input_variable,
         "util": UtilVariable(),

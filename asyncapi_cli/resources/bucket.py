@@ -44,8 +44,8 @@ class ResultsBucket:
                     f"bucket {self.name(ctx)} exists but belongs to someone else; choose another --name"
                 ) from None
             raise
-        block = or_none(lambda: s3.get_public_access_block(Bucket=self.name(ctx)))
-        encryption = or_none(lambda: s3.get_bucket_encryption(Bucket=self.name(ctx)))
+        block = _setting(lambda: s3.get_public_access_block(Bucket=self.name(ctx)))
+        encryption = _setting(lambda: s3.get_bucket_encryption(Bucket=self.name(ctx)))
         observed = {
             "PublicAccessBlock": (block or {}).get("PublicAccessBlockConfiguration"),
             "Encryption": _algorithm((encryption or {}).get("ServerSideEncryptionConfiguration")),
@@ -55,7 +55,9 @@ class ResultsBucket:
     def diff(self, ctx: Context, found: Found) -> list[Change]:
         changes = []
         if found.observed.get("PublicAccessBlock") != PUBLIC_ACCESS_BLOCK:
-            changes.append(Change("PublicAccessBlock", found.observed.get("PublicAccessBlock"), PUBLIC_ACCESS_BLOCK))
+            changes.append(
+                Change("PublicAccessBlock", found.observed.get("PublicAccessBlock"), PUBLIC_ACCESS_BLOCK)
+            )
         if found.observed.get("Encryption") not in {"AES256", "aws:kms", "aws:kms:dsse"}:
             changes.append(Change("Encryption", found.observed.get("Encryption"), "AES256"))
         return changes
@@ -70,7 +72,9 @@ class ResultsBucket:
             s3.create_bucket(**params)
         except Exception as exc:
             if error_code(exc) == "BucketAlreadyExists":
-                raise AwsError(f"bucket name {self.name(ctx)} is taken by another account; choose another --name")
+                raise AwsError(
+                    f"bucket name {self.name(ctx)} is taken by another account; choose another --name"
+                ) from None
             if error_code(exc) != "BucketAlreadyOwnedByYou":
                 raise
         self._secure(ctx)
@@ -100,12 +104,29 @@ class ResultsBucket:
                     for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
                 ]
                 for start in range(0, len(doomed), 1000):
-                    s3.delete_objects(Bucket=name, Delete={"Objects": doomed[start : start + 1000], "Quiet": True})
+                    s3.delete_objects(
+                        Bucket=name, Delete={"Objects": doomed[start : start + 1000], "Quiet": True}
+                    )
         except Exception as exc:
             if error_code(exc) not in {"NoSuchBucket", "404"}:
                 raise
             return
         ignore_not_found(lambda: s3.delete_bucket(Bucket=name))
+
+
+MISSING_SETTING_CODES = frozenset(
+    {"NoSuchPublicAccessBlockConfiguration", "ServerSideEncryptionConfigurationNotFoundError"}
+)
+
+
+def _setting(call: Any) -> dict[str, Any] | None:
+    """A bucket setting, or None when it was never set (or was removed behind our back)."""
+    try:
+        return or_none(call)
+    except Exception as exc:
+        if error_code(exc) in MISSING_SETTING_CODES:
+            return None
+        raise
 
 
 def _algorithm(configuration: dict[str, Any] | None) -> str | None:

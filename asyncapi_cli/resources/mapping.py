@@ -46,7 +46,9 @@ class EventSourceMapping:
     def diff(self, ctx: Context, found: Found) -> list[Change]:
         live = found.observed
         changes = [
-            Change(key, live.get(key), value) for key, value in self.desired(ctx).items() if live.get(key) != value
+            Change(key, live.get(key), value)
+            for key, value in self.desired(ctx).items()
+            if live.get(key) != value
         ]
         if live.get("State") not in ("Enabled", "Enabling", "Creating", "Updating"):
             changes.append(Change("State", live.get("State"), "Enabled"))
@@ -63,7 +65,10 @@ class EventSourceMapping:
 
         def permissions_settling(exc: Exception) -> bool:
             # The processor role's SQS permissions take a moment to propagate.
-            return error_code(exc) == "InvalidParameterValueException" and "permission" in error_message(exc).lower()
+            return (
+                error_code(exc) == "InvalidParameterValueException"
+                and "permission" in error_message(exc).lower()
+            )
 
         mapping = ctx.pacer_retry(
             lambda: lam.create_event_source_mapping(

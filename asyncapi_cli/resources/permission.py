@@ -59,8 +59,9 @@ class InvokePermission:
                 SourceArn=source_arn,
                 SourceAccount=ctx.account,
             ),
-            retry_if=lambda exc: error_code(exc) == "ResourceConflictException"
-            and "in progress" in error_message(exc).lower(),
+            retry_if=lambda exc: (
+                error_code(exc) == "ResourceConflictException" and "in progress" in error_message(exc).lower()
+            ),
             what="granting API Gateway permission to invoke the status checker",
         )
         return self._record(ctx, source_arn)
@@ -74,5 +75,7 @@ class InvokePermission:
 
     def delete(self, ctx: Context, record: dict[str, Any]) -> None:
         ignore_not_found(
-            lambda: ctx.clients("lambda").remove_permission(FunctionName=record["function"], StatementId=record["sid"])
+            lambda: ctx.clients("lambda").remove_permission(
+                FunctionName=record["function"], StatementId=record["sid"]
+            )
         )

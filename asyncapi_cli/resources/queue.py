@@ -81,7 +81,9 @@ class Queue:
         # A queue name is held for 60 s after the queue is deleted (an `up` right after a `down`).
         response = ctx.pacer_retry(
             create,
-            retry_if=lambda exc: error_code(exc) in {"AWS.SimpleQueueService.QueueDeletedRecently", "QueueDeletedRecently"},
+            retry_if=lambda exc: (
+                error_code(exc) in {"AWS.SimpleQueueService.QueueDeletedRecently", "QueueDeletedRecently"}
+            ),
             what=f"creating queue {self.name(ctx)} (name held for 60 s after a delete)",
             timeout=90,
             base=2.0,
@@ -98,7 +100,6 @@ class Queue:
 
     def delete(self, ctx: Context, record: dict[str, Any]) -> None:
         ignore_not_found(lambda: ctx.clients("sqs").delete_queue(QueueUrl=record["url"]))
-
 
 
 def _redrive(value: Any) -> tuple[str, int] | None:

@@ -55,7 +55,9 @@ class Role:
         changes = []
         trust = self.trust_policy()
         if normalize_policy(found.observed["AssumeRolePolicyDocument"]) != normalize_policy(trust):
-            changes.append(Change("AssumeRolePolicyDocument", found.observed["AssumeRolePolicyDocument"], trust))
+            changes.append(
+                Change("AssumeRolePolicyDocument", found.observed["AssumeRolePolicyDocument"], trust)
+            )
         policy = self.policy(ctx)
         inline = found.observed["InlinePolicy"]
         if inline is None or normalize_policy(inline) != normalize_policy(policy):
@@ -80,7 +82,9 @@ class Role:
 
     def _put_policy(self, ctx: Context) -> None:
         ctx.clients("iam").put_role_policy(
-            RoleName=self.name(ctx), PolicyName=INLINE_POLICY_NAME, PolicyDocument=json.dumps(self.policy(ctx))
+            RoleName=self.name(ctx),
+            PolicyName=INLINE_POLICY_NAME,
+            PolicyDocument=json.dumps(self.policy(ctx)),
         )
 
     def update(self, ctx: Context, found: Found, changes: list[Change]) -> dict[str, Any]:

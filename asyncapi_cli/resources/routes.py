@@ -54,9 +54,8 @@ def desired_methods(ctx: Context) -> dict[tuple[str, str], dict[str, Any]]:
     """Path and verb -> the method as deployed, in a normalized shape we also read live ones into."""
     queue_uri = f"arn:{ctx.partition}:apigateway:{ctx.region}:sqs:path/{ctx.account}/{ctx.names.main_queue}"
     status_arn = ctx.record_of("status_fn")["arn"]
-    status_uri = (
-        f"arn:{ctx.partition}:apigateway:{ctx.region}:lambda:path/2015-03-31/functions/{status_arn}/invocations"
-    )
+    lambda_path = f"path/2015-03-31/functions/{status_arn}/invocations"
+    status_uri = f"arn:{ctx.partition}:apigateway:{ctx.region}:lambda:{lambda_path}"
     return {
         (SUBMIT_PATH, "POST"): {
             "authorizationType": "NONE",
@@ -81,13 +80,19 @@ def desired_methods(ctx: Context) -> dict[tuple[str, str], dict[str, Any]]:
                 "503": {},
             },
             "integrationResponses": {
-                "202": {"selectionPattern": r"2\d{2}", "responseTemplates": {"application/json": SUBMIT_ACCEPTED_TEMPLATE}},
+                "202": {
+                    "selectionPattern": r"2\d{2}",
+                    "responseTemplates": {"application/json": SUBMIT_ACCEPTED_TEMPLATE},
+                },
                 "503": {
                     "selectionPattern": r"5\d{2}",
                     "responseTemplates": {"application/json": SUBMIT_UNAVAILABLE_TEMPLATE},
                 },
                 # The default response (no pattern) catches every other SQS answer: never "queued".
-                "500": {"selectionPattern": None, "responseTemplates": {"application/json": SUBMIT_FAILED_TEMPLATE}},
+                "500": {
+                    "selectionPattern": None,
+                    "responseTemplates": {"application/json": SUBMIT_FAILED_TEMPLATE},
+                },
             },
         },
         (STATUS_PATH, "GET"): {
@@ -114,7 +119,9 @@ def fingerprint(ctx: Context) -> str:
     """A digest of everything deployed on the API; the stage redeploys when it changes."""
     spec = {
         "model": JOB_SCHEMA,
-        "methods": {f"{verb} {path}": method for (path, verb), method in sorted(desired_methods(ctx).items())},
+        "methods": {
+            f"{verb} {path}": method for (path, verb), method in sorted(desired_methods(ctx).items())
+        },
     }
     return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -231,7 +238,9 @@ class ApiRoutes:
         model = observed["models"].get(MODEL_NAME)
         schema = json.dumps(JOB_SCHEMA)
         if model is None:
-            apigw.create_model(restApiId=api_id, name=MODEL_NAME, contentType="application/json", schema=schema)
+            apigw.create_model(
+                restApiId=api_id, name=MODEL_NAME, contentType="application/json", schema=schema
+            )
         elif not model.get("schema") or json.loads(model["schema"]) != JOB_SCHEMA:
             apigw.update_model(
                 restApiId=api_id,
@@ -241,7 +250,10 @@ class ApiRoutes:
         validator_id = next((vid for vid, v in observed["validators"].items() if _validator_ok(v)), None)
         if validator_id is None:
             validator_id = apigw.create_request_validator(
-                restApiId=api_id, name=VALIDATOR_NAME, validateRequestBody=True, validateRequestParameters=False
+                restApiId=api_id,
+                name=VALIDATOR_NAME,
+                validateRequestBody=True,
+                validateRequestParameters=False,
             )["id"]
         resources = dict(observed["resources"])
 
@@ -260,9 +272,11 @@ class ApiRoutes:
                 continue
             resource_id = ensure_resource(path)
             if live is not None:
-                ignore_not_found(lambda r=resource_id, v=verb: apigw.delete_method(
-                    restApiId=api_id, resourceId=r, httpMethod=v
-                ))
+                ignore_not_found(
+                    lambda r=resource_id, v=verb: apigw.delete_method(
+                        restApiId=api_id, resourceId=r, httpMethod=v
+                    )
+                )
             self._put_method(apigw, api_id, resource_id, verb, desired, validator_id)
 
     @staticmethod
@@ -282,7 +296,10 @@ class ApiRoutes:
         apigw.put_method(**method)
         for code, parameters in desired["methodResponses"].items():
             apigw.put_method_response(
-                restApiId=api_id, resourceId=resource_id, httpMethod=verb, statusCode=code,
+                restApiId=api_id,
+                resourceId=resource_id,
+                httpMethod=verb,
+                statusCode=code,
                 responseParameters=parameters,
             )
         integration = desired["integration"]
@@ -303,8 +320,12 @@ class ApiRoutes:
         for code, response in desired["integrationResponses"].items():
             extra = {"selectionPattern": response["selectionPattern"]} if response["selectionPattern"] else {}
             apigw.put_integration_response(
-                restApiId=api_id, resourceId=resource_id, httpMethod=verb, statusCode=code,
-                responseTemplates=response["responseTemplates"], **extra,
+                restApiId=api_id,
+                resourceId=resource_id,
+                httpMethod=verb,
+                statusCode=code,
+                responseTemplates=response["responseTemplates"],
+                **extra,
             )
 
 

@@ -37,7 +37,9 @@ class Stage:
         stage = or_none(lambda: apigw.get_stage(restApiId=api_id, stageName=ctx.settings.stage))
         if stage is None:
             return None
-        deployment = or_none(lambda: apigw.get_deployment(restApiId=api_id, deploymentId=stage["deploymentId"]))
+        deployment = or_none(
+            lambda: apigw.get_deployment(restApiId=api_id, deploymentId=stage["deploymentId"])
+        )
         observed = {"description": (deployment or {}).get("description")}
         return Found(self._record(ctx, api_id, stage["deploymentId"]), observed)
 
@@ -57,7 +59,9 @@ class Stage:
     def create(self, ctx: Context) -> dict[str, Any]:
         api_id = ctx.record_of("rest_api")["id"]
         record = self._deploy(ctx, api_id)
-        stage_arn = f"arn:{ctx.partition}:apigateway:{ctx.region}::/restapis/{api_id}/stages/{ctx.settings.stage}"
+        stage_arn = (
+            f"arn:{ctx.partition}:apigateway:{ctx.region}::/restapis/{api_id}/stages/{ctx.settings.stage}"
+        )
         ctx.clients("apigateway").tag_resource(resourceArn=stage_arn, tags=ctx.tags)
         return record
 
@@ -66,5 +70,7 @@ class Stage:
 
     def delete(self, ctx: Context, record: dict[str, Any]) -> None:
         ignore_not_found(
-            lambda: ctx.clients("apigateway").delete_stage(restApiId=record["api_id"], stageName=record["stage"])
+            lambda: ctx.clients("apigateway").delete_stage(
+                restApiId=record["api_id"], stageName=record["stage"]
+            )
         )

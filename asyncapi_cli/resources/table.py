@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import AwsError
 from ..engine import Change, Context, Found
+from ..errors import AwsError
 from . import ignore_not_found, or_none
 
 KEY_SCHEMA = [{"AttributeName": "jobId", "KeyType": "HASH"}]

@@ -1,0 +1,101 @@
+"""Shared fixtures: fake credentials, in-process moto, a moto server on 127.0.0.1, the embedded AWS."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from asyncapi_cli import ops
+from asyncapi_cli.engine import SilentReporter
+from asyncapi_cli.retry import Pacer
+
+ACCOUNT = "123456789012"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def no_sleep_pacer() -> Pacer:
+    """Waiters and retries without real sleeping (the clock still moves, so deadlines hold)."""
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    return Pacer(sleep=sleep, clock=lambda: now[0])
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Fake credentials, no real AWS config, a private ASYNCAPI_HOME and working directory."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("ASYNCAPI_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("ASYNCAPI_DEBUG", raising=False)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    yield
+
+
+@pytest.fixture
+def mocked_aws() -> Iterator[None]:
+    from moto import mock_aws
+
+    with mock_aws():
+        yield
+
+
+def stack_options(name: str = "test-stack", **kwargs: Any) -> ops.StackOptions:
+    kwargs.setdefault("pacer", no_sleep_pacer())
+    return ops.StackOptions(name=name, **kwargs)
+
+
+def deploy(name: str = "test-stack", **kwargs: Any) -> ops.Stack:
+    stack = ops.open_stack(stack_options(name, **kwargs), creating=True)
+    ops.up(stack, SilentReporter())
+    return stack
+
+
+@pytest.fixture(scope="session")
+def moto_server_url() -> Iterator[str]:
+    """A real moto server on 127.0.0.1 (HTTP), shared by the tests that need one; reset per test."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto_server(moto_server_url: str) -> str:
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server_url}/moto-api/reset", method="POST")).read()
+    return moto_server_url
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 300, input_text: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The installed CLI as a user runs it: a separate process."""
+    return subprocess.run(
+        [sys.executable, "-m", "asyncapi_cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+        input=input_text,
+        stdin=None if input_text is not None else subprocess.DEVNULL,
+    )
