@@ -74,7 +74,11 @@ def _requested_target(options: StackOptions) -> Target:
     endpoint = options.endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
     if options.local and endpoint:
         raise InputError("--local and --endpoint-url (or AWS_ENDPOINT_URL) are exclusive; choose one target")
-    region = options.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region = options.region
+    if region is None:
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    elif not region:
+        validate_region(region, None)  # an explicit empty --region is an error, not "the default"
     if options.local:
         return Target(kind="local", region=region or "us-east-1")
     if not region and options.profile is None:

@@ -43,6 +43,11 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("ASYNCAPI_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("ASYNCAPI_DEBUG", raising=False)
+    # Safety net: anything that would leave the machine goes to a closed loopback port instead.
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
