@@ -35,8 +35,10 @@ def one_line_error(result, code: int, *fragments: str) -> None:  # noqa: ANN001
 
 
 def server_clients(url: str) -> dict[str, object]:
-    return {s: boto3.client(s, endpoint_url=url, region_name="us-east-1")
-            for s in ("sqs", "lambda", "apigateway", "iam", "dynamodb", "s3", "logs")}
+    return {
+        s: boto3.client(s, endpoint_url=url, region_name="us-east-1")
+        for s in ("sqs", "lambda", "apigateway", "iam", "dynamodb", "s3", "logs")
+    }
 
 
 def stack_leftovers(url: str, name: str) -> list[str]:
@@ -99,9 +101,13 @@ def test_help_is_fast_path_without_boto3() -> None:
     result = run_cli("--help")
     assert result.returncode == 0 and "test-job" in result.stdout
     probe = run_cli.__globals__["subprocess"].run(
-        [run_cli.__globals__["sys"].executable, "-c",
-         "import sys; from asyncapi_cli import cli; print('boto3' in sys.modules, 'moto' in sys.modules)"],
-        capture_output=True, text=True,
+        [
+            run_cli.__globals__["sys"].executable,
+            "-c",
+            "import sys; from asyncapi_cli import cli; print('boto3' in sys.modules, 'moto' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
     )
     assert probe.stdout.strip() == "False False"
 
@@ -117,8 +123,11 @@ def test_unreachable_endpoint() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # bound, never listening: connections are refused
-        one_line_error(run_cli("up", "--name", "x-stack", "--endpoint-url", f"http://127.0.0.1:{port}"), 3,
-                       "cannot reach")
+        one_line_error(
+            run_cli("up", "--name", "x-stack", "--endpoint-url", f"http://127.0.0.1:{port}"),
+            3,
+            "cannot reach",
+        )
 
 
 @pytest.fixture
@@ -138,6 +147,7 @@ def garbage_server() -> Iterator[str]:
                 continue
             with conn:
                 conn.sendall(b"SSH-2.0-OpenSSH_9.0 not http\r\n\r\n")
+
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.getsockname()[1]}"
@@ -150,14 +160,18 @@ def test_non_http_endpoint(garbage_server: str) -> None:
     one_line_error(run_cli("up", "--name", "x-stack", "--endpoint-url", garbage_server), 3)
 
 
-@pytest.mark.parametrize("region, message", [("xx-nowhere-9", "unknown region"), ("Not_A_Region", "invalid region"),
-                                             ("", "invalid region")])
+@pytest.mark.parametrize(
+    "region, message",
+    [("xx-nowhere-9", "unknown region"), ("Not_A_Region", "invalid region"), ("", "invalid region")],
+)
 def test_bad_region(region: str, message: str) -> None:
     one_line_error(run_cli("up", "--name", "x-stack", "--region", region), 2, message)
 
 
-@pytest.mark.parametrize("name", ["UPPER-case", "-leading", "ab", "x" * 48, "xn--punycode", "under_score",
-                                  "dots.in.name", "trailing-"])
+@pytest.mark.parametrize(
+    "name",
+    ["UPPER-case", "-leading", "ab", "x" * 48, "xn--punycode", "under_score", "dots.in.name", "trailing-"],
+)
 def test_invalid_names(name: str) -> None:
     one_line_error(run_cli("up", "--name", name), 2, "invalid name")
 
@@ -170,10 +184,19 @@ def test_longest_valid_name_is_accepted_by_every_service(moto_server: str) -> No
 
 
 VALID_STATE = {
-    "schema": 1, "tool": "asyncapi", "name": "s-stack",
-    "target": {"kind": "endpoint", "region": "us-east-1", "account": "123456789012",
-               "endpoint_url": "http://127.0.0.1:1", "profile": None},
-    "resources": {}, "outputs": {}, "settings": {},
+    "schema": 1,
+    "tool": "asyncapi",
+    "name": "s-stack",
+    "target": {
+        "kind": "endpoint",
+        "region": "us-east-1",
+        "account": "123456789012",
+        "endpoint_url": "http://127.0.0.1:1",
+        "profile": None,
+    },
+    "resources": {},
+    "outputs": {},
+    "settings": {},
 }
 
 
@@ -200,8 +223,14 @@ def test_bad_state_files_are_refused_and_kept(content: str, message: str, comman
 def test_state_for_another_account_region_or_endpoint(moto_server: str) -> None:
     path = Path(".asyncapi/s-stack.json")
     path.parent.mkdir()
-    path.write_text(json.dumps({**VALID_STATE, "target": {**VALID_STATE["target"], "account": "999999999999",
-                                                          "endpoint_url": moto_server}}))
+    path.write_text(
+        json.dumps(
+            {
+                **VALID_STATE,
+                "target": {**VALID_STATE["target"], "account": "999999999999", "endpoint_url": moto_server},
+            }
+        )
+    )
     one_line_error(run_cli("up"), 2, "belongs to account 999999999999")
     one_line_error(run_cli("up", "--region", "eu-west-1"), 2, "targets region us-east-1")
     one_line_error(run_cli("up", "--endpoint-url", "http://127.0.0.1:2"), 2, f"targets {moto_server}")
@@ -266,8 +295,9 @@ def test_unknown_profile() -> None:
 
 
 def test_local_and_endpoint_are_exclusive() -> None:
-    one_line_error(run_cli("up", "--name", "p-stack", "--local", "--endpoint-url", "http://127.0.0.1:1"), 2,
-                   "exclusive")
+    one_line_error(
+        run_cli("up", "--name", "p-stack", "--local", "--endpoint-url", "http://127.0.0.1:1"), 2, "exclusive"
+    )
 
 
 def test_version() -> None:

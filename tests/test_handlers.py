@@ -54,21 +54,39 @@ def handlers(lambda_code: Path, mocked_aws: None, monkeypatch: pytest.MonkeyPatc
         sys.modules.pop(name, None)
 
 
-def record(job_id: str | None, payload: Any = None, *, body: str | None = None, receive_count: int = 1,
-           message_id: str | None = None) -> dict[str, Any]:
+def record(
+    job_id: str | None,
+    payload: Any = None,
+    *,
+    body: str | None = None,
+    receive_count: int = 1,
+    message_id: str | None = None,
+) -> dict[str, Any]:
     """An SQS event record as Lambda delivers it for a message sent by the /submit integration."""
     attributes = {}
     if job_id is not None:
-        attributes["jobId"] = {"stringValue": job_id, "stringListValues": [], "binaryListValues": [],
-                               "dataType": "String"}
-    attributes["submittedAt"] = {"stringValue": "1764241200000", "stringListValues": [], "binaryListValues": [],
-                                 "dataType": "Number"}
+        attributes["jobId"] = {
+            "stringValue": job_id,
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": "String",
+        }
+    attributes["submittedAt"] = {
+        "stringValue": "1764241200000",
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": "Number",
+    }
     return {
         "messageId": message_id or str(uuid.uuid4()),
         "receiptHandle": "rh",
         "body": body if body is not None else json.dumps(payload, ensure_ascii=False),
-        "attributes": {"ApproximateReceiveCount": str(receive_count), "SentTimestamp": "1764241200500",
-                       "SenderId": "AIDA", "ApproximateFirstReceiveTimestamp": "1764241200600"},
+        "attributes": {
+            "ApproximateReceiveCount": str(receive_count),
+            "SentTimestamp": "1764241200500",
+            "SenderId": "AIDA",
+            "ApproximateFirstReceiveTimestamp": "1764241200600",
+        },
         "messageAttributes": attributes,
         "md5OfBody": "x",
         "eventSource": "aws:sqs",
@@ -130,7 +148,9 @@ def test_two_racing_deliveries_leave_one_consistent_record(handlers: dict[str, M
 
     def deliver(count: int) -> None:
         start.wait()
-        outcomes.append(process(handlers, record("race-1", {"seconds": 0.2, "v": "same"}, receive_count=count)))
+        outcomes.append(
+            process(handlers, record("race-1", {"seconds": 0.2, "v": "same"}, receive_count=count))
+        )
 
     threads = [threading.Thread(target=deliver, args=(n,)) for n in (1, 2)]
     for thread in threads:
@@ -167,8 +187,9 @@ def test_failing_job_retries_then_fails_on_last_receive(handlers: dict[str, Modu
     assert item("fail-1")["status"] == "failed"
 
 
-def test_poison_messages_fail_alone_and_write_nothing(handlers: dict[str, ModuleType],
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_poison_messages_fail_alone_and_write_nothing(
+    handlers: dict[str, ModuleType], capsys: pytest.CaptureFixture[str]
+) -> None:
     good = [record(f"ok-{i}", {"i": i}) for i in range(3)]
     not_json = record("poison-1", body="this is {not json")
     no_id = record(None, {"no": "id"})
@@ -202,8 +223,9 @@ def test_batch_records_run_concurrently(handlers: dict[str, ModuleType]) -> None
     assert last - first < 2
 
 
-def test_structured_logs_carry_job_attempt_outcome(handlers: dict[str, ModuleType],
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_structured_logs_carry_job_attempt_outcome(
+    handlers: dict[str, ModuleType], capsys: pytest.CaptureFixture[str]
+) -> None:
     process(handlers, record("log-1", {"a": 1}, receive_count=2))
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     completed = next(line for line in lines if line["event"] == "job-completed")
@@ -244,7 +266,9 @@ def test_status_unknown_job_is_404_not_queued(handlers: dict[str, ModuleType]) -
 
 def test_status_for_every_state(handlers: dict[str, ModuleType]) -> None:
     table = boto3.resource("dynamodb").Table(TABLE)
-    table.put_item(Item={"jobId": "p", "status": "processing", "attempts": 1, "createdAt": "c", "startedAt": "s"})
+    table.put_item(
+        Item={"jobId": "p", "status": "processing", "attempts": 1, "createdAt": "c", "startedAt": "s"}
+    )
     table.put_item(Item={"jobId": "r", "status": "retrying", "attempts": 2, "error": "E: x"})
     table.put_item(Item={"jobId": "bare", "status": "processing"})  # missing attributes never raise
     process(handlers, record("done", {"k": "v"}))
@@ -262,11 +286,16 @@ def test_status_for_every_state(handlers: dict[str, ModuleType]) -> None:
     assert body["result"] == f"s3://{BUCKET}/results/done.json"
     assert {"createdAt", "startedAt", "updatedAt", "completedAt", "attempts"} <= set(body)
     code, headers, body = status(handlers, "dead")
-    assert (body["status"], body["attempts"], body["error"]) == ("failed", 3, "JobFailed: the job asked to fail")
+    assert (body["status"], body["attempts"], body["error"]) == (
+        "failed",
+        3,
+        "JobFailed: the job asked to fail",
+    )
 
 
-def test_status_500_leaks_nothing(handlers: dict[str, ModuleType], monkeypatch: pytest.MonkeyPatch,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_500_leaks_nothing(
+    handlers: dict[str, ModuleType], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("JOBS_TABLE_NAME", "no-such-table")
     code, _, body = status(handlers, "anything")
     assert code == 500

@@ -43,6 +43,15 @@ def json_reply(status: int, body: dict[str, Any], headers: dict[str, str] | None
     return Reply(status, json.dumps(body).encode(), {"Content-Type": "application/json", **(headers or {})})
 
 
+def missing_token() -> Reply:
+    """What API Gateway answers for a path that no resource (or no method at all) serves."""
+    return json_reply(
+        403,
+        {"message": "Missing Authentication Token"},
+        {"x-amzn-ErrorType": "MissingAuthenticationTokenException"},
+    )
+
+
 class ControlPlane:
     """Reads API definitions through the AWS API of the embedded endpoint (briefly cached)."""
 
@@ -162,16 +171,14 @@ class Gateway:
             return json_reply(403, {"message": "Forbidden"})
         found = match_resource(config["resources"], path)
         if found is None:
-            return json_reply(
-                403,
-                {"message": "Missing Authentication Token"},
-                {"x-amzn-ErrorType": "MissingAuthenticationTokenException"},
-            )
+            return missing_token()
         resource, path_params = found
         method = config["methods"].get((resource["path"], verb)) or config["methods"].get(
             (resource["path"], "ANY")
         )
         if method is None:
+            if not resource.get("resourceMethods"):
+                return missing_token()
             return json_reply(405, {"message": "Method Not Allowed"})
         request_id = str(uuid.uuid4())
         now = time.time()
