@@ -298,7 +298,9 @@ def destroy(units: list[Unit], ctx: Context, store: StateStore, reporter: Report
         if unit.key not in needed:
             continue
         record = store.state.resources.get(unit.key)
-        if record is None:
+        if record is None and getattr(unit, "deleted_with", None):
+            record = unit.placeholder(ctx)
+        elif record is None:
             found = unit.find(ctx, None)
             record = found.record if found else unit.placeholder(ctx)
         ctx.set_record(unit.key, record)

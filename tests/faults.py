@@ -93,7 +93,9 @@ class Flaky:
     def _maybe_fault(self, protocol: str, request: Any, **_: Any) -> Any:
         from botocore.exceptions import ConnectionClosedError
 
-        if request.context.get("retries", {}).get("attempt", 1) > 1:
+        # botocore numbers its attempts in this header: fault only a request's first attempt.
+        attempt = request.headers.get("amz-sdk-request", b"attempt=1")
+        if (attempt.decode() if isinstance(attempt, bytes) else attempt).split(";")[0] != "attempt=1":
             return None
         with self._lock:
             if self.rng.random() >= self.rate:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine import KNOWN_AFTER_UP, Change, Context, Found
-from . import ignore_not_found
+from . import ignore_not_found, or_none
 
 MODEL_NAME = "JobRequest"
 VALIDATOR_NAME = "asyncapi-body"
@@ -195,8 +195,8 @@ class ApiRoutes:
         api_id = ctx.record_of("rest_api")["id"]
         if api_id == KNOWN_AFTER_UP:
             return None
-        observed = self._observe(ctx, api_id)
-        if not observed["methods"]:
+        observed = or_none(lambda: self._observe(ctx, api_id))
+        if observed is None or not observed["methods"]:  # the API is gone, or has no routes yet
             return None
         return Found({"api_id": api_id, "fingerprint": fingerprint(ctx)}, observed)
 

@@ -1,0 +1,179 @@
+"""Load with reconciliation: submit many jobs (some failing, some poison), then account for every one.
+
+Every accepted job must end either `completed` with its result object in S3, or `failed` with its
+message in the dead-letter queue: none lost, none duplicated, none stuck.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from . import client
+from .retry import Pacer, wait_until
+
+
+@dataclass
+class LoadReport:
+    requested: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    completed: int = 0
+    failed: int = 0
+    in_dlq: int = 0
+    poison_sent: int = 0
+    poison_in_dlq: int = 0
+    lost: int = 0
+    duplicates: int = 0
+    stuck: int = 0
+    submit_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.lost == 0
+            and self.duplicates == 0
+            and self.stuck == 0
+            and self.rejected == 0
+            and self.poison_in_dlq == self.poison_sent
+            and self.completed + self.failed == self.accepted
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self) | {"ok": self.ok}
+
+
+def payload_for(index: int, fail_every: int) -> dict[str, Any]:
+    failing = fail_every > 0 and index % fail_every == 0
+    return {"index": index, "text": f"job {index} & co: 100% ünïcode", "fail": failing}
+
+
+def run_load(
+    stack: Any,
+    *,
+    jobs: int,
+    concurrency: int,
+    fail_every: int = 20,
+    poison: int = 3,
+    timeout: float = 600.0,
+    pacer: Pacer | None = None,
+) -> LoadReport:
+    pacer = pacer or Pacer()
+    outputs, resources = stack.state.outputs, stack.state.resources
+    submit_url = outputs["submit_url"]
+    report = LoadReport(requested=jobs, poison_sent=poison)
+    started = time.monotonic()
+    accepted: dict[str, int] = {}
+    failures: list[str] = []
+
+    def submit(index: int) -> None:
+        try:
+            job_id, _ = client.submit(submit_url, payload_for(index, fail_every))
+            accepted[job_id] = index
+        except Exception as exc:
+            failures.append(str(exc))
+
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        list(pool.map(submit, range(jobs)))
+    sqs = stack.clients("sqs")
+    for number in range(poison):
+        sqs.send_message(QueueUrl=resources["main_queue"]["url"], MessageBody=f"{{poison {number}: not json")
+    report.submit_seconds = round(time.monotonic() - started, 3)
+    report.accepted, report.rejected = len(accepted), len(failures)
+    report.problems.extend(failures[:3])
+    if len(accepted) != jobs - len(failures):
+        report.duplicates += jobs - len(failures) - len(accepted)  # two submissions got one job id
+
+    table = resources["table"]["name"]
+    dynamodb = stack.clients("dynamodb")
+
+    def statuses() -> dict[str, str]:
+        found: dict[str, str] = {}
+        for page in dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+            for item in page.get("Items", []):
+                found[item["jobId"]["S"]] = item.get("status", {}).get("S", "")
+        return found
+
+    def settled() -> bool:
+        depth = sqs.get_queue_attributes(
+            QueueUrl=resources["main_queue"]["url"],
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        if int(depth["ApproximateNumberOfMessages"]) + int(depth["ApproximateNumberOfMessagesNotVisible"]):
+            return False
+        current = statuses()
+        return all(current.get(job_id) in ("completed", "failed") for job_id in accepted)
+
+    try:
+        wait_until(settled, pacer=pacer, what="every job to settle", timeout=timeout, base=0.5, cap=2.0)
+    except Exception as exc:
+        report.problems.append(str(exc))
+    final = statuses()
+    results = _result_keys(stack)
+    dlq_jobs, poison_found = _drain_dlq(stack)
+    for job_id in accepted:
+        status = final.get(job_id)
+        if status == "completed":
+            report.completed += 1
+            if job_id not in results:
+                report.lost += 1
+                report.problems.append(f"{job_id}: completed without a result object")
+        elif status == "failed":
+            report.failed += 1
+            if dlq_jobs[job_id] == 0:
+                report.lost += 1
+                report.problems.append(f"{job_id}: failed but not in the DLQ")
+        elif status in ("processing", "retrying"):
+            report.stuck += 1
+        else:
+            report.lost += 1
+            report.problems.append(f"{job_id}: never processed")
+    report.in_dlq = sum(dlq_jobs.values())
+    report.duplicates += sum(count - 1 for count in dlq_jobs.values() if count > 1)
+    report.duplicates += sum(1 for job_id in dlq_jobs if final.get(job_id) == "completed")
+    report.poison_in_dlq = poison_found
+    unknown = set(final) - set(accepted)
+    if unknown:
+        report.duplicates += len(unknown)
+        report.problems.append(f"{len(unknown)} records for job ids never accepted")
+    report.wall_seconds = round(time.monotonic() - started, 3)
+    return report
+
+
+def _result_keys(stack: Any) -> set[str]:
+    s3 = stack.clients("s3")
+    keys: set[str] = set()
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.ctx.names.bucket, Prefix="results/"):
+        for item in page.get("Contents", []):
+            keys.add(item["Key"].removeprefix("results/").removesuffix(".json"))
+    return keys
+
+
+def _drain_dlq(stack: Any) -> tuple[Counter[str], int]:
+    """Job ids of the DLQ's messages (read with a long visibility, so each is seen once) and poison count."""
+    sqs = stack.clients("sqs")
+    url = stack.state.resources["dlq"]["url"]
+    jobs: Counter[str] = Counter()
+    poison = 0
+    while True:
+        messages = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300, MessageAttributeNames=["All"]
+        ).get("Messages", [])
+        if not messages:
+            return jobs, poison
+        for message in messages:
+            job_id = (message.get("MessageAttributes") or {}).get("jobId", {}).get("StringValue")
+            if job_id:
+                jobs[job_id] += 1
+            else:
+                poison += 1
+
+
+def render(report: LoadReport) -> str:
+    return json.dumps(report.to_json(), indent=2)
