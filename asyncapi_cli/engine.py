@@ -277,9 +277,10 @@ def destroy(units: list[Unit], ctx: Context, store: StateStore, reporter: Report
             outcome = Outcome(unit.key, unit.kind, name, f"deleted with {unit.deleted_with}")  # type: ignore[attr-defined]
             reporter.finished(outcome)
             return outcome
-        # Loop: after the recorded one is gone, a same-named orphan (from a crash between a create
-        # and its record) is found by name and deleted too. Bounded: names are unique for most kinds.
-        for _ in range(5):
+        # Where names are not unique (REST APIs), a same-named orphan (from a crash between a create
+        # and its record) may remain after the recorded one is gone: look again, a bounded number of times.
+        rounds = 1 if getattr(unit, "unique_name", True) else 5
+        for _ in range(rounds):
             found = unit.find(ctx, recorded)
             if found is None:
                 break

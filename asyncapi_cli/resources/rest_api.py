@@ -15,6 +15,7 @@ class RestApi:
     key: str = "rest_api"
     kind: str = "apigateway-rest-api"
     depends_on: tuple[str, ...] = ()
+    unique_name: bool = False  # API Gateway allows many REST APIs with one name
 
     def name(self, ctx: Context) -> str:
         return ctx.names.api
