@@ -162,6 +162,14 @@ def up(options: Any, out: Any, dry_run: bool, **_: Any) -> None:
         return _plan(options, out)
     stack = ops.open_stack(options, creating=True, start_local=True)
     target = stack.state.target
+    if target.kind == "local":
+        from .local import manager
+
+        info = manager.running_info() or {}
+        out.info(
+            f"[bold]embedded local AWS[/]: endpoint {info.get('endpoint')}, gateway {info.get('gateway')}, "
+            f"log {info.get('log')}"
+        )
     out.info(
         f"[bold]asyncapi up[/] {stack.state.name} -> {target.kind} {target.region} "
         f"{stack.clients.target.endpoint_url or ''}"

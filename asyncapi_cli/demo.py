@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from . import client, ops
+from .engine import SilentReporter
 from .errors import EXIT_JOB_FAILED, EXIT_OK
 from .local import manager
 from .names import random_name
@@ -33,6 +35,7 @@ def run_demo(out: Any, *, keep: bool = False, pacer: Pacer | None = None) -> int
     state_path = default_state_path(name) if keep else workdir / f"{name}.json"  # type: ignore[operator]
     options = ops.StackOptions(name=name, local=True, state_path=state_path)
     ok = True
+    deployed = False
 
     def step(title: str) -> float:
         out.info(f"\n[bold cyan]== {title}[/]")
@@ -49,6 +52,7 @@ def run_demo(out: Any, *, keep: bool = False, pacer: Pacer | None = None) -> int
 
         started = step(f"2. asyncapi up --local --name {name}")
         stack = ops.open_stack(options, creating=True, start_local=True)
+        deployed = True
         outcomes = ops.up(stack, out)
         done("up", started, resources=len(outcomes), aws_calls=stack.clients.counter.calls)
         out.info(f"API: {stack.state.outputs['api_url']}")
@@ -88,8 +92,13 @@ def run_demo(out: Any, *, keep: bool = False, pacer: Pacer | None = None) -> int
             started = step("5. asyncapi down")
             stack = ops.open_stack(options, creating=False, start_local=False)
             ops.down(stack, out)
+            deployed = False
             done("down", started)
     finally:
+        if deployed and not keep and was_running:
+            # A step failed: take the stack down anyway, so the running embedded AWS keeps nothing.
+            with contextlib.suppress(Exception):
+                ops.down(ops.open_stack(options, creating=False, start_local=False), SilentReporter())
         if not keep and not was_running:
             manager.stop(pacer)
         if workdir is not None:

@@ -251,7 +251,7 @@ def apply(units: list[Unit], ctx: Context, store: StateStore, reporter: Reporter
                 action = "updated"
             else:
                 record = found.record
-                action = "exists" if recorded == record else "adopted" if recorded is None else "exists"
+                action = "adopted" if recorded is None else "exists"
         if recorded != record:
             store.record(unit.key, record)
         ctx.set_record(unit.key, record)

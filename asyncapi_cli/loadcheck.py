@@ -149,7 +149,9 @@ def run_load(
 def _result_keys(stack: Any) -> set[str]:
     s3 = stack.clients("s3")
     keys: set[str] = set()
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.ctx.names.bucket, Prefix="results/"):
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=stack.ctx.names.bucket, Prefix="results/"
+    ):
         for item in page.get("Contents", []):
             keys.add(item["Key"].removeprefix("results/").removesuffix(".json"))
     return keys

@@ -14,13 +14,18 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 
 def cli(args: list[str], cwd: str, env: dict[str, str]) -> tuple[float, dict]:
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "asyncapi_cli", *args], cwd=cwd, env=env,
-                            capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [sys.executable, "-m", "asyncapi_cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
     elapsed = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"asyncapi {' '.join(args)} failed: {result.stderr}")
@@ -39,9 +44,14 @@ def main() -> None:
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
-    url = "http://127.0.0.1:%d" % server.get_host_and_port()[1]
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+    url = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
     env.pop("AWS_PROFILE", None)
     ups, downs, helps, reruns = [], [], [], []
     calls: dict[str, dict] = {}

@@ -29,13 +29,23 @@ def main() -> int:
     from asyncapi_cli.local import manager
 
     try:
-        stack = ops.open_stack(ops.StackOptions(name="load-bench", local=True), creating=True, start_local=True)
+        stack = ops.open_stack(
+            ops.StackOptions(name="load-bench", local=True), creating=True, start_local=True
+        )
         ops.up(stack, SilentReporter())
-        report = run_load(stack, jobs=args.jobs, concurrency=args.concurrency, fail_every=args.fail_every,
-                          poison=args.poison, timeout=900)
+        report = run_load(
+            stack,
+            jobs=args.jobs,
+            concurrency=args.concurrency,
+            fail_every=args.fail_every,
+            poison=args.poison,
+            timeout=900,
+        )
         print(render(report))
-        print(f"throughput: {report.accepted / report.submit_seconds:.0f} submits/s; "
-              f"{report.accepted / report.wall_seconds:.1f} jobs/s end to end")
+        print(
+            f"throughput: {report.accepted / report.submit_seconds:.0f} submits/s; "
+            f"{report.accepted / report.wall_seconds:.1f} jobs/s end to end"
+        )
         return 0 if report.ok else 1
     finally:
         manager.stop()

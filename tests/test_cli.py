@@ -98,16 +98,20 @@ def test_dry_run_changes_nothing(moto_server: str) -> None:
 
 
 def test_help_is_fast_path_without_boto3() -> None:
+    import subprocess
+    import sys
+
     result = run_cli("--help")
     assert result.returncode == 0 and "test-job" in result.stdout
-    probe = run_cli.__globals__["subprocess"].run(
+    probe = subprocess.run(
         [
-            run_cli.__globals__["sys"].executable,
+            sys.executable,
             "-c",
             "import sys; from asyncapi_cli import cli; print('boto3' in sys.modules, 'moto' in sys.modules)",
         ],
         capture_output=True,
         text=True,
+        check=True,
     )
     assert probe.stdout.strip() == "False False"
 

@@ -1,4 +1,4 @@
-"""Faults: throttling and transient errors, names held after delete, hard kills, and load with nothing lost."""
+"""Faults: throttling and transient errors, queue names held after a delete, and hard kills."""
 
 from __future__ import annotations
 
@@ -73,9 +73,13 @@ class QueueNameHeld:
         if self.pacer.clock() >= self.hold_until:
             return None
         self.refused += 1
-        body = json.dumps({"__type": "com.amazonaws.sqs#QueueDeletedRecently",
-                           "message": "You must wait 60 seconds after deleting a queue before you can create "
-                                      "another with the same name."}).encode()
+        body = json.dumps(
+            {
+                "__type": "com.amazonaws.sqs#QueueDeletedRecently",
+                "message": "You must wait 60 seconds after deleting a queue before you can create "
+                "another with the same name.",
+            }
+        ).encode()
         headers = {"x-amzn-query-error": "AWS.SimpleQueueService.QueueDeletedRecently;Sender"}
         return AWSResponse(request.url, 400, headers, _Body(body))
 
@@ -94,7 +98,11 @@ def test_up_right_after_down_waits_for_held_queue_names(moto_server: str) -> Non
 def _fault_run(k: int, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(REPO / "tests" / "fault_runner.py"), str(k), *args],
-        capture_output=True, text=True, env=dict(os.environ), timeout=120, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=120,
+        stdin=subprocess.DEVNULL,
     )
 
 

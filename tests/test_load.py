@@ -14,11 +14,19 @@ def test_load_nothing_lost_on_the_embedded_aws() -> None:
     from asyncapi_cli.local import manager
 
     try:
-        stack = ops.open_stack(ops.StackOptions(name="load-stack", local=True), creating=True, start_local=True)
+        stack = ops.open_stack(
+            ops.StackOptions(name="load-stack", local=True), creating=True, start_local=True
+        )
         ops.up(stack, SilentReporter())
         report = run_load(stack, jobs=100, concurrency=10, fail_every=20, poison=3, timeout=120)
         assert report.to_json()["ok"], report.to_json()
         assert (report.accepted, report.completed, report.failed) == (100, 95, 5)
-        assert (report.in_dlq, report.poison_in_dlq, report.lost, report.duplicates, report.stuck) == (5, 3, 0, 0, 0)
+        assert (report.in_dlq, report.poison_in_dlq, report.lost, report.duplicates, report.stuck) == (
+            5,
+            3,
+            0,
+            0,
+            0,
+        )
     finally:
         manager.stop()

@@ -14,7 +14,7 @@ from asyncapi_cli.local.poller import MappingSpec, failed_ids, to_record
 from asyncapi_cli.local.vtl import InputVariable, UtilVariable, render, select_json_path
 from asyncapi_cli.resources.routes import SUBMIT_ACCEPTED_TEMPLATE, SUBMIT_REQUEST_TEMPLATE
 
-HANDLER_SOURCE = '''
+HANDLER_SOURCE = """
 import os, time
 STARTED = time.time()
 def handler(event, context):
@@ -28,16 +28,24 @@ def handler(event, context):
     print("this goes to the log, not the protocol")
     return {"pid": os.getpid(), "started": STARTED, "env": os.environ.get("GREETING"),
             "remaining": context.get_remaining_time_in_millis(), "endpoint": os.environ["AWS_ENDPOINT_URL"]}
-'''
+"""
 
 
 def spec(timeout: float = 2.0, code: str = HANDLER_SOURCE, greeting: str = "hello") -> FunctionSpec:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("fn.py", code)
-    return FunctionSpec(account="123456789012", region="us-east-1", name="fn", arn="arn:aws:lambda:::function:fn",
-                        handler="fn.handler", timeout=timeout, memory=128, environment={"GREETING": greeting},
-                        code=buffer.getvalue())
+    return FunctionSpec(
+        account="123456789012",
+        region="us-east-1",
+        name="fn",
+        arn="arn:aws:lambda:::function:fn",
+        handler="fn.handler",
+        timeout=timeout,
+        memory=128,
+        environment={"GREETING": greeting},
+        code=buffer.getvalue(),
+    )
 
 
 @pytest.fixture
@@ -69,7 +77,10 @@ def test_errors_are_reported_and_the_worker_survives(runtime: LambdaRuntime) -> 
 def test_timeout_kills_the_worker_and_the_next_call_gets_a_new_one(runtime: LambdaRuntime) -> None:
     before = runtime.invoke("123456789012", "us-east-1", "fn", {}).payload["pid"]
     timed_out = runtime.invoke("123456789012", "us-east-1", "fn", {"action": "sleep", "seconds": 10})
-    assert timed_out.error_type == "Sandbox.Timedout" and "timed out after 2.00 seconds" in timed_out.error_message
+    assert (
+        timed_out.error_type == "Sandbox.Timedout"
+        and "timed out after 2.00 seconds" in timed_out.error_message
+    )
     after = runtime.invoke("123456789012", "us-east-1", "fn", {}).payload["pid"]
     assert after != before
 
@@ -85,6 +96,20 @@ def test_new_code_or_configuration_gets_new_workers(runtime: LambdaRuntime) -> N
     runtime.current["spec"] = spec(greeting="changed")  # type: ignore[attr-defined]
     new = runtime.invoke("123456789012", "us-east-1", "fn", {}).payload
     assert new["env"] == "changed" and new["pid"] != old["pid"]
+
+
+def test_sweep_stops_the_workers_of_deleted_functions(runtime: LambdaRuntime) -> None:
+    import os
+
+    pid = runtime.invoke("123456789012", "us-east-1", "fn", {}).payload["pid"]
+    runtime.sweep()  # the function still exists: its warm worker stays
+    os.kill(pid, 0)
+    runtime._lookup = lambda a, r, n: None  # the function was deleted
+    runtime.sweep()
+    with pytest.raises(ProcessLookupError):
+        for _ in range(50):
+            os.kill(pid, 0)
+            __import__("time").sleep(0.05)
 
 
 def test_import_errors_surface_on_invoke(runtime: LambdaRuntime) -> None:
@@ -109,26 +134,45 @@ BATCH = [{"MessageId": f"m{i}", "ReceiptHandle": f"r{i}"} for i in range(3)]
         (InvokeResult(True, {"batchItemFailures": [{"itemIdentifier": "m1"}]}), False, set()),
     ],
 )
-def test_which_messages_stay_after_an_invocation(result: InvokeResult, report: bool, expected: set[str]) -> None:
+def test_which_messages_stay_after_an_invocation(
+    result: InvokeResult, report: bool, expected: set[str]
+) -> None:
     assert failed_ids(result, BATCH, report) == expected
 
 
 def test_sqs_event_record_shape() -> None:
-    mapping = MappingSpec("u", "123456789012", "us-east-1", "arn:aws:sqs:us-east-1:123456789012:q", "f", 10, 1, True)
+    mapping = MappingSpec(
+        "u", "123456789012", "us-east-1", "arn:aws:sqs:us-east-1:123456789012:q", "f", 10, 1, True
+    )
     message = {
-        "MessageId": "m", "ReceiptHandle": "r", "Body": "{}", "MD5OfBody": "x",
-        "Attributes": {"ApproximateReceiveCount": "2", "SentTimestamp": "1", "SenderId": "s",
-                       "ApproximateFirstReceiveTimestamp": "2", "MessageGroupId": "ignored"},
+        "MessageId": "m",
+        "ReceiptHandle": "r",
+        "Body": "{}",
+        "MD5OfBody": "x",
+        "Attributes": {
+            "ApproximateReceiveCount": "2",
+            "SentTimestamp": "1",
+            "SenderId": "s",
+            "ApproximateFirstReceiveTimestamp": "2",
+            "MessageGroupId": "ignored",
+        },
         "MessageAttributes": {"jobId": {"StringValue": "j", "DataType": "String"}},
     }
     record = to_record(message, mapping)
-    assert record["attributes"] == {"ApproximateReceiveCount": "2", "SentTimestamp": "1", "SenderId": "s",
-                                    "ApproximateFirstReceiveTimestamp": "2"}
+    assert record["attributes"] == {
+        "ApproximateReceiveCount": "2",
+        "SentTimestamp": "1",
+        "SenderId": "s",
+        "ApproximateFirstReceiveTimestamp": "2",
+    }
     assert record["messageAttributes"] == {
         "jobId": {"stringValue": "j", "stringListValues": [], "binaryListValues": [], "dataType": "String"}
     }
     assert (record["eventSource"], record["eventSourceARN"], record["awsRegion"]) == (
-        "aws:sqs", mapping.queue_arn, "us-east-1")
+        "aws:sqs",
+        mapping.queue_arn,
+        "us-east-1",
+    )
 
 
 def test_url_encode_follows_java_url_encoder() -> None:

@@ -30,14 +30,19 @@ def test_zip_holds_the_handlers_and_is_deterministic(tmp_path: Path) -> None:
 def test_installed_package_finds_its_handlers_from_any_directory(tmp_path: Path) -> None:
     probe = (
         "from asyncapi_cli.package import build_zip, handlers_dir; import hashlib; "
-        "d = handlers_dir(); print(d.parent.name, d.name); print(hashlib.sha256(build_zip().zip_bytes).hexdigest())"
+        "d = handlers_dir(); print(d.parent.name, d.name); "
+        "print(hashlib.sha256(build_zip().zip_bytes).hexdigest())"
     )
-    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
     where, digest = result.stdout.split("\n")[:2]
     # Installed (wheel): asyncapi_cli/handlers; editable checkout: the repository's handlers/.
     assert where in ("asyncapi_cli handlers", f"{REPO.name} handlers")
     import hashlib
 
     assert digest == hashlib.sha256(build_zip(REPO / "handlers").zip_bytes).hexdigest()
-    no_bare_module = subprocess.run([sys.executable, "-c", "import handlers"], cwd=tmp_path, capture_output=True)
+    no_bare_module = subprocess.run(
+        [sys.executable, "-c", "import handlers"], cwd=tmp_path, capture_output=True
+    )
     assert no_bare_module.returncode != 0  # nothing named `handlers` was installed at the top level

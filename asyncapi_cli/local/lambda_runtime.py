@@ -200,6 +200,18 @@ class LambdaRuntime:
                 )
         return pool.invoke(event)
 
+    def sweep(self) -> None:
+        """Close the warm workers of functions that were deleted or changed since they started."""
+        with self._lock:
+            pools = list(self._pools.items())
+        for key, pool in pools:
+            spec = pool.spec
+            current = self._lookup(spec.account, spec.region, spec.name)
+            if current is None or current.key != key:
+                with self._lock:
+                    self._pools.pop(key, None)
+                pool.close()
+
     def close(self) -> None:
         with self._lock:
             pools, self._pools = list(self._pools.values()), {}

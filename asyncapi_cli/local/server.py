@@ -82,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     log.info("embedded AWS ready: endpoint %s, gateway %s", endpoint, gateway_url)
-    stop.wait()
+    while not stop.wait(5.0):
+        runtime.sweep()  # no warm workers left behind by deleted functions
     log.info("stopping")
     pollers.stopping.set()
     runtime.close()
