@@ -58,6 +58,7 @@ class ControlPlane:
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint
         self._cache: dict[str, tuple[float, Any]] = {}
+        self._refreshing: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
 
@@ -91,6 +92,20 @@ class ControlPlane:
             cached = self._cache.get(key)
             if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
                 return cached[1]
+            refresh = self._refreshing.setdefault(key, threading.Lock())
+        # One request re-reads an expired definition; concurrent ones wait for it instead of all
+        # reading the control plane at once.
+        with refresh:
+            with self._lock:
+                cached = self._cache.get(key)
+                if cached and time.monotonic() - cached[0] < CACHE_SECONDS:
+                    return cached[1]
+            config = self._read(api_id, stage)
+            with self._lock:
+                self._cache[key] = (time.monotonic(), config)
+            return config
+
+    def _read(self, api_id: str, stage: str) -> dict[str, Any] | None:
         where = self.locate(api_id)
         if where is None:
             return None
@@ -121,8 +136,6 @@ class ControlPlane:
             },
             "models": {m["name"]: m for m in apigw.get_models(restApiId=api_id).get("items", [])},
         }
-        with self._lock:
-            self._cache[key] = (time.monotonic(), config)
         return config
 
 
@@ -389,6 +402,12 @@ def make_server(gateway: Gateway, host: str = "127.0.0.1", port: int = 0) -> Thr
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
             log.info("%s %s", self.address_string(), format % args)
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
+    server = GatewayServer((host, port), Handler)
     return server
+
+
+class GatewayServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # The default backlog (5) drops connections under a burst of concurrent clients: the
+    # kernel resets them or they wait out SYN retransmits (1 s, 3 s...).
+    request_queue_size = 256

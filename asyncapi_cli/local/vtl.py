@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import urllib.parse
 from typing import Any
@@ -100,6 +101,11 @@ def select_json_path(data: Any, path: str) -> Any:
     return current
 
 
+@functools.lru_cache(maxsize=256)
+def _compiled(template: str) -> airspeed.Template:
+    return airspeed.Template(template)
+
+
 def render(
     template: str,
     *,
@@ -113,4 +119,4 @@ def render(
         "context": context,
         "stageVariables": stage_variables or {},
     }
-    return str(airspeed.Template(template).merge(namespace))
+    return str(_compiled(template).merge(namespace))
