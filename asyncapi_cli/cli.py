@@ -131,9 +131,10 @@ def _print_stack(out: Any, stack: Any, outcomes: list[Any], command: str) -> Non
         url = stack.state.outputs.get("api_url")
         out.info(f"[bold]Endpoint:[/] {url}")
         out.info("[bold]Submit a job:[/]")
-        out.info(
-            f"  curl -sS -i -X POST -H 'Content-Type: application/json' "
-            f'-d \'{{"task": "process_data", "data": {{"input": "test data"}}}}\' {url}/submit'
+        # Printed as is and never wrapped, so that it pastes as one command.
+        out.raw(
+            "  curl -sS -i -X POST -H 'Content-Type: application/json' "
+            f"-d '{{\"task\": \"process_data\", \"data\": {{\"input\": \"test data\"}}}}' {url}/submit"
         )
         out.info("[bold]Then:[/] asyncapi test-job")
     calls = data["aws_calls"]
@@ -144,7 +145,7 @@ def _print_stack(out: Any, stack: Any, outcomes: list[Any], command: str) -> Non
 
 
 def _identity(record: dict[str, Any]) -> str:
-    for key in ("url", "arn", "id", "uuid", "name", "api_id"):
+    for key in ("name", "id", "uuid", "sid", "api_id"):
         if record.get(key):
             return str(record[key])
     return ""

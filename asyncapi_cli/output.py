@@ -76,7 +76,7 @@ class Output:
             return
         with self._lock:
             if self.rich:
-                self._console.print(text, markup=False)
+                self._console.print(text, markup=False, highlight=False, soft_wrap=True)
             else:
                 print(text, file=self.stream)
 
