@@ -49,7 +49,6 @@ class Stack:
     store: StateStore
     clients: AwsClients
     ctx: Context
-    existing_state: bool
 
     @property
     def state(self) -> StackState:
@@ -180,8 +179,7 @@ def open_stack(
         pacer=options.pacer,
         api_url_for=lambda api_id: api_url(live_target, api_id, settings.stage, gateway),
     )
-    existed = path.exists()
-    return Stack(StateStore(path, state), clients, ctx, existed)
+    return Stack(StateStore(path, state), clients, ctx)
 
 
 @contextlib.contextmanager

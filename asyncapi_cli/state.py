@@ -154,8 +154,11 @@ class StateStore:
             self._save()
 
     def delete_file(self) -> None:
-        with self._mutex, contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
+        """The stack is gone: remove its state file and the lock file beside it."""
+        with self._mutex:
+            for path in (self.path, lock_path_of(self.path)):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
 
     def _save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -180,11 +183,15 @@ class StateStore:
                 os.close(dir_fd)
 
 
+def lock_path_of(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
 @contextlib.contextmanager
 def state_lock(path: Path) -> Iterator[None]:
     """An exclusive, non-blocking lock beside the state file; released even on SIGKILL (flock)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = path.with_name(path.name + ".lock")
+    lock_path = lock_path_of(path)
     fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:

@@ -240,6 +240,7 @@ def test_down_leaves_nothing_and_removes_state(mocked_aws: None) -> None:
     ops.down(ops.open_stack(stack_options(NAME), creating=False), SilentReporter())
     assert live_inventory() == EMPTY
     assert not stack.store.path.exists()
+    assert list(stack.store.path.parent.iterdir()) == []  # no lock file left behind either
 
 
 def test_down_twice_treats_not_found_as_deleted(mocked_aws: None) -> None:
