@@ -187,6 +187,12 @@ def test_unknown_routes_answer_like_api_gateway(local_stack: dict[str, Any]) -> 
     assert unknown[0] == 404 and unknown[1]["status"] == "unknown"
 
 
+def test_test_job_times_out_with_exit_2(local_stack: dict[str, Any]) -> None:
+    result = run_cli("test-job", "--payload", '{"seconds": 3}', "--timeout", "1")
+    assert result.returncode == 2
+    assert "after the timeout" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_many_jobs_report_throughput_and_latency(local_stack: dict[str, Any]) -> None:
     result = run_cli("test-job", "--count", "20", "--concurrency", "5", "--json", "--timeout", "60")
     assert result.returncode == 0, result.stderr

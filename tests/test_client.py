@@ -1,0 +1,110 @@
+"""test-job's polling against a real HTTP server on 127.0.0.1: backoff, Retry-After, timeout."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from asyncapi_cli import client
+from asyncapi_cli.errors import AsyncApiError, JobTimeoutError
+
+from .conftest import no_sleep_pacer
+
+
+class FakeApi:
+    """Answers /submit with 202 and /status/<id> from a script of (code, body, headers)."""
+
+    def __init__(self, script: list[tuple[int, dict[str, Any], dict[str, str]]]) -> None:
+        self.script = script
+        self.polls = 0
+
+
+@pytest.fixture
+def api() -> Iterator[tuple[str, FakeApi]]:
+    state = FakeApi([])
+
+    class Handler(BaseHTTPRequestHandler):
+        def _send(self, code: int, body: dict[str, Any], headers: dict[str, str]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self._send(202, {"jobId": "j1", "status": "queued"}, {"Location": "status/j1"})
+
+        def do_GET(self) -> None:  # noqa: N802
+            step = state.script[min(state.polls, len(state.script) - 1)]
+            state.polls += 1
+            self._send(*step)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/prod/submit", state
+    server.shutdown()
+
+
+def test_follows_to_completion_honouring_retry_after(api: tuple[str, FakeApi]) -> None:
+    url, state = api
+    state.script = [
+        (404, {"status": "unknown"}, {"Retry-After": "1"}),
+        (200, {"status": "processing", "attempts": 1}, {"Retry-After": "3"}),
+        (200, {"status": "completed", "attempts": 1, "result": "s3://b/results/j1.json"}, {}),
+    ]
+    pacer = no_sleep_pacer()
+    sleeps: list[float] = []
+    inner = pacer.sleep
+    pacer.sleep = lambda seconds: (sleeps.append(seconds), inner(seconds))[1]  # type: ignore[method-assign]
+    run = client.run_one(url, {"a": 1}, 60, pacer)
+    assert run.status == "completed" and run.job_id == "j1"
+    assert [status for _, status in run.history] == ["queued", "processing", "completed"]
+    assert len(sleeps) == 2 and sleeps[0] >= 1 and sleeps[1] >= 3  # never sooner than Retry-After
+    assert state.polls == 3
+
+
+def test_backoff_grows_with_full_jitter_and_stays_bounded(api: tuple[str, FakeApi]) -> None:
+    url, state = api
+    state.script = [(200, {"status": "processing"}, {})] * 12 + [
+        (200, {"status": "failed", "error": "E"}, {})
+    ]
+    pacer = no_sleep_pacer()
+    sleeps: list[float] = []
+    inner = pacer.sleep
+    pacer.sleep = lambda seconds: (sleeps.append(seconds), inner(seconds))[1]  # type: ignore[method-assign]
+    run = client.run_one(url, {"a": 1}, 600, pacer)
+    assert run.status == "failed"
+    assert all(0 <= s <= client.POLL_CAP for s in sleeps)
+    assert max(sleeps[6:]) > max(sleeps[:2])  # the ceiling grows: 0.25, 0.5, 1, 2, 4, 5 s
+
+
+def test_times_out(api: tuple[str, FakeApi]) -> None:
+    url, state = api
+    state.script = [(200, {"status": "retrying"}, {"Retry-After": "1"})]
+    with pytest.raises(JobTimeoutError, match="still retrying after the timeout"):
+        client.run_one(url, {"a": 1}, 5, no_sleep_pacer())
+
+
+def test_an_error_from_the_status_api_is_reported(api: tuple[str, FakeApi]) -> None:
+    url, state = api
+    state.script = [(500, {"message": "Internal server error", "requestId": "r"}, {})]
+    with pytest.raises(AsyncApiError, match="status check failed: HTTP 500"):
+        client.run_one(url, {"a": 1}, 5, no_sleep_pacer())
+
+
+def test_percentiles() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert client.percentile(values, 0.5) == 51.0
+    assert client.percentile(values, 0.99) == 99.0
+    assert client.percentile([3.0], 0.9) == 3.0
