@@ -17,7 +17,9 @@ EXIT_BUG = 70
 
 
 def _fail(ctx: click.Context, message: str, code: int) -> None:
-    click.echo(f"asyncapi: error: {message}", err=True)
+    # Always one line, even when an AWS message spans several.
+    one_line = " ".join(message.split())
+    click.echo(f"asyncapi: error: {one_line}", err=True)
     ctx.exit(code)
 
 
