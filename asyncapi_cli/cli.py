@@ -136,7 +136,7 @@ def _print_stack(out: Any, stack: Any, outcomes: list[Any], command: str) -> Non
         # Printed as is and never wrapped, so that it pastes as one command.
         out.raw(
             "  curl -sS -i -X POST -H 'Content-Type: application/json' "
-            f"-d '{{\"task\": \"process_data\", \"data\": {{\"input\": \"test data\"}}}}' {url}/submit"
+            f'-d \'{{"task": "process_data", "data": {{"input": "test data"}}}}\' {url}/submit'
         )
         out.info("[bold]Then:[/] asyncapi test-job")
     calls = data["aws_calls"]

@@ -271,15 +271,13 @@ def destroy(units: list[Unit], ctx: Context, store: StateStore, reporter: Report
         started = time.monotonic()
         action = "absent"
         recorded = store.state.resources.get(unit.key)
-        if getattr(unit, "deleted_with", None):
-            # Children of another resource (API routes) go when their parent is deleted.
-            store.forget(unit.key)
-            outcome = Outcome(unit.key, unit.kind, name, f"deleted with {unit.deleted_with}")  # type: ignore[attr-defined]
-            reporter.finished(outcome)
-            return outcome
+        parent = getattr(unit, "deleted_with", None)
+        # Children of another resource (API routes) go when their parent is deleted: nothing to do.
         # Where names are not unique (REST APIs), a same-named orphan (from a crash between a create
         # and its record) may remain after the recorded one is gone: look again, a bounded number of times.
-        rounds = 1 if getattr(unit, "unique_name", True) else 5
+        rounds = 0 if parent else 1 if getattr(unit, "unique_name", True) else 5
+        if parent:
+            action = f"deleted with {parent}"
         for _ in range(rounds):
             found = unit.find(ctx, recorded)
             if found is None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..aws import error_code
 from ..engine import KNOWN_AFTER_UP, Change, Context, Found
+from ..names import TAG_KEY
 from . import ignore_not_found, or_none
 
 
@@ -38,7 +39,7 @@ class RestApi:
         ]
         if not matches:
             return None
-        tagged = [m for m in matches if (m.get("tags") or {}).get(next(iter(ctx.tags))) == ctx.names.project]
+        tagged = [m for m in matches if (m.get("tags") or {}).get(TAG_KEY) == ctx.names.project]
         api = (tagged or matches)[0]
         return Found({"name": api["name"], "id": api["id"]}, api)
 
