@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -313,7 +313,3 @@ def diff_settings(live: dict[str, Any], desired: dict[str, Any], prefix: str = "
         for key, value in desired.items()
         if live.get(key) != value
     ]
-
-
-def keys(units: Iterable[Unit]) -> list[str]:
-    return [u.key for u in units]

@@ -101,14 +101,12 @@ class MappingPoller(threading.Thread):
         sqs: Any,
         queue_url: str,
         invoke: Callable[[str, str, str, Any], InvokeResult],
-        still_enabled: Callable[[], bool],
     ) -> None:
         super().__init__(daemon=True, name=f"poller-{spec.uuid[:8]}")
         self.spec = spec
         self._sqs = sqs
         self._queue_url = queue_url
         self._invoke = invoke
-        self._still_enabled = still_enabled
         self.stopping = threading.Event()
         self.invocations = 0
 
@@ -123,7 +121,8 @@ class MappingPoller(threading.Thread):
         return list(response.get("Messages", []))
 
     def run(self) -> None:
-        while not self.stopping.is_set() and self._still_enabled():
+        # The manager stops this poller when its mapping is disabled, changed or deleted.
+        while not self.stopping.is_set():
             try:
                 self._poll_once()
             except Exception as exc:  # the queue was deleted, moto restarted...: back off, re-check
@@ -236,9 +235,6 @@ class PollerManager(threading.Thread):
             except Exception:
                 continue  # the queue does not exist (yet); try again next round
 
-            def still_enabled(u: str = uuid, s: MappingSpec = spec) -> bool:
-                return not self.stopping.is_set() and enabled_mappings().get(u) == s
-
-            poller = MappingPoller(spec, sqs, url, self._invoke, still_enabled)
+            poller = MappingPoller(spec, sqs, url, self._invoke)
             self._pollers[uuid] = poller
             poller.start()

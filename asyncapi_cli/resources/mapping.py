@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..aws import error_code, error_message
-from ..engine import KNOWN_AFTER_UP, Change, Context, Found
+from ..engine import KNOWN_AFTER_UP, Change, Context, Found, diff_settings
 from . import ignore_not_found, or_none
 
 
@@ -45,11 +45,7 @@ class EventSourceMapping:
 
     def diff(self, ctx: Context, found: Found) -> list[Change]:
         live = found.observed
-        changes = [
-            Change(key, live.get(key), value)
-            for key, value in self.desired(ctx).items()
-            if live.get(key) != value
-        ]
+        changes = diff_settings(live, self.desired(ctx))
         if live.get("State") not in ("Enabled", "Enabling", "Creating", "Updating"):
             changes.append(Change("State", live.get("State"), "Enabled"))
         return changes
