@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import secrets
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import InputError
 
@@ -134,6 +134,21 @@ class StackSettings:
     # "VisibilityTimeoutSeconds" attribute does not exist; the real one is VisibilityTimeout).
     visibility_timeout: int | None = None
     dlq_visibility_timeout: int = 300
+    # --- The user's own stack (asyncapi.toml; see config.py). Defaults are the recipe's. ---
+    architecture: str = "x86_64"  # x86_64 | arm64, for the processor (and vendored wheels)
+    max_concurrency: int | None = None  # the SQS mapping's ScalingConfig.MaximumConcurrency (2-1000)
+    reserved_concurrency: int | None = None  # the processor's reserved concurrency
+    extra_tags: tuple[tuple[str, str], ...] = ()  # extra tags on every taggable resource
+    work: str | None = None  # "work.py:handle" relative to the config file; None = the built-in demo work
+    requirements: str | None = None  # "requirements.txt" relative to the config file
+    # --- Features (issues 10 and 11), each off by default: the base stack stays the recipe. ---
+    features: frozenset[str] = field(default_factory=frozenset)
+    # --- Secure API defaults (issue 14). ---
+    throttle_rate_limit: float = 50.0  # steady requests per second on the stage
+    throttle_burst_limit: int = 100
+    auth: str = "none"  # none | api-key (usage plan with throttle and quota)
+    api_key_quota_per_day: int = 100_000
+    cors_origins: tuple[str, ...] = ()  # none by default: no CORS, as the recipe
 
     @property
     def main_visibility_timeout(self) -> int:
