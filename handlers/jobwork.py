@@ -2,6 +2,8 @@
 
 A payload may ask for a simulated duration ("seconds": N) and for a deliberate failure
 ("fail": true, optional "failMessage") so that demos and tests exercise slow and failing jobs.
+"failUntilFlag": "<id>" fails until the jobs table holds an item with jobId <id>: a failure that a
+person then fixes (put the item), to show a dead-lettered job redriven and completing.
 """
 
 from __future__ import annotations
@@ -19,7 +21,21 @@ class JobFailed(Exception):
     """The job itself failed (as opposed to the infrastructure around it)."""
 
 
-def run_job(payload: Any, sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+def _flag_in_jobs_table(flag: str) -> bool:
+    # The processor may already GetItem on its own table (its role allows nothing more).
+    import os
+
+    import boto3
+
+    table = os.environ["JOBS_TABLE_NAME"]
+    return "Item" in boto3.client("dynamodb").get_item(TableName=table, Key={"jobId": {"S": flag}})
+
+
+def run_job(
+    payload: Any,
+    sleep: Callable[[float], None] = time.sleep,
+    flag_exists: Callable[[str], bool] = _flag_in_jobs_table,
+) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise JobFailed(f"payload must be a JSON object, got {type(payload).__name__}")
     seconds = payload.get("seconds", 0)
@@ -27,6 +43,9 @@ def run_job(payload: Any, sleep: Callable[[float], None] = time.sleep) -> dict[s
         raise JobFailed(f"'seconds' must be a number from 0 to {MAX_SECONDS}")
     if seconds:
         sleep(float(seconds))
+    flag = payload.get("failUntilFlag")
+    if flag is not None and not flag_exists(str(flag)):
+        raise JobFailed(f"waiting for flag {flag}: not set yet")
     if payload.get("fail"):
         raise JobFailed(str(payload.get("failMessage") or "the job asked to fail"))
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
