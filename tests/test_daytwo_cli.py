@@ -276,3 +276,20 @@ def test_interrupt_messages(
 def test_readme_documents_the_new_exit_codes() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert "| 5 |" in readme and "| 141 |" in readme
+
+
+def test_jobwork_fails_until_the_flag_exists() -> None:
+    import importlib
+    import sys as _sys
+
+    _sys.path.insert(0, str(REPO / "handlers"))
+    try:
+        jobwork = importlib.import_module("jobwork")
+    finally:
+        _sys.path.remove(str(REPO / "handlers"))
+    flags: set[str] = set()
+    payload = {"failUntilFlag": "fix-1", "x": 1}
+    with pytest.raises(jobwork.JobFailed, match="waiting for flag fix-1: not set yet"):
+        jobwork.run_job(payload, flag_exists=flags.__contains__)
+    flags.add("fix-1")
+    assert jobwork.run_job(payload, flag_exists=flags.__contains__)["input"] == payload
