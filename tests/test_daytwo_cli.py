@@ -293,3 +293,62 @@ def test_jobwork_fails_until_the_flag_exists() -> None:
         jobwork.run_job(payload, flag_exists=flags.__contains__)
     flags.add("fix-1")
     assert jobwork.run_job(payload, flag_exists=flags.__contains__)["input"] == payload
+
+
+def test_logs_filter_to_a_job_and_follow_until_ctrl_c(moto_server: str) -> None:
+    import signal
+    import time
+
+    assert run_cli("up", "--endpoint-url", moto_server, "--name", "log-stack").returncode == 0
+    logs = boto3.client("logs", endpoint_url=moto_server, region_name="us-east-1")
+    group = "/aws/lambda/log-stack-job-processor"
+    logs.create_log_stream(logGroupName=group, logStreamName="2026/01/01/[$LATEST]abc")
+
+    def put(*lines: dict[str, object] | str) -> None:
+        now = int(time.time() * 1000)
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName="2026/01/01/[$LATEST]abc",
+            logEvents=[
+                {"timestamp": now, "message": line if isinstance(line, str) else json.dumps(line)}
+                for line in lines
+            ],
+        )
+
+    put(
+        "START RequestId: r1 Version: $LATEST",
+        {"level": "INFO", "event": "job-started", "jobId": "job-a", "attempt": 1, "time": "t"},
+        {"level": "ERROR", "event": "job-error", "jobId": "job-b", "error": "[/] boom", "time": "t"},
+        {"level": "INFO", "event": "job-completed", "jobId": "job-a", "outcome": "completed", "time": "t"},
+    )
+    shown = run_cli("logs", "--job", "job-a", "--json")
+    assert shown.returncode == 0, shown.stderr
+    events = json.loads(shown.stdout)["events"]
+    assert [e["message"] for e in events] == ["job-started attempt=1", 'job-completed outcome="completed"']
+    assert {e["jobId"] for e in events} == {"job-a"} and events[0]["level"] == "INFO"
+    everything = run_cli("logs", "processor", "--since", "5m")
+    assert everything.returncode == 0, everything.stderr
+    assert "START RequestId: r1" in everything.stdout
+    assert 'ERROR job-b job-error error="[/] boom"' in everything.stdout  # data printed as written
+    one_line_error(run_cli("logs", "nope"), 2, "unknown function 'nope'")
+
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "asyncapi_cli", "logs", "--job", "job-c", "--follow"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        bufsize=1,
+    )
+    try:
+        put({"level": "INFO", "event": "job-started", "jobId": "job-c", "time": "t"})
+        first = follower.stdout.readline()  # type: ignore[union-attr]
+        assert "job-c job-started" in first
+        put({"level": "INFO", "event": "job-completed", "jobId": "job-c", "time": "t"})
+        assert "job-c job-completed" in follower.stdout.readline()  # type: ignore[union-attr]
+    finally:
+        follower.send_signal(signal.SIGINT)
+        out, err = follower.communicate(timeout=60)
+    assert follower.returncode == 130
+    assert err.strip() == "asyncapi: error: stopped following the logs"
+    assert "job-a" not in out

@@ -250,6 +250,8 @@ def _logs(
             " ",
             line["message"],
         )
+        if follow:
+            sys.stdout.flush()  # a pipe (`| grep`) sees each line as it comes
 
     if follow:
         now_ms = lambda: int(time.time() * 1000)  # noqa: E731
