@@ -221,13 +221,18 @@ def test_up_lists_each_resource_once(moto_server: str) -> None:
 # ---- EPIPE: `asyncapi ... | head` ends quietly ----------------------------------------------------------
 
 
-def test_a_closed_stdout_pipe_ends_quietly(moto_server: str) -> None:
+@pytest.mark.parametrize("unbuffered", ["1", ""])
+def test_a_closed_stdout_pipe_ends_quietly(moto_server: str, unbuffered: str) -> None:
     assert run_cli("up", "--endpoint-url", moto_server, "--name", "pipe-stack").returncode == 0
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader (head) is gone before we write: every write is EPIPE
     try:
         result = subprocess.run(
             [sys.executable, "-m", "asyncapi_cli", "status"],
+            env={
+                **{k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"},
+                "PYTHONUNBUFFERED": unbuffered,
+            },
             stdout=write_end,
             stderr=subprocess.PIPE,
             text=True,
@@ -332,8 +337,10 @@ def test_logs_filter_to_a_job_and_follow_until_ctrl_c(moto_server: str) -> None:
     assert 'ERROR job-b job-error error="[/] boom"' in everything.stdout  # data printed as written
     one_line_error(run_cli("logs", "nope"), 2, "unknown function 'nope'")
 
+    buffered = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # as a user's shell
     follower = subprocess.Popen(
         [sys.executable, "-m", "asyncapi_cli", "logs", "--job", "job-c", "--follow"],
+        env=buffered,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
