@@ -102,7 +102,7 @@ def live_figures(stack: Any, now: dt.datetime | None = None) -> dict[str, Any]:
     main_name = (resources.get("main_queue") or {}).get("name")
     if stack.state.target.kind == "local":
         figures["oldest_message_age_seconds"] = None
-        figures["oldest_message_age_note"] = "not measured on the embedded AWS (no CloudWatch SQS metrics)"
+        figures["oldest_message_age_note"] = "not measured on the embedded AWS: no CloudWatch SQS metrics"
     elif main_name:
         moment = now or dt.datetime.now(dt.timezone.utc)
         age = _or_error(lambda: oldest_message_age(stack.clients("cloudwatch"), main_name, moment))
