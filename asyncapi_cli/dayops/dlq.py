@@ -159,7 +159,11 @@ def redrive_one(stack: Any, job_id: str) -> dict[str, Any]:
 
 
 def redrive_all(stack: Any, pacer: Pacer, timeout: float = 300.0) -> dict[str, Any]:
-    """StartMessageMoveTask from the DLQ back to its source queue, then wait for the task to end."""
+    """StartMessageMoveTask from the DLQ back to its source queue, then wait for the task to end.
+
+    No DestinationArn: "the messages will be redriven back to their respective original source queues"
+    (SQS API reference, StartMessageMoveTask). One active task per queue: a second one is an AWS error.
+    """
     sqs = stack.clients("sqs")
     dlq_arn = stack.state.resources["dlq"]["arn"]
     job_ids = sorted({row["jobId"] for row in list_dead_letters(stack) if row["jobId"]})
