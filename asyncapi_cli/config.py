@@ -246,7 +246,9 @@ def parse(document: dict[str, Any], path: Path) -> LoadedConfig:
     features: set[str] = set()
     for section, table in document.items():
         if section == "tags":
-            loaded.overrides["extra_tags"] = _tags(table, path)
+            tags = _tags(table, path)
+            if tags:
+                loaded.overrides["extra_tags"] = tags
             continue
         keys = SCHEMA.get(section)
         if keys is None:

@@ -261,6 +261,7 @@ def summary(stack: Stack) -> dict[str, Any]:
         "state": str(stack.store.path),
         "outputs": stack.state.outputs,
         "aws_calls": stack.clients.counter.summary() | {"engine_retries": stack.ctx.retries},
+        "aws_calls_by_operation": dict(sorted(stack.clients.counter.by_operation.items())),
         "config": stack.state.settings.get("config"),
         "settings_changed": config.changed_since(stack.recorded_settings, stack.state.settings),
         "code": stack.code_info,
