@@ -40,7 +40,7 @@ CASES = [
     # botocore lambda model: Architecture enum; the runtimes asyncapi supports.
     ('[processor]\narchitecture = "arm"\n', "[processor] architecture = 'arm'", "one of x86_64, arm64"),
     ('[processor]\nruntime = "python3.11"\n', "runtime = 'python3.11'", "one of python3.12, python3.13"),
-    # botocore lambda model, CreateEventSourceMapping: BatchSize 1-10000, MaximumBatchingWindowInSeconds 0-300.
+    # botocore lambda model, CreateEventSourceMapping: BatchSize 1-10000, MaximumBatchingWindow... 0-300.
     ("[processor]\nbatch_size = 0\n", "[processor] batch_size = 0", "an integer from 1 to 10000"),
     ("[processor]\nbatch_size = 10001\n", "[processor] batch_size = 10001", "an integer from 1 to 10000"),
     ("[processor]\nbatching_window = 301\n", "[processor] batching_window = 301", "an integer from 0 to 300"),
@@ -171,7 +171,11 @@ cors_origins = ["https://app.example.com", "http://localhost:3000"]
     assert settings.log_retention_days == 30
     assert settings.extra_tags == (("cost center", "42"), ("team", "data"))
     assert settings.features == frozenset({"webhooks", "batches"})
-    assert (settings.throttle_rate_limit, settings.throttle_burst_limit, settings.auth) == (5.5, 10, "api-key")
+    assert (settings.throttle_rate_limit, settings.throttle_burst_limit, settings.auth) == (
+        5.5,
+        10,
+        "api-key",
+    )
     assert settings.cors_origins == ("https://app.example.com", "http://localhost:3000")
     # Derived stays derived: AWS's guidance, 6 x the function timeout + the batching window.
     assert settings.main_visibility_timeout == 6 * 60 + 2
@@ -219,7 +223,8 @@ def test_init_writes_three_files_and_never_overwrites() -> None:
     again = run_cli("init")
     assert again.returncode == 2
     assert again.stderr.strip() == (
-        "asyncapi: error: work.py, requirements.txt already exist here; init writes nothing over existing files"
+        "asyncapi: error: work.py, requirements.txt already exist here; "
+        "init writes nothing over existing files"
     )
     assert not Path("asyncapi.toml").exists()  # nothing written, not even the missing one
     assert Path("work.py").read_text(encoding="utf-8") == "# mine\n"
