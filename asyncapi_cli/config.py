@@ -359,7 +359,7 @@ def changed_since(recorded: dict[str, Any], current: dict[str, Any]) -> list[dic
 
 def apply_to(options: Any) -> LoadedConfig:
     """Load the file for these StackOptions; its name and region apply unless the command line gave them."""
-    loaded = load(options.config_path)
+    loaded = load(options.config_path) if options.use_config else LoadedConfig()
     if options.name is None:
         options.name = loaded.name
     if options.region is None:

@@ -41,6 +41,7 @@ class StackOptions:
     hooks: list[ClientHook] = field(default_factory=list)
     pacer: Pacer = field(default_factory=Pacer)
     config_path: Path | None = None  # --config; else ./asyncapi.toml when present
+    use_config: bool = True  # False: the recipe's stack whatever the directory holds (demo)
 
 
 @dataclass
