@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
 import os
 import re
@@ -21,7 +23,6 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
-from jobwork import run_job
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 FINAL = ("completed", "failed")
@@ -30,6 +31,19 @@ _clients: dict[str, Any] = {}
 
 class PoisonMessage(Exception):
     """A message no retry can fix: it goes to the DLQ untouched."""
+
+
+@functools.lru_cache(maxsize=1)
+def load_work() -> Any:
+    """The job's work, "module:function": ASYNCAPI_WORK, else asyncapi_work.txt beside this file (written
+    by asyncapi's packaging for the user's work module), else the built-in demo work."""
+    packaged = os.path.join(os.path.dirname(os.path.abspath(__file__)), "asyncapi_work.txt")
+    spec = os.environ.get("ASYNCAPI_WORK")
+    if not spec and os.path.isfile(packaged):
+        with open(packaged, encoding="utf-8") as handle:
+            spec = handle.read().strip()
+    module, _, function = (spec or "jobwork:run_job").partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def _client(service: str) -> Any:
@@ -204,7 +218,7 @@ def process_record(record: dict[str, Any]) -> bool:
             )
             return True
         log("INFO", "job-started", jobId=job_id, messageId=message_id, attempt=attempt)
-        result = run_job(payload)
+        result = load_work()(payload)
         key = f"results/{job_id}.json"
         document = {"jobId": job_id, "completedAt": _now(), "result": result}
         _client("s3").put_object(
