@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import boto3
+import schedule_runs
 from botocore.exceptions import BotoCoreError, ClientError
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -79,6 +80,8 @@ def parse_record(record: dict[str, Any]) -> tuple[str, Any, str]:
     if job_id is None and isinstance(decoded, dict) and "jobId" in decoded:
         job_id = decoded.get("jobId")
         payload = decoded.get("data", decoded.get("payload"))
+    if job_id is None and (scheduled := schedule_runs.scheduled_job(decoded, record)):
+        job_id, payload, _ = scheduled  # a schedule's run: its job id is the SQS message id
     if not isinstance(job_id, str) or not JOB_ID_RE.match(job_id):
         raise PoisonMessage(f"no valid job id (got {job_id!r})")
     submitted = (attributes.get("submittedAt") or {}).get("stringValue") or decoded_timestamp(decoded)
@@ -217,6 +220,8 @@ def process_record(record: dict[str, Any]) -> bool:
                 outcome="skipped",
             )
             return True
+        if schedule_id := schedule_runs.schedule_id_of(record):
+            schedule_runs.record_run(_client("dynamodb"), table_name, job_id, schedule_id)
         log("INFO", "job-started", jobId=job_id, messageId=message_id, attempt=attempt)
         result = load_work()(payload)
         key = f"results/{job_id}.json"
