@@ -60,7 +60,7 @@ class Cron:
     day_of_week: str
 
 
-Expression = Union[At, Rate, Cron]
+Expression = Union[At, Rate, Cron]  # noqa: UP007 (a runtime alias; py3.10 has | but keep it explicit)
 
 
 def zone(name: str | None) -> ZoneInfo:

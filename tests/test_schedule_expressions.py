@@ -1,4 +1,4 @@
-"""EventBridge Scheduler expressions: the validator and the next-run evaluator (handlers/schedule_expressions.py).
+"""EventBridge Scheduler expressions: validator and next-run evaluator (handlers/schedule_expressions.py).
 
 Source for every rule and example: EventBridge Scheduler User Guide, "Schedule types on EventBridge Scheduler"
 (https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html), its cron examples table, and the
