@@ -30,7 +30,14 @@ from asyncapi_cli.package import build_zip
 TABLE, BUCKET, GROUP, QUEUE = "s-jobs", "s-results", "s-schedules", "s-main-queue"
 ACCOUNT, REGION = "123456789012", "us-east-1"
 QUEUE_ARN = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUE}"
-MODULES = ("schedules_api", "job_processor", "status_checker", "schedule_runs", "schedule_expressions", "jobwork")
+MODULES = (
+    "schedules_api",
+    "job_processor",
+    "status_checker",
+    "schedule_runs",
+    "schedule_expressions",
+    "jobwork",
+)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +53,9 @@ def stack(lambda_code: Path, mocked_aws: None, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.syspath_prepend(str(lambda_code))
     for name in MODULES:
         sys.modules.pop(name, None)
-    modules = {name: importlib.import_module(name) for name in ("schedules_api", "job_processor", "status_checker")}
+    modules = {
+        name: importlib.import_module(name) for name in ("schedules_api", "job_processor", "status_checker")
+    }
     monkeypatch.setenv("JOBS_TABLE_NAME", TABLE)
     monkeypatch.setenv("RESULTS_BUCKET_NAME", BUCKET)
     monkeypatch.setenv("SCHEDULE_GROUP_NAME", GROUP)
@@ -118,7 +127,10 @@ class FakeClock:
         ({"job": {"a": 1}, "expression": "cron(0 9 * * *)"}, "6 fields"),
         ({"job": {"a": 1}, "expression": "rate(30 seconds)"}, "unit"),
         ({"job": {"a": 1}, "expression": "rate(1 minute)", "timezone": "Mars/Base"}, "unknown timezone"),
-        ({"job": {"a": 1}, "expression": "rate(1 minute)", "endAt": "2020-01-01T00:00:00Z"}, "endAt is in the past"),
+        (
+            {"job": {"a": 1}, "expression": "rate(1 minute)", "endAt": "2020-01-01T00:00:00Z"},
+            "endAt is in the past",
+        ),
         ({"job": {"a": 1}, "expression": "at(2030-01-01T00:00:00)"}, "use runAt"),
         ({"job": {"a": 1}}, "either runAt"),
         ({"job": {"a": 1}, "runAt": "2030-01-01T00:00:00Z", "expression": "rate(1 minute)"}, "either runAt"),
@@ -216,7 +228,9 @@ def test_one_time_schedule_fires_once_within_a_second_of_its_time(stack: dict[st
     assert call(stack["schedules_api"], "GET", created["scheduleId"])[1]["state"] == "completed"
 
 
-def test_cron_honours_the_timezone_and_end_date(stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cron_honours_the_timezone_and_end_date(
+    stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     scheduler_client = boto3.client("scheduler")
     now = datetime.now(timezone.utc)
     clock = FakeClock(now)

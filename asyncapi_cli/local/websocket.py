@@ -105,6 +105,7 @@ class Connection:
     last_active: int = field(default_factory=_now_ms)
     lock: threading.Lock = field(default_factory=threading.Lock)
     closed: threading.Event = field(default_factory=threading.Event)
+    finished: threading.Event = field(default_factory=threading.Event)  # set once $disconnect ran
     close_code: int | None = None
     close_reason: str = ""
 
@@ -230,6 +231,7 @@ class WebSocketService:
             context.update(disconnectStatusCode=code, disconnectReason=reason)
             event = {"headers": conn.headers, "requestContext": context, "isBase64Encoded": False}
             self._run(conn, "$disconnect", event)
+        conn.finished.set()
 
     @staticmethod
     def _safe_send(conn: Connection, data: bytes) -> None:
@@ -262,11 +264,12 @@ class WebSocketService:
                 return 410, {"message": None, "__type": "GoneException"}
             return 200, None
         if method == "GET":
-            identity = {"SourceIp": conn.source_ip, "UserAgent": conn.user_agent}
+            # The wire names of botocore's apigatewaymanagementapi model (GetConnectionResponse).
+            identity = {"sourceIp": conn.source_ip, "userAgent": conn.user_agent}
             return 200, {
-                "ConnectedAt": _iso(conn.connected_at),
-                "Identity": identity,
-                "LastActiveAt": _iso(conn.last_active),
+                "connectedAt": _iso(conn.connected_at),
+                "identity": identity,
+                "lastActiveAt": _iso(conn.last_active),
             }
         if method == "DELETE":
             conn.close(wsf.NORMAL, "")
@@ -377,13 +380,14 @@ def make_server(service: WebSocketService, host: str = "127.0.0.1", port: int = 
             if status != 101:
                 self._reply(status, {"message": "Forbidden" if status == 403 else "Connection refused"})
                 return
-            self.send_response(101, "Switching Protocols")
-            self.send_header("Upgrade", "websocket")
-            self.send_header("Connection", "Upgrade")
-            self.send_header("Sec-WebSocket-Accept", wsf.accept_key(key))
-            self.end_headers()
-            self.wfile.flush()
-            service.register(conn)
+            with conn.lock:  # registered before the client hears 101; no frame can precede the 101
+                service.register(conn)
+                self.send_response(101, "Switching Protocols")
+                self.send_header("Upgrade", "websocket")
+                self.send_header("Connection", "Upgrade")
+                self.send_header("Sec-WebSocket-Accept", wsf.accept_key(key))
+                self.end_headers()
+                self.wfile.flush()
             service.serve_connection(conn, self.connection.recv)
             self.close_connection = True
 
