@@ -1,5 +1,5 @@
-"""WebSocket status push: the embedded RFC 6455 server (asyncapi_cli/local/websocket.py), the route handler and
-the status pusher (handlers/websocket_routes.py, status_pusher.py), and the watch client.
+"""WebSocket status push: the embedded RFC 6455 server (asyncapi_cli/local/websocket.py), the route
+handler and the status pusher (handlers/websocket_routes.py, status_pusher.py), and the watch client.
 
 Everything real: the server reads the WebSocket API from moto's apigatewayv2 backend; its Lambda integrations
 run the handlers from the deployment zip in this process (the injected invoker stands in for the embedded

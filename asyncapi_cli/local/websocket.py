@@ -35,6 +35,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from . import ws_frames as wsf
+from .ws_control import WsApi, read_ws_api, select_route
 
 log = logging.getLogger("asyncapi.local.websocket")
 MAX_MESSAGE = 128 * 1024
@@ -42,36 +43,6 @@ MAX_FRAME = 32 * 1024
 Invoke = Callable[[str, str, str, Any], Any]  # LambdaRuntime.invoke(account, region, function, event)
 _MANAGEMENT_RE = re.compile(r"^/(?P<stage>[^/]+)/@connections/(?P<id>[^/]+)$")
 _CONNECT_RE = re.compile(r"^/(?P<api>[^/]+)/(?P<stage>[^/?]+)/?(?:\?.*)?$")
-_FUNCTION_RE = re.compile(r"functions/(arn:[^/]+)/invocations")
-
-
-@dataclass
-class WsApi:
-    api_id: str
-    selection_expression: str
-    routes: dict[str, tuple[str, str, str] | None]  # route key -> (account, region, function)
-    two_way: set[str]  # routes with a route response: the integration's answer goes back
-    stages: set[str]
-
-
-def read_ws_api(api_id: str) -> WsApi | None:
-    """The one place that reads moto's apigatewayv2 internals."""
-    from moto.apigatewayv2.models import apigatewayv2_backends
-
-    for regions in list(apigatewayv2_backends.values()):
-        for backend in list(regions.values()):
-            api = backend.apis.get(api_id)
-            if api is None or api.protocol_type != "WEBSOCKET":
-                continue
-            routes: dict[str, tuple[str, str, str] | None] = {}
-            for route in list(api.routes.values()):
-                integration = api.integrations.get((route.target or "").rpartition("/")[2])
-                match = _FUNCTION_RE.search(getattr(integration, "integration_uri", None) or "")
-                parts = match.group(1).split(":") if match else None
-                routes[route.route_key] = (parts[4], parts[3], parts[6]) if parts else None
-            two_way = {r.route_key for r in api.routes.values() if r.route_response_selection_expression}
-            return WsApi(api_id, api.route_selection_expression, routes, two_way, set(api.stages))
-    return None
 
 
 def _now_ms() -> int:
@@ -126,22 +97,6 @@ class Connection:
                 self.sock.shutdown(socket.SHUT_RD)  # ends the reader loop; the close frame is on its way
             except OSError:
                 pass
-
-
-def select_route(expression: str, body: bytes, routes: dict[str, Any]) -> str | None:
-    """The route for a message: "$request.body.<path>" of a JSON body, else $default (else None)."""
-    key = None
-    if expression.startswith("$request.body."):
-        try:
-            value: Any = json.loads(body)
-            for part in expression[len("$request.body.") :].split("."):
-                value = value.get(part) if isinstance(value, dict) else None
-            key = value if isinstance(value, str) else None
-        except ValueError:
-            key = None
-    if key is not None and key in routes and not key.startswith("$"):
-        return key
-    return "$default" if "$default" in routes else None
 
 
 class WebSocketService:
