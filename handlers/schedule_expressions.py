@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Union
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 MONTHS = {name: i for i, name in enumerate(calendar.month_abbr) if name}  # JAN=1 ... (English)
 MONTHS = {name.upper(): i for name, i in MONTHS.items()}
@@ -68,6 +68,8 @@ def zone(name: str | None) -> ZoneInfo:
     try:
         return ZoneInfo(name or "UTC")
     except (ZoneInfoNotFoundError, ValueError) as exc:
+        if not available_timezones():  # no time zone data here at all: our fault, not the caller's
+            raise RuntimeError("no IANA time zone data on this system (install tzdata)") from exc
         raise ExpressionError(f"unknown timezone {name!r} (use an IANA name such as Europe/Paris)") from exc
 
 
