@@ -119,30 +119,29 @@ class FakeClock:
         return self.now
 
 
-@pytest.mark.parametrize(
-    ("body", "reason"),
-    [
-        ({"job": {"a": 1}, "runAt": "2020-01-01T00:00:00Z"}, "runAt is in the past"),
-        ({"job": {"a": 1}, "runAt": "2099-01-01T00:00:00Z"}, "more than a year ahead"),
-        ({"job": {"a": 1}, "expression": "cron(0 9 * * *)"}, "6 fields"),
-        ({"job": {"a": 1}, "expression": "rate(30 seconds)"}, "unit"),
-        ({"job": {"a": 1}, "expression": "rate(1 minute)", "timezone": "Mars/Base"}, "unknown timezone"),
-        (
-            {"job": {"a": 1}, "expression": "rate(1 minute)", "endAt": "2020-01-01T00:00:00Z"},
-            "endAt is in the past",
-        ),
-        ({"job": {"a": 1}, "expression": "at(2030-01-01T00:00:00)"}, "use runAt"),
-        ({"job": {"a": 1}}, "either runAt"),
-        ({"job": {"a": 1}, "runAt": "2030-01-01T00:00:00Z", "expression": "rate(1 minute)"}, "either runAt"),
-        ({"job": [1, 2], "expression": "rate(1 minute)"}, "job must be a JSON object"),
-        ({"job": {}, "expression": "rate(1 minute)", "cron": "x"}, "unknown field"),
-        ({"job": {}, "runAt": "tomorrow"}, "not an ISO 8601"),
-    ],
-)
-def test_post_refuses_bad_requests_with_the_reason(stack: dict[str, Any], body: Any, reason: str) -> None:
-    status, answer = call(stack["schedules_api"], "POST", body=body)
-    assert status == 400
-    assert reason in answer["message"]
+BAD_REQUESTS: list[tuple[Any, str]] = [
+    ({"job": {"a": 1}, "runAt": "2020-01-01T00:00:00Z"}, "runAt is in the past"),
+    ({"job": {"a": 1}, "runAt": "2099-01-01T00:00:00Z"}, "more than a year ahead"),
+    ({"job": {"a": 1}, "expression": "cron(0 9 * * *)"}, "6 fields"),
+    ({"job": {"a": 1}, "expression": "rate(30 seconds)"}, "unit"),
+    ({"job": {"a": 1}, "expression": "rate(1 minute)", "timezone": "Mars/Base"}, "unknown timezone"),
+    (
+        {"job": {"a": 1}, "expression": "rate(1 minute)", "endAt": "2020-01-01T00:00:00Z"},
+        "endAt is in the past",
+    ),
+    ({"job": {"a": 1}, "expression": "at(2030-01-01T00:00:00)"}, "use runAt"),
+    ({"job": {"a": 1}}, "either runAt"),
+    ({"job": {"a": 1}, "runAt": "2030-01-01T00:00:00Z", "expression": "rate(1 minute)"}, "either runAt"),
+    ({"job": [1, 2], "expression": "rate(1 minute)"}, "job must be a JSON object"),
+    ({"job": {}, "expression": "rate(1 minute)", "cron": "x"}, "unknown field"),
+    ({"job": {}, "runAt": "tomorrow"}, "not an ISO 8601"),
+]
+
+
+def test_post_refuses_bad_requests_with_the_reason(stack: dict[str, Any]) -> None:
+    for body, reason in BAD_REQUESTS:
+        status, answer = call(stack["schedules_api"], "POST", body=body)
+        assert (status, reason in answer["message"]) == (400, True), (body, answer)
     assert boto3.client("scheduler").list_schedules(GroupName=GROUP)["Schedules"] == []
 
 

@@ -282,27 +282,27 @@ def test_ping_pong_fragmentation_and_close(stack: dict[str, Any]) -> None:
     sock.close()
 
 
-@pytest.mark.parametrize(
-    ("frame", "code"),
-    [
-        (
-            wsf.encode_frame(wsf.OP_TEXT, b"{}", mask=False),
-            wsf.PROTOCOL_ERROR,
-        ),  # client frames must be masked
-        (wsf.encode_frame(wsf.OP_TEXT, b"\xff\xfe", mask=True), wsf.INVALID_DATA),  # text must be UTF-8
-        (wsf.encode_frame(wsf.OP_CONTINUATION, b"x", mask=True), wsf.PROTOCOL_ERROR),  # nothing to continue
-        (
-            wsf.encode_frame(wsf.OP_TEXT, b"x" * (33 * 1024), mask=True),
-            wsf.TOO_BIG,
-        ),  # API Gateway: 32 KB frames
-    ],
-)
-def test_protocol_errors_close_with_their_code(stack: dict[str, Any], frame: bytes, code: int) -> None:
-    sock = raw_connect(stack["url"])
-    sock.sendall(frame)
-    closing = read_server_frame(sock)
-    assert closing.opcode == wsf.OP_CLOSE and wsf.parse_close(closing.payload)[0] == code
-    sock.close()
+PROTOCOL_ERRORS: list[tuple[bytes, int]] = [
+    (
+        wsf.encode_frame(wsf.OP_TEXT, b"{}", mask=False),
+        wsf.PROTOCOL_ERROR,
+    ),  # client frames must be masked
+    (wsf.encode_frame(wsf.OP_TEXT, b"\xff\xfe", mask=True), wsf.INVALID_DATA),  # text must be UTF-8
+    (wsf.encode_frame(wsf.OP_CONTINUATION, b"x", mask=True), wsf.PROTOCOL_ERROR),  # nothing to continue
+    (
+        wsf.encode_frame(wsf.OP_TEXT, b"x" * (33 * 1024), mask=True),
+        wsf.TOO_BIG,
+    ),  # API Gateway: 32 KB frames
+]
+
+
+def test_protocol_errors_close_with_their_code(stack: dict[str, Any]) -> None:
+    for frame, code in PROTOCOL_ERRORS:
+        sock = raw_connect(stack["url"])
+        sock.sendall(frame)
+        closing = read_server_frame(sock)
+        assert closing.opcode == wsf.OP_CLOSE and wsf.parse_close(closing.payload)[0] == code
+        sock.close()
 
 
 def test_handshake_refusals(stack: dict[str, Any]) -> None:
