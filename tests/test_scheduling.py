@@ -390,3 +390,44 @@ def test_list_schedules_of_the_stack_group(stack: dict[str, Any]) -> None:
     listed = list_schedules(boto3.client("scheduler"), GROUP)
     assert [s["scheduleId"] for s in listed] == [created["scheduleId"]]
     assert listed[0]["expression"].startswith("at(") and listed[0]["state"] == "ENABLED"
+
+
+def test_delete_waits_for_a_run_being_sent(stack: dict[str, Any]) -> None:
+    """DELETE answers only after a run already being sent is on the queue: none starts after the answer."""
+    import threading
+
+    local_scheduler.guard_moto_scheduler()
+    boto3.client("scheduler").create_schedule(
+        Name="busy",
+        GroupName=GROUP,
+        ScheduleExpression="rate(1 minute)",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        Target={"Arn": QUEUE_ARN, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/r", "Input": "{}"},
+    )
+    sending, release = threading.Event(), threading.Event()
+    real_send = local_scheduler.sqs_sender(None)
+
+    def slow_send(arn: str, body: str) -> None:
+        sending.set()
+        release.wait(10)
+        real_send(arn, body)
+
+    scheduler = local_scheduler.LocalScheduler(slow_send)
+    runner = threading.Thread(target=scheduler.run_pending)
+    runner.start()
+    assert sending.wait(10)
+    deleted = threading.Event()
+    deleter = threading.Thread(
+        target=lambda: (
+            boto3.client("scheduler").delete_schedule(Name="busy", GroupName=GROUP),
+            deleted.set(),
+        )
+    )
+    deleter.start()
+    # The send holds the lock: unguarded, moto's in-process delete answers in milliseconds; guarded, it waits.
+    assert not deleted.wait(0.5)
+    release.set()
+    deleter.join(10)
+    runner.join(10)
+    assert deleted.is_set() and len(drain(stack["queue_url"])) == 1
+    assert scheduler.run_pending() == 0

@@ -166,6 +166,7 @@ class LocalScheduler(threading.Thread):
         self.schedules = schedules
         self.stopping = threading.Event()
         self._cursors: dict[tuple[str, float], datetime] = {}  # (arn, modified) -> runs not before
+        self._unsupported: set[tuple[str, float]] = set()
         self.fired: list[tuple[str, datetime]] = []  # (schedule ARN, run time), for the log and tests
 
     def run(self) -> None:
@@ -206,6 +207,11 @@ class LocalScheduler(threading.Thread):
         cursor: datetime,
         now: datetime,
     ) -> int:
+        if ":sqs:" not in view.target_arn:  # the embedded AWS runs SQS targets only (the stack's)
+            if key not in self._unsupported:
+                self._unsupported.add(key)
+                log.warning("schedule %s: target %s is not an SQS queue; not run", view.arn, view.target_arn)
+            return 0
         if view.state != "ENABLED":
             self._cursors[key] = now  # a disabled schedule skips its runs; no catching up
             return 0
