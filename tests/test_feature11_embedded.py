@@ -21,9 +21,8 @@ import pytest
 from asyncapi_cli.features import scheduling, websocket
 from asyncapi_cli.features.specs import FunctionData, Target
 from asyncapi_cli.features.watch_client import WebSocketClient
-from asyncapi_cli.local import scheduler as local_scheduler
 from asyncapi_cli.local import stream_poller
-from asyncapi_cli.local import websocket as ws_server
+from asyncapi_cli.local.feature_services import start_feature_services
 from asyncapi_cli.local.lambda_runtime import LambdaRuntime
 from asyncapi_cli.local.poller import PollerManager
 from asyncapi_cli.local.server import neutralize_moto_sqs_invocation
@@ -48,23 +47,17 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any
     from moto.server import ThreadedMotoServer
 
     neutralize_moto_sqs_invocation()
-    stream_poller.neutralize_moto_stream_invocation()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
     runtime = LambdaRuntime(endpoint, tmp_path_factory.mktemp("code"))
     pollers = PollerManager(endpoint, runtime.invoke, interval=0.2)
     pollers.start()
-    streams = stream_poller.StreamPollerManager(endpoint, runtime.invoke, interval=0.2)
-    streams.start()
-    ws_base = ws_server.start(runtime.invoke)
-    local_scheduler.start(endpoint, tick=0.1)
+    stop_features, info = start_feature_services(endpoint, runtime.invoke)  # the server.py hook
     try:
-        yield {"endpoint": endpoint, "ws_base": ws_base, "streams": streams}
+        yield {"endpoint": endpoint, "ws_base": info["websocket"]}
     finally:
-        local_scheduler.stop()
-        ws_server.stop()
-        streams.stopping.set()
+        stop_features()
         pollers.stopping.set()
         runtime.close()
         server.stop()
@@ -146,12 +139,19 @@ def deployed(embedded: dict[str, Any]) -> dict[str, Any]:
     v2.create_stage(ApiId=api_id, StageName=websocket.STAGE, AutoDeploy=True)
     aws("scheduler", endpoint).create_schedule_group(**scheduling.schedule_group(target))
     ws_url = websocket.url(target, api_id, embedded["ws_base"])
-    # The stream poller starts at LATEST once it sees the mapping: wait until it polls the stream.
-    streams = embedded["streams"]
-    wait_for(
-        lambda: any(p.mapping.stream_arn == stream_arn and p._iterators for p in streams.pollers.values())
-    )
+    # The stream poller starts at LATEST once it sees the mapping: wait until it reads the stream.
+    wait_for(lambda: reading(stream_arn))
     return {"queue_url": queue_url, "ws_url": ws_url, "target": target, "endpoint": endpoint}
+
+
+def reading(stream_arn: str) -> bool:
+    """True once a stream poller of the running embedded services holds an iterator on the stream."""
+    import threading
+
+    return any(
+        isinstance(t, stream_poller.StreamPoller) and t.mapping.stream_arn == stream_arn and t._iterators
+        for t in threading.enumerate()
+    )
 
 
 def test_websocket_client_sees_its_job_through_to_the_end(deployed: dict[str, Any]) -> None:
