@@ -16,7 +16,7 @@ from .errors import InputError, StateError
 from .names import StackNames, StackSettings, partition_of, random_name, validate_name, validate_region
 from .package import build_zip
 from .retry import Pacer
-from .stack import build_units
+from .stack import APP_BUNDLE, build_units
 from .state import (
     StackState,
     StateStore,
@@ -194,15 +194,15 @@ def locked(stack: Stack) -> Iterator[None]:
 
 
 def plan(stack: Stack) -> list[Outcome]:
-    stack.ctx.code = build_zip()
-    return engine.plan(build_units(), stack.ctx, stack.store)
+    stack.ctx.code = {APP_BUNDLE: build_zip()}
+    return engine.plan(build_units(stack.ctx), stack.ctx, stack.store)
 
 
 def up(stack: Stack, reporter: Reporter) -> list[Outcome]:
-    stack.ctx.code = build_zip()
+    stack.ctx.code = {APP_BUNDLE: build_zip()}
     with locked(stack):
         stack.store.save()  # the name and target are recorded before the first resource exists
-        outcomes = engine.apply(build_units(), stack.ctx, stack.store, reporter)
+        outcomes = engine.apply(build_units(stack.ctx), stack.ctx, stack.store, reporter)
         stage = stack.store.state.resources.get("stage", {})
         stack.store.set_outputs(
             api_url=stage.get("url"),
@@ -234,7 +234,7 @@ def forget_local_stack(options: StackOptions) -> StackState | None:
 
 def down(stack: Stack, reporter: Reporter) -> list[Outcome]:
     with locked(stack):
-        outcomes = engine.destroy(build_units(), stack.ctx, stack.store, reporter)
+        outcomes = engine.destroy(build_units(stack.ctx), stack.ctx, stack.store, reporter)
         stack.store.delete_file()
     return outcomes
 
