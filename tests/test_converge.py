@@ -13,6 +13,7 @@ from asyncapi_cli.engine import SilentReporter
 
 from .conftest import deploy, stack_options
 from .faults import FailAfterMutatingCall, InjectedFault
+from .stack_units import expected_inventory, stack_units
 
 NAME = "test-stack"
 
@@ -64,19 +65,7 @@ def live_inventory(name: str = NAME, region: str = "us-east-1") -> dict[str, int
     }
 
 
-COMPLETE = {
-    "queues": 2,
-    "functions": 2,
-    "mappings": 1,
-    "apis": 1,
-    "stages": 1,
-    "api_resources": 3,
-    "roles": 3,
-    "tables": 1,
-    "buckets": 1,
-    "log_groups": 2,
-    "permissions": 1,
-}
+COMPLETE = expected_inventory(NAME)
 EMPTY = dict.fromkeys(COMPLETE, 0)
 
 
@@ -87,8 +76,9 @@ def state_matches_reality(stack_path: Path) -> None:
     assert resources["main_queue"]["url"] == sqs.get_queue_url(QueueName=f"{NAME}-main-queue")["QueueUrl"]
     apis = [a for a in boto3.client("apigateway").get_rest_apis()["items"] if a["name"] == f"{NAME}-api"]
     assert resources["rest_api"]["id"] == apis[0]["id"]
-    (mapping,) = boto3.client("lambda").list_event_source_mappings()["EventSourceMappings"]
-    assert resources["mapping"]["uuid"] == mapping["UUID"]
+    live_mappings = boto3.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+    mapping_keys = [u.key for u in stack_units(NAME) if u.kind == "event-source-mapping"]
+    assert sorted(resources[key]["uuid"] for key in mapping_keys) == sorted(m["UUID"] for m in live_mappings)
     assert state["outputs"]["api_url"].startswith(f"https://{apis[0]['id']}.execute-api.")
 
 
