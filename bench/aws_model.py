@@ -246,7 +246,8 @@ class AwsModel:
         return Answer(answer.status, headers, body)
 
     def _event(self, kind: str, resource: str, ready_at: float) -> None:
-        self.events[(kind, resource)] = SettleEvent(kind, resource, ready_at)
+        if ready_at > self.clock():  # no settling (latency alone): nothing to wait for
+            self.events[(kind, resource)] = SettleEvent(kind, resource, ready_at)
 
     def _observe(self, kind: str, resource: str, now: float) -> None:
         event = self.events.get((kind, resource))
