@@ -159,14 +159,16 @@ def print_report(summary: dict[str, dict[str, Any]], rounds: int, timing: Timing
     print(f"AWS-like model: {describe_timing(timing)}.")
     print(f"{rounds} round(s); medians. Best = the best schedule the model allows (bench/schedule.py).\n")
     header = (
-        f"{'command':<22}{'wall':>9}{'best':>9}{'ratio':>8}  {'CLI calls (mutating, retries)':<31}best calls"
+        f"{'command':<22}{'wall':>9}{'best':>9}{'ratio':>8}{'start-up':>10}{'ratio after':>13}  "
+        f"{'CLI calls (mutating, retries)':<31}best calls"
     )
     print(header)
     print("-" * len(header))
     for label, row in summary.items():
         calls = f"{row['calls']:g} ({row['mutating']:g}, {row['retries']:g})"
         print(
-            f"{label:<22}{row['wall']:>8.2f}s{row['best']:>8.2f}s{row['ratio']:>7.2f}x  "
+            f"{label:<22}{row['wall']:>8.2f}s{row['best']:>8.2f}s{row['ratio']:>7.2f}x"
+            f"{row['startup']:>9.2f}s{row['ratio_after_startup']:>12.2f}x  "
             f"{calls:<31}{row['best_calls']}"
         )
     for label, row in summary.items():
