@@ -146,8 +146,8 @@ def resource_of(call: Call, answer: dict[str, Any]) -> str:
         return f"s3:{p.get('Bucket', '')}"
     if call.service == "apigateway":
         api = p.get("restapi_id") or answer.get("id", "")
-        if "resourceArn" in p:
-            api = str(p["resourceArn"]).split("/restapis/")[-1].split("/")[0]
+        if "resource_arn" in p:  # TagResource: arn:aws:apigateway:<region>::/restapis/<id>/stages/<stage>
+            api = str(p["resource_arn"]).split("/restapis/")[-1].split("/")[0]
         return f"apigateway:{api}"
     if call.service == "lambda":
         if "EventSourceMapping" in call.operation:

@@ -199,6 +199,12 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="one JSON document on stdout")
     parser.add_argument("--trace", type=Path, help="write every call of every round to this JSON file")
     parser.add_argument("--no-latency-alone", action="store_true", help="skip the variant without settling")
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="run the model this many times faster (a smoke test: the CLI's own waits do not scale)",
+    )
     args = parser.parse_args()
     from moto.server import ThreadedMotoServer
 
@@ -207,8 +213,13 @@ def main() -> None:
     server.start()
     upstream = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
     rng = random.Random(args.seed)
-    settling = AwsProxy(AwsModel(Timing(), rng=random.Random(rng.random())), upstream).start()
-    latency = AwsProxy(AwsModel(Timing().latency_only(), rng=random.Random(rng.random())), upstream).start()
+    scale = args.time_scale
+    settling = AwsProxy(AwsModel(Timing(), time_scale=scale, rng=random.Random(rng.random())), upstream)
+    latency = AwsProxy(
+        AwsModel(Timing().latency_only(), time_scale=scale, rng=random.Random(rng.random())), upstream
+    )
+    settling.start()
+    latency.start()
     runs: dict[str, list] = {}
     try:
         with tempfile.TemporaryDirectory() as work:
@@ -226,13 +237,17 @@ def main() -> None:
     if args.trace:
         args.trace.write_text(json.dumps(runs, indent=1))
     if args.json:
-        document = {"model": describe_timing(Timing()), "rounds": args.rounds, "summary": summary}
+        document = {
+            "model": describe_timing(settling.model.timing),
+            "rounds": args.rounds,
+            "summary": summary,
+        }
         document["runs"] = {
             k: [{x: v for x, v in r.items() if x != "trace"} for r in rs] for k, rs in runs.items()
         }
         print(json.dumps(document, indent=1))
     else:
-        print_report(summary, args.rounds, Timing())
+        print_report(summary, args.rounds, settling.model.timing)
 
 
 if __name__ == "__main__":
