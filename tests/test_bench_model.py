@@ -46,6 +46,13 @@ class ManualClock:
     def advance(self, seconds: float) -> None:
         self.now += seconds
 
+    def just_before(self, deadline: float) -> None:
+        self.now = deadline - 0.001
+
+    def at(self, deadline: float) -> None:
+        # The model computes deadlines as `answered at + duration`; the same sum here is the same float.
+        self.now = deadline
+
 
 @pytest.fixture
 def clock() -> ManualClock:
@@ -126,13 +133,14 @@ def test_forwards_every_call_to_moto_with_latency_and_traces_it(
 def test_role_is_not_assumable_by_lambda_until_it_propagated(
     proxy: AwsProxy, clock: ManualClock, sleeps: list[float]
 ) -> None:
+    answered = clock.now  # the manual clock stands still during a call
     role = client(proxy.url, "iam").create_role(RoleName="young-role", AssumeRolePolicyDocument=TRUST)["Role"]
-    clock.advance(7.99)
+    clock.just_before(answered + 8.0)
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
         create_function(proxy.url, "too-early", role["Arn"])
     assert error_of(excinfo) == ("InvalidParameterValueException", ROLE_NOT_ASSUMABLE)
     assert ROLE_NOT_ASSUMABLE == "The role defined for the function cannot be assumed by Lambda."
-    clock.advance(0.01)
+    clock.at(answered + 8.0)
     created = create_function(proxy.url, "in-time", role["Arn"])
     assert created["FunctionName"] == "in-time"
     assert sleeps[-1] == 1.5  # CreateFunction's own latency
@@ -143,6 +151,7 @@ def test_role_is_not_assumable_by_lambda_until_it_propagated(
 def test_function_is_pending_then_active_and_updates_settle(proxy: AwsProxy, clock: ManualClock) -> None:
     role = client(proxy.url, "iam").create_role(RoleName="fn-role", AssumeRolePolicyDocument=TRUST)["Role"]
     clock.advance(8)
+    answered = clock.now
     created = create_function(proxy.url, "settling-fn", role["Arn"])
     lam = client(proxy.url, "lambda")
     # As AWS answered CreateFunction (LocalStack test_lambda_api.snapshot.json, test_function_lifecycle).
@@ -151,14 +160,14 @@ def test_function_is_pending_then_active_and_updates_settle(proxy: AwsProxy, clo
         "The function is being created.",
         "Creating",
     )
-    clock.advance(2.99)
+    clock.just_before(answered + 3.0)
     assert lam.get_function_configuration(FunctionName="settling-fn")["State"] == "Pending"
     assert lam.get_function(FunctionName="settling-fn")["Configuration"]["State"] == "Pending"
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
         lam.update_function_configuration(FunctionName="settling-fn", Timeout=10)
     assert error_of(excinfo)[0] == "ResourceConflictException"
     assert "currently in the following state: Pending" in error_of(excinfo)[1]
-    clock.advance(0.01)
+    clock.at(answered + 3.0)
     assert lam.get_function_configuration(FunctionName="settling-fn")["State"] == "Active"
     updated = lam.update_function_configuration(FunctionName="settling-fn", Timeout=10)
     assert (updated["State"], updated["LastUpdateStatus"]) == ("Active", "InProgress")
@@ -166,7 +175,9 @@ def test_function_is_pending_then_active_and_updates_settle(proxy: AwsProxy, clo
         lam.update_function_code(FunctionName="settling-fn", ZipFile=zip_bytes())
     busy = "The operation cannot be performed at this time. An update is in progress for resource: "
     assert error_of(excinfo) == ("ResourceConflictException", busy + created["FunctionArn"])
-    clock.advance(3)
+    clock.just_before(answered + 3.0 + 3.0)
+    assert lam.get_function_configuration(FunctionName="settling-fn")["LastUpdateStatus"] == "InProgress"
+    clock.at(answered + 3.0 + 3.0)
     assert lam.get_function_configuration(FunctionName="settling-fn")["LastUpdateStatus"] == "Successful"
 
 
@@ -174,20 +185,21 @@ def test_table_is_creating_then_active_and_deleting_then_gone(
     proxy: AwsProxy, clock: ManualClock, moto_server: str
 ) -> None:
     ddb = client(proxy.url, "dynamodb")
+    answered = clock.now
     created = ddb.create_table(
         TableName="settling", KeySchema=KEY, AttributeDefinitions=ATTRIBUTES, BillingMode="PAY_PER_REQUEST"
     )
     assert created["TableDescription"]["TableStatus"] == "CREATING"
-    clock.advance(5.99)
+    clock.just_before(answered + 6.0)
     assert ddb.describe_table(TableName="settling")["Table"]["TableStatus"] == "CREATING"
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
         ddb.delete_table(TableName="settling")
     assert error_of(excinfo)[0] == "ResourceInUseException"
-    clock.advance(0.01)
+    clock.at(answered + 6.0)
     assert ddb.describe_table(TableName="settling")["Table"]["TableStatus"] == "ACTIVE"
     deleted = ddb.delete_table(TableName="settling")
     assert deleted["TableDescription"]["TableStatus"] == "DELETING"
-    clock.advance(3.99)
+    clock.just_before(answered + 6.0 + 4.0)
     # moto has forgotten it already; the model still answers DescribeTable, as AWS does while DELETING.
     with pytest.raises(botocore.exceptions.ClientError):
         client(moto_server, "dynamodb").describe_table(TableName="settling")
@@ -203,7 +215,7 @@ def test_table_is_creating_then_active_and_deleting_then_gone(
         "ResourceInUseException",
         "Attempt to change a resource which is still in use: Table is being deleted: settling",
     )
-    clock.advance(0.01)
+    clock.at(answered + 6.0 + 4.0)
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
         ddb.describe_table(TableName="settling")
     assert error_of(excinfo)[0] == "ResourceNotFoundException"
@@ -222,21 +234,22 @@ def test_mapping_is_creating_then_enabled_and_deleting_then_gone(proxy: AwsProxy
         "QueueArn"
     ]
     lam = client(proxy.url, "lambda")
+    answered = clock.now
     mapping = lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName="esm-fn", BatchSize=10)
     uuid = mapping["UUID"]
     assert mapping["State"] == "Creating"
-    clock.advance(2.99)
+    clock.just_before(answered + 3.0)
     assert lam.get_event_source_mapping(UUID=uuid)["State"] == "Creating"
-    clock.advance(0.01)
+    clock.at(answered + 3.0)
     assert lam.get_event_source_mapping(UUID=uuid)["State"] == "Enabled"
     assert lam.delete_event_source_mapping(UUID=uuid)["State"] == "Deleting"
-    clock.advance(4.99)
+    clock.just_before(answered + 3.0 + 5.0)
     assert lam.get_event_source_mapping(UUID=uuid)["State"] == "Deleting"
     listed = lam.list_event_source_mappings(EventSourceArn=queue_arn, FunctionName="esm-fn")[
         "EventSourceMappings"
     ]
     assert [(m["UUID"], m["State"]) for m in listed] == [(uuid, "Deleting")]
-    clock.advance(0.01)
+    clock.at(answered + 3.0 + 5.0)
     with pytest.raises(botocore.exceptions.ClientError) as excinfo:
         lam.get_event_source_mapping(UUID=uuid)
     assert error_of(excinfo)[0] == "ResourceNotFoundException"
