@@ -214,9 +214,8 @@ class AwsModel:
         content_type = "application/x-amz-json-1.0"
         if call.operation == "DescribeTable" and deleting:  # moto has forgotten it; AWS still answers
             return json_answer(200, {"Table": table.description}, content_type)
-        if (
-            call.operation == "DeleteTable" and deleting
-        ):  # "If table is already in the DELETING state, no error"
+        # DeleteTable docs: "If table is already in the DELETING state, no error is returned."
+        if call.operation == "DeleteTable" and deleting:
             return json_answer(200, {"TableDescription": table.description}, content_type)
         if call.operation == "DeleteTable" and now < table.creating_until:
             return dynamodb_error("ResourceInUseException", TABLE_IN_USE.format(doing="created", name=name))
