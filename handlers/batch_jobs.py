@@ -156,7 +156,9 @@ def _item_result(bucket: str, job_id: str) -> Any:
     return json.loads(body.decode("utf-8")).get("result")
 
 
-def _combined(bucket: str, batch_id: str, status: str, records: dict[str, dict[str, Any]], ids: list[str]) -> str:
+def _combined(
+    bucket: str, batch_id: str, status: str, records: dict[str, dict[str, Any]], ids: list[str]
+) -> str:
     def entry(job_id: str) -> dict[str, Any]:
         item = records.get(job_id) or {}
         status = (item.get("status") or {}).get("S", "queued")
@@ -247,6 +249,13 @@ def process_batch_record(record: dict[str, Any], process_record: Callable[[dict[
     status = batch_outcome(completed, failed, len(ids))
     result_uri = _combined(bucket, batch_id, status, found, ids) if status in BATCH_FINAL else None
     _record_progress(table_name, batch_id, status, completed, failed, result_uri)
-    log("INFO", "batch-attempt-done", batchId=batch_id, attempt=attempt, outcome=status,
-        completed=completed, failed=failed)
+    log(
+        "INFO",
+        "batch-attempt-done",
+        batchId=batch_id,
+        attempt=attempt,
+        outcome=status,
+        completed=completed,
+        failed=failed,
+    )
     return status in BATCH_FINAL

@@ -34,7 +34,11 @@ def _client(service: str) -> Any:
 def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "statusCode": status,
-        "headers": {"Content-Type": "application/json", "Access-Control-Allow-Origin": "*", **(headers or {})},
+        "headers": {
+            "Content-Type": "application/json",
+            "Access-Control-Allow-Origin": "*",
+            **(headers or {}),
+        },
         "body": json.dumps(body, ensure_ascii=False),
     }
 

@@ -59,7 +59,7 @@ def after_final(client: Callable[[str], Any], table_name: str, job_id: str, payl
 
 
 def public_fields(item: dict[str, Any]) -> dict[str, Any]:
-    """What GET /status adds for the features: priority, batchId, webhook {status, attempts, lastStatusCode}."""
+    """What GET /status adds: priority, batchId, webhook {status, attempts, lastStatusCode}."""
     fields: dict[str, Any] = {}
     for name in ("priority", "batchId"):
         if "S" in (item.get(name) or {}):

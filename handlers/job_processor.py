@@ -20,10 +20,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 import boto3
+import job_features  # issue 10 hooks: priority/batchId on the record, batch messages, webhooks
 from botocore.exceptions import BotoCoreError, ClientError
 from jobwork import run_job
-
-import job_features  # issue 10 hooks: priority/batchId on the record, batch messages, webhooks
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 FINAL = ("completed", "failed")

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 TIMEOUT_SECONDS = 10.0
 MAX_URL_LENGTH = 2048
 # IPv6 address of the EC2 instance metadata service (IMDS over IPv6); fd00::/8 is private anyway.
-METADATA_ADDRESSES = frozenset({ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")})
+METADATA_ADDRESSES = frozenset(
+    {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+)
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
@@ -116,9 +118,9 @@ def check_url(url: object, *, allow_loopback: bool, resolve: Resolver = system_r
         reason = forbidden_reason(address, allow_loopback=allow_loopback)
         if reason is not None:
             raise Refused(f"callbackUrl resolves to a {reason} address")
-    if scheme == "http":  # plain HTTP only to loopback (the embedded AWS)
-        if not all(ipaddress.ip_address(a.split("%", 1)[0]).is_loopback for a in addresses):
-            raise Refused("callbackUrl must use https")
+    # Plain HTTP only to loopback (the embedded AWS).
+    if scheme == "http" and not all(ipaddress.ip_address(a.split("%", 1)[0]).is_loopback for a in addresses):
+        raise Refused("callbackUrl must use https")
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query

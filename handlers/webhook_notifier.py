@@ -1,4 +1,4 @@
-"""Webhook notifier: consumes `<name>-webhooks` (SQS mapping, ReportBatchItemFailures) and POSTs each delivery.
+"""Webhook notifier: consumes `<name>-webhooks` (SQS mapping, ReportBatchItemFailures), POSTs each delivery.
 
 Per delivery (one SQS message; ApproximateReceiveCount is the attempt number):
 - gate: the job record's webhook must still be pending with this delivery id (else: already done, skip);
@@ -213,8 +213,10 @@ def deliver(record: dict[str, Any], deps: Deps) -> bool:
     if last:
         outcome["status"] = "failed"
     _update_webhook(deps, job_id, delivery_id, outcome)
-    delay = 0 if last else backoff_delay(
-        attempt, scale=_env_float("WEBHOOK_BACKOFF_SCALE", 1.0), uniform=deps.uniform
+    delay = (
+        0
+        if last
+        else backoff_delay(attempt, scale=_env_float("WEBHOOK_BACKOFF_SCALE", 1.0), uniform=deps.uniform)
     )
     # The last attempt comes back at once so SQS's redrive moves it to the DLQ on the next receive.
     deps.clients("sqs").change_message_visibility(
