@@ -135,6 +135,13 @@ def env(code: Path, mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterat
     fs.forget_handlers()
 
 
+@pytest.fixture
+def guard(code: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """webhook_http alone: the guard needs no AWS."""
+    yield fs.import_handlers(code, monkeypatch, "webhook_http")["webhook_http"]
+    fs.forget_handlers()
+
+
 def verifier() -> Any:
     """The receiver snippet from the README draft, executed as a reader would paste it."""
     block = re.search(r"```python\n(.*?)```", DOC.read_text(), re.S)
@@ -336,9 +343,9 @@ def test_no_answer_within_the_timeout_is_a_failed_attempt(env: Env) -> None:
     ],
 )
 def test_ssrf_guard_refuses_internal_addresses(
-    env: Env, url: str, resolved: list[str] | None, reason: str
+    guard: ModuleType, url: str, resolved: list[str] | None, reason: str
 ) -> None:
-    http = env.modules["webhook_http"]
+    http = guard
     calls: list[str] = []
 
     def resolve(host: str, port: int) -> list[str]:
@@ -350,8 +357,8 @@ def test_ssrf_guard_refuses_internal_addresses(
     assert calls == ([] if resolved is None else ["hooks.example.test"])
 
 
-def test_guard_allows_public_addresses_and_loopback_only_when_enabled(env: Env) -> None:
-    http = env.modules["webhook_http"]
+def test_guard_allows_public_addresses_and_loopback_only_when_enabled(guard: ModuleType) -> None:
+    http = guard
     target = http.check_url(
         "https://hooks.example.test:8443/a/b?c=d",
         allow_loopback=False,
