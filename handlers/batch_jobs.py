@@ -118,12 +118,13 @@ def _claim_batch(table_name: str, batch_id: str, total: int, attempt: int) -> bo
             TableName=table_name,
             Key=batch_key(batch_id),
             UpdateExpression=(
-                "SET kind = :batch, batchId = :id, total = :total, #s = :processing, "
+                "SET #kind = :batch, batchId = :id, #total = :total, #s = :processing, "
                 "createdAt = if_not_exists(createdAt, :now), startedAt = if_not_exists(startedAt, :now), "
                 "updatedAt = :now, attempts = :attempt"
             ),
             ConditionExpression="attribute_not_exists(jobId) OR NOT (#s IN (:c, :p, :f))",
-            ExpressionAttributeNames={"#s": "status"},
+            # "kind" and "total" are DynamoDB reserved words.
+            ExpressionAttributeNames={"#s": "status", "#kind": "kind", "#total": "total"},
             ExpressionAttributeValues={
                 ":batch": {"S": "batch"},
                 ":id": {"S": batch_id},
