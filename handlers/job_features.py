@@ -14,9 +14,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from webhook_outbox import callback_url_of
+
 PRIORITIES = ("high", "normal")
 BATCH_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")  # leaves room for "-<n>" in a 128-character job id
 PUBLIC_WEBHOOK_FIELDS = ("status", "attempts", "lastStatusCode")
+MAX_CALLBACK_URL = 2048
 
 
 def _attribute(record: dict[str, Any], name: str) -> str | None:
@@ -24,9 +27,14 @@ def _attribute(record: dict[str, Any], name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def record_extras(record: dict[str, Any]) -> dict[str, str]:
-    """Message attributes the job record keeps: priority (high|normal) and batchId."""
+def record_extras(record: dict[str, Any], payload: Any = None) -> dict[str, str]:
+    """What the job record keeps besides its status: priority (high|normal) and batchId from the
+    message attributes, and the payload's callbackUrl, so that anything seeing the final record (the
+    dead-letter recorder, a table-stream consumer) can enqueue the webhook without the message."""
     extras = {}
+    callback_url = callback_url_of(payload)
+    if callback_url is not None and len(callback_url) <= MAX_CALLBACK_URL:
+        extras["callbackUrl"] = callback_url
     priority = _attribute(record, "priority")
     if priority in PRIORITIES:
         extras["priority"] = priority
@@ -43,15 +51,27 @@ def is_batch(record: dict[str, Any]) -> bool:
 def run_batch(record: dict[str, Any], process_record: Callable[[dict[str, Any]], bool]) -> bool:
     import batch_jobs  # imported on use: job_processor imports this module, batch_jobs needs neither
 
-    return batch_jobs.process_batch_record(record, process_record)
+    try:
+        return batch_jobs.process_batch_record(record, process_record)
+    except Exception as exc:  # AWS failed around the batch: the message comes back, finished items skip
+        line = {
+            "level": "ERROR",
+            "event": "batch-error",
+            "messageId": record.get("messageId"),
+            "error": repr(exc),
+        }
+        print(json.dumps({**line, "time": time.time()}), file=sys.stdout, flush=True)
+        return False
 
 
 def after_final(client: Callable[[str], Any], table_name: str, job_id: str, payload: Any) -> bool:
     """Enqueue the job's webhook if it is final and asked for one. False: could not (retry the message)."""
     from webhook_outbox import ensure_enqueued
 
+    if callback_url_of(payload) is None:
+        return True  # no webhook asked for: no extra write
     try:
-        return ensure_enqueued(client("dynamodb"), client("sqs"), table_name, job_id, payload)
+        return ensure_enqueued(client("dynamodb"), client("sqs"), table_name, job_id)
     except Exception as exc:  # SQS or DynamoDB refused: the message comes back and this runs again
         line = {"level": "ERROR", "event": "webhook-enqueue-failed", "jobId": job_id, "error": repr(exc)}
         print(json.dumps({**line, "time": time.time()}), file=sys.stdout, flush=True)

@@ -205,7 +205,7 @@ def process_record(record: dict[str, Any]) -> bool:
         log("ERROR", "poison-message", messageId=message_id, attempt=attempt, error=str(exc))
         return False
     try:
-        if not claim(table_name, job_id, created_at, attempt, job_features.record_extras(record)):
+        if not claim(table_name, job_id, created_at, attempt, job_features.record_extras(record, payload)):
             log(
                 "INFO",
                 "duplicate-delivery",

@@ -69,19 +69,23 @@ def ensure_enqueued(
     sqs: Any,
     table_name: str,
     job_id: str,
-    payload: Any,
     *,
+    callback_url: str | None = None,
     queue_url: str | None = None,
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
 ) -> bool:
     """Enqueue the job's one webhook delivery if it is final, asked for one and has none queued yet.
 
+    The callback URL is the one recorded on the job (the processor stores it with its claim);
+    `callback_url` serves a record that never got one (a job dead-lettered before any claim).
     True: nothing (more) to do. Raises on an AWS error so the caller can retry the message.
     """
     queue_url = queue_url if queue_url is not None else os.environ.get(QUEUE_ENV)
-    callback_url = callback_url_of(payload)
-    if not queue_url or callback_url is None:
-        return True  # the feature is off, or the job asked for no webhook
+    if not queue_url:
+        return True  # the feature is off
+    condition = "#s IN (:completed, :failed)"
+    if callback_url is None:
+        condition += " AND attribute_exists(callbackUrl)"  # no URL anywhere: no webhook
     fresh = {
         "M": {
             "status": {"S": "pending"},
@@ -95,7 +99,7 @@ def ensure_enqueued(
             TableName=table_name,
             Key={"jobId": {"S": job_id}},
             UpdateExpression="SET webhook = if_not_exists(webhook, :fresh)",
-            ConditionExpression="#s IN (:completed, :failed)",
+            ConditionExpression=condition,
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues={
                 ":fresh": fresh,
@@ -106,11 +110,14 @@ def ensure_enqueued(
         )["Attributes"]
     except ClientError as exc:
         if _conditional_failed(exc):
-            return True  # not final (or gone): nothing to announce yet
+            return True  # not final (or gone, or no callbackUrl): nothing to announce
         raise
     record = {key: _plain(value) for key, value in item.items()}
     webhook = record.get("webhook") or {}
     if webhook.get("enqueued") or webhook.get("status") != "pending":
+        return True
+    callback_url = record.get("callbackUrl") or callback_url
+    if not isinstance(callback_url, str):
         return True
     delivery_id = str(webhook["deliveryId"])
     message = delivery_message(record, delivery_id, callback_url)

@@ -452,3 +452,52 @@ def test_secret_helpers_and_request_model(env: Env) -> None:
     resources = {r for s in policy["Statement"] for r in s["Resource"]}
     assert "*" not in resources and all(":f-" in r or "/f-" in r or "asyncapi/f/" in r for r in resources)
     assert arn.startswith(webhooks.secret_arn_pattern(TARGET)[: -len("??????")])
+
+
+def test_enqueue_from_the_record_alone_for_other_writers(env: Env, receiver: Receiver) -> None:
+    """The dead-letter recorder (or a table-stream consumer) announces a final job without its message."""
+    from webhook_outbox import ensure_enqueued  # type: ignore[import-not-found]
+
+    dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+    # A job the processor claimed (callbackUrl recorded), then failed by someone else.
+    run_job(env, "wh-x", {"callbackUrl": receiver.url, "fail": True}, receive_count=1)
+    assert fs.item("wh-x")["callbackUrl"] == receiver.url
+    dynamodb.update_item(
+        TableName=fs.TABLE,
+        Key={"jobId": {"S": "wh-x"}},
+        UpdateExpression="SET #s = :failed, completedAt = :t, #e = :e",
+        ExpressionAttributeNames={"#s": "status", "#e": "error"},
+        ExpressionAttributeValues={
+            ":failed": {"S": "failed"},
+            ":t": {"S": "2026-11-27T18:00:00.000Z"},
+            ":e": {"S": "dead-lettered"},
+        },
+    )
+    for _ in range(2):  # at least once, from any number of writers: one delivery
+        assert ensure_enqueued(dynamodb, sqs, fs.TABLE, "wh-x")
+    # A job dead-lettered before any claim: its record has no URL; the recorder passes the message's.
+    dynamodb.put_item(
+        TableName=fs.TABLE,
+        Item={
+            "jobId": {"S": "wh-y"},
+            "status": {"S": "failed"},
+            "completedAt": {"S": "2026-11-27T18:00:01.000Z"},
+        },
+    )
+    assert ensure_enqueued(dynamodb, sqs, fs.TABLE, "wh-y")  # no URL known: nothing
+    assert "webhook" not in fs.item("wh-y")
+    assert ensure_enqueued(dynamodb, sqs, fs.TABLE, "wh-y", callback_url=receiver.url)
+    assert fs.queue_depth(env.queue_url) == 2
+    deps = env.deps()
+    for _ in range(2):
+        assert notify_once(env, deps)[1] == []
+    bodies = sorted((json.loads(r["body"]) for r in receiver.requests), key=lambda b: b["jobId"])
+    assert bodies == [
+        {
+            "jobId": "wh-x",
+            "status": "failed",
+            "failedAt": "2026-11-27T18:00:00.000Z",
+            "error": "dead-lettered",
+        },
+        {"jobId": "wh-y", "status": "failed", "failedAt": "2026-11-27T18:00:01.000Z"},
+    ]
