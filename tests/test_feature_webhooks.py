@@ -280,9 +280,16 @@ def test_backoff_delays_the_next_attempt(
     caps = [notifier.backoff_delay(n, uniform=lambda low, high: high) for n in range(1, 8)]
     assert caps == [60, 120, 240, 480, 960, 1920, 3840]
     assert notifier.backoff_delay(3, uniform=lambda low, high: 0.0) == 0
-    assert (
-        notifier.backoff_delay(7, scale=float(webhooks.LOCAL_BACKOFF_SCALE), uniform=lambda lo, hi: hi) == 65
-    )
+    local = float(webhooks.LOCAL_BACKOFF_SCALE)
+    assert [notifier.backoff_delay(n, scale=local, uniform=lambda lo, hi: hi) for n in range(1, 8)] == [
+        1,
+        2,
+        4,
+        8,
+        16,
+        32,
+        64,
+    ]
     drawn: list[tuple[float, float]] = []
 
     def uniform(low: float, high: float) -> float:

@@ -26,7 +26,7 @@ QUEUE_VISIBILITY_TIMEOUT = 6 * NOTIFIER_TIMEOUT
 DLQ_VISIBILITY_TIMEOUT = 300
 # On the embedded AWS the backoff (about an hour in all on AWS) is scaled down to about a minute:
 # full-jitter caps 60 s .. 3,840 s become 1 s .. 64 s (ChangeMessageVisibility takes whole seconds).
-LOCAL_BACKOFF_SCALE = "0.0167"
+LOCAL_BACKOFF_SCALE = "0.016666"  # 1/60
 CALLBACK_URL_MAX = 2048
 SECRET_BYTES = 32
 
