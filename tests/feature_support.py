@@ -3,13 +3,18 @@ and SQS records shaped exactly as the Lambda SQS event source delivers them."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import io
 import json
 import sys
+import threading
 import time
 import urllib.parse
 import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -184,3 +189,51 @@ def message_attributes(fields: dict[str, str]) -> dict[str, dict[str, str]]:
         }
         index += 1
     return attributes
+
+
+@dataclass
+class Receiver:
+    """A webhook receiver on 127.0.0.1 answering a scripted list of status codes (then 200)."""
+
+    answers: list[int]
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    url: str = ""
+
+    def handle(self, handler: BaseHTTPRequestHandler) -> int:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length)
+        with self.lock:
+            status = self.answers.pop(0) if self.answers else 200
+            headers = {k.lower(): v for k, v in handler.headers.items()}
+            self.requests.append({"path": handler.path, "headers": headers, "body": body, "status": status})
+        return status
+
+
+@contextlib.contextmanager
+def serve_receiver() -> Iterator[Receiver]:
+    """A Receiver listening on 127.0.0.1 for the duration of the block."""
+    state = Receiver(answers=[])
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            status = state.handle(self)
+            self.send_response(status)
+            if 300 <= status < 400:
+                self.send_header("Location", "/elsewhere")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/jobs?tenant=a%26b"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -10,11 +10,9 @@ from __future__ import annotations
 import json
 import re
 import socket
-import threading
 import urllib.parse
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -25,54 +23,16 @@ import pytest
 from asyncapi_cli.features import FeatureTarget, webhooks
 from asyncapi_cli.names import StackNames
 from tests import feature_support as fs
+from tests.feature_support import Receiver
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "features-issue10.md"
 TARGET = FeatureTarget(StackNames("f"), "us-east-1", "123456789012")
 
 
-@dataclass
-class Receiver:
-    """A webhook receiver on 127.0.0.1 answering a scripted list of status codes (then 200)."""
-
-    answers: list[int]
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    url: str = ""
-
-    def handle(self, handler: BaseHTTPRequestHandler) -> int:
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length)
-        with self.lock:
-            status = self.answers.pop(0) if self.answers else 200
-            headers = {k.lower(): v for k, v in handler.headers.items()}
-            self.requests.append({"path": handler.path, "headers": headers, "body": body, "status": status})
-        return status
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    state = Receiver(answers=[])
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's name
-            status = state.handle(self)
-            self.send_response(status)
-            if 300 <= status < 400:
-                self.send_header("Location", "/elsewhere")
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            return None
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/jobs?tenant=a%26b"
-    yield state
-    server.shutdown()
-    server.server_close()
+    with fs.serve_receiver() as state:
+        yield state
 
 
 @pytest.fixture(scope="module")
@@ -132,13 +92,6 @@ def env(code: Path, mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterat
         urls["webhooks_dlq"],
         secret,
     )
-    fs.forget_handlers()
-
-
-@pytest.fixture
-def guard(code: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    """webhook_http alone: the guard needs no AWS."""
-    yield fs.import_handlers(code, monkeypatch, "webhook_http")["webhook_http"]
     fs.forget_handlers()
 
 
@@ -330,64 +283,6 @@ def test_no_answer_within_the_timeout_is_a_failed_attempt(env: Env) -> None:
     assert failures
     webhook = fs.item("wh-t")["webhook"]
     assert webhook["status"] == "pending" and webhook["lastError"] == "TimeoutError"
-
-
-@pytest.mark.parametrize(
-    ("url", "resolved", "reason"),
-    [
-        ("https://127.0.0.1/hook", None, "loopback"),
-        ("https://10.1.2.3/hook", None, "private"),
-        ("https://169.254.169.254/latest/meta-data/", None, "metadata"),
-        ("https://[::1]:8443/hook", None, "loopback"),
-        ("https://[::ffff:127.0.0.1]/hook", None, "loopback"),
-        ("https://0.0.0.0/hook", None, "unspecified"),
-        ("https://224.0.0.1/hook", None, "multicast"),
-        ("https://100.64.0.1/hook", None, "not-global"),
-        ("https://hooks.example.test/hook", ["127.0.0.1"], "loopback"),
-        # Every resolved address is checked, not just the first.
-        ("https://hooks.example.test/hook", ["93.184.216.34", "192.168.1.10"], "private"),
-        ("https://hooks.example.test/hook", ["fe80::1"], "link-local"),
-    ],
-)
-def test_ssrf_guard_refuses_internal_addresses(
-    guard: ModuleType, url: str, resolved: list[str] | None, reason: str
-) -> None:
-    http = guard
-    calls: list[str] = []
-
-    def resolve(host: str, port: int) -> list[str]:
-        calls.append(host)
-        return list(resolved or [])
-
-    with pytest.raises(http.Refused, match=reason):
-        http.check_url(url, allow_loopback=False, resolve=resolve)
-    assert calls == ([] if resolved is None else ["hooks.example.test"])
-
-
-def test_guard_allows_public_addresses_and_loopback_only_when_enabled(guard: ModuleType) -> None:
-    http = guard
-    target = http.check_url(
-        "https://hooks.example.test:8443/a/b?c=d",
-        allow_loopback=False,
-        resolve=lambda h, p: ["93.184.216.34"],
-    )
-    assert (target.host, target.port, target.path, target.addresses) == (
-        "hooks.example.test",
-        8443,
-        "/a/b?c=d",
-        ("93.184.216.34",),
-    )
-    assert http.check_url("http://127.0.0.1:9/x", allow_loopback=True).addresses == ("127.0.0.1",)
-    for url, flag in [
-        ("http://127.0.0.1:9/x", False),  # plain http only for the embedded AWS
-        ("http://hooks.example.test/x", True),  # and only to loopback
-        ("https://10.0.0.1/x", True),  # private stays refused with the flag on
-        ("ftp://hooks.example.test/x", True),
-        ("https://user:pw@hooks.example.test/x", False),
-        ("https://" + "a" * 2050 + ".test/", False),
-    ]:
-        with pytest.raises(http.Refused):
-            http.check_url(url, allow_loopback=flag, resolve=lambda h, p: ["93.184.216.34"])
 
 
 def test_refused_delivery_is_recorded_and_never_sent(
