@@ -13,6 +13,7 @@ import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -147,25 +148,45 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
+def _cut(connection: http.client.HTTPConnection) -> None:
+    sock = connection.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def post(target: Target, body: bytes, headers: dict[str, str], timeout: float = TIMEOUT_SECONDS) -> Answer:
-    """POST to the first reachable checked address. Redirects are answers (3xx), never followed."""
+    """POST to the first reachable checked address. Redirects are answers (3xx), never followed.
+
+    `timeout` bounds the whole exchange, not each socket read: a receiver that trickles its answer a
+    byte at a time is cut off when the time is up.
+    """
     last_error = "no address"
     for address in target.addresses:
         connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
         connection = connection_class(target.host, target.port, address.split("%", 1)[0], timeout)
+        watchdog = threading.Timer(timeout, _cut, args=(connection,))
+        watchdog.daemon = True
+        watchdog.start()
         try:
-            connection.connect()
-        except OSError as exc:
-            last_error = f"connect: {type(exc).__name__}"
-            connection.close()
-            continue
-        try:
-            connection.request("POST", target.path, body=body, headers=headers)
-            response = connection.getresponse()
-            response.read(65536)  # drain a little; the answer's body is not used
-            return Answer(response.status)
-        except (OSError, http.client.HTTPException) as exc:
-            return Answer(None, f"{type(exc).__name__}")
+            try:
+                connection.connect()
+            except OSError as exc:
+                last_error = f"connect: {type(exc).__name__}"
+                continue
+            try:
+                connection.request("POST", target.path, body=body, headers=headers)
+                response = connection.getresponse()
+                response.read(65536)  # drain a little; the answer's body is not used
+                if not watchdog.is_alive():  # cut off mid-answer: no complete answer in time
+                    return Answer(None, "TimeoutError")
+                return Answer(response.status)
+            except (OSError, http.client.HTTPException) as exc:
+                timed_out = isinstance(exc, TimeoutError) or not watchdog.is_alive()
+                return Answer(None, "TimeoutError" if timed_out else type(exc).__name__)
         finally:
+            watchdog.cancel()
             connection.close()
     return Answer(None, last_error)

@@ -5,6 +5,9 @@ Runs webhook_http from the deployment zip; no AWS and no network (the resolver i
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -82,3 +85,34 @@ def test_guard_allows_public_addresses_and_loopback_only_when_enabled(guard: Mod
     ]:
         with pytest.raises(http.Refused):
             http.check_url(url, allow_loopback=flag, resolve=lambda h, p: ["93.184.216.34"])
+
+
+def test_the_timeout_bounds_the_whole_answer_not_each_read(guard: ModuleType) -> None:
+    """A receiver trickling its answer a byte at a time is cut off at the deadline (10 s on AWS)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10_000:
+                if stop.wait(0.02):
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:
+                    return  # the client hung up: what this test wants
+
+    server = threading.Thread(target=trickle, daemon=True)
+    server.start()
+    try:
+        target = guard.check_url(f"http://127.0.0.1:{listener.getsockname()[1]}/x", allow_loopback=True)
+        started = time.monotonic()
+        answer = guard.post(target, b"{}", {"Content-Type": "application/json"}, timeout=0.5)
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        listener.close()
+    assert answer == guard.Answer(None, "TimeoutError")
+    assert elapsed < 3.0  # each read alone never waits 0.5 s: only a whole-exchange deadline stops it

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import URL_SAFE_REQUEST_ID_VTL, FeatureTarget, queue_attributes, statement
+from . import URL_SAFE_REQUEST_ID_VTL, FeatureTarget, log_statement, queue_attributes, statement
 
 PRIORITIES = ("high", "normal")
 DEFAULT_PRIORITY = "normal"
@@ -113,12 +113,14 @@ def event_source_mapping(target: FeatureTarget, *, batch_size: int, batching_win
 
 
 def processor_statements(target: FeatureTarget) -> list[dict[str, Any]]:
-    """Added to the processor's role (shared by the high processor): poll the high queue."""
+    """Added to the processor's role (shared by the high processor): poll the high queue, write the
+    high processor's own log group (`/aws/lambda/<name>-high-processor`, created by `up`)."""
     return [
         statement(
             ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
             [target.queue_arn(high_queue_name(target))],
-        )
+        ),
+        log_statement(target, high_processor_name(target)),
     ]
 
 
