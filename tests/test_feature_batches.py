@@ -264,3 +264,13 @@ def test_processor_and_status_statements_are_scoped() -> None:
                     "arn:aws:s3:::b-results/results/*",
                     "arn:aws:s3:::b-results/results/batches/*",
                 )
+
+
+def test_accepted_answer_never_fails_once_the_batch_is_queued() -> None:
+    """Without the item count (a gateway that drops $context.requestOverride) the 202 still renders."""
+    method = batches.post_method(TARGET, api_role_arn="r", validator="v")
+    accepted = method["integrationResponses"]["202"]["responseTemplates"]["application/json"]
+    ctx = context()
+    del ctx["requestOverride"]
+    body = json.loads(render(accepted, input_variable=InputVariable("<SendMessageResponse/>"), context=ctx))
+    assert body == {"batchId": BATCH_ID, "status": "queued", "statusUrl": f"batches/{BATCH_ID}"}

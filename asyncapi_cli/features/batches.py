@@ -59,12 +59,14 @@ BATCH_REQUEST_TEMPLATE = (
     "&MessageAttribute.3.Value.DataType=Number"
     "&MessageAttribute.3.Value.StringValue=$context.requestTimeEpoch"
 )
+# The batch IS queued when this renders: it must never fail. Should the item count not come through,
+# the answer still says queued, without jobIds (never a 5xx that would make a client submit it again).
 BATCH_ACCEPTED_TEMPLATE = (
-    _BATCH_ID_VTL
-    + f"#set($last = $util.parseJson($context.requestOverride.header.{BATCH_SIZE_HEADER}) - 1)##\n"
+    _BATCH_ID_VTL + f'#set($size = "$!context.requestOverride.header.{BATCH_SIZE_HEADER}")##\n'
     '#set($context.responseOverride.header.Location = "batches/$batchId")##\n'
-    '{"batchId": "$batchId", "jobIds": ['
-    '#foreach($n in [0..$last])"$batchId-$n"#if($foreach.hasNext), #end#end], '
+    '{"batchId": "$batchId", '
+    '#if($size != "")#set($last = $util.parseJson($size) - 1)##\n'
+    '"jobIds": [#foreach($n in [0..$last])"$batchId-$n"#if($foreach.hasNext), #end#end], #end'
     '"status": "queued", "statusUrl": "batches/$batchId"}'
 )
 BATCH_UNAVAILABLE_TEMPLATE = (
