@@ -18,10 +18,11 @@ import boto3
 import jsonschema
 import pytest
 
+from asyncapi_cli.api_definition import JOB_SCHEMA
 from asyncapi_cli.features import FeatureTarget, batches
 from asyncapi_cli.local.vtl import InputVariable, render
 from asyncapi_cli.names import StackNames
-from asyncapi_cli.resources.routes import JOB_SCHEMA, normalize_live_method
+from asyncapi_cli.resources.routes import normalize_live_method
 from tests import feature_support as fs
 
 TARGET = FeatureTarget(StackNames("b"), "us-east-1", "123456789012")
