@@ -266,6 +266,13 @@ def make_server(gateway: Gateway, host: str = "127.0.0.1", port: int = 0) -> Thr
                 return json_reply(400, {"message": "Bad Request"})  # RFC 9112 6.3: unrecoverable framing
             length = int(lengths[0])
             if length > MAX_BODY:
+                # Read what was announced (up to a bound) so the client gets to read the 413.
+                remaining = min(length, 8 * MAX_BODY)
+                while remaining > 0:
+                    chunk = self.rfile.read(min(remaining, 1 << 20))
+                    if not chunk:
+                        break
+                    remaining -= len(chunk)
                 return render_error(RequestTooLarge(), {}, {})
             return self.rfile.read(length) if length else b""
 

@@ -53,7 +53,18 @@ def normalize(path: str) -> str:
     return "/" + "/".join(p for p in path.split("/") if p)
 
 
-def _match(template: _Template, segments: list[str]) -> dict[str, str] | None:
+def _greedy_rest(path: str, skip: int) -> str:
+    """The raw path after `skip` non-empty parts: a greedy parameter keeps inner double slashes
+    (snapshot test_lambda_aws_proxy_integration: proxy "proxy-value//double-slash"), not the
+    leading or trailing ones ("proxy-value/" -> "proxy-value")."""
+    rest = path
+    for _ in range(skip):
+        rest = rest.lstrip("/")
+        rest = rest[rest.index("/") :] if "/" in rest else ""
+    return urllib.parse.unquote(rest.strip("/"))
+
+
+def _match(template: _Template, segments: list[str], path: str) -> dict[str, str] | None:
     parts = template.parts
     if template.greedy:
         if len(segments) < len(parts):
@@ -63,7 +74,7 @@ def _match(template: _Template, segments: list[str]) -> dict[str, str] | None:
     params: dict[str, str] = {}
     for i, want in enumerate(parts):
         if template.greedy and i == len(parts) - 1:
-            params[want[1:-2]] = "/".join(urllib.parse.unquote(s) for s in segments[i:])
+            params[want[1:-2]] = _greedy_rest(path, i)
             return params
         got = segments[i]
         if want.startswith("{") and want.endswith("}"):
@@ -76,7 +87,7 @@ def _match(template: _Template, segments: list[str]) -> dict[str, str] | None:
 def route(deployment: Deployment, verb: str, path: str) -> Route:
     segments = [s for s in path.split("/") if s]
     for template in _table(deployment):
-        params = _match(template, segments)
+        params = _match(template, segments, path)
         if params is None:
             continue
         methods = template.resource.get("resourceMethods") or {}
