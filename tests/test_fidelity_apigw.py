@@ -40,7 +40,9 @@ def api(aws: Embedded) -> dict[str, str]:
     aws.mock_method(api_id, special, "GET", '{"route": "literal"}')
     greedy = aws.resource(api_id, root, "greedy")
     proxy = aws.resource(api_id, greedy, "{proxy+}")
-    aws.mock_method(api_id, proxy, "ANY", '{"proxy": "$input.params(\'proxy\')", "verb": "$context.httpMethod"}')
+    aws.mock_method(
+        api_id, proxy, "ANY", '{"proxy": "$input.params(\'proxy\')", "verb": "$context.httpMethod"}'
+    )
     validated = aws.resource(api_id, root, "validated")
     aws.apigw.create_model(
         restApiId=api_id,
@@ -55,7 +57,7 @@ def api(aws: Embedded) -> dict[str, str]:
         "POST",
         '{"ok": true}',
         # The MOCK request template sees the client's body: answer 200 only for a 2-key object.
-        request_template='{"statusCode": #if($input.path(\'$\').size() == 2)200#{else}500#end}',
+        request_template="{\"statusCode\": #if($input.path('$').size() == 2)200#{else}500#end}",
         requestValidatorId=validator["id"],
         requestModels={"application/json": "Obj"},
     )
@@ -223,7 +225,9 @@ def test_body_over_10_mb_is_413(aws: Embedded, api: dict[str, str]) -> None:
     # AWS docs "Amazon API Gateway quotas": payload size 10 MB; gateway response REQUEST_TOO_LARGE 413
     # ("Gateway response types for API Gateway")
     big = b"{" + b" " * (10 * 1024 * 1024 + 1) + b"}"
-    status, headers, _ = aws.call("POST", url(aws, api, "/validated"), big, {"Content-Type": "application/json"})
+    status, headers, _ = aws.call(
+        "POST", url(aws, api, "/validated"), big, {"Content-Type": "application/json"}
+    )
     assert status == 413
 
 
@@ -239,7 +243,9 @@ def test_bad_content_length_is_400_not_a_dropped_connection(aws: Embedded, api: 
 def test_deeply_nested_json_is_400_not_500(aws: Embedded, api: dict[str, str]) -> None:
     # AWS docs "Request validation for REST APIs": a body failing validation is 400 "Invalid request body"
     deep = b"[" * 5000 + b"]" * 5000
-    status, _, body = aws.call("POST", url(aws, api, "/validated"), deep, {"Content-Type": "application/json"})
+    status, _, body = aws.call(
+        "POST", url(aws, api, "/validated"), deep, {"Content-Type": "application/json"}
+    )
     assert (status, json_body(body)) == (400, {"message": "Invalid request body"})
 
 
