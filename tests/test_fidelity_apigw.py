@@ -61,6 +61,14 @@ def api(aws: Embedded) -> dict[str, str]:
         requestValidatorId=validator["id"],
         requestModels={"application/json": "Obj"},
     )
+    parse = aws.resource(api_id, root, "parse")
+    aws.mock_method(
+        api_id,
+        parse,
+        "POST",
+        '{"ok": true}',
+        request_template='{"statusCode": 200, "a": "$input.path(\'$.a\')"}',
+    )
     cors = aws.resource(api_id, root, "cors")
     aws.mock_method(api_id, cors, "GET", '{"cors": true}')
     aws.mock_method(
@@ -273,6 +281,19 @@ def test_bodies_a_json_model_rejects(aws: Embedded, api: dict[str, str], payload
         400,
         {"message": "Invalid request body"},
         "BadRequestException",
+    )
+
+
+def test_request_template_reading_a_non_json_body_is_400(aws: Embedded, api: dict[str, str]) -> None:
+    # AWS answers 400 {"message": "Could not parse request body into json: ..."} when a request
+    # mapping template applies $input.path/$input.json to a body that is not JSON (BAD_REQUEST_BODY)
+    status, headers, body = aws.call(
+        "POST", url(aws, api, "/parse"), b"not json", {"Content-Type": "application/json"}
+    )
+    assert status == 400 and headers["x-amzn-errortype"] == "BadRequestException"
+    assert json_body(body)["message"].startswith("Could not parse request body into json")
+    assert (
+        aws.call("POST", url(aws, api, "/parse"), b'{"a": 1}', {"Content-Type": "application/json"})[0] == 200
     )
 
 

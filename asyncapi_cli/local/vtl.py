@@ -315,7 +315,11 @@ def render(
     }
     try:
         return str(_compiled(template).merge(namespace))
-    except GatewayTemplateError:
-        raise
-    except Exception as exc:  # a template error is the API's configuration error, not ours
+    except Exception as exc:
+        cause: BaseException | None = exc
+        while cause is not None:  # airspeed wraps what a method raised in TemplateExecutionError
+            if isinstance(cause, GatewayTemplateError):
+                raise cause from None
+            cause = cause.__cause__
+        # A template that cannot run is the API's configuration error, not ours.
         raise GatewayTemplateError(f"Unable to transform: {type(exc).__name__}: {exc}") from exc
