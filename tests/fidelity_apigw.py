@@ -165,9 +165,8 @@ class Embedded:
             restApiId=api_id,
             resourceId=resource_id,
             httpMethod=verb,
-            authorizationType="NONE",
             apiKeyRequired=api_key_required,
-            **method,
+            **{"authorizationType": "NONE", **method},
         )
         apigw.put_method_response(
             restApiId=api_id,

@@ -30,6 +30,7 @@ from .apigw.errors import (
     BadRequestBody,
     GatewayError,
     InternalServerError,
+    MissingAuthenticationToken,
     Reply,
     RequestTooLarge,
     render_error,
@@ -138,6 +139,10 @@ class Gateway:
         invocation.path_parameters = found.path_parameters
         add_route(invocation.context, found.resource)
         deployment, stage = invocation.deployment, invocation.stage
+        if found.method.get("authorizationType") == "AWS_IAM" and not request.header("Authorization"):
+            # An unsigned call to an IAM-authorized method (AWS docs "Control access to a REST API
+            # with IAM permissions"); signatures themselves are not verified locally.
+            raise MissingAuthenticationToken()
         if found.method.get("apiKeyRequired"):
             grant = self.limits.check_api_key(
                 deployment.account, deployment.region, invocation.api_id, stage.name, dict(request.headers)
