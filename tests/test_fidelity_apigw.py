@@ -248,6 +248,36 @@ def test_bad_content_length_is_400_not_a_dropped_connection(aws: Embedded, api: 
     assert answer.startswith(b"HTTP/1.1 400 ")
 
 
+def test_kept_alive_connection_survives_head_and_errors(aws: Embedded, api: dict[str, str]) -> None:
+    # RFC 9112 9.3 / RFC 9110 9.3.2: persistent connections; a HEAD reply has headers only, so the
+    # next reply on the same connection must still be framed correctly
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", aws.port, timeout=30)
+    try:
+        answers = []
+        for verb, path in (("HEAD", "/existing"), ("GET", "/nope"), ("GET", "/existing")):
+            connection.request(verb, url(aws, api, path))
+            response = connection.getresponse()
+            answers.append((response.status, response.read()[:20]))
+        assert [a[0] for a in answers] == [403, 403, 200] and answers[0][1] == b""
+    finally:
+        connection.close()
+
+
+def test_chunked_request_body(aws: Embedded, api: dict[str, str]) -> None:
+    # RFC 9112 7.1: a chunked body is read whole (API Gateway accepts Transfer-Encoding: chunked)
+    with socket.create_connection(("127.0.0.1", aws.port), timeout=10) as sock:
+        path = url(aws, api, "/validated")
+        head = f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        chunks = b'7\r\n{"a": 1\r\n9\r\n, "b": 2}\r\n0\r\n\r\n'
+        sock.sendall((head + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").encode() + chunks)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 ") and answer.endswith(b'{"ok": true}')
+
+
 def test_deeply_nested_json_is_400_not_500(aws: Embedded, api: dict[str, str]) -> None:
     # AWS docs "Request validation for REST APIs": a body failing validation is 400 "Invalid request body"
     deep = b"[" * 5000 + b"]" * 5000
