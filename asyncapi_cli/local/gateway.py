@@ -17,6 +17,7 @@ import re
 import socket
 import time
 import urllib.parse
+import uuid
 import zlib
 from collections.abc import Callable
 from email.utils import formatdate
@@ -24,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .apigw import access_log, moto_seam
-from .apigw.context import Invocation, Request, add_route, build_context
+from .apigw.context import Invocation, Request, add_route, build_context, extended_request_id
 from .apigw.errors import (
     BadRequest,
     BadRequestBody,
@@ -284,6 +285,8 @@ def make_server(gateway: Gateway, host: str = "127.0.0.1", port: int = 0) -> Thr
         def _serve(self) -> None:
             body = self._read_body()
             if isinstance(body, Reply):
+                body.headers["x-amzn-RequestId"] = str(uuid.uuid4())
+                body.headers["x-amz-apigw-id"] = extended_request_id()
                 self._send(body, close=True)  # the rest of the body cannot be framed: end the connection
                 return
             try:

@@ -87,6 +87,9 @@ def install() -> None:
             deployment = original(self, name, description, stage_variables)
             with _LOCK:
                 _SNAPSHOTS[(self.id, deployment.id)] = _snapshot(self, deployment.id)
+                live = {api_id for api_id, _ in _SNAPSHOTS if find_api(api_id) is not None}
+                for key in [k for k in _SNAPSHOTS if k[0] not in live]:
+                    del _SNAPSHOTS[key]  # the snapshots of deleted APIs
             if kept is not None:
                 kept.deployment_id = deployment.id
                 if stage_variables:
