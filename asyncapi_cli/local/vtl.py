@@ -258,6 +258,7 @@ def _patch_airspeed() -> None:
         stream.write(to_vtl_string(value))
 
     ops["VariableExpression"].calculate = calculate
+    _patch_set_directive(ops["SetDirective"])
     ops["FormalReference"].evaluate_raw = evaluate_raw
     never = re.compile(r"(?!)")
     ops["StringLiteral"].ESCAPED_CHAR = never
@@ -290,6 +291,52 @@ def _patch_airspeed() -> None:
     methods[JsonMap] = map_methods
     methods[list].update({"isEmpty": lambda s: not s, "toString": to_vtl_string})
     methods[JsonList] = methods[list]
+
+
+SET_PLACE = re.compile(
+    r"\s*\$([a-z_][a-z0-9_]*)((?:\.[a-z_][a-z0-9_]*|\[\s*(?:\"[^\"]*\"|'[^']*'|\$[a-z_][a-z0-9_]*|\d+)\s*\])*)",
+    re.S | re.I,
+)
+SET_TERM = re.compile(
+    r"\.([a-z_][a-z0-9_]*)|\[\s*(?:\"([^\"]*)\"|'([^']*)'|\$([a-z_][a-z0-9_]*)|(\d+))\s*\]", re.I
+)
+
+
+def _patch_set_directive(directive: Any) -> None:
+    """`#set($a.b[$key] = v)` and `#set($a["k"].b = v)`: Velocity assigns into maps by index too
+    (LocalStack snapshot test_integration_mock_with_vtl_map_assignation); airspeed only knows dots."""
+
+    def parse(self: Any) -> None:
+        self.identity_match(self.START)
+        root, suffix = self.require_match(SET_PLACE, "place")
+        self.terms = [root]
+        for name, double, single, var, number in SET_TERM.findall(suffix):
+            if name:
+                self.terms.append(("key", name))
+            elif var:
+                self.terms.append(("var", var))
+            elif number:
+                self.terms.append(("key", int(number)))
+            else:
+                self.terms.append(("key", double or single))
+        self.require_match(self.EQUALS, "=")
+        self.value = self.require_next_element(ops_expression, "expression")
+        self.require_match(self.END, "closing paren")
+
+    def evaluate_raw(self: Any, stream: Any, namespace: Any, loader: Any) -> None:
+        value = self.value.calculate(namespace, loader)
+        if len(self.terms) == 1:
+            namespace.set_inherited(self.terms[0], value)
+            return
+        keys = [namespace[var] if kind == "var" else var for kind, var in self.terms[1:]]
+        current = namespace[self.terms[0]]
+        for key in keys[:-1]:
+            current = current[key]
+        current[keys[-1]] = value
+
+    ops_expression = airspeed.__dict__["Expression"]
+    directive.parse = parse
+    directive.evaluate_raw = evaluate_raw
 
 
 _patch_airspeed()
