@@ -69,6 +69,21 @@ def api(aws: Embedded) -> dict[str, str]:
         '{"ok": true}',
         request_template='{"statusCode": 200, "a": "$input.path(\'$.a\')"}',
     )
+    params_validator = aws.apigw.create_request_validator(
+        restApiId=api_id, name="params", validateRequestParameters=True
+    )
+    params = aws.resource(api_id, root, "params")
+    aws.mock_method(
+        api_id,
+        params,
+        "GET",
+        '{"ok": true}',
+        requestValidatorId=params_validator["id"],
+        requestParameters={
+            "method.request.header.x-header-param": True,
+            "method.request.querystring.qs1": True,
+        },
+    )
     cors = aws.resource(api_id, root, "cors")
     aws.mock_method(api_id, cors, "GET", '{"cors": true}')
     aws.mock_method(
@@ -175,6 +190,30 @@ def test_response_headers_request_id_and_apigw_id(aws: Embedded, api: dict[str, 
     for path in ("/existing", "/nope"):
         _, headers, _ = aws.call("GET", url(aws, api, path))
         assert len(headers["x-amzn-requestid"]) == 36 and headers["x-amz-apigw-id"]
+
+
+def test_mock_answers_carry_no_trace_header(aws: Embedded, api: dict[str, str]) -> None:
+    # snapshot test_apigateway_common.py::TestApiGatewayCommon::test_invocation_trace_id
+    # "normal-req-headers-MOCK": no x-amzn-trace-id
+    assert "x-amzn-trace-id" not in aws.call("GET", url(aws, api, "/existing"))[1]
+
+
+@pytest.mark.parametrize(
+    "path, headers, missing",
+    [
+        ("/params", {}, "[x-header-param, qs1]"),
+        ("/params?qs1=1", {}, "[x-header-param]"),
+        ("/params", {"x-header-param": "v"}, "[qs1]"),
+    ],
+)
+def test_required_request_parameters(
+    aws: Embedded, api: dict[str, str], path: str, headers: dict[str, str], missing: str
+) -> None:
+    # snapshot test_apigateway_common.py::TestApiGatewayCommon::test_api_gateway_request_validator
+    # "missing-required-headers-request-params-get" / "missing-required-qs-request-params-get"
+    status, _, body = aws.call("GET", url(aws, api, path), headers=headers)
+    assert (status, json_body(body)) == (400, {"message": f"Missing required request parameters: {missing}"})
+    assert aws.call("GET", url(aws, api, "/params?qs1=1"), headers={"x-header-param": "v"})[0] == 200
 
 
 def test_context_resource_path(aws: Embedded, api: dict[str, str]) -> None:

@@ -210,6 +210,21 @@ def test_event_forwarded_headers(aws: Embedded, api: dict[str, Any]) -> None:
     assert {"X-Forwarded-For", "X-Forwarded-Port", "X-Forwarded-Proto"} <= set(event["headers"])
 
 
+def test_trace_header_in_event_and_answer(aws: Embedded, api: dict[str, Any]) -> None:
+    # X-Amzn-Trace-Id is in the event's headers; snapshot test_apigateway_common.py::
+    # test_invocation_trace_id "normal-req-headers-AWS_PROXY": the answer carries x-amzn-trace-id, and
+    # "trace-id-req-headers-AWS_PROXY": a caller's Root is kept
+    status, headers, data = aws.call("GET", aws.path(api["id"], "stage", "/echo/t"))
+    event = json_body(data)
+    assert status == 200 and event["headers"]["X-Amzn-Trace-Id"].startswith("Root=1-")
+    assert headers["x-amzn-trace-id"] == event["headers"]["X-Amzn-Trace-Id"]
+    root = "1-5759e988-bd862e3fe1be46a994272793"
+    _, headers, _ = aws.call(
+        "GET", aws.path(api["id"], "stage", "/echo/t"), headers={"X-Amzn-Trace-Id": f"Root={root}"}
+    )
+    assert headers["x-amzn-trace-id"].startswith(f"Root={root};")
+
+
 def test_event_repeated_headers_and_query_keep_every_value(aws: Embedded, api: dict[str, Any]) -> None:
     # AWS docs (input format): multiValueHeaders / multiValueQueryStringParameters list every value;
     # the single-value maps hold the last

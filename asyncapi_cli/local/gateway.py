@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .apigw import access_log, moto_seam
-from .apigw.context import Invocation, Request, add_route, build_context, extended_request_id
+from .apigw.context import Invocation, Request, add_route, build_context, extended_request_id, trace_id
 from .apigw.errors import (
     BadRequest,
     BadRequestBody,
@@ -121,6 +121,7 @@ class Gateway:
         )
         invocation = Invocation(api_id=api_id, stage=stage, deployment=deployment, request=request)
         invocation.context = build_context(invocation, self.clock())
+        invocation.trace_id = trace_id(request.header("X-Amzn-Trace-Id"), self.clock())
         try:
             request.body = decode_body(body, header_list)
             status, out_body, out_headers = self._run(invocation)
@@ -171,7 +172,7 @@ class Gateway:
         request = invocation.request
         if validator.get("validateRequestParameters"):
             missing = []
-            for name, required in (method.get("requestParameters") or {}).items():
+            for name, required in sorted((method.get("requestParameters") or {}).items()):
                 if not required:
                     continue
                 kind, _, key = name.removeprefix("method.request.").partition(".")
@@ -202,6 +203,10 @@ class Gateway:
         context = invocation.context
         reply.headers["x-amzn-RequestId"] = context["requestId"]
         reply.headers["x-amz-apigw-id"] = context["extendedRequestId"]
+        kind = invocation.integration.get("type")
+        if kind and kind not in ("MOCK", "HTTP_PROXY") and "error" not in context:
+            # Integrations that X-Ray traces answer with the trace header (snapshot test_invocation_trace_id).
+            reply.headers["X-Amzn-Trace-Id"] = invocation.trace_id
         context["status"] = reply.status
         context["responseLength"] = len(reply.body)
         context["responseLatency"] = int((time.monotonic() - invocation.started) * 1000)

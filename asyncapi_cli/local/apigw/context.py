@@ -87,6 +87,7 @@ class Invocation:
     started: float = field(default_factory=time.monotonic)
     integration_status: int | None = None
     integration_latency_ms: int | None = None
+    trace_id: str = ""
 
     @property
     def integration(self) -> dict[str, Any]:
@@ -103,6 +104,17 @@ class Invocation:
 def extended_request_id() -> str:
     """The shape AWS uses (e.g. "LuDK8Fq1vHcFxzA="): 11 random bytes in base64."""
     return base64.b64encode(os.urandom(11)).decode("ascii")
+
+
+def trace_id(incoming: str | None, now: float) -> str:
+    """X-Ray's header: the caller's Root (and Parent) kept, else new ones (LocalStack parse.py,
+    validated by snapshot test_invocation_trace_id)."""
+    fields = dict(part.strip().split("=", 1) for part in (incoming or "").split(";") if "=" in part)
+    fields = {k.capitalize(): v for k, v in fields.items()}
+    root = fields.get("Root") or f"1-{int(now):08x}-{os.urandom(12).hex()}"
+    parent = fields.get("Parent") or os.urandom(8).hex()
+    sampled = fields.get("Sampled", "1" if "Parent" in fields else "0")
+    return f"Root={root};Parent={parent};Sampled={sampled}"
 
 
 def build_context(invocation: Invocation, now: float) -> dict[str, Any]:

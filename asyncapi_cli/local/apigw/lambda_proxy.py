@@ -70,6 +70,7 @@ def build_event(invocation: Invocation) -> dict[str, Any]:
     request = invocation.request
     headers = [(k, v) for k, v in request.headers if k.lower() not in HOP_BY_HOP]
     forwarded = {
+        "X-Amzn-Trace-Id": invocation.trace_id,
         "X-Forwarded-For": request.source_ip,
         "X-Forwarded-Port": request.host.rpartition(":")[2] if ":" in request.host else "80",
         "X-Forwarded-Proto": "http",
