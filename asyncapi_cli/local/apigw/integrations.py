@@ -28,6 +28,7 @@ from .mapping import EndpointResponse, render_request, render_response
 
 Result = tuple[int, bytes, dict[str, str]]
 SERVICE_URI = re.compile(r"^arn:[^:]+:apigateway:([^:]+):([^:]+):(path|action)/(.+)$")
+HOP_BY_HOP = {"host", "connection", "content-length", "transfer-encoding", "keep-alive", "date"}
 SEND_MESSAGE_OPTIONAL = ("MD5OfMessageAttributes", "MD5OfMessageSystemAttributes", "SequenceNumber")
 
 
@@ -85,6 +86,7 @@ class Integrations:
             "AWS_PROXY": lambda inv: lambda_proxy.invoke(inv, self.invoke_lambda),
             "MOCK": self.mock,
             "HTTP": self.http,
+            "HTTP_PROXY": self.http_proxy,
         }
 
     def __call__(self, invocation: Invocation) -> Result:
@@ -117,6 +119,24 @@ class Integrations:
         )
         invocation.integration_status = status
         return render_response(invocation, EndpointResponse(status, body, headers))
+
+    # --- HTTP_PROXY: the request passed through, the answer passed back ----------------------------------
+    def http_proxy(self, invocation: Invocation) -> Result:
+        request = invocation.request
+        uri = invocation.integration.get("uri") or ""
+        for name, value in invocation.path_parameters.items():
+            uri = uri.replace("{" + name + "+}", value).replace(
+                "{" + name + "}", urllib.parse.quote(value, safe="")
+            )
+        if request.query:
+            uri += ("&" if "?" in uri else "?") + urllib.parse.urlencode(request.query)
+        headers = {k: v for k, v in request.headers if k.lower() not in HOP_BY_HOP}
+        verb = invocation.integration.get("httpMethod") or request.verb
+        if verb == "ANY":
+            verb = request.verb
+        status, body, answer = self._send(uri, verb, headers, request.body.decode("utf-8", errors="replace"))
+        invocation.integration_status = status
+        return status, body.encode("utf-8"), {k: v for k, v in answer.items() if k.lower() not in HOP_BY_HOP}
 
     # --- AWS service (SQS) ---------------------------------------------------------------------------
     def aws(self, invocation: Invocation) -> Result:
