@@ -16,7 +16,7 @@ from .errors import InputError, StateError
 from .names import StackNames, partition_of, random_name, validate_name, validate_region
 from .package import build_code
 from .retry import Pacer
-from .stack import build_units
+from .stack import APP_BUNDLE, build_units
 from .state import (
     StackState,
     StateStore,
@@ -203,21 +203,21 @@ def locked(stack: Stack) -> Iterator[None]:
 def _build_code(stack: Stack) -> None:
     """The function zip for the file's work and requirements (cached); its hash goes to the state."""
     build = build_code(stack.ctx.settings, local=stack.state.target.kind == "local")
-    stack.ctx.code = build.code
+    stack.ctx.code = {APP_BUNDLE: build.code}
     stack.code_info = build.info | {"sha256": build.code.sha256_b64}
     stack.state.settings["code_sha256"] = build.code.sha256_b64
 
 
 def plan(stack: Stack) -> list[Outcome]:
     _build_code(stack)
-    return engine.plan(build_units(), stack.ctx, stack.store)
+    return engine.plan(build_units(stack.ctx), stack.ctx, stack.store)
 
 
 def up(stack: Stack, reporter: Reporter) -> list[Outcome]:
     _build_code(stack)
     with locked(stack):
         stack.store.save()  # the name and target are recorded before the first resource exists
-        outcomes = engine.apply(build_units(), stack.ctx, stack.store, reporter)
+        outcomes = engine.apply(build_units(stack.ctx), stack.ctx, stack.store, reporter)
         stage = stack.store.state.resources.get("stage", {})
         stack.store.set_outputs(
             api_url=stage.get("url"),
@@ -250,7 +250,7 @@ def forget_local_stack(options: StackOptions) -> StackState | None:
 
 def down(stack: Stack, reporter: Reporter) -> list[Outcome]:
     with locked(stack):
-        outcomes = engine.destroy(build_units(), stack.ctx, stack.store, reporter)
+        outcomes = engine.destroy(build_units(stack.ctx), stack.ctx, stack.store, reporter)
         stack.store.delete_file()
     return outcomes
 

@@ -22,7 +22,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import boto3
-import schedule_runs
+import job_features  # issue 10 hooks: priority/batchId on the record, batch messages, webhooks
+import schedule_runs  # issue 11 hooks: a schedule's run (its envelope, scheduleId, the runs record)
 from botocore.exceptions import BotoCoreError, ClientError
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -118,9 +119,13 @@ def _is_conditional_failure(exc: Exception) -> bool:
     )
 
 
-def claim(table_name: str, job_id: str, created_at: str, attempt: int) -> bool:
+def claim(
+    table_name: str, job_id: str, created_at: str, attempt: int, extras: dict[str, str] | None = None
+) -> bool:
     """Mark the job processing unless it already finished. False: a finished job, nothing to do."""
     now = _now()
+    # Feature hook: extras (priority, batchId) are stored with the claim, in the same write.
+    extra_sets = "".join(f", #x{i} = :x{i}" for i in range(len(extras or {})))
     try:
         _client("dynamodb").update_item(
             TableName=table_name,
@@ -128,9 +133,13 @@ def claim(table_name: str, job_id: str, created_at: str, attempt: int) -> bool:
             UpdateExpression=(
                 "SET #s = :processing, createdAt = if_not_exists(createdAt, :created), "
                 "startedAt = if_not_exists(startedAt, :now), updatedAt = :now, attempts = :attempt"
+                + extra_sets
             ),
             ConditionExpression="attribute_not_exists(jobId) OR NOT (#s IN (:completed, :failed))",
-            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeNames={
+                "#s": "status",
+                **{f"#x{i}": name for i, name in enumerate(extras or {})},
+            },
             ExpressionAttributeValues={
                 ":processing": {"S": "processing"},
                 ":created": {"S": created_at},
@@ -138,6 +147,7 @@ def claim(table_name: str, job_id: str, created_at: str, attempt: int) -> bool:
                 ":attempt": {"N": str(attempt)},
                 ":completed": {"S": "completed"},
                 ":failed": {"S": "failed"},
+                **{f":x{i}": {"S": value} for i, value in enumerate((extras or {}).values())},
             },
         )
         return True
@@ -204,13 +214,16 @@ def process_record(record: dict[str, Any]) -> bool:
     table_name = os.environ["JOBS_TABLE_NAME"]
     bucket = os.environ["RESULTS_BUCKET_NAME"]
     attempt = _receive_count(record)
+    if job_features.is_batch(record):  # feature hook: a batch message runs its items (batch_jobs)
+        return job_features.run_batch(record, process_record)
     try:
         job_id, payload, created_at = parse_record(record)
     except PoisonMessage as exc:
         log("ERROR", "poison-message", messageId=message_id, attempt=attempt, error=str(exc))
         return False
     try:
-        if not claim(table_name, job_id, created_at, attempt):
+        extras = {**job_features.record_extras(record, payload), **schedule_runs.record_extras(record)}
+        if not claim(table_name, job_id, created_at, attempt, extras):
             log(
                 "INFO",
                 "duplicate-delivery",
@@ -219,7 +232,9 @@ def process_record(record: dict[str, Any]) -> bool:
                 attempt=attempt,
                 outcome="skipped",
             )
-            return True
+            # Feature hook: a crash after the final write but before the webhook was queued is
+            # repaired here, by the redelivery.
+            return job_features.after_final(_client, table_name, job_id, payload)
         if schedule_id := schedule_runs.schedule_id_of(record):
             schedule_runs.record_run(_client("dynamodb"), table_name, job_id, schedule_id)
         log("INFO", "job-started", jobId=job_id, messageId=message_id, attempt=attempt)
@@ -240,7 +255,7 @@ def process_record(record: dict[str, Any]) -> bool:
             attempt=attempt,
             outcome="completed" if won else "duplicate",
         )
-        return True
+        return job_features.after_final(_client, table_name, job_id, payload)  # feature hook: webhook
     except Exception as exc:  # the job or AWS failed: retry, or fail for good on the last receive
         error = f"{type(exc).__name__}: {exc}"
         last = attempt >= _max_receive_count()
@@ -250,6 +265,8 @@ def process_record(record: dict[str, Any]) -> bool:
             finish(table_name, job_id, status, error=error, attempt=attempt)
         except (ClientError, BotoCoreError) as record_exc:
             log("ERROR", "status-write-failed", jobId=job_id, attempt=attempt, error=str(record_exc))
+        if last:  # feature hook: a job failed for good announces it (the DLQ recorder repairs a miss)
+            job_features.after_final(_client, table_name, job_id, payload)
         return False
 
 

@@ -6,8 +6,9 @@ so a schedule's Input is the body envelope {"scheduleId": "...", "job": {...}}. 
 request, hence no jobId attribute: its job id is the SQS MessageId, which SQS assigns (a client
 cannot choose it) and which stays the same on every redelivery of that message.
 
-Each run is recorded twice, both idempotently: `scheduleId` on the job, and the job id added to the
-string set `runJobIds` of the schedule's record (key "schedule#<scheduleId>" in the jobs table).
+Each run is recorded twice, both idempotently: `scheduleId` on the job (with the processor's claim, in
+the same write), and the job id added to the string set `runJobIds` of the schedule's record (key
+"schedule#<scheduleId>" in the jobs table).
 """
 
 from __future__ import annotations
@@ -49,15 +50,14 @@ def schedule_id_of(record: dict[str, Any]) -> str | None:
     return found[2] if found else None
 
 
+def record_extras(record: dict[str, Any]) -> dict[str, str]:
+    """{"scheduleId": ...} for a schedule's run: stored on the job with the processor's claim."""
+    schedule_id = schedule_id_of(record)
+    return {"scheduleId": schedule_id} if schedule_id else {}
+
+
 def record_run(dynamodb: Any, table: str, job_id: str, schedule_id: str) -> None:
-    """Both writes are idempotent: a redelivered run records nothing new."""
-    dynamodb.update_item(
-        TableName=table,
-        Key={"jobId": {"S": job_id}},
-        UpdateExpression="SET scheduleId = :s",
-        ConditionExpression="attribute_exists(jobId)",
-        ExpressionAttributeValues={":s": {"S": schedule_id}},
-    )
+    """Add the run's job id to the schedule's record; a redelivered run adds nothing new (a set)."""
     dynamodb.update_item(
         TableName=table,
         Key={"jobId": {"S": schedule_key(schedule_id)}},

@@ -18,14 +18,14 @@ from typing import Any
 import boto3
 import pytest
 
-from asyncapi_cli.features import scheduling, websocket
-from asyncapi_cli.features.specs import FunctionData, Target
+from asyncapi_cli.features import FeatureTarget, scheduling, websocket
 from asyncapi_cli.features.watch_client import WebSocketClient
 from asyncapi_cli.local import stream_poller
 from asyncapi_cli.local.feature_services import start_feature_services
 from asyncapi_cli.local.lambda_runtime import LambdaRuntime
 from asyncapi_cli.local.poller import PollerManager
 from asyncapi_cli.local.server import neutralize_moto_sqs_invocation
+from asyncapi_cli.names import StackNames
 from asyncapi_cli.package import build_zip
 
 STACK = "e11"
@@ -73,23 +73,24 @@ def aws(service: str, endpoint: str) -> Any:
     )
 
 
-def deploy_function(lam: Any, role: str, data: FunctionData, code: bytes, extra_env: dict[str, str]) -> str:
+def deploy_function(lam: Any, role: str, data: dict[str, Any], code: bytes) -> str:
     return lam.create_function(
-        FunctionName=data.name,
+        FunctionName=data["name"],
         Runtime="python3.12",
         Role=role,
-        Handler=data.handler,
+        Handler=data["handler"],
         Code={"ZipFile": code},
-        Timeout=data.timeout,
-        MemorySize=data.memory,
-        Environment={"Variables": {**data.environment, **extra_env}},
+        Timeout=data["timeout"],
+        MemorySize=data["memory"],
+        Environment={"Variables": data["environment"]},
     )["FunctionArn"]
 
 
 @pytest.fixture(scope="module")
 def deployed(embedded: dict[str, Any]) -> dict[str, Any]:
     endpoint = embedded["endpoint"]
-    target = Target(stack=STACK, region="us-east-1", account="123456789012")
+    target = FeatureTarget(names=StackNames(STACK), region="us-east-1", account="123456789012")
+    tags = {"asyncapi:stack": STACK}
     ddb, lam, sqs, v2 = (aws(s, endpoint) for s in ("dynamodb", "lambda", "sqs", "apigatewayv2"))
     ddb.create_table(
         TableName=f"{STACK}-jobs",
@@ -98,7 +99,7 @@ def deployed(embedded: dict[str, Any]) -> dict[str, Any]:
         BillingMode="PAY_PER_REQUEST",
         StreamSpecification=websocket.JOBS_STREAM,
     )
-    ddb.create_table(**websocket.connections_table(target))
+    ddb.create_table(**websocket.connections_table(target, tags))
     ddb.update_time_to_live(TableName=f"{STACK}-connections", TimeToLiveSpecification=websocket.TIME_TO_LIVE)
     aws("s3", endpoint).create_bucket(Bucket=f"{STACK}-results")
     queue_url = sqs.create_queue(QueueName=f"{STACK}-main-queue", Attributes={"VisibilityTimeout": "4"})[
@@ -106,7 +107,7 @@ def deployed(embedded: dict[str, Any]) -> dict[str, Any]:
     ]
     role = aws("iam", endpoint).create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     code = build_zip().zip_bytes
-    api_id = v2.create_api(**websocket.websocket_api(target))["ApiId"]
+    api_id = v2.create_api(**websocket.websocket_api(target, tags))["ApiId"]
     processor_env = {"JOBS_TABLE_NAME": f"{STACK}-jobs", "RESULTS_BUCKET_NAME": f"{STACK}-results"}
     lam.create_function(
         FunctionName=f"{STACK}-job-processor",
@@ -123,8 +124,8 @@ def deployed(embedded: dict[str, Any]) -> dict[str, Any]:
         BatchSize=10,
         FunctionResponseTypes=["ReportBatchItemFailures"],
     )
-    ws_fn = deploy_function(lam, role, websocket.websocket_function(target, api_id), code, {})
-    deploy_function(lam, role, websocket.pusher_function(target, api_id), code, {})
+    ws_fn = deploy_function(lam, role, websocket.websocket_function(target), code)
+    deploy_function(lam, role, websocket.pusher_function(target), code)
     stream_arn = ddb.describe_table(TableName=f"{STACK}-jobs")["Table"]["LatestStreamArn"]
     lam.create_event_source_mapping(
         EventSourceArn=stream_arn, FunctionName=f"{STACK}-status-pusher", **websocket.STREAM_MAPPING
@@ -132,12 +133,12 @@ def deployed(embedded: dict[str, Any]) -> dict[str, Any]:
     integration = v2.create_integration(
         ApiId=api_id,
         IntegrationType="AWS_PROXY",
-        IntegrationUri=websocket.integration_uri(target, ws_fn.split(":")[-1]),
+        IntegrationUri=target.lambda_integration_uri(ws_fn),
     )["IntegrationId"]
     for key in websocket.ROUTES:
         v2.create_route(ApiId=api_id, RouteKey=key, Target=f"integrations/{integration}")
     v2.create_stage(ApiId=api_id, StageName=websocket.STAGE, AutoDeploy=True)
-    aws("scheduler", endpoint).create_schedule_group(**scheduling.schedule_group(target))
+    aws("scheduler", endpoint).create_schedule_group(**scheduling.schedule_group(target, tags))
     ws_url = websocket.url(target, api_id, embedded["ws_base"])
     # The stream poller starts at LATEST once it sees the mapping: wait until it reads the stream.
     wait_for(lambda: reading(stream_arn))
@@ -185,7 +186,7 @@ def test_one_time_schedule_runs_once_as_a_job_within_a_second(deployed: dict[str
     schedule_id = "s-embedded-1"
     aws("scheduler", endpoint).create_schedule(
         Name=schedule_id,
-        GroupName=scheduling.group_name(STACK),
+        GroupName=scheduling.group_name(target),
         ScheduleExpression=f"at({run_at.strftime('%Y-%m-%dT%H:%M:%S')})",
         FlexibleTimeWindow={"Mode": "OFF"},
         ActionAfterCompletion="DELETE",
@@ -209,5 +210,5 @@ def test_one_time_schedule_runs_once_as_a_job_within_a_second(deployed: dict[str
     created = datetime.fromisoformat(job["createdAt"]["S"].replace("Z", "+00:00"))
     assert timedelta(0) <= created - run_at < timedelta(seconds=1)  # the message was sent within a second
     assert (
-        aws("scheduler", endpoint).list_schedules(GroupName=scheduling.group_name(STACK))["Schedules"] == []
+        aws("scheduler", endpoint).list_schedules(GroupName=scheduling.group_name(target))["Schedules"] == []
     )

@@ -7,33 +7,46 @@
 - the function `<name>-schedules-api` (handlers/schedules_api.py) behind POST /schedules and
   GET/DELETE /schedules/{scheduleId} (Lambda proxy), with its role `<name>-schedules-role`;
 - nothing new for the processor: it records a run with UpdateItem on the jobs table, which it has.
-On a KMS-encrypted queue the scheduler role would also need kms:GenerateDataKey/Decrypt on that key;
-the stack's queues use SQS-managed keys (SSE-SQS), which need no grant.
+The stack's queues use SQS-managed keys (SSE-SQS), which need no KMS grant for the scheduler role.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .specs import FunctionData, Target, lambda_function, policy, statement
+from . import FeatureTarget, log_statement, policy, statement
 
-SCHEDULES_API_HANDLER = "schedules_api.lambda_handler"
-ROUTES = (("POST", "/schedules"), ("GET", "/schedules/{scheduleId}"), ("DELETE", "/schedules/{scheduleId}"))
-
-
-def group_name(stack: str) -> str:
-    return f"{stack}-schedules"
+FUNCTION_KEY = "schedules_fn"
+HANDLER = "schedules_api.lambda_handler"
+MEMORY, TIMEOUT = 256, 30
+POST_PATH, ITEM_PATH = "/schedules", "/schedules/{scheduleId}"
 
 
-def scheduler_role_name(stack: str) -> str:
-    return f"{stack}-scheduler-role"
+def group_name(target: FeatureTarget) -> str:
+    return f"{target.project}-schedules"
 
 
-def main_queue_arn(target: Target) -> str:
-    return target.arn("sqs", f"{target.stack}-main-queue")
+def scheduler_role_name(target: FeatureTarget) -> str:
+    return f"{target.project}-scheduler-role"
 
 
-def scheduler_trust_policy(target: Target) -> dict[str, Any]:
+def function_name(target: FeatureTarget) -> str:
+    return f"{target.project}-schedules-api"
+
+
+def role_name(target: FeatureTarget) -> str:
+    return f"{target.project}-schedules-role"  # <= 17 characters after the name: fits IAM's 64
+
+
+def main_queue_arn(target: FeatureTarget) -> str:
+    return target.queue_arn(target.names.main_queue)
+
+
+def scheduler_role_arn(target: FeatureTarget) -> str:
+    return f"arn:{target.partition}:iam::{target.account}:role/{scheduler_role_name(target)}"
+
+
+def scheduler_trust_policy(target: FeatureTarget) -> dict[str, Any]:
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -47,53 +60,85 @@ def scheduler_trust_policy(target: Target) -> dict[str, Any]:
     }
 
 
-def scheduler_role_policy(target: Target) -> dict[str, Any]:
+def scheduler_role_policy(target: FeatureTarget) -> dict[str, Any]:
     return policy(statement(["sqs:SendMessage"], [main_queue_arn(target)]))
 
 
-def schedules_function(target: Target) -> FunctionData:
-    table = target.arn("dynamodb", f"table/{target.stack}-jobs")
-    group = group_name(target.stack)
-    role_arn = f"arn:{target.partition}:iam::{target.account}:role/{scheduler_role_name(target.stack)}"
-    return lambda_function(
-        target,
-        "schedules-api",
-        "schedules-role",
-        SCHEDULES_API_HANDLER,
-        256,
-        30,
-        {
-            "JOBS_TABLE_NAME": f"{target.stack}-jobs",
-            "SCHEDULE_GROUP_NAME": group,
+def schedule_group(target: FeatureTarget, tags: dict[str, str]) -> dict[str, Any]:
+    """CreateScheduleGroup's request."""
+    return {"Name": group_name(target), "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())]}
+
+
+def schedules_function(target: FeatureTarget) -> dict[str, Any]:
+    return {
+        "key": FUNCTION_KEY,
+        "name": function_name(target),
+        "handler": HANDLER,
+        "memory": MEMORY,
+        "timeout": TIMEOUT,
+        "role": role_name(target),
+        "environment": {
+            "JOBS_TABLE_NAME": target.names.table,
+            "SCHEDULE_GROUP_NAME": group_name(target),
             "SCHEDULE_TARGET_ARN": main_queue_arn(target),
-            "SCHEDULER_ROLE_ARN": role_arn,
+            "SCHEDULER_ROLE_ARN": scheduler_role_arn(target),
         },
+    }
+
+
+def schedules_policy(target: FeatureTarget) -> dict[str, Any]:
+    pass_role = statement(["iam:PassRole"], [scheduler_role_arn(target)])
+    # PassRole for the scheduler role only, and only to EventBridge Scheduler.
+    pass_role["Condition"] = {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+    return policy(
         statement(
-            ["scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:DeleteSchedule"],
-            [target.arn("scheduler", f"schedule/{group}/*")],
+            ["scheduler:CreateSchedule", "scheduler:DeleteSchedule", "scheduler:GetSchedule"],
+            [target.arn("scheduler", f"schedule/{group_name(target)}/*")],
         ),
-        # PassRole only for the scheduler role, and only to EventBridge Scheduler.
-        statement(
-            ["iam:PassRole"], [role_arn], StringEquals={"iam:PassedToService": "scheduler.amazonaws.com"}
-        ),
+        pass_role,
         statement(
             [
-                "dynamodb:PutItem",
-                "dynamodb:GetItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:DeleteItem",
                 "dynamodb:BatchGetItem",
+                "dynamodb:DeleteItem",
+                "dynamodb:GetItem",
+                "dynamodb:PutItem",
+                "dynamodb:UpdateItem",
             ],
-            [table],
+            [target.table_arn],
         ),
+        log_statement(target, function_name(target)),
     )
 
 
-def schedule_group(target: Target) -> dict[str, Any]:
-    """CreateScheduleGroup's request."""
-    return {"Name": group_name(target.stack), "Tags": [{"Key": "asyncapi:stack", "Value": target.stack}]}
+def proxy_method(target: FeatureTarget, *, function_arn: str, path_parameter: bool) -> dict[str, Any]:
+    """A Lambda proxy method in routes.py's normalized method shape."""
+    return {
+        "authorizationType": "NONE",
+        "requestValidator": None,
+        "requestModels": {},
+        "requestParameters": {"method.request.path.scheduleId": True} if path_parameter else {},
+        "integration": {
+            "type": "AWS_PROXY",
+            "httpMethod": "POST",
+            "uri": target.lambda_integration_uri(function_arn),
+            "credentials": None,
+            "requestParameters": {},
+            "requestTemplates": {},
+            "passthroughBehavior": "WHEN_NO_MATCH",
+        },
+        "methodResponses": {},
+        "integrationResponses": {},
+    }
 
 
-def invoke_permission_source_arn(target: Target, api_id: str) -> str:
+def methods(target: FeatureTarget, *, function_arn: str) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (POST_PATH, "POST"): proxy_method(target, function_arn=function_arn, path_parameter=False),
+        (ITEM_PATH, "GET"): proxy_method(target, function_arn=function_arn, path_parameter=True),
+        (ITEM_PATH, "DELETE"): proxy_method(target, function_arn=function_arn, path_parameter=True),
+    }
+
+
+def invoke_permission_source_arn(target: FeatureTarget, api_id: str) -> str:
     """lambda:AddPermission's SourceArn: this API's /schedules routes only."""
     return target.arn("execute-api", f"{api_id}/*/*/schedules*")
