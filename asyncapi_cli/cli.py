@@ -108,6 +108,12 @@ def stack_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="State file (default: .asyncapi/<name>.json).",
         ),
         click.option("--json", "json_mode", is_flag=True, help="Machine-readable JSON output."),
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(path_type=Path),
+            help="Settings file (default: ./asyncapi.toml when present).",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -124,6 +130,7 @@ def _options(**kwargs: Any) -> Any:
         endpoint_url=kwargs.get("endpoint_url"),
         local=bool(kwargs.get("local")),
         state_path=kwargs.get("state_path"),
+        config_path=kwargs.get("config_path"),
     )
 
 
@@ -175,12 +182,28 @@ def _print_stack(out: Any, stack: Any, outcomes: list[Any], command: str) -> Non
             f'-d \'{{"task": "process_data", "data": {{"input": "test data"}}}}\' {url}/submit'
         )
         out.line(("Then: ", "bold"), "asyncapi test-job")
+    _print_code_and_settings(out, data)
     calls = data["aws_calls"]
     out.info(
         f"{calls['calls']} AWS calls ({calls['mutating']} mutating, "
         f"{calls['retries'] + calls['engine_retries']} retries); state: {stack.store.path}",
         "dim",
     )
+
+
+def _print_code_and_settings(out: Any, data: dict[str, Any]) -> None:
+    code = data.get("code") or {}
+    if code.get("work") and code.get("work") != "jobwork:run_job":
+        local = (code.get("local_dependencies") or {}).get("source")
+        dependencies = code.get("lambda_dependencies") or "none"
+        out.raw(  # raw: paths and values are the user's, never rich markup
+            f"code {code.get('sha256')}: work {code['work']}, dependencies {dependencies}"
+            + (f"; the embedded AWS loads {local}" if local else "")
+            + (" (cached build)" if code.get("cached") else "")
+        )
+    for change in data.get("settings_changed") or []:
+        setting, recorded, now = change["setting"], change["recorded"], change["file"]
+        out.raw(f"changed since the last up: {setting} {recorded!r} -> {now!r}")
 
 
 @main.command()
@@ -216,8 +239,10 @@ def _plan(options: Any, out: Any) -> None:
 
     stack = ops.open_stack(options, creating=True, start_local=False)
     outcomes = ops.plan(stack)
-    out.document(ops.summary(stack) | {"command": "plan", "resources": [o.to_json() for o in outcomes]})
+    data = ops.summary(stack) | {"command": "plan", "resources": [o.to_json() for o in outcomes]}
+    out.document(data)
     out.plan_table(outcomes)
+    _print_code_and_settings(out, data)
 
 
 @main.command()
@@ -246,15 +271,14 @@ def status(options: Any, out: Any, detailed_exit_code: bool, **_: Any) -> None:
     outcomes = ops.plan(stack)
     drifted = [o for o in outcomes if o.action != "exists"]
     figures = live_figures(stack)
-    out.document(
-        ops.summary(stack)
-        | {
-            "command": "status",
-            "drifted": bool(drifted),
-            "resources": [o.to_json() for o in outcomes],
-            "live": figures,
-        }
-    )
+    data = ops.summary(stack) | {
+        "command": "status",
+        "drifted": bool(drifted),
+        "resources": [o.to_json() for o in outcomes],
+        "live": figures,
+    }
+    out.document(data)
+    _print_code_and_settings(out, data)
     labels = {"create": "missing", "update": "drifted", "exists": "ok"}
     rows = [
         [labels.get(o.action, o.action), o.kind, o.name, "; ".join(brief_change(c) for c in o.changes)]
@@ -329,6 +353,16 @@ def test_job(
     require_deployed(stack)
     code = client.run_test_jobs(stack, out, parsed, timeout=timeout, count=count, concurrency=concurrency)
     sys.exit(code)
+
+
+@main.command()
+def init() -> None:
+    """Write asyncapi.toml, work.py and requirements.txt here (never over existing files)."""
+    from .scaffold import init_project
+
+    for path in init_project(Path.cwd()):
+        click.echo(f"wrote {path.name}")
+    click.echo("Next: edit work.py, add requirements, then 'asyncapi up --local' and 'asyncapi test-job'.")
 
 
 @main.command()

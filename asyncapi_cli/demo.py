@@ -33,7 +33,8 @@ def run_demo(out: Any, *, keep: bool = False, pacer: Pacer | None = None) -> int
     workdir = None if keep else Path(tempfile.mkdtemp(prefix="asyncapi-demo-"))
     name = random_name()
     state_path = default_state_path(name) if keep else workdir / f"{name}.json"  # type: ignore[operator]
-    options = ops.StackOptions(name=name, local=True, state_path=state_path)
+    # The demo is the recipe's stack (its failing job needs the built-in work): no asyncapi.toml.
+    options = ops.StackOptions(name=name, local=True, state_path=state_path, use_config=False)
     ok = True
     deployed = False
 

@@ -1,8 +1,10 @@
 """Planner (reads only), executor (acts) and destroyer over a DAG of resource units.
 
 Each unit lives in its own module under resources/ and knows how to find, diff, create, update and
-delete one kind of resource. The engine runs independent units concurrently and records every
-unit's ids in the state file the moment it exists (and forgets them the moment they are gone).
+delete one kind of resource; stack.py says which units make the stack and wires their references
+(refs.py), from which each unit's dependencies are derived. The engine runs independent units
+concurrently and records every unit's ids in the state file the moment it exists (and forgets
+them the moment they are gone).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, Protocol
 
 from .aws import AwsClients
 from .names import TAG_KEY, StackNames, StackSettings
+from .refs import resolve
 from .retry import Pacer, retry_call, wait_until
 from .state import StateStore
 
@@ -55,7 +58,8 @@ class Context:
     account: str
     partition: str
     pacer: Pacer
-    code: LambdaCode | None = None
+    # Code bundles by name ("app": the handlers); stack.py says which bundle each function runs.
+    code: dict[str, LambdaCode] = field(default_factory=dict)
     api_url_for: Callable[[str], str] | None = None
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     retries: int = 0
@@ -63,7 +67,12 @@ class Context:
 
     @property
     def tags(self) -> dict[str, str]:
-        return {TAG_KEY: self.names.project}
+        """Every taggable resource's tags: the user's extra tags, and the stack tag (which wins)."""
+        return dict(self.settings.extra_tags) | {TAG_KEY: self.names.project}
+
+    def resolve(self, value: Any) -> Any:
+        """`value` with its references replaced by the current records (placeholders during plan)."""
+        return resolve(value, self.record_of)
 
     def record_of(self, key: str) -> dict[str, Any]:
         with self._lock:
@@ -117,9 +126,10 @@ class Context:
 class Unit(Protocol):
     key: str
     kind: str
-    depends_on: tuple[str, ...]
+    name: str
 
-    def name(self, ctx: Context) -> str: ...
+    @property
+    def depends_on(self) -> tuple[str, ...]: ...
     def find(self, ctx: Context, recorded: dict[str, Any] | None) -> Found | None: ...
     def diff(self, ctx: Context, found: Found) -> list[Change]: ...
     def create(self, ctx: Context) -> dict[str, Any]: ...
@@ -226,7 +236,7 @@ def plan(units: list[Unit], ctx: Context, store: StateStore) -> list[Outcome]:
             ctx.set_record(unit.key, found.record)
             changes = unit.diff(ctx, found)
             action = "update" if changes else "exists"
-        return Outcome(unit.key, unit.kind, unit.name(ctx), action, changes, time.monotonic() - started)
+        return Outcome(unit.key, unit.kind, unit.name, action, changes, time.monotonic() - started)
 
     return run_dag(units, work)
 
@@ -235,7 +245,7 @@ def apply(units: list[Unit], ctx: Context, store: StateStore, reporter: Reporter
     """Converge every resource: create what is missing, repair what drifted, adopt what exists."""
 
     def work(unit: Unit) -> Outcome:
-        name = unit.name(ctx)
+        name = unit.name
         reporter.started(unit.key, unit.kind, name)
         started = time.monotonic()
         recorded = store.state.resources.get(unit.key)
@@ -266,7 +276,7 @@ def destroy(units: list[Unit], ctx: Context, store: StateStore, reporter: Report
     """Delete in reverse dependency order. Not found means already deleted."""
 
     def work(unit: Unit) -> Outcome:
-        name = unit.name(ctx)
+        name = unit.name
         reporter.started(unit.key, unit.kind, name)
         started = time.monotonic()
         action = "absent"

@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import engine
+from . import config, engine
 from .aws import AwsClients, ClientHook
 from .engine import Context, Outcome, Reporter
 from .errors import InputError, StateError
-from .names import StackNames, StackSettings, partition_of, random_name, validate_name, validate_region
-from .package import build_zip
+from .names import StackNames, partition_of, random_name, validate_name, validate_region
+from .package import build_code
 from .retry import Pacer
-from .stack import build_units
+from .stack import APP_BUNDLE, build_units
 from .state import (
     StackState,
     StateStore,
@@ -43,6 +43,8 @@ class StackOptions:
     state_path: Path | None = None
     hooks: list[ClientHook] = field(default_factory=list)
     pacer: Pacer = field(default_factory=Pacer)
+    config_path: Path | None = None  # --config; else ./asyncapi.toml when present
+    use_config: bool = True  # False: the recipe's stack whatever the directory holds (demo)
 
 
 @dataclass
@@ -52,6 +54,8 @@ class Stack:
     store: StateStore
     clients: AwsClients
     ctx: Context
+    recorded_settings: dict[str, Any] = field(default_factory=dict)  # as the last `up` left them
+    code_info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def state(self) -> StackState:
@@ -145,6 +149,7 @@ def open_stack(
     options: StackOptions, *, creating: bool, start_local: bool = False, allow_missing_state: bool = False
 ) -> Stack:
     """Resolve name, target and state; check credentials and account. Reads only."""
+    loaded = config.apply_to(options)  # asyncapi.toml, validated before any AWS call
     path = resolve_state_path(options, must_exist=not creating and not allow_missing_state)
     if path is not None:
         check_state_path(path)  # bad input stops here, before the embedded AWS or any call
@@ -160,10 +165,12 @@ def open_stack(
             raise StateError("no state file: pass --name to find the stack's resources by name")
         state = StackState(name=name, target=_requested_target(options))
         path = path or default_state_path(name)
-    settings = StackSettings.local() if state.target.kind == "local" else StackSettings()
-    state.settings = {
-        "visibility_timeout": settings.main_visibility_timeout,
-        "batching_window": settings.batching_window,
+    # --- asyncapi.toml: the file's settings (then the embedded AWS's shorter waits); the state keeps
+    # what the last `up` deployed, so plan/status can say what the file changed since. ---
+    settings = loaded.settings(local=state.target.kind == "local")
+    recorded_settings = dict(state.settings)
+    state.settings = config.settings_record(settings, loaded) | {
+        "code_sha256": recorded_settings.get("code_sha256")
     }
     live_target, credentials, gateway = _live_target(state.target, start_local=start_local)
     clients = AwsClients(live_target, hooks=options.hooks, credentials=credentials)
@@ -184,7 +191,7 @@ def open_stack(
         pacer=options.pacer,
         api_url_for=lambda api_id: api_url(live_target, api_id, settings.stage, gateway),
     )
-    return Stack(StateStore(path, state), clients, ctx)
+    return Stack(StateStore(path, state), clients, ctx, recorded_settings)
 
 
 @contextlib.contextmanager
@@ -198,17 +205,25 @@ def locked(stack: Stack) -> Iterator[None]:
         yield
 
 
+def _build_code(stack: Stack) -> None:
+    """The function zip for the file's work and requirements (cached); its hash goes to the state."""
+    build = build_code(stack.ctx.settings, local=stack.state.target.kind == "local")
+    stack.ctx.code = {APP_BUNDLE: build.code}
+    stack.code_info = build.info | {"sha256": build.code.sha256_b64}
+    stack.state.settings["code_sha256"] = build.code.sha256_b64
+
+
 def plan(stack: Stack) -> list[Outcome]:
-    stack.ctx.code = build_zip()
-    return engine.plan(build_units(), stack.ctx, stack.store)
+    _build_code(stack)
+    return engine.plan(build_units(stack.ctx), stack.ctx, stack.store)
 
 
 def up(stack: Stack, reporter: Reporter) -> list[Outcome]:
-    stack.ctx.code = build_zip()
+    _build_code(stack)
     with locked(stack):
         check_ownership(stack)  # before any change: the lock covers one state file, not one name
         stack.store.save()  # the name and target are recorded before the first resource exists
-        outcomes = engine.apply(build_units(), stack.ctx, stack.store, reporter)
+        outcomes = engine.apply(build_units(stack.ctx), stack.ctx, stack.store, reporter)
         claim_ownership(stack)
         stage = stack.store.state.resources.get("stage", {})
         stack.store.set_outputs(
@@ -280,6 +295,7 @@ def claim_ownership(stack: Stack) -> None:
 
 def forget_local_stack(options: StackOptions) -> StackState | None:
     """A local stack whose embedded AWS has stopped is gone with its memory: drop its state file."""
+    config.apply_to(options)
     path = resolve_state_path(options, must_exist=False)
     if path is None or not path.exists():
         return None
@@ -297,7 +313,7 @@ def forget_local_stack(options: StackOptions) -> StackState | None:
 
 def down(stack: Stack, reporter: Reporter) -> list[Outcome]:
     with locked(stack):
-        outcomes = engine.destroy(build_units(), stack.ctx, stack.store, reporter)
+        outcomes = engine.destroy(build_units(stack.ctx), stack.ctx, stack.store, reporter)
         stack.store.delete_file()
     return outcomes
 
@@ -309,4 +325,8 @@ def summary(stack: Stack) -> dict[str, Any]:
         "state": str(stack.store.path),
         "outputs": stack.state.outputs,
         "aws_calls": stack.clients.counter.summary() | {"engine_retries": stack.ctx.retries},
+        "aws_calls_by_operation": dict(sorted(stack.clients.counter.by_operation.items())),
+        "config": stack.state.settings.get("config"),
+        "settings_changed": config.changed_since(stack.recorded_settings, stack.state.settings),
+        "code": stack.code_info,
     }

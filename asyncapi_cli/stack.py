@@ -1,11 +1,18 @@
-"""The recipe as data: which units make the stack, their settings, policies and dependencies."""
+"""The recipe as data: which units make the stack, their names, settings, policies and references.
+
+Every piece of recipe knowledge lives here (and the API's routes in api_definition.py); the units in
+resources/ know only their AWS service. A unit depends on exactly the units its attributes refer to
+with `ref(key).attr`, plus the ordering it names in `after`.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from .api_definition import STATUS_PATH, SUBMIT_PATH, job_api
 from .engine import Context, Unit
-from .resources.bucket import ResultsBucket
+from .refs import Json, Sub, ref
+from .resources.bucket import Bucket
 from .resources.function import Function
 from .resources.log_group import LogGroup
 from .resources.mapping import EventSourceMapping
@@ -15,7 +22,19 @@ from .resources.rest_api import RestApi
 from .resources.role import Role
 from .resources.routes import ApiRoutes
 from .resources.stage import Stage
-from .resources.table import JobsTable
+from .resources.table import Table
+
+INLINE_POLICY_NAME = "asyncapi-least-privilege"
+INVOKE_STATEMENT_ID = "asyncapi-apigateway-invoke"
+APP_BUNDLE = "app"  # the handlers/ zip (package.py); functions name the bundle they run
+
+PUBLIC_ACCESS_BLOCK = {
+    "BlockPublicAcls": True,
+    "IgnorePublicAcls": True,
+    "BlockPublicPolicy": True,
+    "RestrictPublicBuckets": True,
+}
+BUCKET_ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
 
 
 def _statement(actions: list[str], resources: list[str]) -> dict[str, Any]:
@@ -24,6 +43,13 @@ def _statement(actions: list[str], resources: list[str]) -> dict[str, Any]:
 
 def _policy(*statements: dict[str, Any]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def _trust(service: str) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}],
+    }
 
 
 def _log_statement(ctx: Context, function_name: str) -> dict[str, Any]:
@@ -40,10 +66,9 @@ def api_gateway_policy(ctx: Context) -> dict[str, Any]:
 
 def processor_policy(ctx: Context) -> dict[str, Any]:
     return _policy(
-        _statement(
-            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
-            [ctx.arn("dynamodb", f"table/{ctx.names.table}")],
-        ),
+        # handlers/job_processor.py only ever calls UpdateItem (conditional writes, creating the
+        # record when absent) and PutObject under results/ (tests/test_up_settings.py checks this).
+        _statement(["dynamodb:UpdateItem"], [ctx.arn("dynamodb", f"table/{ctx.names.table}")]),
         _statement(["s3:PutObject"], [f"arn:{ctx.partition}:s3:::{ctx.names.bucket}/results/*"]),
         # What the event source mapping needs to poll the queue with the function's role.
         _statement(
@@ -61,68 +86,193 @@ def status_policy(ctx: Context) -> dict[str, Any]:
     )
 
 
-def processor_environment(ctx: Context) -> dict[str, str]:
-    return {
-        "JOBS_TABLE_NAME": ctx.names.table,
-        "RESULTS_BUCKET_NAME": ctx.names.bucket,
-        "MAX_RECEIVE_COUNT": str(ctx.settings.max_receive_count),
-    }
+def _role(key: str, name: str, service: str, policy: dict[str, Any], ctx: Context) -> Role:
+    return Role(
+        key=key,
+        name=name,
+        attributes={
+            "AssumeRolePolicyDocument": _trust(service),
+            "Description": f"asyncapi stack {ctx.names.project}",
+            "Policies": {INLINE_POLICY_NAME: policy},
+        },
+    )
 
 
-def status_environment(ctx: Context) -> dict[str, str]:
-    return {"JOBS_TABLE_NAME": ctx.names.table}
+def _queue(key: str, name: str, visibility_timeout: int, ctx: Context, **extra: Any) -> Queue:
+    return Queue(
+        key=key,
+        name=name,
+        attributes={
+            "MessageRetentionPeriod": str(ctx.settings.retention_seconds),
+            "VisibilityTimeout": str(visibility_timeout),
+            # Encryption at rest with SQS-managed keys.
+            "SqsManagedSseEnabled": "true",
+            **extra,
+        },
+    )
 
 
-def build_units() -> list[Unit]:
+def _lambda_invocation_uri(ctx: Context, function_key: str) -> Sub:
+    return Sub.of(
+        "arn:{partition}:apigateway:{region}:lambda:path/2015-03-31/functions/{function}/invocations",
+        partition=ctx.partition,
+        region=ctx.region,
+        function=ref(function_key).arn,
+    )
+
+
+def build_units(ctx: Context) -> list[Unit]:
     """Every resource of the recipe, in a dependency order (the engine runs independent ones at once)."""
+    names, settings = ctx.names, ctx.settings
+    processor_settings: dict[str, Any] = {
+        "Runtime": settings.runtime,
+        "Handler": "job_processor.lambda_handler",
+        "MemorySize": settings.processor_memory,
+        "Timeout": settings.processor_timeout,
+        "Role": ref("processor_role").arn,
+        "Architectures": [settings.architecture],
+        "Environment": {
+            "Variables": {
+                "JOBS_TABLE_NAME": ref("table").name,
+                "RESULTS_BUCKET_NAME": ref("bucket").name,
+                "MAX_RECEIVE_COUNT": str(settings.max_receive_count),
+            }
+        },
+        # None (the default) leaves the function unreserved, removing a reservation made before.
+        "ReservedConcurrentExecutions": settings.reserved_concurrency,
+    }
+    mapping_settings: dict[str, Any] = {
+        "EventSourceArn": ref("main_queue").arn,
+        "FunctionName": ref("processor_fn").name,
+        "BatchSize": settings.batch_size,
+        "MaximumBatchingWindowInSeconds": settings.batching_window,
+        "FunctionResponseTypes": ["ReportBatchItemFailures"],
+    }
+    if settings.max_concurrency is not None:
+        mapping_settings["ScalingConfig"] = {"MaximumConcurrency": settings.max_concurrency}
+    routes = job_api(
+        queue_uri=Sub.of(
+            "arn:{partition}:apigateway:{region}:sqs:path/{account}/{queue}",
+            partition=ctx.partition,
+            region=ctx.region,
+            account=ctx.account,
+            queue=ref("main_queue").name,
+        ),
+        queue_role_arn=ref("api_role").arn,
+        status_uri=_lambda_invocation_uri(ctx, "status_fn"),
+    )
     return [
-        Queue(key="dlq"),
-        Queue(key="main_queue", depends_on=("dlq",), dead_letter_key="dlq"),
-        ResultsBucket(),
-        Role(
-            key="api_role",
-            service="apigateway.amazonaws.com",
-            role_name=lambda ctx: ctx.names.api_role,
-            policy=api_gateway_policy,
+        _queue("dlq", names.dlq, settings.dlq_visibility_timeout, ctx),
+        _queue(
+            "main_queue",
+            names.main_queue,
+            settings.main_visibility_timeout,
+            ctx,
+            RedrivePolicy=Json(
+                {"deadLetterTargetArn": ref("dlq").arn, "maxReceiveCount": settings.max_receive_count}
+            ),
         ),
-        Role(
-            key="processor_role",
-            service="lambda.amazonaws.com",
-            role_name=lambda ctx: ctx.names.processor_role,
-            policy=processor_policy,
+        Bucket(
+            key="bucket",
+            name=names.bucket,
+            attributes={
+                "PublicAccessBlockConfiguration": PUBLIC_ACCESS_BLOCK,
+                "ServerSideEncryptionConfiguration": BUCKET_ENCRYPTION,
+            },
         ),
-        Role(
-            key="status_role",
-            service="lambda.amazonaws.com",
-            role_name=lambda ctx: ctx.names.status_role,
-            policy=status_policy,
+        _role("api_role", names.api_role, "apigateway.amazonaws.com", api_gateway_policy(ctx), ctx),
+        _role("processor_role", names.processor_role, "lambda.amazonaws.com", processor_policy(ctx), ctx),
+        _role("status_role", names.status_role, "lambda.amazonaws.com", status_policy(ctx), ctx),
+        LogGroup(
+            key="processor_logs",
+            name=names.log_group(names.processor),
+            attributes={"retentionInDays": settings.log_retention_days},
         ),
-        LogGroup(key="processor_logs", function_key="processor"),
-        LogGroup(key="status_logs", function_key="status"),
-        RestApi(),
-        JobsTable(),
+        LogGroup(
+            key="status_logs",
+            name=names.log_group(names.status_checker),
+            attributes={"retentionInDays": settings.log_retention_days},
+        ),
+        RestApi(
+            key="rest_api",
+            name=names.api,
+            attributes={
+                "description": (
+                    f"asyncapi stack {names.project}: POST {SUBMIT_PATH} -> SQS, GET {STATUS_PATH}"
+                ),
+                "endpointConfiguration": {"types": ["REGIONAL"]},
+            },
+        ),
+        Table(
+            key="table",
+            name=names.table,
+            attributes={
+                "AttributeDefinitions": [{"AttributeName": "jobId", "AttributeType": "S"}],
+                "KeySchema": [{"AttributeName": "jobId", "KeyType": "HASH"}],
+                "BillingMode": "PAY_PER_REQUEST",
+            },
+        ),
+        # The log group first, so that Lambda never creates it itself (without a retention).
         Function(
             key="processor_fn",
-            function_name=lambda ctx: ctx.names.processor,
-            handler="job_processor.lambda_handler",
-            memory=lambda ctx: ctx.settings.processor_memory,
-            timeout=lambda ctx: ctx.settings.processor_timeout,
-            role_key="processor_role",
-            environment=processor_environment,
-            depends_on=("processor_role", "processor_logs", "table", "bucket"),
+            name=names.processor,
+            code=APP_BUNDLE,
+            attributes=processor_settings,
+            after=("processor_logs",),
         ),
         Function(
             key="status_fn",
-            function_name=lambda ctx: ctx.names.status_checker,
-            handler="status_checker.lambda_handler",
-            memory=lambda ctx: ctx.settings.status_memory,
-            timeout=lambda ctx: ctx.settings.status_timeout,
-            role_key="status_role",
-            environment=status_environment,
-            depends_on=("status_role", "status_logs", "table"),
+            name=names.status_checker,
+            code=APP_BUNDLE,
+            attributes={
+                "Runtime": settings.runtime,
+                "Handler": "status_checker.lambda_handler",
+                "MemorySize": settings.status_memory,
+                "Timeout": settings.status_timeout,
+                "Role": ref("status_role").arn,
+                "Environment": {"Variables": {"JOBS_TABLE_NAME": ref("table").name}},
+            },
+            after=("status_logs",),
         ),
-        ApiRoutes(),
-        InvokePermission(),
-        EventSourceMapping(),
-        Stage(),
+        ApiRoutes(
+            key="routes",
+            name=f"{names.api}: " + ", ".join(routes["methods"]),
+            attributes={"restApiId": ref("rest_api").id, **routes},
+        ),
+        InvokePermission(
+            key="status_permission",
+            name=f"{names.status_checker}/{INVOKE_STATEMENT_ID}",
+            attributes={
+                "FunctionName": ref("status_fn").name,
+                "StatementId": INVOKE_STATEMENT_ID,
+                "Action": "lambda:InvokeFunction",
+                "Principal": "apigateway.amazonaws.com",
+                # Only this API's GET /status/* may invoke the status checker.
+                "SourceArn": Sub.of(
+                    "arn:{partition}:execute-api:{region}:{account}:{api}/*/GET/status/*",
+                    partition=ctx.partition,
+                    region=ctx.region,
+                    account=ctx.account,
+                    api=ref("rest_api").id,
+                ),
+                "SourceAccount": ctx.account,
+            },
+        ),
+        EventSourceMapping(
+            key="mapping",
+            name=f"{names.main_queue} -> {names.processor}",
+            attributes=mapping_settings,
+        ),
+        Stage(
+            key="stage",
+            name=f"{names.api}/{settings.stage}",
+            attributes={
+                "restApiId": ref("rest_api").id,
+                "stageName": settings.stage,
+                "stageDescription": "asyncapi production stage",
+                "description": Sub.of("asyncapi routes {digest}", digest=ref("routes").fingerprint),
+            },
+            # Deploy once API Gateway may invoke the status checker: no 500s in the first seconds.
+            after=("status_permission",),
+        ),
     ]

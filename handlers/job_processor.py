@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
 import os
 import re
@@ -20,8 +22,9 @@ from datetime import datetime, timezone
 from typing import Any
 
 import boto3
+import job_features  # issue 10 hooks: priority/batchId on the record, batch messages, webhooks
+import schedule_runs  # issue 11 hooks: a schedule's run (its envelope, scheduleId, the runs record)
 from botocore.exceptions import BotoCoreError, ClientError
-from jobwork import run_job
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 FINAL = ("completed", "failed")
@@ -30,6 +33,19 @@ _clients: dict[str, Any] = {}
 
 class PoisonMessage(Exception):
     """A message no retry can fix: it goes to the DLQ untouched."""
+
+
+@functools.lru_cache(maxsize=1)
+def load_work() -> Any:
+    """The job's work, "module:function": ASYNCAPI_WORK, else asyncapi_work.txt beside this file (written
+    by asyncapi's packaging for the user's work module), else the built-in demo work."""
+    packaged = os.path.join(os.path.dirname(os.path.abspath(__file__)), "asyncapi_work.txt")
+    spec = os.environ.get("ASYNCAPI_WORK")
+    if not spec and os.path.isfile(packaged):
+        with open(packaged, encoding="utf-8") as handle:
+            spec = handle.read().strip()
+    module, _, function = (spec or "jobwork:run_job").partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def _client(service: str) -> Any:
@@ -65,6 +81,8 @@ def parse_record(record: dict[str, Any]) -> tuple[str, Any, str]:
     if job_id is None and isinstance(decoded, dict) and "jobId" in decoded:
         job_id = decoded.get("jobId")
         payload = decoded.get("data", decoded.get("payload"))
+    if job_id is None and (scheduled := schedule_runs.scheduled_job(decoded, record)):
+        job_id, payload, _ = scheduled  # a schedule's run: its job id is the SQS message id
     if not isinstance(job_id, str) or not JOB_ID_RE.match(job_id):
         raise PoisonMessage(f"no valid job id (got {job_id!r})")
     submitted = (attributes.get("submittedAt") or {}).get("stringValue") or decoded_timestamp(decoded)
@@ -101,9 +119,13 @@ def _is_conditional_failure(exc: Exception) -> bool:
     )
 
 
-def claim(table_name: str, job_id: str, created_at: str, attempt: int) -> bool:
+def claim(
+    table_name: str, job_id: str, created_at: str, attempt: int, extras: dict[str, str] | None = None
+) -> bool:
     """Mark the job processing unless it already finished. False: a finished job, nothing to do."""
     now = _now()
+    # Feature hook: extras (priority, batchId) are stored with the claim, in the same write.
+    extra_sets = "".join(f", #x{i} = :x{i}" for i in range(len(extras or {})))
     try:
         _client("dynamodb").update_item(
             TableName=table_name,
@@ -111,9 +133,13 @@ def claim(table_name: str, job_id: str, created_at: str, attempt: int) -> bool:
             UpdateExpression=(
                 "SET #s = :processing, createdAt = if_not_exists(createdAt, :created), "
                 "startedAt = if_not_exists(startedAt, :now), updatedAt = :now, attempts = :attempt"
+                + extra_sets
             ),
             ConditionExpression="attribute_not_exists(jobId) OR NOT (#s IN (:completed, :failed))",
-            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeNames={
+                "#s": "status",
+                **{f"#x{i}": name for i, name in enumerate(extras or {})},
+            },
             ExpressionAttributeValues={
                 ":processing": {"S": "processing"},
                 ":created": {"S": created_at},
@@ -121,6 +147,7 @@ def claim(table_name: str, job_id: str, created_at: str, attempt: int) -> bool:
                 ":attempt": {"N": str(attempt)},
                 ":completed": {"S": "completed"},
                 ":failed": {"S": "failed"},
+                **{f":x{i}": {"S": value} for i, value in enumerate((extras or {}).values())},
             },
         )
         return True
@@ -187,13 +214,16 @@ def process_record(record: dict[str, Any]) -> bool:
     table_name = os.environ["JOBS_TABLE_NAME"]
     bucket = os.environ["RESULTS_BUCKET_NAME"]
     attempt = _receive_count(record)
+    if job_features.is_batch(record):  # feature hook: a batch message runs its items (batch_jobs)
+        return job_features.run_batch(record, process_record)
     try:
         job_id, payload, created_at = parse_record(record)
     except PoisonMessage as exc:
         log("ERROR", "poison-message", messageId=message_id, attempt=attempt, error=str(exc))
         return False
     try:
-        if not claim(table_name, job_id, created_at, attempt):
+        extras = {**job_features.record_extras(record, payload), **schedule_runs.record_extras(record)}
+        if not claim(table_name, job_id, created_at, attempt, extras):
             log(
                 "INFO",
                 "duplicate-delivery",
@@ -202,9 +232,13 @@ def process_record(record: dict[str, Any]) -> bool:
                 attempt=attempt,
                 outcome="skipped",
             )
-            return True
+            # Feature hook: a crash after the final write but before the webhook was queued is
+            # repaired here, by the redelivery.
+            return job_features.after_final(_client, table_name, job_id, payload)
+        if schedule_id := schedule_runs.schedule_id_of(record):
+            schedule_runs.record_run(_client("dynamodb"), table_name, job_id, schedule_id)
         log("INFO", "job-started", jobId=job_id, messageId=message_id, attempt=attempt)
-        result = run_job(payload)
+        result = load_work()(payload)
         key = f"results/{job_id}.json"
         document = {"jobId": job_id, "completedAt": _now(), "result": result}
         _client("s3").put_object(
@@ -221,7 +255,7 @@ def process_record(record: dict[str, Any]) -> bool:
             attempt=attempt,
             outcome="completed" if won else "duplicate",
         )
-        return True
+        return job_features.after_final(_client, table_name, job_id, payload)  # feature hook: webhook
     except Exception as exc:  # the job or AWS failed: retry, or fail for good on the last receive
         error = f"{type(exc).__name__}: {exc}"
         last = attempt >= _max_receive_count()
@@ -231,6 +265,8 @@ def process_record(record: dict[str, Any]) -> bool:
             finish(table_name, job_id, status, error=error, attempt=attempt)
         except (ClientError, BotoCoreError) as record_exc:
             log("ERROR", "status-write-failed", jobId=job_id, attempt=attempt, error=str(record_exc))
+        if last:  # feature hook: a job failed for good announces it (the DLQ recorder repairs a miss)
+            job_features.after_final(_client, table_name, job_id, payload)
         return False
 
 

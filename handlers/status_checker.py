@@ -10,12 +10,15 @@ import time
 from decimal import Decimal
 from typing import Any
 
+import batch_status  # issue 10: GET /batches/{batchId} is served by this function too
 import boto3
+import job_features  # issue 10: priority, batchId and webhook fields on a job's status
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 PENDING = ("processing", "retrying")
 RETRY_AFTER_SECONDS = "1"
 FIELDS = ("status", "createdAt", "startedAt", "updatedAt", "completedAt", "attempts", "result", "error")
+FIELDS += ("scheduleId",)  # issue 11: a scheduled run names its schedule
 _clients: dict[str, Any] = {}
 
 
@@ -54,6 +57,8 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
     request_id = getattr(context, "aws_request_id", None) or (event.get("requestContext") or {}).get(
         "requestId"
     )
+    if event.get("resource") == batch_status.RESOURCE:  # feature hook: batches
+        return batch_status.lambda_handler(event, context)
     try:
         job_id = (event.get("pathParameters") or {}).get("jobId")
         if not isinstance(job_id, str) or not JOB_ID_RE.match(job_id):
@@ -82,6 +87,7 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
         for field in FIELDS:
             if field in item:
                 body[field] = _plain(item[field])
+        body.update(job_features.public_fields(item))  # feature hook
         headers = {"Retry-After": RETRY_AFTER_SECONDS} if body.get("status") in PENDING else {}
         return _response(200, body, headers)
     except Exception as exc:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import random
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from asyncapi_cli.aws import is_mutating
@@ -110,3 +112,61 @@ class Flaky:
 
             return AWSResponse(request.url, 503, {}, _Body(b""))
         return throttling_response(protocol, request.url)
+
+
+def error_response(protocol: str, url: str, status: int, code: str, message: str) -> Any:
+    """An AWS error answer in the wire format of each protocol (botocore parses it as AWS's own)."""
+    from botocore.awsrequest import AWSResponse
+
+    if protocol == "json":
+        body = json.dumps({"__type": code, "message": message}).encode()
+        return AWSResponse(url, status, {"x-amzn-RequestId": "fault"}, _Body(body))
+    if protocol == "rest-json":
+        headers = {"x-amzn-ErrorType": code, "x-amzn-RequestId": "fault"}
+        return AWSResponse(url, status, headers, _Body(json.dumps({"message": message}).encode()))
+    body = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>".encode()  # rest-xml (S3)
+    return AWSResponse(url, status, {}, _Body(body))
+
+
+class Refuse:
+    """Answers the first `times` calls of one operation with an AWS error, before they are sent.
+
+    `when(params)` narrows which calls count (one function's CreateFunction, say). Each refused call
+    is a whole API call refused (not one attempt of it), as when AWS answers the same error again.
+    """
+
+    def __init__(
+        self,
+        service: str,
+        operation: str,
+        *,
+        times: int,
+        status: int,
+        code: str,
+        message: str,
+        when: Callable[[dict[str, Any]], bool] = lambda _params: True,
+    ) -> None:
+        self.service, self.operation, self.times = service, operation, times
+        self.status, self.code, self.message, self.when = status, code, message, when
+        self.refused = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, client: Any) -> None:
+        if client.meta.service_model.service_name != self.service:
+            return
+        protocol = client.meta.service_model.protocol
+        event = f"{client.meta.service_model.service_id.hyphenize()}.{self.operation}"
+
+        def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+            context["refuse_params"] = params
+
+        def refuse(request: Any, **_: Any) -> Any:
+            call_params = request.context.get("refuse_params", {})
+            with self._lock:
+                if self.refused >= self.times or not self.when(call_params):
+                    return None
+                self.refused += 1
+            return error_response(protocol, request.url, self.status, self.code, self.message)
+
+        client.meta.events.register_first(f"provide-client-params.{event}", remember)
+        client.meta.events.register_first(f"before-send.{event}", refuse)

@@ -13,70 +13,12 @@ from asyncapi_cli.engine import SilentReporter
 
 from .conftest import deploy, stack_options
 from .faults import FailAfterMutatingCall, InjectedFault
+from .stack_units import expected_inventory, live_inventory, stack_units
 
 NAME = "test-stack"
 
 
-def live_inventory(name: str = NAME, region: str = "us-east-1") -> dict[str, int]:
-    """How many of each resource exist with the stack's names (duplicates show as > 1)."""
-    sqs = boto3.client("sqs", region_name=region)
-    lam = boto3.client("lambda", region_name=region)
-    apigw = boto3.client("apigateway", region_name=region)
-    iam = boto3.client("iam")
-    queues = [u for u in sqs.list_queues(QueueNamePrefix=name).get("QueueUrls", [])]
-    functions = [f for f in lam.list_functions()["Functions"] if f["FunctionName"].startswith(name)]
-    mappings = lam.list_event_source_mappings()["EventSourceMappings"]
-    apis = [a for a in apigw.get_rest_apis()["items"] if a["name"] == f"{name}-api"]
-    stages = sum(len(apigw.get_stages(restApiId=a["id"])["item"]) for a in apis)
-    resources = sum(
-        len([r for r in apigw.get_resources(restApiId=a["id"])["items"] if r["path"] != "/"]) for a in apis
-    )
-    roles = [r for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(name)]
-    tables = [
-        t
-        for t in boto3.client("dynamodb", region_name=region).list_tables()["TableNames"]
-        if t.startswith(name)
-    ]
-    buckets = [b for b in boto3.client("s3").list_buckets()["Buckets"] if b["Name"].startswith(name)]
-    groups = boto3.client("logs", region_name=region).describe_log_groups(
-        logGroupNamePrefix=f"/aws/lambda/{name}"
-    )["logGroups"]
-    permissions = 0
-    for function in functions:
-        try:
-            permissions += len(
-                json.loads(lam.get_policy(FunctionName=function["FunctionName"])["Policy"])["Statement"]
-            )
-        except lam.exceptions.ResourceNotFoundException:
-            pass
-    return {
-        "queues": len(queues),
-        "functions": len(functions),
-        "mappings": len(mappings),
-        "apis": len(apis),
-        "stages": stages,
-        "api_resources": resources,
-        "roles": len(roles),
-        "tables": len(tables),
-        "buckets": len(buckets),
-        "log_groups": len(groups),
-        "permissions": permissions,
-    }
-
-
-COMPLETE = {
-    "queues": 2,
-    "functions": 2,
-    "mappings": 1,
-    "apis": 1,
-    "stages": 1,
-    "api_resources": 3,
-    "roles": 3,
-    "tables": 1,
-    "buckets": 1,
-    "log_groups": 2,
-    "permissions": 1,
-}
+COMPLETE = expected_inventory(NAME)
 EMPTY = dict.fromkeys(COMPLETE, 0)
 
 
@@ -87,8 +29,9 @@ def state_matches_reality(stack_path: Path) -> None:
     assert resources["main_queue"]["url"] == sqs.get_queue_url(QueueName=f"{NAME}-main-queue")["QueueUrl"]
     apis = [a for a in boto3.client("apigateway").get_rest_apis()["items"] if a["name"] == f"{NAME}-api"]
     assert resources["rest_api"]["id"] == apis[0]["id"]
-    (mapping,) = boto3.client("lambda").list_event_source_mappings()["EventSourceMappings"]
-    assert resources["mapping"]["uuid"] == mapping["UUID"]
+    live_mappings = boto3.client("lambda").list_event_source_mappings()["EventSourceMappings"]
+    mapping_keys = [u.key for u in stack_units(NAME) if u.kind == "event-source-mapping"]
+    assert sorted(resources[key]["uuid"] for key in mapping_keys) == sorted(m["UUID"] for m in live_mappings)
     assert state["outputs"]["api_url"].startswith(f"https://{apis[0]['id']}.execute-api.")
 
 

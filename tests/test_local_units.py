@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from asyncapi_cli.api_definition import SUBMIT_ACCEPTED_TEMPLATE, SUBMIT_REQUEST_TEMPLATE
 from asyncapi_cli.local.lambda_runtime import FunctionSpec, InvokeResult, LambdaRuntime
 from asyncapi_cli.local.poller import MappingSpec, failed_ids, to_record
 from asyncapi_cli.local.vtl import InputVariable, UtilVariable, render, select_json_path
-from asyncapi_cli.resources.routes import SUBMIT_ACCEPTED_TEMPLATE, SUBMIT_REQUEST_TEMPLATE
 
 HANDLER_SOURCE = """
 import os, time

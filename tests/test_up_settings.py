@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import ast
 import json
+from pathlib import Path
 
 import boto3
 import pytest
 
+from asyncapi_cli.api_definition import SUBMIT_REQUEST_TEMPLATE
 from asyncapi_cli.names import TAG_KEY
-from asyncapi_cli.resources.routes import SUBMIT_REQUEST_TEMPLATE
+from asyncapi_cli.stack import build_units
 
-from .conftest import ACCOUNT, deploy
+from .conftest import ACCOUNT, REPO, deploy
 
 NAME = "test-stack"
 
@@ -97,19 +100,34 @@ def test_api_gateway_role_only_sends_to_main_queue(stack) -> None:  # noqa: ANN0
     )
 
 
+def handler_actions(source: Path) -> set[str]:
+    """The IAM actions of every `_client("<service>").<operation>(...)` call a handler makes."""
+    actions = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        target = node.func.value
+        if isinstance(target, ast.Call) and getattr(target.func, "id", None) == "_client":
+            service = target.args[0].value  # type: ignore[attr-defined]
+            operation = "".join(part.title() for part in node.func.attr.split("_"))
+            actions.add(f"{service}:{operation}")
+    return actions
+
+
 def test_lambda_roles_are_scoped(stack) -> None:  # noqa: ANN001
     role, policy = _role(f"{NAME}-lambda-role")
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
         "Service": "lambda.amazonaws.com"
     }
+    # Least privilege (issue 14, defect 8): exactly the table and bucket calls the processor makes.
+    calls = handler_actions(REPO / "handlers" / "job_processor.py")
+    assert calls == {"dynamodb:UpdateItem", "s3:PutObject"}
     by_resource = {s["Resource"][0]: sorted(s["Action"]) for s in policy["Statement"]}
     assert by_resource == {
-        f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{NAME}-jobs": [
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-        ],
-        f"arn:aws:s3:::{NAME}-results/results/*": ["s3:PutObject"],
+        f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/{NAME}-jobs": sorted(
+            c for c in calls if c.startswith("dynamodb:")
+        ),
+        f"arn:aws:s3:::{NAME}-results/results/*": sorted(c for c in calls if c.startswith("s3:")),
         f"arn:aws:sqs:us-east-1:{ACCOUNT}:{NAME}-main-queue": [
             "sqs:DeleteMessage",
             "sqs:GetQueueAttributes",
@@ -208,9 +226,12 @@ def test_status_proxy_integration_and_scoped_permission(stack) -> None:  # noqa:
 
 
 def test_mapping_batching_and_partial_failures(stack) -> None:  # noqa: ANN001
-    mappings = boto3.client("lambda").list_event_source_mappings(FunctionName=f"{NAME}-job-processor")
-    (mapping,) = mappings["EventSourceMappings"]
-    assert mapping["EventSourceArn"] == f"arn:aws:sqs:us-east-1:{ACCOUNT}:{NAME}-main-queue"
+    main_queue = f"arn:aws:sqs:us-east-1:{ACCOUNT}:{NAME}-main-queue"
+    mappings = boto3.client("lambda").list_event_source_mappings(
+        EventSourceArn=main_queue, FunctionName=f"{NAME}-job-processor"
+    )
+    (mapping,) = mappings["EventSourceMappings"]  # one mapping from the main queue (others may exist)
+    assert mapping["UUID"] == stack.state.resources["mapping"]["uuid"]
     assert mapping["BatchSize"] == 10
     assert mapping["MaximumBatchingWindowInSeconds"] == 5
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -227,21 +248,6 @@ def test_stage_deployed_and_recorded(stack) -> None:  # noqa: ANN001
     on_disk = json.loads(stack.store.path.read_text())
     assert on_disk["schema"] == 1 and on_disk["target"]["account"] == ACCOUNT
     assert on_disk["outputs"]["api_url"] == url
-    assert set(on_disk["resources"]) == {
-        "dlq",
-        "main_queue",
-        "bucket",
-        "api_role",
-        "processor_role",
-        "status_role",
-        "processor_logs",
-        "status_logs",
-        "rest_api",
-        "table",
-        "processor_fn",
-        "status_fn",
-        "routes",
-        "status_permission",
-        "mapping",
-        "stage",
-    }
+    # Every unit of the stack is recorded under its key (the keys existing state files use).
+    assert set(on_disk["resources"]) == {unit.key for unit in build_units(stack.ctx)}
+    assert {"dlq", "main_queue", "mapping", "rest_api", "stage"} <= set(on_disk["resources"])

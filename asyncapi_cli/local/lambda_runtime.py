@@ -177,6 +177,11 @@ class LambdaRuntime:
             staging = target.with_name(target.name + f".{uuid.uuid4().hex}")
             with zipfile.ZipFile(io.BytesIO(spec.code)) as archive:
                 archive.extractall(staging)
+            # --- asyncapi.toml (package.py): requirements built for this host when the Lambda wheels
+            # in the zip cannot load here (another CPython or machine); a no-op otherwise. ---
+            from ..package import overlay_host_dependencies
+
+            overlay_host_dependencies(spec.code, staging)
             try:
                 staging.rename(target)
             except OSError:  # another thread extracted it first

@@ -1,11 +1,20 @@
-"""One module per kind of resource; each unit finds, diffs, creates, updates and deletes itself."""
+"""One module per kind of resource; each unit finds, diffs, creates, updates and deletes itself.
+
+A unit knows its AWS service, never the recipe: names, settings, policies and references all come
+from stack.py.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from ..aws import is_not_found
+from ..refs import refs_in
+
+if TYPE_CHECKING:
+    from ..engine import Context
 
 T = TypeVar("T")
 
@@ -23,3 +32,27 @@ def or_none(call: Callable[[], T]) -> T | None:
 def ignore_not_found(call: Callable[[], Any]) -> None:
     """Deleting what is already gone is success."""
     or_none(call)
+
+
+@dataclass(kw_only=True)
+class Resource:
+    """What every unit shares: a key in the state file, a name, and one attribute map.
+
+    `attributes` is the desired state in the AWS API's own shape; the same map is sent on create,
+    compared with what is read back (diff) and sent on update. Its refs name the units this one
+    depends on; `after` adds ordering that no value carries (a log group before its function).
+    """
+
+    key: str
+    name: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+    after: tuple[str, ...] = ()
+    kind: ClassVar[str] = "resource"
+
+    @property
+    def depends_on(self) -> tuple[str, ...]:
+        return tuple(sorted(refs_in(self.attributes) | set(self.after)))
+
+    def desired(self, ctx: Context) -> dict[str, Any]:
+        resolved: dict[str, Any] = ctx.resolve(self.attributes)
+        return resolved

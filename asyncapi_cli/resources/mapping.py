@@ -1,4 +1,4 @@
-"""The SQS -> processor event source mapping: batch 10, 5 s window, partial batch responses."""
+"""A Lambda event source mapping: which source feeds which function, and how (batching, scaling)."""
 
 from __future__ import annotations
 
@@ -7,36 +7,33 @@ from typing import Any
 
 from ..aws import error_code, error_message
 from ..engine import KNOWN_AFTER_UP, Change, Context, Found, diff_settings
-from . import ignore_not_found, or_none
+from . import Resource, ignore_not_found, or_none
+
+IDENTITY = ("EventSourceArn", "FunctionName")  # what the mapping is; the rest is how it behaves
 
 
-@dataclass
-class EventSourceMapping:
-    key: str = "mapping"
-    kind: str = "event-source-mapping"
-    depends_on: tuple[str, ...] = ("processor_fn", "main_queue")
+@dataclass(kw_only=True)
+class EventSourceMapping(Resource):
+    """attributes: CreateEventSourceMapping's parameters (EventSourceArn and FunctionName included)."""
 
-    def name(self, ctx: Context) -> str:
-        return f"{ctx.names.main_queue} -> {ctx.names.processor}"
-
-    def desired(self, ctx: Context) -> dict[str, Any]:
-        return {
-            "BatchSize": ctx.settings.batch_size,
-            "MaximumBatchingWindowInSeconds": ctx.settings.batching_window,
-            "FunctionResponseTypes": ["ReportBatchItemFailures"],
-        }
+    kind = "event-source-mapping"
 
     def placeholder(self, ctx: Context) -> dict[str, Any]:
         return {"uuid": KNOWN_AFTER_UP}
+
+    def _settings(self, desired: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in desired.items() if k not in IDENTITY}
 
     def _get(self, ctx: Context, uuid: str) -> dict[str, Any] | None:
         return or_none(lambda: ctx.clients("lambda").get_event_source_mapping(UUID=uuid))
 
     def find(self, ctx: Context, recorded: dict[str, Any] | None) -> Found | None:
-        queue_arn = ctx.arn("sqs", ctx.names.main_queue)
+        desired = self.desired(ctx)
         lam = ctx.clients("lambda")
         response = or_none(
-            lambda: lam.list_event_source_mappings(EventSourceArn=queue_arn, FunctionName=ctx.names.processor)
+            lambda: lam.list_event_source_mappings(
+                EventSourceArn=desired["EventSourceArn"], FunctionName=desired["FunctionName"]
+            )
         )
         for mapping in (response or {}).get("EventSourceMappings", []):
             if mapping.get("State") not in ("Deleting",):
@@ -45,7 +42,7 @@ class EventSourceMapping:
 
     def diff(self, ctx: Context, found: Found) -> list[Change]:
         live = found.observed
-        changes = diff_settings(live, self.desired(ctx))
+        changes = diff_settings(live, self._settings(self.desired(ctx)))
         if live.get("State") not in ("Enabled", "Enabling", "Creating", "Updating"):
             changes.append(Change("State", live.get("State"), "Enabled"))
         return changes
@@ -58,24 +55,19 @@ class EventSourceMapping:
 
     def create(self, ctx: Context) -> dict[str, Any]:
         lam = ctx.clients("lambda")
+        desired = self.desired(ctx)
 
         def permissions_settling(exc: Exception) -> bool:
-            # The processor role's SQS permissions take a moment to propagate.
+            # The function role's permissions on the source take a moment to propagate.
             return (
                 error_code(exc) == "InvalidParameterValueException"
                 and "permission" in error_message(exc).lower()
             )
 
         mapping = ctx.pacer_retry(
-            lambda: lam.create_event_source_mapping(
-                EventSourceArn=ctx.record_of("main_queue")["arn"],
-                FunctionName=ctx.names.processor,
-                Enabled=True,
-                Tags=ctx.tags,
-                **self.desired(ctx),
-            ),
+            lambda: lam.create_event_source_mapping(Enabled=True, Tags=ctx.tags, **desired),
             retry_if=permissions_settling,
-            what="creating the event source mapping",
+            what=f"creating the event source mapping {self.name}",
             timeout=120,
         )
         self._wait_enabled(ctx, mapping["UUID"])
@@ -83,12 +75,23 @@ class EventSourceMapping:
 
     def update(self, ctx: Context, found: Found, changes: list[Change]) -> dict[str, Any]:
         uuid = found.record["uuid"]
-        ctx.clients("lambda").update_event_source_mapping(UUID=uuid, Enabled=True, **self.desired(ctx))
+        settings = self._settings(self.desired(ctx))
+        ctx.clients("lambda").update_event_source_mapping(UUID=uuid, Enabled=True, **settings)
         self._wait_enabled(ctx, uuid)
         return found.record
 
     def delete(self, ctx: Context, record: dict[str, Any]) -> None:
         uuid = record["uuid"]
-        ignore_not_found(lambda: ctx.clients("lambda").delete_event_source_mapping(UUID=uuid))
+        lam = ctx.clients("lambda")
+        # A mapping still Creating or Updating (a `down` after an interrupted `up`) answers
+        # ResourceInUseException (Lambda API reference, DeleteEventSourceMapping, Errors): retry.
+        ctx.pacer_retry(
+            lambda: ignore_not_found(lambda: lam.delete_event_source_mapping(UUID=uuid)),
+            retry_if=lambda exc: error_code(exc) == "ResourceInUseException",
+            what=f"deleting event source mapping {uuid} (still being created or updated)",
+            timeout=120,
+            base=0.5,
+            cap=5.0,
+        )
         # The mapping goes through Deleting; the function must outlive it.
         ctx.wait(lambda: self._get(ctx, uuid) is None, what=f"event source mapping {uuid} to be deleted")

@@ -1,4 +1,4 @@
-"""lambda:AddPermission letting only this API's GET /status/* invoke the status checker."""
+"""A lambda:AddPermission statement on a function's resource policy (who may invoke it, from where)."""
 
 from __future__ import annotations
 
@@ -8,63 +8,50 @@ from typing import Any
 
 from ..aws import error_code, error_message
 from ..engine import Change, Context, Found
-from . import ignore_not_found, or_none
-
-STATEMENT_ID = "asyncapi-apigateway-invoke"
+from . import Resource, ignore_not_found, or_none
 
 
-@dataclass
-class InvokePermission:
-    key: str = "status_permission"
-    kind: str = "lambda-permission"
-    depends_on: tuple[str, ...] = ("rest_api", "status_fn")
+@dataclass(kw_only=True)
+class InvokePermission(Resource):
+    """attributes: AddPermission's parameters (FunctionName, StatementId, Action, Principal, SourceArn,
+    SourceAccount). Only SourceArn can drift in a way we repair (by replacing the statement)."""
 
-    def name(self, ctx: Context) -> str:
-        return f"{ctx.names.status_checker}/{STATEMENT_ID}"
+    kind = "lambda-permission"
 
-    def source_arn(self, ctx: Context) -> str:
-        api_id = ctx.record_of("rest_api")["id"]
-        return ctx.arn("execute-api", f"{api_id}/*/GET/status/*")
-
-    def _record(self, ctx: Context, source_arn: str) -> dict[str, Any]:
-        return {"function": ctx.names.status_checker, "sid": STATEMENT_ID, "source_arn": source_arn}
+    def _record(self, desired: dict[str, Any], source_arn: str | None) -> dict[str, Any]:
+        return {"function": desired["FunctionName"], "sid": desired["StatementId"], "source_arn": source_arn}
 
     def placeholder(self, ctx: Context) -> dict[str, Any]:
-        return self._record(ctx, self.source_arn(ctx))
+        desired = self.desired(ctx)
+        return self._record(desired, desired.get("SourceArn"))
 
     def find(self, ctx: Context, recorded: dict[str, Any] | None) -> Found | None:
-        response = or_none(lambda: ctx.clients("lambda").get_policy(FunctionName=ctx.names.status_checker))
+        desired = self.desired(ctx)
+        response = or_none(lambda: ctx.clients("lambda").get_policy(FunctionName=desired["FunctionName"]))
         if response is None:
             return None
         for statement in json.loads(response["Policy"]).get("Statement", []):
-            if statement.get("Sid") == STATEMENT_ID:
+            if statement.get("Sid") == desired["StatementId"]:
                 source = (statement.get("Condition") or {}).get("ArnLike", {}).get("AWS:SourceArn")
-                return Found(self._record(ctx, source), statement)
+                return Found(self._record(desired, source), statement)
         return None
 
     def diff(self, ctx: Context, found: Found) -> list[Change]:
-        desired = self.source_arn(ctx)
+        desired = self.desired(ctx).get("SourceArn")
         live = found.record["source_arn"]
         return [] if live == desired else [Change("SourceArn", live, desired)]
 
     def _add(self, ctx: Context) -> dict[str, Any]:
         lam = ctx.clients("lambda")
-        source_arn = self.source_arn(ctx)
+        desired = self.desired(ctx)
         ctx.pacer_retry(
-            lambda: lam.add_permission(
-                FunctionName=ctx.names.status_checker,
-                StatementId=STATEMENT_ID,
-                Action="lambda:InvokeFunction",
-                Principal="apigateway.amazonaws.com",
-                SourceArn=source_arn,
-                SourceAccount=ctx.account,
-            ),
+            lambda: lam.add_permission(**desired),
             retry_if=lambda exc: (
                 error_code(exc) == "ResourceConflictException" and "in progress" in error_message(exc).lower()
             ),
-            what="granting API Gateway permission to invoke the status checker",
+            what=f"adding permission {self.name}",
         )
-        return self._record(ctx, source_arn)
+        return self._record(desired, desired.get("SourceArn"))
 
     def create(self, ctx: Context) -> dict[str, Any]:
         return self._add(ctx)

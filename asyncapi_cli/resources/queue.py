@@ -1,4 +1,4 @@
-"""SQS queues: the dead-letter queue and the main queue (redrive after maxReceiveCount)."""
+"""An SQS queue: its attributes (CreateQueue's `Attributes` map) are the whole desired state."""
 
 from __future__ import annotations
 
@@ -8,83 +8,55 @@ from typing import Any
 
 from ..aws import error_code
 from ..engine import KNOWN_AFTER_UP, Change, Context, Found
-from . import ignore_not_found, or_none
+from . import Resource, ignore_not_found, or_none
+
+DELETED_RECENTLY = frozenset({"AWS.SimpleQueueService.QueueDeletedRecently", "QueueDeletedRecently"})
 
 
-@dataclass
-class Queue:
-    key: str
-    kind: str = "sqs-queue"
-    depends_on: tuple[str, ...] = ()
-    dead_letter_key: str | None = None  # the key of the DLQ unit, for the main queue
+@dataclass(kw_only=True)
+class Queue(Resource):
+    """attributes: SQS queue attributes, string-valued as SQS takes them (Json for JSON-valued ones)."""
 
-    def name(self, ctx: Context) -> str:
-        return ctx.names.main_queue if self.dead_letter_key else ctx.names.dlq
+    kind = "sqs-queue"
 
-    def desired_attributes(self, ctx: Context) -> dict[str, str]:
-        settings = ctx.settings
-        attributes = {
-            "MessageRetentionPeriod": str(settings.retention_seconds),
-            "VisibilityTimeout": str(
-                settings.main_visibility_timeout if self.dead_letter_key else settings.dlq_visibility_timeout
-            ),
-            # Encryption at rest with SQS-managed keys.
-            "SqsManagedSseEnabled": "true",
-        }
-        if self.dead_letter_key:
-            dlq_arn = ctx.record_of(self.dead_letter_key)["arn"]
-            attributes["RedrivePolicy"] = json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.max_receive_count}
-            )
-        return attributes
-
-    def _record(self, ctx: Context, url: str) -> dict[str, Any]:
-        name = self.name(ctx)
-        return {"name": name, "url": url, "arn": ctx.arn("sqs", name)}
+    def _record(self, ctx: Context, url: str, arn: str | None = None) -> dict[str, Any]:
+        return {"name": self.name, "url": url, "arn": arn or ctx.arn("sqs", self.name)}
 
     def placeholder(self, ctx: Context) -> dict[str, Any]:
         return self._record(ctx, KNOWN_AFTER_UP)
 
     def find(self, ctx: Context, recorded: dict[str, Any] | None) -> Found | None:
         sqs = ctx.clients("sqs")
-        response = or_none(lambda: sqs.get_queue_url(QueueName=self.name(ctx)))
+        response = or_none(lambda: sqs.get_queue_url(QueueName=self.name))
         if response is None:
             return None
         url = response["QueueUrl"]
         attributes = or_none(lambda: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"]))
         if attributes is None:  # deleted between the two calls
             return None
-        record = self._record(ctx, url)
-        record["arn"] = attributes["Attributes"].get("QueueArn", record["arn"])
-        return Found(record, attributes["Attributes"])
+        live = attributes["Attributes"]
+        return Found(self._record(ctx, url, live.get("QueueArn")), live)
 
     def diff(self, ctx: Context, found: Found) -> list[Change]:
         live = found.observed
-        changes = []
-        for key, desired in self.desired_attributes(ctx).items():
-            current = live.get(key)
-            if key == "RedrivePolicy":
-                if _redrive(current) != _redrive(desired):
-                    changes.append(Change(key, current, desired))
-            elif str(current).lower() != desired.lower():
-                changes.append(Change(key, current, desired))
-        return changes
+        return [
+            Change(key, live.get(key), desired)
+            for key, desired in self.desired(ctx).items()
+            if not _same_attribute(live.get(key), desired)
+        ]
 
     def create(self, ctx: Context) -> dict[str, Any]:
         sqs = ctx.clients("sqs")
+        attributes = self.desired(ctx)
 
         def create() -> Any:
-            return sqs.create_queue(
-                QueueName=self.name(ctx), Attributes=self.desired_attributes(ctx), tags=ctx.tags
-            )
+            return sqs.create_queue(QueueName=self.name, Attributes=attributes, tags=ctx.tags)
 
         # A queue name is held for 60 s after the queue is deleted (an `up` right after a `down`).
         response = ctx.pacer_retry(
             create,
-            retry_if=lambda exc: (
-                error_code(exc) in {"AWS.SimpleQueueService.QueueDeletedRecently", "QueueDeletedRecently"}
-            ),
-            what=f"creating queue {self.name(ctx)} (name held for 60 s after a delete)",
+            retry_if=lambda exc: error_code(exc) in DELETED_RECENTLY,
+            what=f"creating queue {self.name} (name held for 60 s after a delete)",
             timeout=90,
             base=2.0,
             cap=10.0,
@@ -92,21 +64,39 @@ class Queue:
         return self._record(ctx, response["QueueUrl"])
 
     def update(self, ctx: Context, found: Found, changes: list[Change]) -> dict[str, Any]:
-        desired = self.desired_attributes(ctx)
+        desired = self.desired(ctx)
         ctx.clients("sqs").set_queue_attributes(
             QueueUrl=found.record["url"], Attributes={c.setting: desired[c.setting] for c in changes}
         )
         return found.record
 
     def delete(self, ctx: Context, record: dict[str, Any]) -> None:
-        ignore_not_found(lambda: ctx.clients("sqs").delete_queue(QueueUrl=record["url"]))
+        sqs = ctx.clients("sqs")
+        ignore_not_found(lambda: sqs.delete_queue(QueueUrl=record["url"]))
+
+        # "The deletion process takes up to 60 seconds" (SQS API reference, DeleteQueue): the name still
+        # answers until then, and an `up` right after would adopt a dying queue. Wait until it is gone.
+        ctx.wait(
+            lambda: or_none(lambda: sqs.get_queue_url(QueueName=record["name"])) is None,
+            what=f"queue {record['name']} to be deleted",
+            timeout=120,
+        )
 
 
-def _redrive(value: Any) -> tuple[str, int] | None:
+def _same_attribute(live: Any, desired: str) -> bool:
+    """SQS answers strings; JSON-valued attributes compare by meaning, numbers inside them as text."""
+    if desired.startswith("{"):
+        return _loose_json(live) == _loose_json(desired)
+    return str(live).lower() == desired.lower()
+
+
+def _loose_json(value: Any) -> Any:
     if not value:
         return None
     try:
-        policy = json.loads(value) if isinstance(value, str) else value
-        return str(policy["deadLetterTargetArn"]), int(policy["maxReceiveCount"])
-    except (ValueError, KeyError, TypeError):
-        return None
+        document = json.loads(value) if isinstance(value, str) else value
+    except ValueError:
+        return value
+    if isinstance(document, dict):
+        return {k: str(v) for k, v in document.items()}
+    return document

@@ -1,4 +1,4 @@
-"""The REST API itself (regional). Its routes, permission and stage are separate units."""
+"""A REST API itself. Its routes, permissions and stage are separate units."""
 
 from __future__ import annotations
 
@@ -8,34 +8,31 @@ from typing import Any
 from ..aws import error_code
 from ..engine import KNOWN_AFTER_UP, Change, Context, Found
 from ..names import TAG_KEY
-from . import ignore_not_found, or_none
+from . import Resource, ignore_not_found, or_none
 
 
-@dataclass
-class RestApi:
-    key: str = "rest_api"
-    kind: str = "apigateway-rest-api"
-    depends_on: tuple[str, ...] = ()
+@dataclass(kw_only=True)
+class RestApi(Resource):
+    """attributes: description and endpointConfiguration (CreateRestApi's names)."""
+
+    kind = "apigateway-rest-api"
     unique_name: bool = False  # API Gateway allows many REST APIs with one name
 
-    def name(self, ctx: Context) -> str:
-        return ctx.names.api
-
     def placeholder(self, ctx: Context) -> dict[str, Any]:
-        return {"name": self.name(ctx), "id": KNOWN_AFTER_UP}
+        return {"name": self.name, "id": KNOWN_AFTER_UP}
 
     def find(self, ctx: Context, recorded: dict[str, Any] | None) -> Found | None:
         apigw = ctx.clients("apigateway")
         if recorded and recorded.get("id") not in (None, KNOWN_AFTER_UP):
             api = or_none(lambda: apigw.get_rest_api(restApiId=recorded["id"]))
-            if api is not None and api.get("name") == self.name(ctx):
+            if api is not None and api.get("name") == self.name:
                 return Found({"name": api["name"], "id": api["id"]}, api)
         # REST API names are not unique: prefer the one tagged with this stack.
         matches = [
             item
             for page in apigw.get_paginator("get_rest_apis").paginate()
             for item in page.get("items", [])
-            if item.get("name") == self.name(ctx)
+            if item.get("name") == self.name
         ]
         if not matches:
             return None
@@ -43,17 +40,16 @@ class RestApi:
         api = (tagged or matches)[0]
         return Found({"name": api["name"], "id": api["id"]}, api)
 
+    def _types(self, ctx: Context) -> list[str]:
+        return list((self.desired(ctx).get("endpointConfiguration") or {}).get("types") or ["EDGE"])
+
     def diff(self, ctx: Context, found: Found) -> list[Change]:
         types = (found.observed.get("endpointConfiguration") or {}).get("types") or ["EDGE"]
-        return [] if types == ["REGIONAL"] else [Change("endpointConfiguration.types", types, ["REGIONAL"])]
+        wanted = self._types(ctx)
+        return [] if types == wanted else [Change("endpointConfiguration.types", types, wanted)]
 
     def create(self, ctx: Context) -> dict[str, Any]:
-        api = ctx.clients("apigateway").create_rest_api(
-            name=self.name(ctx),
-            description=f"asyncapi stack {ctx.names.project}: POST /submit -> SQS, GET /status/{{jobId}}",
-            endpointConfiguration={"types": ["REGIONAL"]},
-            tags=ctx.tags,
-        )
+        api = ctx.clients("apigateway").create_rest_api(name=self.name, tags=ctx.tags, **self.desired(ctx))
         return {"name": api["name"], "id": api["id"]}
 
     def update(self, ctx: Context, found: Found, changes: list[Change]) -> dict[str, Any]:
@@ -61,7 +57,8 @@ class RestApi:
         ctx.clients("apigateway").update_rest_api(
             restApiId=found.record["id"],
             patchOperations=[
-                {"op": "replace", "path": f"/endpointConfiguration/types/{current[0]}", "value": "REGIONAL"}
+                {"op": "replace", "path": f"/endpointConfiguration/types/{current[0]}", "value": wanted}
+                for wanted in self._types(ctx)[:1]
             ],
         )
         return found.record

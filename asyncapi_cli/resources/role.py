@@ -1,100 +1,89 @@
-"""IAM roles: a trust policy, one scoped inline policy, nothing attached that we did not ask for."""
+"""IAM roles: a trust policy and scoped inline policies; `down` removes whatever is attached."""
 
 from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..aws import error_code
 from ..engine import Change, Context, Found
-from . import ignore_not_found, or_none
-
-INLINE_POLICY_NAME = "asyncapi-least-privilege"
+from . import Resource, ignore_not_found, or_none
 
 
-@dataclass
-class Role:
-    key: str
-    service: str  # the principal trusted to assume the role
-    role_name: Callable[[Context], str]
-    policy: Callable[[Context], dict[str, Any]]
-    kind: str = "iam-role"
-    depends_on: tuple[str, ...] = ()
+@dataclass(kw_only=True)
+class Role(Resource):
+    """attributes: AssumeRolePolicyDocument, Description, and Policies (inline policy name -> document)."""
 
-    def name(self, ctx: Context) -> str:
-        return self.role_name(ctx)
-
-    def trust_policy(self) -> dict[str, Any]:
-        return {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": self.service}, "Action": "sts:AssumeRole"}
-            ],
-        }
+    kind = "iam-role"
 
     def placeholder(self, ctx: Context) -> dict[str, Any]:
-        return {"name": self.name(ctx), "arn": ctx.arn("iam", f"role/{self.name(ctx)}", region=False)}
+        return {"name": self.name, "arn": ctx.arn("iam", f"role/{self.name}", region=False)}
 
     def find(self, ctx: Context, recorded: dict[str, Any] | None) -> Found | None:
         iam = ctx.clients("iam")
-        response = or_none(lambda: iam.get_role(RoleName=self.name(ctx)))
+        response = or_none(lambda: iam.get_role(RoleName=self.name))
         if response is None:
             return None
         role = response["Role"]
-        inline = or_none(lambda: iam.get_role_policy(RoleName=self.name(ctx), PolicyName=INLINE_POLICY_NAME))
+        policies = {}
+        for policy_name in self.attributes.get("Policies", {}):
+            inline = or_none(lambda p=policy_name: iam.get_role_policy(RoleName=self.name, PolicyName=p))
+            policies[policy_name] = _document(inline["PolicyDocument"]) if inline else None
         observed = {
             "AssumeRolePolicyDocument": _document(role.get("AssumeRolePolicyDocument")),
-            "InlinePolicy": _document(inline["PolicyDocument"]) if inline else None,
+            "Policies": policies,
         }
         return Found({"name": role["RoleName"], "arn": role["Arn"]}, observed)
 
     def diff(self, ctx: Context, found: Found) -> list[Change]:
+        desired = self.desired(ctx)
         changes = []
-        trust = self.trust_policy()
+        trust = desired["AssumeRolePolicyDocument"]
         if normalize_policy(found.observed["AssumeRolePolicyDocument"]) != normalize_policy(trust):
             changes.append(
                 Change("AssumeRolePolicyDocument", found.observed["AssumeRolePolicyDocument"], trust)
             )
-        policy = self.policy(ctx)
-        inline = found.observed["InlinePolicy"]
-        if inline is None or normalize_policy(inline) != normalize_policy(policy):
-            changes.append(Change(f"InlinePolicy[{INLINE_POLICY_NAME}]", inline, policy))
+        for policy_name, policy in desired.get("Policies", {}).items():
+            inline = found.observed["Policies"].get(policy_name)
+            if inline is None or normalize_policy(inline) != normalize_policy(policy):
+                changes.append(Change(f"InlinePolicy[{policy_name}]", inline, policy))
         return changes
 
     def create(self, ctx: Context) -> dict[str, Any]:
         iam = ctx.clients("iam")
+        desired = self.desired(ctx)
         try:
             role = iam.create_role(
-                RoleName=self.name(ctx),
-                AssumeRolePolicyDocument=json.dumps(self.trust_policy()),
-                Description=f"asyncapi stack {ctx.names.project}",
+                RoleName=self.name,
+                AssumeRolePolicyDocument=json.dumps(desired["AssumeRolePolicyDocument"]),
+                Description=desired.get("Description", ""),
                 Tags=[{"Key": k, "Value": v} for k, v in ctx.tags.items()],
             )["Role"]
         except Exception as exc:
             if error_code(exc) != "EntityAlreadyExists":
                 raise
-            role = iam.get_role(RoleName=self.name(ctx))["Role"]
-        self._put_policy(ctx)
+            role = iam.get_role(RoleName=self.name)["Role"]
+        for policy_name, policy in desired.get("Policies", {}).items():
+            self._put_policy(ctx, policy_name, policy)
         return {"name": role["RoleName"], "arn": role["Arn"]}
 
-    def _put_policy(self, ctx: Context) -> None:
+    def _put_policy(self, ctx: Context, policy_name: str, policy: dict[str, Any]) -> None:
         ctx.clients("iam").put_role_policy(
-            RoleName=self.name(ctx),
-            PolicyName=INLINE_POLICY_NAME,
-            PolicyDocument=json.dumps(self.policy(ctx)),
+            RoleName=self.name, PolicyName=policy_name, PolicyDocument=json.dumps(policy)
         )
 
     def update(self, ctx: Context, found: Found, changes: list[Change]) -> dict[str, Any]:
+        desired = self.desired(ctx)
         settings = {c.setting for c in changes}
         if "AssumeRolePolicyDocument" in settings:
             ctx.clients("iam").update_assume_role_policy(
-                RoleName=self.name(ctx), PolicyDocument=json.dumps(self.trust_policy())
+                RoleName=self.name, PolicyDocument=json.dumps(desired["AssumeRolePolicyDocument"])
             )
-        if settings - {"AssumeRolePolicyDocument"}:
-            self._put_policy(ctx)
+        for policy_name, policy in desired.get("Policies", {}).items():
+            if f"InlinePolicy[{policy_name}]" in settings:
+                self._put_policy(ctx, policy_name, policy)
         return found.record
 
     def delete(self, ctx: Context, record: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""The `prod` stage: a deployment of the routes, redeployed whenever they change."""
+"""A REST API stage: a deployment of the API, redeployed whenever its description (a digest) changes."""
 
 from __future__ import annotations
 
@@ -6,67 +6,57 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine import KNOWN_AFTER_UP, Change, Context, Found
-from . import ignore_not_found, or_none
-from .routes import fingerprint
+from . import Resource, ignore_not_found, or_none
 
 
-@dataclass
-class Stage:
-    key: str = "stage"
-    kind: str = "apigateway-stage"
-    depends_on: tuple[str, ...] = ("routes", "status_permission")
+@dataclass(kw_only=True)
+class Stage(Resource):
+    """attributes: restApiId, stageName, stageDescription, and description (the deployment's: put a
+    digest of the routes there so that a change of routes redeploys)."""
 
-    def name(self, ctx: Context) -> str:
-        return f"{ctx.names.api}/{ctx.settings.stage}"
+    kind = "apigateway-stage"
 
-    def _description(self, ctx: Context) -> str:
-        return f"asyncapi routes {fingerprint(ctx)}"
-
-    def _record(self, ctx: Context, api_id: str, deployment_id: str) -> dict[str, Any]:
+    def _record(self, ctx: Context, desired: dict[str, Any], deployment_id: str) -> dict[str, Any]:
+        api_id = desired["restApiId"]
         url = ctx.api_url_for(api_id) if ctx.api_url_for and api_id != KNOWN_AFTER_UP else KNOWN_AFTER_UP
-        return {"api_id": api_id, "stage": ctx.settings.stage, "deployment_id": deployment_id, "url": url}
+        return {"api_id": api_id, "stage": desired["stageName"], "deployment_id": deployment_id, "url": url}
 
     def placeholder(self, ctx: Context) -> dict[str, Any]:
-        return self._record(ctx, ctx.record_of("rest_api")["id"], KNOWN_AFTER_UP)
+        return self._record(ctx, self.desired(ctx), KNOWN_AFTER_UP)
 
     def find(self, ctx: Context, recorded: dict[str, Any] | None) -> Found | None:
-        api_id = ctx.record_of("rest_api")["id"]
+        desired = self.desired(ctx)
+        api_id = desired["restApiId"]
         if api_id == KNOWN_AFTER_UP:
             return None
         apigw = ctx.clients("apigateway")
-        stage = or_none(lambda: apigw.get_stage(restApiId=api_id, stageName=ctx.settings.stage))
+        stage = or_none(lambda: apigw.get_stage(restApiId=api_id, stageName=desired["stageName"]))
         if stage is None:
             return None
         deployment = or_none(
             lambda: apigw.get_deployment(restApiId=api_id, deploymentId=stage["deploymentId"])
         )
         observed = {"description": (deployment or {}).get("description")}
-        return Found(self._record(ctx, api_id, stage["deploymentId"]), observed)
+        return Found(self._record(ctx, desired, stage["deploymentId"]), observed)
 
     def diff(self, ctx: Context, found: Found) -> list[Change]:
-        live, desired = found.observed.get("description"), self._description(ctx)
+        live, desired = found.observed.get("description"), self.desired(ctx)["description"]
         return [] if live == desired else [Change("deployment", live, desired)]
 
-    def _deploy(self, ctx: Context, api_id: str) -> dict[str, Any]:
-        deployment = ctx.clients("apigateway").create_deployment(
-            restApiId=api_id,
-            stageName=ctx.settings.stage,
-            stageDescription="asyncapi production stage",
-            description=self._description(ctx),
-        )
-        return self._record(ctx, api_id, deployment["id"])
+    def _deploy(self, ctx: Context) -> dict[str, Any]:
+        desired = self.desired(ctx)
+        deployment = ctx.clients("apigateway").create_deployment(**desired)
+        return self._record(ctx, desired, deployment["id"])
 
     def create(self, ctx: Context) -> dict[str, Any]:
-        api_id = ctx.record_of("rest_api")["id"]
-        record = self._deploy(ctx, api_id)
-        stage_arn = (
-            f"arn:{ctx.partition}:apigateway:{ctx.region}::/restapis/{api_id}/stages/{ctx.settings.stage}"
-        )
+        record = self._deploy(ctx)
+        path = f"/restapis/{record['api_id']}/stages/{record['stage']}"
+        stage_arn = f"arn:{ctx.partition}:apigateway:{ctx.region}::{path}"
         ctx.clients("apigateway").tag_resource(resourceArn=stage_arn, tags=ctx.tags)
         return record
 
     def update(self, ctx: Context, found: Found, changes: list[Change]) -> dict[str, Any]:
-        return self._deploy(ctx, found.record["api_id"])
+        return self._deploy(ctx)
 
     def delete(self, ctx: Context, record: dict[str, Any]) -> None:
         ignore_not_found(

@@ -1,31 +1,27 @@
-"""The DynamoDB jobs table: keyed by jobId, on-demand billing."""
+"""A DynamoDB table: key schema, attribute definitions and billing mode from its attribute map."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from ..aws import error_code, error_message
 from ..engine import Change, Context, Found
 from ..errors import AwsError
-from . import ignore_not_found, or_none
-
-KEY_SCHEMA = [{"AttributeName": "jobId", "KeyType": "HASH"}]
+from . import Resource, ignore_not_found, or_none
 
 
-@dataclass
-class JobsTable:
-    key: str = "table"
-    kind: str = "dynamodb-table"
-    depends_on: tuple[str, ...] = ()
+@dataclass(kw_only=True)
+class Table(Resource):
+    """attributes: AttributeDefinitions, KeySchema, BillingMode (CreateTable's own names)."""
 
-    def name(self, ctx: Context) -> str:
-        return ctx.names.table
+    kind = "dynamodb-table"
 
     def placeholder(self, ctx: Context) -> dict[str, Any]:
-        return {"name": self.name(ctx), "arn": ctx.arn("dynamodb", f"table/{self.name(ctx)}")}
+        return {"name": self.name, "arn": ctx.arn("dynamodb", f"table/{self.name}")}
 
     def _describe(self, ctx: Context) -> dict[str, Any] | None:
-        response = or_none(lambda: ctx.clients("dynamodb").describe_table(TableName=self.name(ctx)))
+        response = or_none(lambda: ctx.clients("dynamodb").describe_table(TableName=self.name))
         return response["Table"] if response else None
 
     def find(self, ctx: Context, recorded: dict[str, Any] | None) -> Found | None:
@@ -36,43 +32,74 @@ class JobsTable:
 
     def diff(self, ctx: Context, found: Found) -> list[Change]:
         table = found.observed
-        changes = []
-        if table.get("KeySchema") != KEY_SCHEMA:
+        desired = self.desired(ctx)
+        if table.get("KeySchema") != desired["KeySchema"]:
             # A key schema cannot be changed in place; refusing beats silently dropping data.
             raise AwsError(
-                f"table {self.name(ctx)} exists with key schema {table.get('KeySchema')}, not jobId (HASH); "
-                "delete it or choose another --name"
+                f"table {self.name} exists with key schema {table.get('KeySchema')}, not "
+                f"{desired['KeySchema']}; delete it or choose another --name"
             )
         billing = (table.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED")
-        if billing != "PAY_PER_REQUEST":
-            changes.append(Change("BillingMode", billing, "PAY_PER_REQUEST"))
-        return changes
+        wanted = desired.get("BillingMode", "PROVISIONED")
+        return [] if billing == wanted else [Change("BillingMode", billing, wanted)]
 
     def _wait_active(self, ctx: Context) -> None:
         ctx.wait(
             lambda: (self._describe(ctx) or {}).get("TableStatus") == "ACTIVE",
-            what=f"table {self.name(ctx)} to become ACTIVE",
+            what=f"table {self.name} to become ACTIVE",
         )
 
     def create(self, ctx: Context) -> dict[str, Any]:
-        response = ctx.clients("dynamodb").create_table(
-            TableName=self.name(ctx),
-            AttributeDefinitions=[{"AttributeName": "jobId", "AttributeType": "S"}],
-            KeySchema=KEY_SCHEMA,
-            BillingMode="PAY_PER_REQUEST",
-            # Encrypted at rest with an AWS-owned key (DynamoDB's default); tagged for discovery.
-            Tags=[{"Key": k, "Value": v} for k, v in ctx.tags.items()],
-        )
-        description = response["TableDescription"]
+        dynamodb = ctx.clients("dynamodb")
+        desired = self.desired(ctx)
+
+        def being_deleted(exc: Exception) -> bool:
+            # CreateTable answers ResourceInUseException while a same-named table is DELETING.
+            in_use = error_code(exc) == "ResourceInUseException"
+            return in_use and (self._describe(ctx) or {}).get("TableStatus") == "DELETING"
+
+        arn = self.placeholder(ctx)["arn"]
+        try:
+            response = ctx.pacer_retry(
+                lambda: dynamodb.create_table(
+                    TableName=self.name,
+                    # Encrypted at rest with an AWS-owned key (DynamoDB's default); tagged for discovery.
+                    Tags=[{"Key": k, "Value": v} for k, v in ctx.tags.items()],
+                    **desired,
+                ),
+                retry_if=being_deleted,
+                what=f"creating table {self.name} (a same-named table is being deleted)",
+                timeout=300,
+                base=1.0,
+                cap=10.0,
+            )
+        except Exception as exc:
+            # When botocore retried a CreateTable whose answer was lost, the retry finds our own
+            # table: "Table already exists" is success (issue 13).
+            if error_code(exc) != "ResourceInUseException" or "exist" not in error_message(exc).lower():
+                raise
+        else:
+            arn = response["TableDescription"]["TableArn"]
         self._wait_active(ctx)
-        return {"name": description["TableName"], "arn": description["TableArn"]}
+        return {"name": self.name, "arn": arn}
 
     def update(self, ctx: Context, found: Found, changes: list[Change]) -> dict[str, Any]:
-        ctx.clients("dynamodb").update_table(TableName=self.name(ctx), BillingMode="PAY_PER_REQUEST")
+        desired = self.desired(ctx)
+        ctx.clients("dynamodb").update_table(TableName=self.name, BillingMode=desired["BillingMode"])
         self._wait_active(ctx)
         return found.record
 
     def delete(self, ctx: Context, record: dict[str, Any]) -> None:
-        ignore_not_found(lambda: ctx.clients("dynamodb").delete_table(TableName=record["name"]))
+        dynamodb = ctx.clients("dynamodb")
+        # DeleteTable answers ResourceInUseException while the table is CREATING or UPDATING (a `down`
+        # after an interrupted `up`): DynamoDB API reference, DeleteTable, Errors.
+        ctx.pacer_retry(
+            lambda: ignore_not_found(lambda: dynamodb.delete_table(TableName=record["name"])),
+            retry_if=lambda exc: error_code(exc) == "ResourceInUseException",
+            what=f"deleting table {record['name']} (still being created or updated)",
+            timeout=300,
+            base=1.0,
+            cap=10.0,
+        )
         # Wait until it is really gone, so that an `up` right after a `down` can create it again.
         ctx.wait(lambda: self._describe(ctx) is None, what=f"table {record['name']} to be deleted")

@@ -1,0 +1,192 @@
+"""Webhook transport: signing, the SSRF guard and one pinned HTTP POST (no redirects, 10 s timeout).
+
+The guard resolves the callback's host once, checks every address it resolves to, and the POST then
+connects to the checked address itself (Host header and TLS SNI/certificate still name the original
+host), so a second DNS answer cannot swap in a forbidden address (DNS rebinding).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import http.client
+import ipaddress
+import socket
+import ssl
+import threading
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+
+TIMEOUT_SECONDS = 10.0
+MAX_URL_LENGTH = 2048
+# IPv6 address of the EC2 instance metadata service (IMDS over IPv6); fd00::/8 is private anyway.
+METADATA_ADDRESSES = frozenset(
+    {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+)
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], list[str]]
+
+
+class Refused(Exception):
+    """The callback URL may not be delivered to (bad URL, or a forbidden address)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    scheme: str
+    host: str
+    port: int
+    path: str  # path and query, as sent on the request line
+    addresses: tuple[str, ...]  # every address the host resolved to; all were checked
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int | None  # None: no HTTP answer (timeout, connection refused...)
+    error: str | None = None
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """`sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`, keyed with the stack's signing secret."""
+    message = str(timestamp).encode("ascii") + b"." + body
+    return "sha256=" + hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+def forbidden_reason(address: Address, *, allow_loopback: bool) -> str | None:
+    """Why an address may not receive webhooks, or None. Only globally routable unicast is allowed."""
+    mapped = getattr(address, "ipv4_mapped", None)
+    if mapped is not None:  # ::ffff:10.0.0.1 reaches 10.0.0.1
+        address = mapped
+    if address in METADATA_ADDRESSES:
+        return "metadata"
+    if address.is_loopback:
+        return None if allow_loopback else "loopback"
+    if address.is_unspecified:
+        return "unspecified"
+    if address.is_multicast:
+        return "multicast"
+    if address.is_link_local:
+        return "link-local"
+    if address.is_private:
+        return "private"
+    if not address.is_global:  # shared (100.64/10), reserved, documentation ranges...
+        return "not-global"
+    return None
+
+
+def check_url(url: object, *, allow_loopback: bool, resolve: Resolver = system_resolver) -> Target:
+    """Parse, resolve and check a callback URL; Refused with a short reason otherwise."""
+    if not isinstance(url, str) or not url or len(url) > MAX_URL_LENGTH:
+        raise Refused("callbackUrl must be a string of at most 2048 characters")
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme != "https" and not (scheme == "http" and allow_loopback):
+        raise Refused("callbackUrl must use https")
+    if parts.username or parts.password:
+        raise Refused("callbackUrl may not carry credentials")
+    host = parts.hostname
+    if not host:
+        raise Refused("callbackUrl has no host")
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError as exc:
+        raise Refused("callbackUrl has an invalid port") from exc
+    try:
+        literal: Address | None = ipaddress.ip_address(host)
+    except ValueError:
+        literal = None
+    if literal is not None:
+        addresses = [str(literal)]
+    else:
+        try:
+            addresses = resolve(host, port)
+        except OSError as exc:
+            raise Refused(f"callbackUrl host does not resolve ({type(exc).__name__})") from exc
+    if not addresses:
+        raise Refused("callbackUrl host does not resolve")
+    for text in addresses:
+        try:
+            address = ipaddress.ip_address(text.split("%", 1)[0])
+        except ValueError as exc:
+            raise Refused("callbackUrl host resolved to an invalid address") from exc
+        reason = forbidden_reason(address, allow_loopback=allow_loopback)
+        if reason is not None:
+            raise Refused(f"callbackUrl resolves to a {reason} address")
+    # Plain HTTP only to loopback (the embedded AWS).
+    if scheme == "http" and not all(ipaddress.ip_address(a.split("%", 1)[0]).is_loopback for a in addresses):
+        raise Refused("callbackUrl must use https")
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return Target(scheme, host, port, path, tuple(addresses))
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self._address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self._address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, host: str, port: int, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self._address = address
+
+    def connect(self) -> None:
+        raw = socket.create_connection((self._address, self.port), self.timeout)
+        # SNI and certificate verification against the URL's host, not the pinned address.
+        self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def _cut(connection: http.client.HTTPConnection) -> None:
+    sock = connection.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def post(target: Target, body: bytes, headers: dict[str, str], timeout: float = TIMEOUT_SECONDS) -> Answer:
+    """POST to the first reachable checked address. Redirects are answers (3xx), never followed.
+
+    `timeout` bounds the whole exchange, not each socket read: a receiver that trickles its answer a
+    byte at a time is cut off when the time is up.
+    """
+    last_error = "no address"
+    for address in target.addresses:
+        connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+        connection = connection_class(target.host, target.port, address.split("%", 1)[0], timeout)
+        watchdog = threading.Timer(timeout, _cut, args=(connection,))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            try:
+                connection.connect()
+            except OSError as exc:
+                last_error = f"connect: {type(exc).__name__}"
+                continue
+            try:
+                connection.request("POST", target.path, body=body, headers=headers)
+                response = connection.getresponse()
+                response.read(65536)  # drain a little; the answer's body is not used
+                if not watchdog.is_alive():  # cut off mid-answer: no complete answer in time
+                    return Answer(None, "TimeoutError")
+                return Answer(response.status)
+            except (OSError, http.client.HTTPException) as exc:
+                timed_out = isinstance(exc, TimeoutError) or not watchdog.is_alive()
+                return Answer(None, "TimeoutError" if timed_out else type(exc).__name__)
+        finally:
+            watchdog.cancel()
+            connection.close()
+    return Answer(None, last_error)

@@ -1,0 +1,100 @@
+"""The stack's units as stack.py builds them, for tests that must not count resources by hand."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import boto3
+
+from asyncapi_cli.engine import Context
+from asyncapi_cli.names import StackNames, StackSettings
+from asyncapi_cli.stack import build_units
+
+from .conftest import ACCOUNT, no_sleep_pacer
+
+
+def stack_units(name: str) -> list[Any]:
+    """The units the stack is made of, read from stack.py (never counted by hand here)."""
+    ctx = Context(
+        clients=None,  # type: ignore[arg-type]  # building units makes no call
+        names=StackNames(name),
+        settings=StackSettings(),
+        region="us-east-1",
+        account=ACCOUNT,
+        partition="aws",
+        pacer=no_sleep_pacer(),
+    )
+    return build_units(ctx)
+
+
+def expected_inventory(name: str) -> dict[str, int]:
+    """What live_inventory must find once `up` has made every unit of the stack."""
+    units = stack_units(name)
+    kinds = Counter(unit.kind for unit in units)
+    paths = set()
+    for unit in units:
+        for route in unit.attributes.get("methods", {}) if unit.kind == "apigateway-routes" else ():
+            parts = route.split(" ", 1)[1].strip("/").split("/")
+            paths.update("/" + "/".join(parts[: i + 1]) for i in range(len(parts)))
+    return {
+        "queues": kinds["sqs-queue"],
+        "functions": kinds["lambda-function"],
+        "mappings": kinds["event-source-mapping"],
+        "apis": kinds["apigateway-rest-api"],
+        "stages": kinds["apigateway-stage"],
+        "api_resources": len(paths),
+        "roles": kinds["iam-role"],
+        "tables": kinds["dynamodb-table"],
+        "buckets": kinds["s3-bucket"],
+        "log_groups": kinds["log-group"],
+        "permissions": kinds["lambda-permission"],
+    }
+
+
+def live_inventory(name: str = "test-stack", region: str = "us-east-1") -> dict[str, int]:
+    """How many of each resource exist with the stack's names (duplicates show as > 1)."""
+    sqs = boto3.client("sqs", region_name=region)
+    lam = boto3.client("lambda", region_name=region)
+    apigw = boto3.client("apigateway", region_name=region)
+    iam = boto3.client("iam")
+    queues = [u for u in sqs.list_queues(QueueNamePrefix=name).get("QueueUrls", [])]
+    functions = [f for f in lam.list_functions()["Functions"] if f["FunctionName"].startswith(name)]
+    mappings = lam.list_event_source_mappings()["EventSourceMappings"]
+    apis = [a for a in apigw.get_rest_apis()["items"] if a["name"] == f"{name}-api"]
+    stages = sum(len(apigw.get_stages(restApiId=a["id"])["item"]) for a in apis)
+    resources = sum(
+        len([r for r in apigw.get_resources(restApiId=a["id"])["items"] if r["path"] != "/"]) for a in apis
+    )
+    roles = [r for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(name)]
+    tables = [
+        t
+        for t in boto3.client("dynamodb", region_name=region).list_tables()["TableNames"]
+        if t.startswith(name)
+    ]
+    buckets = [b for b in boto3.client("s3").list_buckets()["Buckets"] if b["Name"].startswith(name)]
+    groups = boto3.client("logs", region_name=region).describe_log_groups(
+        logGroupNamePrefix=f"/aws/lambda/{name}"
+    )["logGroups"]
+    permissions = 0
+    for function in functions:
+        try:
+            permissions += len(
+                json.loads(lam.get_policy(FunctionName=function["FunctionName"])["Policy"])["Statement"]
+            )
+        except lam.exceptions.ResourceNotFoundException:
+            pass
+    return {
+        "queues": len(queues),
+        "functions": len(functions),
+        "mappings": len(mappings),
+        "apis": len(apis),
+        "stages": stages,
+        "api_resources": resources,
+        "roles": len(roles),
+        "tables": len(tables),
+        "buckets": len(buckets),
+        "log_groups": len(groups),
+        "permissions": permissions,
+    }
