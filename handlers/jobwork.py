@@ -22,13 +22,27 @@ class JobFailed(Exception):
 
 
 def _flag_in_jobs_table(flag: str) -> bool:
-    # The processor may already GetItem on its own table (its role allows nothing more).
+    # The processor's role allows only UpdateItem on its table (least privilege), so the flag is
+    # looked up by a conditional update that records when it was seen: it fails when absent.
     import os
+    from datetime import datetime, timezone
 
     import boto3
+    from botocore.exceptions import ClientError
 
-    table = os.environ["JOBS_TABLE_NAME"]
-    return "Item" in boto3.client("dynamodb").get_item(TableName=table, Key={"jobId": {"S": flag}})
+    try:
+        boto3.client("dynamodb").update_item(
+            TableName=os.environ["JOBS_TABLE_NAME"],
+            Key={"jobId": {"S": flag}},
+            UpdateExpression="SET flagSeenAt = :now",
+            ConditionExpression="attribute_exists(jobId)",
+            ExpressionAttributeValues={":now": {"S": datetime.now(timezone.utc).isoformat()}},
+        )
+        return True
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
 
 
 def run_job(
