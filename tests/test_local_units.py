@@ -115,7 +115,9 @@ def test_sweep_stops_the_workers_of_deleted_functions(runtime: LambdaRuntime) ->
 def test_import_errors_surface_on_invoke(runtime: LambdaRuntime) -> None:
     runtime.current["spec"] = spec(code="import not_a_module\n")  # type: ignore[attr-defined]
     result = runtime.invoke("123456789012", "us-east-1", "fn", {})
-    assert not result.ok and result.error_type == "ModuleNotFoundError"
+    # The RIC's answer (awslambdaric/bootstrap.py _get_handler): Runtime.ImportModuleError.
+    assert not result.ok and result.error_type == "Runtime.ImportModuleError"
+    assert result.error_message == "Unable to import module 'fn': No module named 'not_a_module'"
 
 
 BATCH = [{"MessageId": f"m{i}", "ReceiptHandle": f"r{i}"} for i in range(3)]
