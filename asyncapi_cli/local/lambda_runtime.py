@@ -147,7 +147,9 @@ class LambdaRuntime:
 
     def _slots_for(self, spec: FunctionSpec) -> threading.Semaphore:
         """The function's own bound: its reserved concurrency, else the account limit."""
-        bound = self.limit if spec.reserved_concurrency is None else min(self.limit, spec.reserved_concurrency)
+        bound = (
+            self.limit if spec.reserved_concurrency is None else min(self.limit, spec.reserved_concurrency)
+        )
         key = (spec.account, spec.region, spec.name)
         with self._lock:
             current = self._function_slots.get(key)
@@ -166,7 +168,9 @@ class LambdaRuntime:
     ) -> InvokeResult:
         spec = self._lookup(account, region, function)
         if spec is None:
-            return InvokeResult(False, error_type="ResourceNotFoundException", error_message=f"no function {function}")
+            return InvokeResult(
+                False, error_type="ResourceNotFoundException", error_message=f"no function {function}"
+            )
         if spec.reserved_concurrency == 0:
             # AWS: reserved concurrency 0 throttles every invocation.
             return InvokeResult(False, error_type="TooManyRequestsException", error_message="Rate Exceeded.")

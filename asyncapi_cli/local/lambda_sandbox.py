@@ -67,7 +67,9 @@ class InvokeResult:
 
 
 class LogSink(Protocol):
-    def emit(self, account: str, region: str, group: str, stream: str, message: str, timestamp_ms: int) -> None: ...
+    def emit(
+        self, account: str, region: str, group: str, stream: str, message: str, timestamp_ms: int
+    ) -> None: ...
 
 
 class StderrSink:
@@ -76,7 +78,9 @@ class StderrSink:
     def __init__(self, out: Any = None) -> None:
         self._out = out
 
-    def emit(self, account: str, region: str, group: str, stream: str, message: str, timestamp_ms: int) -> None:
+    def emit(
+        self, account: str, region: str, group: str, stream: str, message: str, timestamp_ms: int
+    ) -> None:
         if self._out is not None:
             self._out.write(f"{group} {stream} {message.rstrip()}\n")
             self._out.flush()
@@ -162,7 +166,9 @@ class Sandbox:
             line = None
             self.kill()
             self.init_error = InvokeResult(
-                False, error_type="Sandbox.Timedout", error_message=f"Init timed out after {INIT_TIMEOUT:.2f} seconds"
+                False,
+                error_type="Sandbox.Timedout",
+                error_message=f"Init timed out after {INIT_TIMEOUT:.2f} seconds",
             )
         if line is None:
             self.usable = False
@@ -172,12 +178,19 @@ class Sandbox:
         else:
             init = json.loads(line)
             if init.get("init") != "ok":
-                self.init_error = InvokeResult(False, error_type=init["errorType"], error_message=init["errorMessage"])
+                self.init_error = InvokeResult(
+                    False, error_type=init["errorType"], error_message=init["errorMessage"]
+                )
         self._init_ms = (time.monotonic() - started) * 1000
 
     def _emit(self, message: str) -> None:
         self._sink.emit(
-            self.spec.account, self.spec.region, self.spec.log_group, self.stream, message, int(self._clock() * 1000)
+            self.spec.account,
+            self.spec.region,
+            self.spec.log_group,
+            self.stream,
+            message,
+            int(self._clock() * 1000),
         )
 
     def _read_answers(self) -> None:
@@ -265,14 +278,18 @@ class Sandbox:
         except queue.Empty:
             self.kill()
             return InvokeResult(
-                False, error_type="Sandbox.Timedout", error_message=f"Task timed out after {timeout:.2f} seconds"
+                False,
+                error_type="Sandbox.Timedout",
+                error_message=f"Task timed out after {timeout:.2f} seconds",
             )
         if line is None:
             return self._exited(request_id)
         answer = json.loads(line)
         if answer.get("ok"):
             return InvokeResult(True, payload=json.loads(answer["raw"]))
-        return InvokeResult(False, error_type=answer.get("errorType"), error_message=answer.get("errorMessage"))
+        return InvokeResult(
+            False, error_type=answer.get("errorType"), error_message=answer.get("errorMessage")
+        )
 
     def _exited(self, request_id: str) -> InvokeResult:
         self.usable = False

@@ -104,7 +104,8 @@ def load_handler(spec: str) -> Any:
     try:
         if module_name.split(".")[0] in sys.builtin_module_names:
             raise HandlerFault(
-                "Runtime.BuiltInModuleConflict", f"Cannot use built-in module {module_name} as a handler module"
+                "Runtime.BuiltInModuleConflict",
+                f"Cannot use built-in module {module_name} as a handler module",
             )
         module = importlib.import_module(module_name.replace("/", "."))
     except ImportError as exc:
@@ -160,7 +161,10 @@ def main() -> None:
             answer = {"ok": False, **init_error}
         else:
             context = LambdaContext(
-                request["requestId"], request["deadline"], request.get("clientContext"), request.get("identity")
+                request["requestId"],
+                request["deadline"],
+                request.get("clientContext"),
+                request.get("identity"),
             )
             try:
                 result = handler(request["event"], context)
