@@ -4,11 +4,14 @@ Sources (cited per case):
 - RIC: github:aws/aws-lambda-python-runtime-interface-client, awslambdaric/bootstrap.py (_get_handler),
   lambda_runtime_exception.py (error types), lambda_runtime_marshaller.py (Decimal, MarshalError),
   lambda_context.py (context fields).
-- ENV: "Defined runtime environment variables", docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html
+- ENV: "Defined runtime environment variables",
+  docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html
 - LIFECYCLE: "Understanding the Lambda execution environment lifecycle" (init phase limited to 10 s,
-  separate from the invocation's timeout), docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
+  separate from the invocation's timeout),
+  docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
 - LOGS: "Sending Lambda function logs to CloudWatch Logs" (group /aws/lambda/<name>, stream
-  YYYY/MM/DD/[version]<id>, START/END/REPORT lines), docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html
+  YYYY/MM/DD/[version]<id>, START/END/REPORT lines),
+  docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html
 - CONCURRENCY: "Configuring reserved concurrency" (0 throttles every invocation),
   docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html
 """
@@ -129,7 +132,8 @@ def test_decimal_results_are_json_numbers(env: dict[str, Any]) -> None:
 
 
 def test_an_unserializable_result_is_a_marshal_error(env: dict[str, Any]) -> None:
-    # RIC lambda_runtime_marshaller.py marshal_response: FaultException(MARSHAL_ERROR, "Unable to marshal response: ...")
+    # RIC lambda_runtime_marshaller.py marshal_response:
+    # FaultException(MARSHAL_ERROR, "Unable to marshal response: ...")
     env["specs"]["fn"] = make_spec("fn")
     result = invoke(env, "fn", {"action": "unserializable"})
     assert (result.ok, result.error_type) == (False, "Runtime.MarshalError")

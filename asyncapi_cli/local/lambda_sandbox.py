@@ -1,7 +1,8 @@
 """One Lambda execution environment: a worker process, its init phase, invocations and log stream.
 
 Timing and log lines follow AWS: init is its own phase (10 s, not counted against the function's
-timeout: "Lambda execution environment lifecycle", docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html);
+timeout: "Lambda execution environment lifecycle",
+docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html);
 each invocation writes START / END / REPORT lines to the environment's stream in `/aws/lambda/<name>`
 named `YYYY/MM/DD/[$LATEST]<32 hex>` ("Sending Lambda function logs to CloudWatch Logs").
 """
@@ -118,7 +119,8 @@ class Sandbox:
         self.usable = True
         self.last_used = time.monotonic()
         self._init_ms: float | None = None
-        # "Defined runtime environment variables" (docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html)
+        # "Defined runtime environment variables"
+        # (docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html)
         env = {
             "PATH": os.environ.get("PATH", ""),
             "HOME": os.environ.get("HOME", "/tmp"),
