@@ -4,7 +4,8 @@ own IAM evaluation (moto.iam.access_control) judges every request signed with th
 moto can enforce IAM only for every request (settings.INITIAL_NO_AUTH_ACTION_COUNT), which would also
 judge our own control-plane calls made with placeholder keys. So enforcement is switched per
 request: a request signed with temporary credentials from sts:AssumeRole (what each Lambda worker
-gets, as on AWS: "Lambda execution role", docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html)
+gets, as on AWS: "Lambda execution role",
+docs.aws.amazon.com/lambda/latest/dg/lambda-intro-execution-role.html)
 is checked against its role's inline and attached policies (signature, explicit Deny, Allow); any
 other request passes as before. The same evaluation tells whether a role holds the SQS rights an
 event source mapping needs (sqs:ReceiveMessage, sqs:DeleteMessage, sqs:GetQueueAttributes:

@@ -53,7 +53,8 @@ class MappingSpec:
 
 
 def to_record(message: dict[str, Any], spec: MappingSpec) -> dict[str, Any]:
-    """An SQS message as Lambda's SQS event record (with-sqs.html, "Example standard/FIFO queue message event")."""
+    """An SQS message as Lambda's SQS event record (with-sqs.html, "Example standard/FIFO queue
+    message event")."""
     received = message.get("Attributes") or {}
     attributes = {key: received[key] for key in RECORD_ATTRIBUTES if key in received}
     message_attributes: dict[str, Any] = {}

@@ -1,4 +1,5 @@
-"""SQS StartMessageMoveTask / ListMessageMoveTasks / CancelMessageMoveTask for the embedded AWS (moto lacks them).
+"""SQS StartMessageMoveTask / ListMessageMoveTasks / CancelMessageMoveTask for the embedded AWS
+(moto lacks them).
 
 Shapes from botocore's sqs model; semantics from the AWS API reference (API_StartMessageMoveTask.html,
 API_ListMessageMoveTasks.html, API_CancelMessageMoveTask.html) and "Configuring a dead-letter queue
