@@ -54,7 +54,9 @@ def mapping(queue: str, **kwargs: Any) -> MappingSpec:
 
 
 def receive_one(queue_url: str) -> dict[str, Any]:
-    messages = InProcessSqs(ACCOUNT, REGION).receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1)["Messages"]
+    messages = InProcessSqs(ACCOUNT, REGION).receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1)[
+        "Messages"
+    ]
     return dict(messages[0])
 
 
@@ -84,14 +86,25 @@ def test_md5_of_message_attributes_and_trace_header_are_kept(sqs: Any) -> None:
         MessageBody="{}",
         MessageAttributes={"jobId": {"DataType": "String", "StringValue": "j1"}},
         MessageSystemAttributes={
-            "AWSTraceHeader": {"DataType": "String", "StringValue": "Root=1-5759e988-bd862e3fe1be46a994272793"}
+            "AWSTraceHeader": {
+                "DataType": "String",
+                "StringValue": "Root=1-5759e988-bd862e3fe1be46a994272793",
+            }
         },
     )
     record = to_record(receive_one(url), mapping("traced"))
     assert record["md5OfMessageAttributes"] == sent["MD5OfMessageAttributes"]
     assert record["attributes"]["AWSTraceHeader"] == "Root=1-5759e988-bd862e3fe1be46a994272793"
     assert record["messageAttributes"]["jobId"]["stringValue"] == "j1"
-    assert set(record) >= {"messageId", "receiptHandle", "body", "md5OfBody", "eventSource", "eventSourceARN", "awsRegion"}
+    assert set(record) >= {
+        "messageId",
+        "receiptHandle",
+        "body",
+        "md5OfBody",
+        "eventSource",
+        "eventSourceARN",
+        "awsRegion",
+    }
 
 
 def test_fifo_records_carry_group_deduplication_and_sequence(sqs: Any) -> None:
@@ -133,7 +146,10 @@ def test_a_function_error_keeps_the_whole_batch_and_without_reporting_responses_
     # ERRORS: a failed invocation returns every message; without ReportBatchItemFailures the
     # response is not read.
     assert failed_ids(InvokeResult(False, error_type="X"), BATCH, True) == EVERY
-    assert failed_ids(InvokeResult(True, {"batchItemFailures": [{"itemIdentifier": "m1"}]}), BATCH, False) == set()
+    assert (
+        failed_ids(InvokeResult(True, {"batchItemFailures": [{"itemIdentifier": "m1"}]}), BATCH, False)
+        == set()
+    )
 
 
 class SlowOrFast:
@@ -170,7 +186,9 @@ def test_a_slow_batch_does_not_hold_up_a_fast_one(sqs: Any) -> None:
     # WITH-SQS scaling: Lambda polls with several pollers and runs batches concurrently.
     url = sqs.create_queue(QueueName="mixed")["QueueUrl"]
     function = SlowOrFast()
-    poller = MappingPoller(mapping("mixed", batch_size=1), InProcessSqs(ACCOUNT, REGION), url, function, cap=5)
+    poller = MappingPoller(
+        mapping("mixed", batch_size=1), InProcessSqs(ACCOUNT, REGION), url, function, cap=5
+    )
     poller.start()
     try:
         sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"id": "slow", "seconds": 3}))
@@ -186,7 +204,9 @@ def test_maximum_concurrency_caps_concurrent_batches(sqs: Any) -> None:
     # WITH-SQS "Configuring maximum concurrency": at most MaximumConcurrency batches at once.
     url = sqs.create_queue(QueueName="capped")["QueueUrl"]
     function = SlowOrFast()
-    poller = MappingPoller(mapping("capped", batch_size=1), InProcessSqs(ACCOUNT, REGION), url, function, cap=2)
+    poller = MappingPoller(
+        mapping("capped", batch_size=1), InProcessSqs(ACCOUNT, REGION), url, function, cap=2
+    )
     for i in range(8):
         sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"id": str(i), "seconds": 0.2}))
     poller.start()
@@ -209,7 +229,9 @@ def test_successes_are_deleted_and_failures_come_back(sqs: Any) -> None:
 
     for body in ("good", "bad"):
         sqs.send_message(QueueUrl=url, MessageBody=body)
-    poller = MappingPoller(mapping("partial", batching_window=0.5), InProcessSqs(ACCOUNT, REGION), url, function, 1)
+    poller = MappingPoller(
+        mapping("partial", batching_window=0.5), InProcessSqs(ACCOUNT, REGION), url, function, 1
+    )
     poller.start()
     try:
         wait_for(lambda: seen.count("bad") >= 2)
@@ -219,9 +241,9 @@ def test_successes_are_deleted_and_failures_come_back(sqs: Any) -> None:
 
 
 def _role(iam: Any, name: str, actions: list[str]) -> str:
-    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}))[
-        "Role"
-    ]["Arn"]
+    arn = iam.create_role(
+        RoleName=name, AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
+    )["Role"]["Arn"]
     if actions:
         iam.put_role_policy(
             RoleName=name,
@@ -230,7 +252,11 @@ def _role(iam: Any, name: str, actions: list[str]) -> str:
                 {
                     "Version": "2012-10-17",
                     "Statement": [
-                        {"Effect": "Allow", "Action": actions, "Resource": f"arn:aws:sqs:{REGION}:{ACCOUNT}:jobs"}
+                        {
+                            "Effect": "Allow",
+                            "Action": actions,
+                            "Resource": f"arn:aws:sqs:{REGION}:{ACCOUNT}:jobs",
+                        }
                     ],
                 }
             ),
