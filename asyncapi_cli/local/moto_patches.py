@@ -24,6 +24,7 @@ from typing import Any
 
 _applied = False
 _lock = threading.Lock()
+originals: dict[str, Any] = {}  # what each patch replaced (tests compare against it)
 
 
 def _now_ms() -> float:
@@ -84,6 +85,14 @@ def speed_up_sqs() -> None:
         # moto draws 185 letters one random.choice() at a time (~2.5 ms a message); same shape, from urandom.
         return bytes(97 + byte % 26 for byte in os.urandom(185)).decode("ascii")
 
+    originals.update(
+        visible=Message.visible,
+        delayed=Message.delayed,
+        had_receipt_handle=Message.had_receipt_handle,
+        is_message_valid_based_on_retention_period=SQSBackend.is_message_valid_based_on_retention_period,
+        delete_message=Queue.delete_message,
+        generate_receipt_handle=sqs_models.generate_receipt_handle,
+    )
     Message.visible = property(visible)  # type: ignore[assignment,method-assign]
     Message.delayed = property(delayed)  # type: ignore[assignment,method-assign]
     Message.had_receipt_handle = had_receipt_handle  # type: ignore[method-assign]
