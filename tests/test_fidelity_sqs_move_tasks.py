@@ -1,4 +1,5 @@
-"""SQS message move tasks in the embedded AWS (moto lacks them), through boto3 as `asyncapi dlq redrive` calls them.
+"""SQS message move tasks in the embedded AWS (moto lacks them), through boto3 as `asyncapi dlq
+redrive` calls them.
 
 Sources: AWS API reference API_StartMessageMoveTask.html / API_ListMessageMoveTasks.html /
 API_CancelMessageMoveTask.html (shapes also in botocore's sqs model), and "Configuring a dead-letter
