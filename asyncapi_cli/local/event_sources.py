@@ -82,6 +82,7 @@ def enabled_mappings() -> tuple[dict[str, MappingSpec], dict[str, StreamMappingS
                         else int(esm.max_retry_attempts),
                         bisect_on_error=bool(esm.bisect_on_error),
                         report_failures=report,
+                        start_index=getattr(esm, "_asyncapi_start_index", None),
                     )
     return sqs, streams
 

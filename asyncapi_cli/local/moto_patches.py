@@ -109,7 +109,8 @@ def apply() -> None:
             return
         neutralize_moto_event_sources()
         speed_up_sqs()
-        from . import sqs_move_tasks
+        from . import sqs_move_tasks, stream_poller
 
         sqs_move_tasks.install()
+        stream_poller.install()
         _applied = True

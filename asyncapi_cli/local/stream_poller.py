@@ -37,6 +37,7 @@ class StreamMappingSpec:
     max_retry_attempts: int
     bisect_on_error: bool
     report_failures: bool
+    start_index: int | None = None  # LATEST: the shard's length when the mapping was created
 
     @property
     def table_name(self) -> str:
@@ -118,7 +119,10 @@ class StreamPoller(threading.Thread):
     def _poll_once(self) -> bool:
         shard = self._shard()
         if self._position is None:
-            self._position = 0 if self.spec.starting_position == "TRIM_HORIZON" else len(shard.items)
+            if self.spec.starting_position == "TRIM_HORIZON":
+                self._position = 0
+            else:
+                self._position = len(shard.items) if self.spec.start_index is None else self.spec.start_index
         records = [r.to_json() for r in shard.items[self._position : self._position + self.spec.batch_size]]
         if not records:
             return False
@@ -153,3 +157,26 @@ class StreamPoller(threading.Thread):
                 continue
             pending.insert(0, (retry, retries + 1))
             self.stopping.wait(min(1.0, 0.05 * (retries + 1)))  # a short, growing pause between retries
+
+
+def install() -> None:
+    """Pin LATEST to the moment the mapping is created (AWS: records written after creation), not to
+    when our poller first looks, which may be later."""
+    from moto.awslambda.models import LambdaBackend
+    from moto.dynamodb.models import dynamodb_backends
+
+    original = LambdaBackend.create_event_source_mapping
+
+    def create_event_source_mapping(self: Any, spec: dict[str, Any]) -> Any:
+        esm = original(self, spec)
+        arn = str(esm.event_source_arn)
+        if ":dynamodb:" in arn and "/stream/" in arn:
+            try:
+                name = arn.split(":table/", 1)[1].split("/stream/", 1)[0]
+                table = dynamodb_backends[esm.account_id][esm.region].get_table(name)
+                esm._asyncapi_start_index = len(table.stream_shard.items)
+            except Exception:
+                pass  # no such table: moto has already refused, or the poller will report it
+        return esm
+
+    LambdaBackend.create_event_source_mapping = create_event_source_mapping  # type: ignore[method-assign]
