@@ -24,13 +24,21 @@ _credentials: dict[tuple[str, str], dict[str, str]] = {}
 _lock = threading.Lock()
 
 
-def _assumed_role_key(account: str, access_key_id: str) -> bool:
+def _temporary_key(access_key_id: str) -> bool:
+    # STS temporary credentials start with ASIA (moto's and AWS's); our control plane signs with
+    # placeholder keys. An unknown or stale ASIA key is refused by moto (InvalidClientTokenId), as
+    # an expired session is on AWS: enforcement fails closed.
+    return access_key_id.startswith("ASIA")
+
+
+def _still_assumed(account: str, access_key_id: str) -> bool:
     from moto.sts.models import sts_backends
 
-    for partition_backend in list(sts_backends[account].values()):
-        if any(role.access_key_id == access_key_id for role in list(partition_backend.assumed_roles)):
-            return True
-    return False
+    return any(
+        role.access_key_id == access_key_id
+        for backend in list(sts_backends[account].values())
+        for role in list(backend.assumed_roles)
+    )
 
 
 def _request_key(headers: Any) -> str | None:
@@ -48,7 +56,7 @@ def install_role_enforcement() -> None:
 
     def authenticate_and_authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
         key = _request_key(self.headers)
-        if key is None or not _assumed_role_key(self.current_account, key):
+        if key is None or not _temporary_key(key):
             return original(self, iam_request_cls, resource)
         from urllib.parse import urlparse
 
@@ -85,7 +93,7 @@ def role_credentials(account: str, region: str, role_arn: str, session: str) -> 
 
     with _lock:
         found = _credentials.get((role_arn, session))
-        if found is None:
+        if found is None or not _still_assumed(account, found["AccessKeyId"]):  # moto was reset
             backend = sts_backends[account]["aws"]
             role = backend.assume_role(region, session, role_arn, None, SESSION_SECONDS, None)
             found = {
