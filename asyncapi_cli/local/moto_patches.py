@@ -73,12 +73,15 @@ def speed_up_sqs() -> None:
             return  # already deleted: deleting again succeeds, as on AWS
         # A receipt handle belongs to one message: stop at it (received messages are the oldest,
         # near the front), instead of moto's any() + full rebuild of the list.
-        for index, message in enumerate(self._messages):
-            if message.had_receipt_handle(receipt_handle):
-                self.pending_messages.discard(message)
-                self.deleted_messages.update(message.all_receipt_handles)
-                del self._messages[index]
-                return
+        # Under the queue's own lock (add_message takes it too): two deletes must not shift each
+        # other's index.
+        with self._messages_lock:
+            for index, message in enumerate(self._messages):
+                if message.had_receipt_handle(receipt_handle):
+                    self.pending_messages.discard(message)
+                    self.deleted_messages.update(message.all_receipt_handles)
+                    del self._messages[index]
+                    return
         raise ReceiptHandleIsInvalid()
 
     def generate_receipt_handle() -> str:

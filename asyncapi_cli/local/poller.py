@@ -137,8 +137,9 @@ class MappingPoller:
         self._lock = threading.Lock()
 
     def start(self) -> None:
-        for _ in range(min(INITIAL_POLLERS, self.cap)):
-            self._add_poller()
+        with self._lock:  # a first poller scaling up must not race the initial ones past the cap
+            for _ in range(min(INITIAL_POLLERS, self.cap)):
+                self._add_poller()
 
     def _add_poller(self) -> None:
         index = len(self._threads)

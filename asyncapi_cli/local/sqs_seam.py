@@ -10,6 +10,8 @@ be given a boto3 client instead (tests do, and so does anything pointed at real 
 from __future__ import annotations
 
 import base64
+import threading
+import time
 from typing import Any
 
 SYSTEM_ATTRIBUTES = (
@@ -22,6 +24,15 @@ SYSTEM_ATTRIBUTES = (
     "SequenceNumber",
     "AWSTraceHeader",
 )
+
+
+_locks: dict[int, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+def _receive_lock(queue: Any) -> threading.Lock:
+    with _locks_guard:
+        return _locks.setdefault(id(queue), threading.Lock())
 
 
 def _binary(value: Any) -> bytes:
@@ -62,13 +73,25 @@ class InProcessSqs:
         backend = self._backend()
         name = self._queue_name(QueueUrl)
         queue = backend.get_queue(name)
-        messages = backend.receive_message(
-            name,
-            MaxNumberOfMessages,
-            WaitTimeSeconds,
-            int(queue.visibility_timeout),
-            MessageAttributeNames or ["All"],
-        )
+        deadline = time.monotonic() + WaitTimeSeconds
+        while True:
+            # moto's receive is not atomic: two pollers could take the same message. One receive at a
+            # time per queue; the long poll itself waits outside the lock.
+            with _receive_lock(queue):
+                messages = backend.receive_message(
+                    name,
+                    MaxNumberOfMessages,
+                    0,
+                    int(queue.visibility_timeout),
+                    MessageAttributeNames or ["All"],
+                )
+            remaining = deadline - time.monotonic()
+            if messages or remaining <= 0:
+                break
+            started = time.monotonic()
+            queue.wait_for_messages(min(1.0, remaining))  # returns when a message is visible
+            if time.monotonic() - started < 0.01:
+                time.sleep(0.05)  # visible but not receivable (a FIFO group in flight): do not spin
         return {"Messages": [self._shape(m) for m in messages]} if messages else {}
 
     @staticmethod
