@@ -72,7 +72,12 @@ def function_with_role(aws: dict[str, Any], name: str, actions: list[str]) -> No
         }
         iam.put_role_policy(RoleName=f"{name}-role", PolicyName="results", PolicyDocument=json.dumps(policy))
     aws["client"]("lambda").create_function(
-        FunctionName=name, Runtime="python3.12", Role=role, Handler="fn.handler", Code={"ZipFile": aws["zip"]}
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role,
+        Handler="fn.handler",
+        Code={"ZipFile": aws["zip"]},
+        Timeout=60,  # a busy machine must not turn AccessDenied into a timeout
     )
 
 

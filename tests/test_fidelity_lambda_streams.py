@@ -53,6 +53,7 @@ def aws(mocked_aws: None, tmp_path: Path) -> Iterator[dict[str, Any]]:
         Role=role,
         Handler="fn.handler",
         Code={"ZipFile": buffer.getvalue()},
+        Timeout=30,  # a busy machine must not add timeouts to the retries counted below
     )
     runtime = LambdaRuntime("http://127.0.0.1:9", tmp_path / "code", sink=CloudWatchLogsSink())
     manager = PollerManager(runtime.invoke, runtime.limit, interval=0.1)

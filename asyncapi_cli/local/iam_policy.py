@@ -48,9 +48,19 @@ def _request_key(headers: Any) -> str | None:
     return str(authorization.split("Credential=", 1)[1].split("/", 1)[0])
 
 
+_installed = False
+
+
 def install_role_enforcement() -> None:
+    """Idempotent: patch moto once per process."""
+    global _installed
     from moto.core.authorization import ActionAuthenticatorMixin
     from moto.dynamodb.responses import DynamoHandler
+
+    with _lock:
+        if _installed:
+            return
+        _installed = True
 
     original = ActionAuthenticatorMixin._authenticate_and_authorize_action
 
