@@ -409,13 +409,16 @@ def local_status(json_mode: bool) -> None:
     from .local import manager
 
     info = manager.running_info()
+    limits = manager.local_status() if info else {}
     if json_mode:
-        click.echo(json.dumps({"running": info is not None, **(info or {})}))
+        click.echo(json.dumps({"running": info is not None, **(info or {}), "limits": limits}))
     elif info:
         click.echo(
             f"running: endpoint {info['endpoint']}, gateway {info['gateway']}, pid {info['pid']}, "
             f"log {info['log']}"
         )
+        for line in manager.describe_limits(limits):
+            click.echo(line)
     else:
         click.echo("not running")
 

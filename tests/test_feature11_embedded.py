@@ -20,11 +20,10 @@ import pytest
 
 from asyncapi_cli.features import FeatureTarget, scheduling, websocket
 from asyncapi_cli.features.watch_client import WebSocketClient
-from asyncapi_cli.local import stream_poller
+from asyncapi_cli.local import moto_patches, stream_poller
+from asyncapi_cli.local.event_sources import PollerManager
 from asyncapi_cli.local.feature_services import start_feature_services
 from asyncapi_cli.local.lambda_runtime import LambdaRuntime
-from asyncapi_cli.local.poller import PollerManager
-from asyncapi_cli.local.server import neutralize_moto_sqs_invocation
 from asyncapi_cli.names import StackNames
 from asyncapi_cli.package import build_zip
 
@@ -46,12 +45,12 @@ def wait_for(probe: Any, timeout: float = 30.0) -> Any:
 def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     from moto.server import ThreadedMotoServer
 
-    neutralize_moto_sqs_invocation()
+    moto_patches.apply()  # as server.py: moto's own synchronous invocations off
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
     runtime = LambdaRuntime(endpoint, tmp_path_factory.mktemp("code"))
-    pollers = PollerManager(endpoint, runtime.invoke, interval=0.2)
+    pollers = PollerManager(runtime.invoke, runtime.limit, interval=0.2)
     pollers.start()
     stop_features, info = start_feature_services(endpoint, runtime.invoke)  # the server.py hook
     try:
@@ -146,11 +145,11 @@ def deployed(embedded: dict[str, Any]) -> dict[str, Any]:
 
 
 def reading(stream_arn: str) -> bool:
-    """True once a stream poller of the running embedded services holds an iterator on the stream."""
+    """True once a stream poller of the running embedded services follows the stream."""
     import threading
 
     return any(
-        isinstance(t, stream_poller.StreamPoller) and t.mapping.stream_arn == stream_arn and t._iterators
+        isinstance(t, stream_poller.StreamPoller) and t.spec.stream_arn == stream_arn
         for t in threading.enumerate()
     )
 

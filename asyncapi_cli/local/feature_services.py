@@ -11,21 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import scheduler, stream_poller, websocket
+from . import scheduler, websocket
 
 
 def start_feature_services(endpoint: str, invoke: Any) -> tuple[Callable[[], None], dict[str, str]]:
-    """The scheduler, the DynamoDB stream pollers and the WebSocket server; (stop, info for server.json)."""
-    stream_poller.neutralize_moto_stream_invocation()
-    streams = stream_poller.StreamPollerManager(endpoint, invoke)
-    streams.start()
+    """The scheduler and the WebSocket server; (stop, info for server.json).
+
+    DynamoDB stream mappings run with the SQS ones in event_sources.PollerManager.
+    """
     websocket_url = websocket.start(invoke)
     scheduler.start(endpoint)
 
     def stop() -> None:
         scheduler.stop()
         websocket.stop()
-        streams.stopping.set()
-        streams.join(timeout=5)
 
     return stop, {"websocket": websocket_url}

@@ -1,242 +1,182 @@
-"""DynamoDB stream event source mappings for the embedded AWS (moto stores them but does not run them
-as Lambda does).
+"""DynamoDB Streams event source mappings, executed against moto's table stream in this process.
 
-Per enabled mapping whose source is a DynamoDB stream: read each shard from the mapping's
-StartingPosition (TRIM_HORIZON or LATEST), in batches of BatchSize (default 100) gathered for up to
-MaximumBatchingWindowInSeconds, and invoke the function with {"Records": [...]} shaped as Lambda's
-DynamoDB event (eventSourceARN added). Errors, as "Using AWS Lambda with Amazon DynamoDB" documents:
-- a failed invocation retries the batch, up to MaximumRetryAttempts (-1: until it succeeds; AWS
-  stops when the records expire after 24 h), then discards it (logged) and goes on;
-- BisectBatchOnFunctionError splits a failing batch in two and retries each half (no retry counted);
-- with ReportBatchItemFailures the function returns {"batchItemFailures": [{"itemIdentifier":
-  <SequenceNumber>}]}: the checkpoint moves to the first failed record and only the rest is retried;
-  an identifier that is not in the batch fails the whole batch.
-Retries wait 0.1 s doubling to 2 s (scaled down from AWS's backoff, like the embedded SQS cycle).
+As on AWS ("Using AWS Lambda with Amazon DynamoDB", docs.aws.amazon.com/lambda/latest/dg/with-ddb.html,
+and "Configuring partial batch response with DynamoDB and Lambda", services-ddb-batchfailurereporting.html):
+records are read in order from StartingPosition (TRIM_HORIZON or LATEST), BatchSize at a time; a
+batch is retried until it succeeds or MaximumRetryAttempts is spent (-1: until the record expires,
+here: for ever), then skipped; BisectBatchOnFunctionError splits a failing batch in two and retries
+each half; with ReportBatchItemFailures the batch is checkpointed before the lowest reported
+SequenceNumber and only the records from there are retried.
 """
 
 from __future__ import annotations
 
+import calendar
+import copy
+import datetime
 import logging
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-log = logging.getLogger("asyncapi.local.streams")
-Invoke = Callable[[str, str, str, Any], Any]  # LambdaRuntime.invoke
+from .lambda_runtime import InvokeResult
+
+log = logging.getLogger("asyncapi.local.poller")
 
 
 @dataclass(frozen=True)
-class StreamMapping:
+class StreamMappingSpec:
     uuid: str
     account: str
     region: str
     stream_arn: str
     function_name: str
-    batch_size: int = 100
-    batching_window: float = 0.0
-    starting_position: str = "TRIM_HORIZON"
-    max_retries: int = -1
-    bisect: bool = False
-    report_failures: bool = False
+    batch_size: int
+    batching_window: float
+    starting_position: str
+    max_retry_attempts: int
+    bisect_on_error: bool
+    report_failures: bool
+    start_index: int | None = None  # LATEST: the shard's length when the mapping was created
+
+    @property
+    def table_name(self) -> str:
+        return self.stream_arn.split(":table/", 1)[1].split("/stream/", 1)[0]
 
 
-def neutralize_moto_stream_invocation() -> None:
-    """moto invokes a stream's mapped function inside the table write and then drops the stream's
-    records; our pollers own that job. The mappings are made invisible to the table (as server.py
-    does for SQS queues), so a write only appends to the stream."""
-    from moto.dynamodb.models.table import Table
-
-    def _get(self: Any) -> dict[str, Any]:
-        return {}
-
-    def _set(self: Any, value: Any) -> None:
-        pass
-
-    Table.lambda_event_source_mappings = property(_get, _set)  # type: ignore[assignment]
+def to_stream_record(record: dict[str, Any], spec: StreamMappingSpec) -> dict[str, Any]:
+    """moto's stream record as Lambda's DynamoDB event record (with-ddb.html "Example event")."""
+    shaped = copy.deepcopy(record)
+    shaped["awsRegion"] = spec.region
+    shaped["eventSourceARN"] = spec.stream_arn
+    created = shaped.get("dynamodb", {}).get("ApproximateCreationDateTime")
+    if isinstance(created, datetime.datetime):  # moto keeps a naive UTC datetime; AWS sends epoch seconds
+        shaped["dynamodb"]["ApproximateCreationDateTime"] = float(calendar.timegm(created.utctimetuple()))
+    return shaped
 
 
-def enabled_stream_mappings() -> dict[str, StreamMapping]:
-    """Every enabled DynamoDB stream mapping moto holds (in this process)."""
-    from moto.awslambda.models import lambda_backends
+def failed_sequence(result: InvokeResult, batch: list[dict[str, Any]], report_failures: bool) -> int | None:
+    """Index in batch of the first record to retry; None when the whole batch succeeded.
 
-    found: dict[str, StreamMapping] = {}
-    for account, regions in list(lambda_backends.items()):
-        for region, backend in list(regions.items()):
-            for uuid, esm in list(getattr(backend, "_event_source_mappings", {}).items()):
-                if not esm.enabled or ":dynamodb:" not in esm.event_source_arn:
-                    continue
-                found[uuid] = StreamMapping(
-                    uuid=uuid,
-                    account=account,
-                    region=region,
-                    stream_arn=esm.event_source_arn,
-                    function_name=esm.function_arn.rsplit(":", 1)[-1],
-                    batch_size=int(esm.batch_size or 100),
-                    batching_window=float(esm.max_batch_window or 0),
-                    starting_position=esm.starting_position or "TRIM_HORIZON",
-                    max_retries=int(esm.max_retry_attempts if esm.max_retry_attempts is not None else -1),
-                    bisect=bool(esm.bisect_on_error),
-                    report_failures="ReportBatchItemFailures" in (esm.function_response_types or []),
-                )
-    return found
-
-
-def first_failure(result: Any, batch: list[dict[str, Any]], report_failures: bool) -> int | None:
-    """The index the batch must be retried from; None when it succeeded."""
+    Same success and failure conditions as for SQS (services-ddb-batchfailurereporting.html); the
+    checkpoint is the lowest reported SequenceNumber.
+    """
     if not result.ok:
         return 0
-    if not report_failures or not isinstance(result.payload, dict):
+    if not report_failures:
         return None
-    failures = result.payload.get("batchItemFailures") or []
-    if not failures:
+    payload = result.payload
+    if not payload:
         return None
-    sequence = [str(r["dynamodb"]["SequenceNumber"]) for r in batch]
-    indexes = []
-    for failure in failures:
-        identifier = str((failure or {}).get("itemIdentifier", ""))
-        if identifier not in sequence:
-            return 0  # an identifier not in the batch: the whole batch failed
-        indexes.append(sequence.index(identifier))
-    return min(indexes)
-
-
-def deliver(
-    batch: list[dict[str, Any]],
-    invoke_batch: Callable[[list[dict[str, Any]]], Any],
-    mapping: StreamMapping,
-    wait: Callable[[float], bool],
-) -> int:
-    """Run one batch to the end (success, or retries exhausted); the number of records discarded.
-    `wait(seconds)` sleeps and answers True when the poller is stopping."""
-    pending = [batch]
-    discarded = 0
-    while pending:
-        current, attempts = pending.pop(0), 0
-        while current:
-            failed_from = first_failure(invoke_batch(current), current, mapping.report_failures)
-            if failed_from is None:
-                break
-            current = current[failed_from:]
-            if mapping.bisect and len(current) > 1:
-                half = len(current) // 2
-                pending[:0] = [current[:half], current[half:]]
-                break
-            attempts += 1
-            if 0 <= mapping.max_retries < attempts:
-                log.warning("discarding %d stream records after %d retries", len(current), attempts - 1)
-                discarded += len(current)
-                break
-            if wait(min(0.1 * 2 ** (attempts - 1), 2.0)):
-                return discarded
-    return discarded
-
-
-def _plain_records(records: list[dict[str, Any]], stream_arn: str) -> list[dict[str, Any]]:
-    def plain(value: Any) -> Any:
-        if isinstance(value, datetime):
-            return value.timestamp()
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [plain(v) for v in value]
-        if isinstance(value, (bytes, bytearray)):
-            import base64
-
-            return base64.b64encode(value).decode()
-        return value
-
-    return [{**plain(record), "eventSourceARN": stream_arn} for record in records]
+    if not isinstance(payload, dict):
+        return 0
+    items = payload.get("batchItemFailures")
+    if not items:
+        return None
+    if not isinstance(items, list):
+        return 0
+    sequence = [r["dynamodb"]["SequenceNumber"] for r in batch]
+    lowest: int | None = None
+    for item in items:
+        identifier = item.get("itemIdentifier") if isinstance(item, dict) else None
+        if not isinstance(identifier, str) or identifier not in sequence:
+            return 0
+        index = sequence.index(identifier)
+        lowest = index if lowest is None else min(lowest, index)
+    return lowest
 
 
 class StreamPoller(threading.Thread):
-    def __init__(self, mapping: StreamMapping, streams: Any, invoke: Invoke, interval: float = 0.2) -> None:
-        super().__init__(daemon=True, name=f"stream-{mapping.uuid[:8]}")
-        self.mapping = mapping
-        self.streams = streams  # a dynamodbstreams client
-        self.invoke = invoke
-        self.interval = interval
+    """One poller for the table's single stream shard (moto keeps one shard per table)."""
+
+    def __init__(self, spec: StreamMappingSpec, invoke: Any, idle_wait: float = 0.1) -> None:
+        super().__init__(daemon=True, name=f"stream-{spec.uuid[:8]}")
+        self.spec = spec
+        self._invoke = invoke
+        self._idle_wait = idle_wait
         self.stopping = threading.Event()
-        self._iterators: dict[str, str] = {}
+        self.invocations = 0
+        self.skipped = 0
+        self._position: int | None = None  # index of the next record in the shard
 
-    def _invoke_batch(self, batch: list[dict[str, Any]]) -> Any:
-        m = self.mapping
-        return self.invoke(m.account, m.region, m.function_name, {"Records": batch})
+    def _shard(self) -> Any:
+        from moto.dynamodb.models import dynamodb_backends
 
-    def _read(self) -> list[dict[str, Any]]:
-        m = self.mapping
-        shards = self.streams.describe_stream(StreamArn=m.stream_arn)["StreamDescription"]["Shards"]
-        records: list[dict[str, Any]] = []
-        for shard in shards:
-            shard_id = shard["ShardId"]
-            if shard_id not in self._iterators:
-                self._iterators[shard_id] = self.streams.get_shard_iterator(
-                    StreamArn=m.stream_arn, ShardId=shard_id, ShardIteratorType=m.starting_position
-                )["ShardIterator"]
-            answer = self.streams.get_records(
-                ShardIterator=self._iterators[shard_id], Limit=m.batch_size - len(records)
-            )
-            self._iterators[shard_id] = answer.get("NextShardIterator") or self._iterators[shard_id]
-            records.extend(_plain_records(answer.get("Records", []), m.stream_arn))
-            if len(records) >= m.batch_size:
-                break
-        return records
+        table = dynamodb_backends[self.spec.account][self.spec.region].get_table(self.spec.table_name)
+        if table.latest_stream_label is None or not self.spec.stream_arn.endswith(table.latest_stream_label):
+            raise LookupError(f"stream {self.spec.stream_arn} is not the table's current stream")
+        return table.stream_shard
 
     def run(self) -> None:
         while not self.stopping.is_set():
             try:
-                batch = self._read()
-                if batch and len(batch) < self.mapping.batch_size and self.mapping.batching_window > 0:
-                    self.stopping.wait(self.mapping.batching_window)
-                    batch += self._read()[: self.mapping.batch_size - len(batch)]
-                if batch:
-                    deliver(batch, self._invoke_batch, self.mapping, self.stopping.wait)
-                    continue
-            except Exception as exc:
-                log.warning("stream mapping %s: %s", self.mapping.uuid, exc)
-            self.stopping.wait(self.interval)
+                if not self._poll_once():
+                    self.stopping.wait(self._idle_wait)
+            except Exception as exc:  # the table or its stream went away: back off, re-check
+                log.warning("stream poller %s: %s", self.spec.uuid, exc)
+                self.stopping.wait(1.0)
+
+    def _poll_once(self) -> bool:
+        shard = self._shard()
+        if self._position is None:
+            if self.spec.starting_position == "TRIM_HORIZON":
+                self._position = 0
+            else:
+                self._position = len(shard.items) if self.spec.start_index is None else self.spec.start_index
+        records = [r.to_json() for r in shard.items[self._position : self._position + self.spec.batch_size]]
+        if not records:
+            return False
+        self._process([to_stream_record(r, self.spec) for r in records])
+        self._position += len(records)
+        return True
+
+    def _process(self, batch: list[dict[str, Any]]) -> None:
+        pending: list[tuple[list[dict[str, Any]], int]] = [(batch, 0)]  # (records, retries so far)
+        while pending and not self.stopping.is_set():
+            records, retries = pending.pop(0)
+            result = self._invoke(
+                self.spec.account, self.spec.region, self.spec.function_name, {"Records": records}
+            )
+            self.invocations += 1
+            first_failed = failed_sequence(result, records, self.spec.report_failures)
+            if first_failed is None:
+                continue
+            retry = records[first_failed:]
+            if not result.ok and self.spec.bisect_on_error and len(retry) > 1:
+                half = len(retry) // 2
+                pending[:0] = [(retry[:half], retries), (retry[half:], retries)]
+                continue
+            if 0 <= self.spec.max_retry_attempts <= retries:
+                self.skipped += len(retry)
+                log.warning(
+                    "stream mapping %s: %d records skipped after %d retries",
+                    self.spec.uuid,
+                    len(retry),
+                    retries,
+                )
+                continue
+            pending.insert(0, (retry, retries + 1))
+            self.stopping.wait(min(1.0, 0.05 * (retries + 1)))  # a short, growing pause between retries
 
 
-class StreamPollerManager(threading.Thread):
-    """Starts a poller per enabled stream mapping; stops it when the mapping goes or changes."""
+def install() -> None:
+    """Pin LATEST to the moment the mapping is created (AWS: records written after creation), not to
+    when our poller first looks, which may be later."""
+    from moto.awslambda.models import LambdaBackend
+    from moto.dynamodb.models import dynamodb_backends
 
-    def __init__(self, endpoint: str | None, invoke: Invoke, interval: float = 0.5) -> None:
-        super().__init__(daemon=True, name="stream-poller-manager")
-        self.endpoint = endpoint
-        self.invoke = invoke
-        self.interval = interval
-        self.stopping = threading.Event()
-        self.pollers: dict[str, StreamPoller] = {}
+    original = LambdaBackend.create_event_source_mapping
 
-    def _client(self, region: str) -> Any:
-        import boto3
-
-        # Name the endpoint: botocore's default "<account>.streams-ddb.<region>" is not routed by moto.
-        return boto3.client(
-            "dynamodbstreams",
-            region_name=region,
-            endpoint_url=self.endpoint or f"https://streams.dynamodb.{region}.amazonaws.com",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-    def sync(self) -> None:
-        current = enabled_stream_mappings()
-        for uuid, poller in list(self.pollers.items()):
-            if current.get(uuid) != poller.mapping or not poller.is_alive():
-                poller.stopping.set()
-                del self.pollers[uuid]
-        for uuid, mapping in current.items():
-            if uuid not in self.pollers:
-                poller = self.pollers[uuid] = StreamPoller(mapping, self._client(mapping.region), self.invoke)
-                poller.start()
-
-    def run(self) -> None:
-        while not self.stopping.wait(self.interval):
+    def create_event_source_mapping(self: Any, spec: dict[str, Any]) -> Any:
+        esm = original(self, spec)
+        arn = str(esm.event_source_arn)
+        if ":dynamodb:" in arn and "/stream/" in arn:
             try:
-                self.sync()
-            except Exception as exc:
-                log.warning("stream poller manager: %s", exc)
-        for poller in self.pollers.values():
-            poller.stopping.set()
+                name = arn.split(":table/", 1)[1].split("/stream/", 1)[0]
+                table = dynamodb_backends[esm.account_id][esm.region].get_table(name)
+                esm._asyncapi_start_index = len(table.stream_shard.items)
+            except Exception:
+                pass  # no such table: moto has already refused, or the poller will report it
+        return esm
+
+    LambdaBackend.create_event_source_mapping = create_event_source_mapping  # type: ignore[method-assign]
