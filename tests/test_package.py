@@ -24,7 +24,7 @@ def test_zip_holds_the_handlers_and_is_deterministic(tmp_path: Path) -> None:
         os.utime(target, (1_000_000, 1_000_000))  # other timestamps, same bytes out
     assert build_zip(copy).zip_bytes == first.zip_bytes
     names = zipfile.ZipFile(io.BytesIO(first.zip_bytes)).namelist()
-    assert names == ["job_processor.py", "jobwork.py", "status_checker.py"]
+    assert names == ["dead_letter_recorder.py", "job_processor.py", "jobwork.py", "status_checker.py"]
 
 
 def test_installed_package_finds_its_handlers_from_any_directory(tmp_path: Path) -> None:
