@@ -13,8 +13,8 @@ import pytest
 from botocore.retries import standard
 
 from asyncapi_cli import api_errors
+from asyncapi_cli.api_definition import SUBMIT_ACCEPTED_TEMPLATE
 from asyncapi_cli.local.gateway import Gateway
-from asyncapi_cli.resources.routes import SUBMIT_ACCEPTED_TEMPLATE
 
 
 def integration() -> dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from asyncapi_cli.resources.routes import SUBMIT_ACCEPTED_TEMPLATE, SUBMIT_REQUEST_TEMPLATE
+from asyncapi_cli.api_definition import SUBMIT_ACCEPTED_TEMPLATE, SUBMIT_REQUEST_TEMPLATE
 
 from .fidelity_apigw import ACCOUNT, REGION, Embedded, json_body
 

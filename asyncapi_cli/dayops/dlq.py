@@ -171,13 +171,12 @@ def redrive_all(stack: Any, pacer: Pacer, timeout: float = 300.0) -> dict[str, A
     handle = sqs.start_message_move_task(SourceArn=dlq_arn)["TaskHandle"]
 
     def finished() -> dict[str, Any] | None:
-        for task in sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=10).get("Results", []):
-            if task.get("TaskHandle") == handle and task.get("Status") in (
-                "COMPLETED",
-                "FAILED",
-                "CANCELLED",
-            ):
-                return task
+        # ListMessageMoveTasks lists the newest task first and gives a TaskHandle only while a task is
+        # RUNNING (SQS API reference, ListMessageMoveTasksResultEntry); one task per source queue can
+        # run at a time, so the newest task of this DLQ is the one just started.
+        results = sqs.list_message_move_tasks(SourceArn=dlq_arn, MaxResults=1).get("Results", [])
+        if results and results[0].get("Status") in ("COMPLETED", "FAILED", "CANCELLED"):
+            return results[0]
         return None
 
     task = wait_until(finished, pacer=pacer, what="the message move task", timeout=timeout)
