@@ -14,7 +14,9 @@ from botocore.retries import standard
 
 from asyncapi_cli import api_errors
 from asyncapi_cli.api_definition import SUBMIT_ACCEPTED_TEMPLATE
-from asyncapi_cli.local.gateway import Gateway
+from asyncapi_cli.local.apigw.context import Invocation, Request
+from asyncapi_cli.local.apigw.mapping import EndpointResponse, render_response
+from asyncapi_cli.local.apigw.moto_seam import Deployment, StageConfig
 
 
 def integration() -> dict[str, Any]:
@@ -31,10 +33,19 @@ def integration() -> dict[str, Any]:
 
 
 def answer(status: int, body: str) -> tuple[int, dict[str, str], dict[str, Any]]:
-    gateway = Gateway(control=None, invoke=None, sqs_endpoint="http://127.0.0.1:9")  # type: ignore[arg-type]
-    context = {"requestId": "req-1", "responseOverride": {"header": {}, "status": None}}
-    reply = gateway._integration_response(integration(), context, status, body)
-    return reply.status, reply.headers, json.loads(reply.body.decode("utf-8"))
+    """The embedded gateway's own integration-response step (selection, VTL, overrides) on an SQS answer."""
+    invocation = Invocation(
+        api_id="api",
+        stage=StageConfig("prod", "d1", {}, {}, None),
+        deployment=Deployment("api", "d1", "123456789012", "us-east-1", (), {}, {}, {}, ()),
+        request=Request(
+            "POST", "/submit", [], [("Content-Type", "application/json")], b"{}", "127.0.0.1", "h"
+        ),
+        context={"requestId": "req-1", "responseOverride": {"header": {}, "status": None}},
+        method={"methodIntegration": integration()},
+    )
+    got, raw, headers = render_response(invocation, EndpointResponse(status, body))
+    return got, headers, json.loads(raw.decode("utf-8"))
 
 
 def sqs_error(code: str, message: str = "queue arn:aws:sqs:us-east-1:123456789012:q is busy") -> str:
