@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     neutralize_moto_sqs_invocation()
     from moto.server import ThreadedMotoServer
 
-    from .gateway import ControlPlane, Gateway, make_server
+    from .gateway import Gateway, make_server
     from .lambda_runtime import LambdaRuntime
     from .poller import PollerManager
 
@@ -59,9 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     host, port = moto_server.get_host_and_port()
     endpoint = f"http://127.0.0.1:{port}"
     runtime = LambdaRuntime(endpoint, args.home / "code", log=sys.stderr)
-    gateway_server = make_server(
-        Gateway(ControlPlane(endpoint), runtime.invoke, endpoint), port=args.gateway_port
-    )
+    gateway_server = make_server(Gateway(runtime.invoke, endpoint), port=args.gateway_port)
     threading.Thread(target=gateway_server.serve_forever, daemon=True, name="gateway").start()
     gateway_url = f"http://127.0.0.1:{gateway_server.server_address[1]}"
     pollers = PollerManager(endpoint, runtime.invoke)
