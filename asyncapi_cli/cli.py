@@ -176,17 +176,6 @@ def _identity(record: dict[str, Any]) -> str:
     return ""
 
 
-def _with_features(text: str | None) -> frozenset[str]:
-    """`--with webhooks,priorities`: features added to the file's [features] for this run."""
-    from .config import FEATURES
-
-    names = frozenset(part.strip() for part in (text or "").split(",") if part.strip())
-    unknown = sorted(names - set(FEATURES))
-    if unknown:
-        raise InputError(f"--with: unknown feature {unknown[0]!r}; choose from {', '.join(FEATURES)}")
-    return names
-
-
 @main.command()
 @stack_options
 @click.option("--dry-run", is_flag=True, help="Show what would change (same as 'asyncapi plan').")
@@ -200,9 +189,9 @@ def _with_features(text: str | None) -> frozenset[str]:
 @_stack_kwargs
 def up(options: Any, out: Any, dry_run: bool, with_features: str | None, **_: Any) -> None:
     """Provision (or converge) every resource of the stack. Safe to rerun; resumes after a crash."""
-    from . import ops
+    from . import feature_client, ops
 
-    options.features = _with_features(with_features)
+    options.features = feature_client.with_features(with_features)
     if dry_run:
         return _plan(options, out)
     stack = ops.open_stack(options, creating=True, start_local=True)
@@ -337,7 +326,9 @@ def test_job(
     if timeout <= 0:
         raise InputError(f"--timeout must be above zero, got {timeout:g}")
     if batch is not None:
-        sys.exit(_test_batch(options, out, payload, batch, timeout, priority))
+        sys.exit(
+            feature_client.run_test_batch(options, out, payload, batch, timeout=timeout, priority=priority)
+        )
     parsed = client.parse_payload(payload)
     if count < 1 or concurrency < 1:
         raise InputError("--count and --concurrency must be at least 1")
@@ -347,18 +338,6 @@ def test_job(
         stack, out, parsed, timeout=timeout, count=count, concurrency=concurrency, query=query
     )
     sys.exit(code)
-
-
-def _test_batch(
-    options: Any, out: Any, payload: str | None, count: int, timeout: float, priority: str | None
-) -> int:
-    from . import client, feature_client, ops
-
-    if priority is not None:
-        raise InputError("--priority applies to /submit; a batch goes to POST /batches (drop one of them)")
-    jobs = feature_client.batch_jobs(payload, count, client.DEFAULT_PAYLOAD)
-    stack = ops.open_stack(options, creating=False)
-    return feature_client.run_batch(stack, out, jobs, timeout=timeout)
 
 
 @main.command("webhook-secret")

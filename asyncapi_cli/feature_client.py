@@ -19,6 +19,31 @@ BATCH_FINAL = ("completed", "partial", "failed")
 POLL_BASE, POLL_CAP = 0.25, 5.0
 
 
+def with_features(text: str | None) -> frozenset[str]:
+    """`up --with webhooks,priorities`: features added to the file's [features] for this run."""
+    from .config import FEATURES
+
+    names = frozenset(part.strip() for part in (text or "").split(",") if part.strip())
+    unknown = sorted(names - set(FEATURES))
+    if unknown:
+        raise InputError(f"--with: unknown feature {unknown[0]!r}; choose from {', '.join(FEATURES)}")
+    return names
+
+
+def run_test_batch(
+    options: Any, out: Any, payload: str | None, count: int, *, timeout: float, priority: str | None
+) -> int:
+    """`test-job --batch N`."""
+    from . import ops
+    from .client import DEFAULT_PAYLOAD
+
+    if priority is not None:
+        raise InputError("--priority applies to /submit; a batch goes to POST /batches (drop one of them)")
+    jobs = batch_jobs(payload, count, DEFAULT_PAYLOAD)
+    stack = ops.open_stack(options, creating=False)
+    return run_batch(stack, out, jobs, timeout=timeout)
+
+
 def priority_query(priority: str | None) -> str:
     return "" if priority is None else "?" + urllib.parse.urlencode({"priority": priority})
 

@@ -268,8 +268,12 @@ def forget_local_stack(options: StackOptions) -> StackState | None:
 
 def down(stack: Stack, reporter: Reporter) -> list[Outcome]:
     with locked(stack):
-        # Every unit of the stack, and those of any feature the state still records.
-        units = build_units(stack.ctx) + retired_units(stack)
+        # Every unit of the stack, and those of any feature the state still records; with no state
+        # (down --name), every feature's too, found by name.
+        if stack.state.resources:
+            units = build_units(stack.ctx) + retired_units(stack)
+        else:
+            units = build_units(stack.ctx, include_disabled=True)
         outcomes = engine.destroy(units, stack.ctx, stack.store, reporter)
         stack.store.delete_file()
     return outcomes
