@@ -39,6 +39,12 @@ def _api_routes() -> set[str]:
     }
 
 
+def _deployment() -> str:
+    apigw = boto3.client("apigateway")
+    (api,) = [a for a in apigw.get_rest_apis()["items"] if a["name"] == f"{NAME}-api"]
+    return str(apigw.get_stage(restApiId=api["id"], stageName="prod")["deploymentId"])
+
+
 def _models() -> set[str]:
     apigw = boto3.client("apigateway")
     (api,) = [a for a in apigw.get_rest_apis()["items"] if a["name"] == f"{NAME}-api"]
@@ -58,8 +64,11 @@ def test_each_feature_on_off_on_changes_exactly_its_resources(mocked_aws: None, 
     assert set(stack.state.resources) == _keys(base)
     assert live_inventory(NAME) == expected_inventory(NAME, base)
     base_routes = _api_routes()
+    base_deployment = _deployment()
 
     on = _up(frozenset({feature}))
+    # The stage redeploys: every feature changes what the API serves (a model, /submit or new routes).
+    assert _deployment() != base_deployment
     added = _keys(frozenset({feature})) - _keys(base)
     assert added, "every feature adds units"
     assert set(on.state.resources) == _keys(base) | added
@@ -107,6 +116,13 @@ def test_down_removes_a_recorded_feature_that_the_settings_no_longer_name(mocked
     _up(frozenset({"webhooks"}))
     # `down` without --with (and no [features]): the recorded webhook units still go.
     ops.down(ops.open_stack(stack_options(NAME), creating=False), SilentReporter())
+    assert not any(live_inventory(NAME).values())
+
+
+def test_down_by_name_without_a_state_file_finds_every_features_resources(mocked_aws: None) -> None:
+    _up(ALL).store.path.unlink()
+    gone = ops.open_stack(stack_options(NAME), creating=False, allow_missing_state=True)
+    ops.down(gone, SilentReporter())
     assert not any(live_inventory(NAME).values())
 
 
