@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import os
 import sys
 from collections.abc import Callable
@@ -11,9 +12,10 @@ from typing import Any
 
 import click
 
-from .errors import EXIT_AWS, EXIT_INTERRUPTED, AsyncApiError, InputError
+from .errors import EXIT_AWS, EXIT_DRIFT, EXIT_INTERRUPTED, AsyncApiError, InputError
 
 EXIT_BUG = 70
+EXIT_BROKEN_PIPE = 141
 
 
 def _fail(ctx: click.Context, message: str, code: int) -> None:
@@ -23,25 +25,55 @@ def _fail(ctx: click.Context, message: str, code: int) -> None:
     ctx.exit(code)
 
 
+# What is true after Ctrl-C, per command (a command may say more through ctx.meta["asyncapi.interrupt"]).
+INTERRUPTED = {
+    "up": "interrupted; everything created so far is recorded: run 'asyncapi up' again to resume",
+    "down": "interrupted; everything deleted so far is recorded: run 'asyncapi down' again to finish",
+    "test-job": "interrupted; jobs already submitted keep running on the stack ('asyncapi jobs' lists them)",
+    "demo": "interrupted; the demo took its stack down where it could ('asyncapi local stop' ends the rest)",
+}
+READ_ONLY_INTERRUPTED = "interrupted; nothing was changed"
+
+
+def _interrupt_message(ctx: click.Context) -> str:
+    command = ctx.invoked_subcommand or ""
+    message = INTERRUPTED.get(command, READ_ONLY_INTERRUPTED)
+    # ctx.meta is shared by nested contexts: a subcommand (dlq redrive, logs) may have been more exact.
+    return str(ctx.meta.get("asyncapi.interrupt", message))
+
+
+def _silence_stdout() -> None:
+    """After EPIPE (`asyncapi ... | head`): point stdout at /dev/null so the exit flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
 class Group(click.Group):
     """Turns every expected failure into one line on stderr and a documented exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
         debug = bool(ctx.params.get("debug")) or os.environ.get("ASYNCAPI_DEBUG") == "1"
         try:
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            finally:
+                # Flush here, not at interpreter exit, so a closed pipe is handled below.
+                sys.stdout.flush()
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
+        except BrokenPipeError:
+            # The reader went away (head, less): stop quietly, as CLIs do; 141 = 128 + SIGPIPE.
+            _silence_stdout()
+            ctx.exit(EXIT_BROKEN_PIPE)
         except AsyncApiError as exc:
             if debug:
                 raise
             _fail(ctx, str(exc), exc.exit_code)
         except KeyboardInterrupt:
-            _fail(
-                ctx,
-                "interrupted; everything created so far is recorded: run the command again to resume",
-                EXIT_INTERRUPTED,
-            )
+            _fail(ctx, _interrupt_message(ctx), EXIT_INTERRUPTED)
         except Exception as exc:
             if debug:
                 raise
@@ -129,28 +161,33 @@ def main(debug: bool) -> None:
 
 
 def _print_stack(out: Any, stack: Any, outcomes: list[Any], command: str) -> None:
+    from collections import Counter
+
     from .ops import summary
 
     data = summary(stack) | {"command": command, "resources": [o.to_json() for o in outcomes]}
     out.document(data)
+    # Each resource was already shown on its own line as it finished: summarise, never list them twice.
+    counts = Counter(o.action.split(" ")[0] for o in outcomes)
+    out.info(
+        f"{len(outcomes)} resources: " + ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
+    )
     if command == "up":
-        records = stack.state.resources
-        rows = [[o.key, o.kind, _identity(records.get(o.key, {})), o.action] for o in outcomes]
-        out.table(f"Stack {stack.state.name}", ["resource", "kind", "id", "this run"], rows)
         url = stack.state.outputs.get("api_url")
-        out.info(f"[bold]Endpoint:[/] {url}")
-        out.info("[bold]Submit a job:[/]")
+        out.line(("Endpoint: ", "bold"), str(url))
+        out.info("Submit a job:", "bold")
         # Printed as is and never wrapped, so that it pastes as one command.
         out.raw(
             "  curl -sS -i -X POST -H 'Content-Type: application/json' "
             f'-d \'{{"task": "process_data", "data": {{"input": "test data"}}}}\' {url}/submit'
         )
-        out.info("[bold]Then:[/] asyncapi test-job")
+        out.line(("Then: ", "bold"), "asyncapi test-job")
     _print_code_and_settings(out, data)
     calls = data["aws_calls"]
     out.info(
-        f"[dim]{calls['calls']} AWS calls ({calls['mutating']} mutating, "
-        f"{calls['retries'] + calls['engine_retries']} retries); state: {stack.store.path}[/]"
+        f"{calls['calls']} AWS calls ({calls['mutating']} mutating, "
+        f"{calls['retries'] + calls['engine_retries']} retries); state: {stack.store.path}",
+        "dim",
     )
 
 
@@ -167,13 +204,6 @@ def _print_code_and_settings(out: Any, data: dict[str, Any]) -> None:
     for change in data.get("settings_changed") or []:
         setting, recorded, now = change["setting"], change["recorded"], change["file"]
         out.raw(f"changed since the last up: {setting} {recorded!r} -> {now!r}")
-
-
-def _identity(record: dict[str, Any]) -> str:
-    for key in ("name", "id", "uuid", "sid", "api_id"):
-        if record.get(key):
-            return str(record[key])
-    return ""
 
 
 @main.command()
@@ -200,13 +230,13 @@ def up(options: Any, out: Any, dry_run: bool, with_features: str | None, **_: An
         from .local import manager
 
         info = manager.running_info() or {}
-        out.info(
-            f"[bold]embedded local AWS[/]: endpoint {info.get('endpoint')}, gateway {info.get('gateway')}, "
-            f"log {info.get('log')}"
+        out.line(
+            ("embedded local AWS", "bold"),
+            f": endpoint {info.get('endpoint')}, gateway {info.get('gateway')}, log {info.get('log')}",
         )
-    out.info(
-        f"[bold]asyncapi up[/] {stack.state.name} -> {target.kind} {target.region} "
-        f"{stack.clients.target.endpoint_url or ''}"
+    out.line(
+        ("asyncapi up ", "bold"),
+        f"{stack.state.name} -> {target.kind} {target.region} {stack.clients.target.endpoint_url or ''}",
     )
     outcomes = ops.up(stack, out)
     _print_stack(out, stack, outcomes, "up")
@@ -233,24 +263,33 @@ def plan(options: Any, out: Any, **_: Any) -> None:
 
 @main.command()
 @stack_options
+@click.option(
+    "--exit-code",
+    "detailed_exit_code",
+    is_flag=True,
+    help=f"Exit {EXIT_DRIFT} when something drifted, 0 when nothing did (errors keep their own codes).",
+)
 @_stack_kwargs
-def status(options: Any, out: Any, **_: Any) -> None:
-    """Show the stack's resources and what drifted from the desired settings."""
+def status(options: Any, out: Any, detailed_exit_code: bool, **_: Any) -> None:
+    """Show the stack's resources, what drifted from the desired settings, and live queue figures."""
     from . import ops
+    from .dayops.live import brief_change, figure_rows, live_figures
 
     stack = ops.open_stack(options, creating=False)
     outcomes = ops.plan(stack)
     drifted = [o for o in outcomes if o.action != "exists"]
+    figures = live_figures(stack)
     data = ops.summary(stack) | {
         "command": "status",
         "drifted": bool(drifted),
         "resources": [o.to_json() for o in outcomes],
+        "live": figures,
     }
     out.document(data)
     _print_code_and_settings(out, data)
     labels = {"create": "missing", "update": "drifted", "exists": "ok"}
     rows = [
-        [labels.get(o.action, o.action), o.kind, o.name, "; ".join(str(c) for c in o.changes)]
+        [labels.get(o.action, o.action), o.kind, o.name, "; ".join(brief_change(c) for c in o.changes)]
         for o in outcomes
     ]
     out.table(
@@ -258,8 +297,14 @@ def status(options: Any, out: Any, **_: Any) -> None:
         ["status", "kind", "name", "drift"],
         rows,
     )
+    out.table("Live", ["figure", "value"], figure_rows(figures))
     out.info(f"Endpoint: {stack.state.outputs.get('api_url')}")
-    out.info("[yellow]Drift found: 'asyncapi up' repairs it.[/]" if drifted else "[green]No drift.[/]")
+    if drifted:
+        out.info("Drift found: 'asyncapi up' repairs it.", "yellow")
+    else:
+        out.info("No drift.", "green")
+    if detailed_exit_code and drifted:
+        sys.exit(EXIT_DRIFT)
 
 
 @main.command()
@@ -288,7 +333,7 @@ def down(options: Any, out: Any, yes: bool, **_: Any) -> None:
             f"Delete stack {stack.state.name} ({target.kind}, {target.region}, account {target.account})?",
             abort=True,
         )
-    out.info(f"[bold]asyncapi down[/] {stack.state.name}")
+    out.line(("asyncapi down ", "bold"), stack.state.name)
     outcomes = ops.down(stack, out)
     _print_stack(out, stack, outcomes, "down")
 
@@ -322,9 +367,10 @@ def test_job(
 ) -> None:
     """Submit a real job through the API, follow it to completion, show the result."""
     from . import client, feature_client, ops
+    from .dayops.target import require_deployed
 
-    if timeout <= 0:
-        raise InputError(f"--timeout must be above zero, got {timeout:g}")
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise InputError(f"--timeout must be a finite number of seconds above zero, got {timeout:g}")
     if batch is not None:
         sys.exit(
             feature_client.run_test_batch(options, out, payload, batch, timeout=timeout, priority=priority)
@@ -333,6 +379,7 @@ def test_job(
     if count < 1 or concurrency < 1:
         raise InputError("--count and --concurrency must be at least 1")
     stack = ops.open_stack(options, creating=False)
+    require_deployed(stack)
     query = feature_client.priority_query(priority)
     code = client.run_test_jobs(
         stack, out, parsed, timeout=timeout, count=count, concurrency=concurrency, query=query
@@ -407,12 +454,19 @@ def local_status(json_mode: bool) -> None:
     from .local import manager
 
     info = manager.running_info()
+    limits = manager.local_status() if info else {}
     if json_mode:
-        click.echo(json.dumps({"running": info is not None, **(info or {})}))
+        click.echo(json.dumps({"running": info is not None, **(info or {}), "limits": limits}))
     elif info:
         click.echo(
             f"running: endpoint {info['endpoint']}, gateway {info['gateway']}, pid {info['pid']}, "
             f"log {info['log']}"
         )
+        for line in manager.describe_limits(limits):
+            click.echo(line)
     else:
         click.echo("not running")
+
+
+# The day-two command groups (jobs, dlq, logs) register themselves on `main`.
+from .commands import daytwo as _daytwo  # noqa: E402, F401

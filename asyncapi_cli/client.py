@@ -9,12 +9,20 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE, AsyncApiError, InputError, JobTimeoutError
+from .errors import (
+    EXIT_AWS,
+    EXIT_JOB_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    AsyncApiError,
+    AwsError,
+    InputError,
+    JobTimeoutError,
+)
 from .retry import Pacer
 
 DEFAULT_PAYLOAD = {"task": "process_data", "data": {"input": "test data"}}
@@ -44,6 +52,16 @@ def parse_payload(text: str | None) -> dict[str, Any]:
     return payload
 
 
+class EndpointError(AwsError):
+    """The API could not be reached (connection refused, reset, DNS, TLS): exit 3."""
+
+
+class SubmitRefused(AsyncApiError):
+    """The API answered, but not 202: the job was not accepted."""
+
+    exit_code = EXIT_AWS
+
+
 @dataclass
 class HttpAnswer:
     status: int
@@ -63,7 +81,8 @@ def http(method: str, url: str, payload: Any = None, timeout: float = 30.0) -> H
         raw, status, headers = exc.read(), exc.code, dict(exc.headers.items())
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise AsyncApiError(f"cannot reach {url}: {reason}") from None
+        # The endpoint, not the user's input: exit 3 like any unreachable endpoint.
+        raise EndpointError(f"cannot reach {url}: {reason}") from None
     try:
         body = json.loads(raw.decode("utf-8")) if raw else None
     except ValueError:
@@ -83,6 +102,10 @@ class JobRun:
 
     @property
     def latency(self) -> float | None:
+        """createdAt -> completedAt from the job's own record; the polling grid only as a fallback."""
+        recorded = recorded_latency(self.record)
+        if recorded is not None:
+            return recorded
         return None if self.finished is None else self.finished - self.submitted
 
     def to_json(self) -> dict[str, Any]:
@@ -96,10 +119,19 @@ class JobRun:
         }
 
 
+def recorded_latency(record: dict[str, Any]) -> float | None:
+    from .dayops.jobs import parse_time
+
+    created, completed = parse_time(record.get("createdAt")), parse_time(record.get("completedAt"))
+    if created is None or completed is None:
+        return None
+    return max(0.0, (completed - created).total_seconds())
+
+
 def submit(submit_url: str, payload: dict[str, Any]) -> tuple[str, str]:
     answer = http("POST", submit_url, payload)
     if answer.status != 202 or not isinstance(answer.body, dict) or "jobId" not in answer.body:
-        raise AsyncApiError(f"submit failed: HTTP {answer.status}: {answer.body}")
+        raise SubmitRefused(f"submit failed: HTTP {answer.status}: {answer.body}")
     location = answer.headers.get("location") or f"status/{answer.body['jobId']}"
     return str(answer.body["jobId"]), urllib.parse.urljoin(submit_url, location)
 
@@ -185,7 +217,7 @@ def run_test_jobs(
 def _single(
     stack: Any, out: Any, submit_url: str, payload: dict[str, Any], timeout: float, pacer: Pacer
 ) -> int:
-    out.info(f"[bold]POST[/] {submit_url}")
+    out.line(("POST ", "bold"), submit_url)
 
     def show(run: JobRun) -> None:
         at, status = run.history[-1]
@@ -193,20 +225,24 @@ def _single(
         if run.record.get("attempts"):
             detail = f" (attempt {run.record['attempts']})"
         if run.record.get("error") and status != "completed":
-            detail += f": {run.record['error']}"
+            detail += f": {run.record['error']}"  # data: printed as written, never as markup
         if len(run.history) == 1:
-            out.info(f"  job [bold]{run.job_id}[/]")
+            out.line("  job ", (run.job_id, "bold"))
         style = {"completed": "green", "failed": "red", "retrying": "yellow"}.get(status, "cyan")
-        out.info(f"  {at:6.2f}s  [{style}]{status}[/]{detail}")
+        out.line(f"  {at:6.2f}s  ", (status, style), detail)
 
     run = run_one(submit_url, payload, timeout, pacer, show)
     result = None
     if run.status == "completed" and run.record.get("result"):
         result = fetch_result(stack, run.record["result"])
-        out.info(f"[bold]Result[/] ({run.record['result']}):")
+        out.line(("Result", "bold"), f" ({run.record['result']}):")
         out.raw(json.dumps(result, indent=2, ensure_ascii=False))
     out.document({"command": "test-job", "job": run.to_json(), "result": result})
     return EXIT_OK if run.status == "completed" else EXIT_JOB_FAILED
+
+
+class _Stopped(Exception):
+    """Ctrl-C: the main thread asked the workers to stop following their jobs."""
 
 
 def _many(
@@ -218,35 +254,116 @@ def _many(
     concurrency: int,
     pacer: Pacer,
 ) -> int:
-    runs: list[JobRun] = []
+    """N jobs, C at a time; the report counts what happened (accepted, refused, errors) per job."""
+    accepted: list[JobRun] = []
+    refused: list[str] = []
     errors: list[str] = []
+    timed_out: list[str] = []
+    status_errors: list[str] = []  # accepted, then the status could not be followed
     lock = threading.Lock()
+    stop = threading.Event()
+    next_index = iter(range(count))
     started = time.monotonic()
 
-    def one(_: int) -> None:
-        try:
-            run = run_one(submit_url, payload, timeout, pacer)
+    def sleep(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise _Stopped()
+
+    worker_pacer = Pacer(sleep=sleep, clock=pacer.clock, rng=pacer.rng)
+
+    def worker() -> None:
+        while not stop.is_set():
             with lock:
-                runs.append(run)
-        except AsyncApiError as exc:
+                if next(next_index, None) is None:
+                    return
+            run = JobRun(submitted=pacer.clock())
+            try:
+                run.job_id, status_url = submit(submit_url, payload)
+            except SubmitRefused as exc:
+                with lock:
+                    refused.append(str(exc))
+                continue
+            except AsyncApiError as exc:
+                with lock:
+                    errors.append(str(exc))
+                continue
+            run.status = "queued"
+            run.history.append((pacer.clock() - run.submitted, "queued"))
             with lock:
-                errors.append(str(exc))
+                accepted.append(run)
+            try:
+                follow(run, status_url, run.submitted + timeout, worker_pacer)
+            except JobTimeoutError:
+                with lock:
+                    timed_out.append(run.job_id)
+            except _Stopped:
+                return
+            except AsyncApiError as exc:
+                run.error = str(exc)
+                with lock:
+                    status_errors.append(str(exc))
 
     out.info(f"Submitting {count} jobs, {concurrency} at a time, to {submit_url}")
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(one, range(count)))
-    wall = time.monotonic() - started
-    completed = [r for r in runs if r.status == "completed"]
-    failed = [r for r in runs if r.status == "failed"]
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(min(concurrency, count))]
+    for thread in threads:
+        thread.start()
+    interrupted = False
+    try:
+        for thread in threads:
+            while thread.is_alive():
+                thread.join(0.2)  # short joins keep the main thread responsive to Ctrl-C
+    except KeyboardInterrupt:
+        stop.set()
+        interrupted = True
+    with lock:
+        report = _report(accepted, refused, errors, timed_out, count, time.monotonic() - started, interrupted)
+        report["status_errors"] = len(status_errors)
+        if status_errors:
+            report["first_status_error"] = status_errors[0]
+    out.document(report)
+    rows = [
+        [k, json.dumps(v) if isinstance(v, dict) else str(v)]
+        for k, v in report.items()
+        if k not in ("command", "job_ids")
+    ]
+    out.table(
+        "test-job" + (" (interrupted: partial report)" if interrupted else ""), ["measure", "value"], rows
+    )
+    if interrupted:
+        raise KeyboardInterrupt
+    if refused or errors or status_errors:
+        return EXIT_AWS
+    if timed_out:
+        return EXIT_USAGE
+    return EXIT_JOB_FAILED if report["failed"] else EXIT_OK
+
+
+def _report(
+    accepted: list[JobRun],
+    refused: list[str],
+    errors: list[str],
+    timed_out: list[str],
+    requested: int,
+    wall: float,
+    interrupted: bool,
+) -> dict[str, Any]:
+    completed = [r for r in accepted if r.status == "completed"]
+    failed = [r for r in accepted if r.status == "failed"]
     latencies = [r.latency for r in completed if r.latency is not None]
     report: dict[str, Any] = {
         "command": "test-job",
-        "submitted": count,
+        "requested": requested,
+        "submitted": len(accepted),  # accepted by the API (202): what really entered the queue
+        "refused": len(refused),
+        "errors": len(errors),  # never reached the API (connection refused, reset)
         "completed": len(completed),
         "failed": len(failed),
-        "errors": len(errors),
+        "timed_out": len(timed_out),
+        "unfinished": len(accepted) - len(completed) - len(failed),
+        "interrupted": interrupted,
         "wall_seconds": round(wall, 3),
-        "throughput_per_second": round(len(runs) / wall, 2) if wall else None,
+        "throughput_per_second": round((len(completed) + len(failed)) / wall, 2) if wall else None,
+        "job_ids": [r.job_id for r in accepted],
     }
     if latencies:
         report["latency_seconds"] = {
@@ -255,14 +372,10 @@ def _many(
             "p99": round(percentile(latencies, 0.99), 3),
             "max": round(max(latencies), 3),
             "mean": round(statistics.fmean(latencies), 3),
+            "source": "job records: createdAt -> completedAt",
         }
+    if refused:
+        report["first_refusal"] = refused[0]
     if errors:
         report["first_error"] = errors[0]
-    out.document(report)
-    rows = [
-        [k, json.dumps(v) if isinstance(v, dict) else str(v)] for k, v in report.items() if k != "command"
-    ]
-    out.table("test-job", ["measure", "value"], rows)
-    if errors:
-        return EXIT_USAGE
-    return EXIT_JOB_FAILED if failed else EXIT_OK
+    return report

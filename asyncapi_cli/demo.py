@@ -39,7 +39,8 @@ def run_demo(out: Any, *, keep: bool = False, pacer: Pacer | None = None) -> int
     deployed = False
 
     def step(title: str) -> float:
-        out.info(f"\n[bold cyan]== {title}[/]")
+        out.info("")
+        out.info(f"== {title}", "bold cyan")
         return time.monotonic()
 
     def done(title: str, started: float, **facts: Any) -> None:
@@ -64,7 +65,7 @@ def run_demo(out: Any, *, keep: bool = False, pacer: Pacer | None = None) -> int
         exact = bool(result) and result["result"]["input"] == SUCCESS_PAYLOAD
         if result:
             out.raw(json.dumps(result["result"]["input"], ensure_ascii=False))
-        out.info(f"result in S3 equals the payload: {'[green]yes[/]' if exact else '[red]no[/]'}")
+        out.line("result in S3 equals the payload: ", ("yes", "green") if exact else ("no", "red"))
         ok &= run.status == "completed" and exact
         done("successful job", started, job=run.job_id, status=run.status, exact_result=exact)
 
@@ -73,9 +74,9 @@ def run_demo(out: Any, *, keep: bool = False, pacer: Pacer | None = None) -> int
         )
         failing = client.run_one(stack.state.outputs["submit_url"], FAILING_PAYLOAD, 90, pacer, _printer(out))
         in_dlq = _wait_in_dlq(stack, failing.job_id, pacer)
-        out.info(
-            f"message of job {failing.job_id} in the dead-letter queue: "
-            f"{'[green]yes[/]' if in_dlq else '[red]no[/]'}"
+        out.line(
+            f"message of job {failing.job_id} in the dead-letter queue: ",
+            ("yes", "green") if in_dlq else ("no", "red"),
         )
         ok &= failing.status == "failed" and in_dlq
         done(
@@ -88,7 +89,10 @@ def run_demo(out: Any, *, keep: bool = False, pacer: Pacer | None = None) -> int
         )
 
         if keep:
-            out.info(f"\n--keep: the stack stays up (state {state_path}); 'asyncapi down --yes' removes it")
+            # The exact command: with other stacks in .asyncapi/, a bare 'asyncapi down' cannot choose.
+            down_command = f"asyncapi down --yes --name {name}"
+            out.info("")
+            out.info(f"--keep: the stack stays up (state {state_path}); '{down_command}' removes it")
         else:
             started = step("5. asyncapi down")
             stack = ops.open_stack(options, creating=False, start_local=False)
@@ -104,7 +108,14 @@ def run_demo(out: Any, *, keep: bool = False, pacer: Pacer | None = None) -> int
             manager.stop(pacer)
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
-    out.document({"command": "demo", "ok": ok, "steps": steps})
+    report: dict[str, Any] = {"command": "demo", "ok": ok, "steps": steps}
+    if keep:
+        report |= {
+            "name": name,
+            "state": str(state_path),
+            "down_command": f"asyncapi down --yes --name {name}",
+        }
+    out.document(report)
     out.table(
         "Demo",
         ["step", "seconds", "facts"],
@@ -117,7 +128,7 @@ def run_demo(out: Any, *, keep: bool = False, pacer: Pacer | None = None) -> int
             for s in steps
         ],
     )
-    out.info("[bold green]Demo passed.[/]" if ok else "[bold red]Demo failed.[/]")
+    out.info("Demo passed." if ok else "Demo failed.", "bold green" if ok else "bold red")
     return EXIT_OK if ok else EXIT_JOB_FAILED
 
 

@@ -8,6 +8,7 @@ EXIT_JOB_FAILED = 1
 EXIT_USAGE = 2  # bad input, bad or missing state file, test-job timeout
 EXIT_AWS = 3  # credentials, endpoint, permissions, or an AWS error we could not retry past
 EXIT_BUSY = 4  # another up/down holds the state lock
+EXIT_DRIFT = 5  # status --exit-code: something drifted (2 already means bad input)
 EXIT_INTERRUPTED = 130
 
 

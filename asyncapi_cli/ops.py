@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,7 @@ from .state import (
     StackState,
     StateStore,
     Target,
+    check_state_path,
     default_state_path,
     discover_state_path,
     read_state,
@@ -150,6 +153,8 @@ def open_stack(
     """Resolve name, target and state; check credentials and account. Reads only."""
     loaded = config.apply_to(options)  # asyncapi.toml, validated before any AWS call
     path = resolve_state_path(options, must_exist=not creating and not allow_missing_state)
+    if path is not None:
+        check_state_path(path)  # bad input stops here, before the embedded AWS or any call
     state: StackState | None = None
     if path is not None and path.exists():
         state = read_state(path)
@@ -232,10 +237,12 @@ def plan(stack: Stack) -> list[Outcome]:
 def up(stack: Stack, reporter: Reporter) -> list[Outcome]:
     _build_code(stack)
     with locked(stack):
+        check_ownership(stack)  # before any change: the lock covers one state file, not one name
         stack.store.save()  # the name and target are recorded before the first resource exists
         outcomes = engine.apply(
             build_units(stack.ctx), stack.ctx, stack.store, reporter, retired=retired_units(stack)
         )
+        claim_ownership(stack)
         stage = stack.store.state.resources.get("stage", {})
         stack.store.set_outputs(
             api_url=stage.get("url"),
@@ -246,6 +253,62 @@ def up(stack: Stack, reporter: Reporter) -> list[Outcome]:
             main_queue_url=stack.store.state.resources.get("main_queue", {}).get("url"),
         )
     return outcomes
+
+
+# Ownership: the main queue carries the hash of the absolute path of the state file that owns the
+# stack (and the path itself where tag rules allow), so an `up` of the same name from another
+# folder is refused before it touches anything. SQS tag values: up to 256 characters of letters,
+# digits, spaces and _ . : / = + - @ (SQS developer guide, "Tagging queues").
+STATE_TAG = "asyncapi:state"
+STATE_PATH_TAG = "asyncapi:state-path"
+_TAG_VALUE_RE = re.compile(r"^[\w\s.:/=+\-@]{1,256}$")
+
+
+def state_owner(path: Path) -> str:
+    return hashlib.sha256(str(path.resolve()).encode("utf-8")).hexdigest()[:32]
+
+
+def _main_queue_tags(stack: Stack) -> tuple[str, dict[str, str]] | None:
+    from botocore.exceptions import ClientError
+
+    sqs = stack.clients("sqs")
+    try:
+        url = sqs.get_queue_url(QueueName=stack.ctx.names.main_queue)["QueueUrl"]
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in (
+            "AWS.SimpleQueueService.NonExistentQueue",
+            "QueueDoesNotExist",
+        ):
+            return None
+        raise
+    return url, sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}
+
+
+def check_ownership(stack: Stack) -> None:
+    found = _main_queue_tags(stack)
+    if found is None:
+        return
+    owner = found[1].get(STATE_TAG)
+    if owner and owner != state_owner(stack.store.path):
+        other = found[1].get(STATE_PATH_TAG)
+        where = f"the state file {other}" if other else "another state file"
+        raise StateError(
+            f"stack {stack.state.name} already exists and belongs to {where}; run asyncapi from there, "
+            "or choose another --name"
+        )
+
+
+def claim_ownership(stack: Stack) -> None:
+    found = _main_queue_tags(stack)
+    if found is None:
+        return
+    url, tags = found
+    wanted = {STATE_TAG: state_owner(stack.store.path)}
+    absolute = str(stack.store.path.resolve())
+    if _TAG_VALUE_RE.match(absolute):
+        wanted[STATE_PATH_TAG] = absolute
+    if any(tags.get(k) != v for k, v in wanted.items()):
+        stack.clients("sqs").tag_queue(QueueUrl=url, Tags=wanted)
 
 
 def forget_local_stack(options: StackOptions) -> StackState | None:

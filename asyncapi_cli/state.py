@@ -115,6 +115,8 @@ def read_state(path: Path) -> StackState:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise StateError(f"no state file at {path}; run 'asyncapi up' first or pass --state") from None
+    except UnicodeDecodeError:
+        raise StateError(f"state file {path} is not UTF-8 text; it was left untouched") from None
     except OSError as exc:
         raise StateError(f"cannot read state file {path}: {exc.strerror}") from None
     try:
@@ -124,6 +126,36 @@ def read_state(path: Path) -> StackState:
             f"state file {path} is corrupt or truncated (line {exc.lineno}); it was left untouched"
         ) from None
     return StackState.from_json(data, path)
+
+
+def check_state_path(path: Path) -> None:
+    """A state path we can really use, checked before anything starts (the embedded AWS, a first call).
+
+    Exists: a regular, readable file. Absent: its nearest existing ancestor is a writable directory
+    (so `up` can create the folders and the file). Anything else is bad input, in one line.
+    """
+    try:
+        if path.exists():
+            if not path.is_file():
+                raise StateError(f"--state {path} is not a regular file")
+            if not os.access(path, os.R_OK):
+                raise StateError(f"cannot read state file {path}: permission denied")
+            return
+        ancestor = path.parent
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+    except OSError as exc:  # e.g. ENAMETOOLONG, or a path below something unreadable
+        raise StateError(f"--state {path} cannot be used: {exc.strerror}") from None
+    if not ancestor.is_dir():
+        raise StateError(f"--state {path} cannot be created: {ancestor} is not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK) or _pseudo_filesystem(ancestor):
+        raise StateError(f"--state {path} cannot be created: {ancestor} is not writable")
+
+
+def _pseudo_filesystem(directory: Path) -> bool:
+    """/proc and /sys accept no new files even for root, whatever access() says."""
+    resolved = directory.resolve()
+    return any(resolved == Path(root) or Path(root) in resolved.parents for root in ("/proc", "/sys"))
 
 
 class StateStore:

@@ -1,24 +1,149 @@
-"""1,000 jobs on the embedded AWS (5% failing, a few poison messages), reconciled: nothing lost.
+"""Load on the embedded AWS, reconciled (nothing lost), and the pipeline's throughput against an anchor.
 
-Usage: python bench/load.py [--jobs 1000] [--concurrency 20] [--poison 5]
-Prints accepted, completed, failed, in DLQ, lost, duplicates, stuck and wall time; exits 1 if any job
-is unaccounted for.
+Usage:
+  python bench/load.py [--jobs 1000] [--concurrency 20] [--poison 5]      reconcile under failures
+  python bench/load.py --throughput [--jobs 500] [--concurrency 50] [--backlog 1000]
+
+--throughput (issue 13): zero-work jobs; reports completed jobs/s (from the jobs' own createdAt /
+completedAt) beside the anchor measured in the same run, a plain moto server's SendMessage rate at
+concurrency 20; then the same with a backlog (the mapping disabled while `--backlog` jobs queue up,
+then enabled: the drain rate must not drop).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import sys
 import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+
+def moto_send_rate(messages: int = 500, concurrency: int = 20) -> float:
+    """The anchor: SendMessage/s against a plain (unpatched) moto server in this process, into a
+    fresh queue (as many messages as jobs: moto's cost per send grows with depth)."""
+    import logging
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
+        local = threading.local()
+
+        def client() -> Any:
+            if not hasattr(local, "sqs"):
+                local.sqs = boto3.client(
+                    "sqs", region_name="us-east-1", endpoint_url=endpoint,
+                    aws_access_key_id="testing", aws_secret_access_key="testing",
+                )  # fmt: skip
+            return local.sqs
+
+        url = client().create_queue(QueueName="anchor")["QueueUrl"]
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(lambda _: client(), range(concurrency * 4)))  # clients built before timing
+            started = time.perf_counter()
+            list(pool.map(lambda i: client().send_message(QueueUrl=url, MessageBody=str(i)), range(messages)))
+        return messages / (time.perf_counter() - started)
+    finally:
+        server.stop()
+
+
+def _epoch(text: str) -> float:
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def completion_rate(stack: Any, job_ids: set[str], since: float | None = None) -> tuple[float, int]:
+    """Jobs/s between the first job's createdAt (or `since`) and the last one's completedAt; and how
+    many completed."""
+    table = stack.state.resources["table"]["name"]
+    created: list[float] = []
+    completed: list[float] = []
+    scan = stack.clients("dynamodb").get_paginator("scan")
+    for page in scan.paginate(TableName=table, ConsistentRead=True):
+        for item in page.get("Items", []):
+            if item["jobId"]["S"] in job_ids and "completedAt" in item:
+                created.append(_epoch(item["createdAt"]["S"]))
+                completed.append(_epoch(item["completedAt"]["S"]))
+    if not completed:
+        return 0.0, 0
+    start = min(created) if since is None else since
+    return len(completed) / max(1e-3, max(completed) - start), len(completed)
+
+
+def submit_all(stack: Any, jobs: int, concurrency: int) -> set[str]:
+    from asyncapi_cli import client
+
+    url = stack.state.outputs["submit_url"]
+
+    def submit(index: int) -> str:
+        for attempt in range(3):  # a busy machine can time a submit out; a job counts once submitted
+            try:
+                return client.submit(url, {"index": index})[0]
+            except Exception:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        answers = list(pool.map(submit, range(jobs)))
+    return set(answers)
+
+
+def wait_completed(stack: Any, job_ids: set[str], timeout: float = 900) -> None:
+    deadline = time.monotonic() + timeout
+    while completion_rate(stack, job_ids)[1] < len(job_ids):
+        if time.monotonic() > deadline:
+            raise TimeoutError("jobs did not complete in time")
+        time.sleep(0.5)  # a bench, not a test: the measure comes from the jobs' own timestamps
+
+
+def set_mapping(stack: Any, enabled: bool) -> None:
+    lam = stack.clients("lambda")
+    uuid = stack.state.resources["mapping"]["uuid"]
+    lam.update_event_source_mapping(UUID=uuid, Enabled=enabled)
+
+
+def throughput(stack: Any, jobs: int, concurrency: int, backlog: int) -> int:
+    anchor = moto_send_rate()
+    rate, done = completion_rate(stack, submit_all_and_wait(stack, jobs, concurrency))
+    print(f"anchor: plain moto server SendMessage at concurrency 20: {anchor:.0f} msg/s")
+    print(f"pipeline: {done} zero-work jobs at concurrency {concurrency}: {rate:.0f} completed jobs/s "
+          f"({rate / anchor:.2f}x the anchor)")  # fmt: skip
+    if backlog:
+        set_mapping(stack, False)
+        queued = submit_all(stack, backlog, concurrency)
+        enabled_at = time.time()  # the drain starts when the mapping is enabled again
+        set_mapping(stack, True)
+        wait_completed(stack, queued)
+        drained, count = completion_rate(stack, queued, since=enabled_at)
+        print(f"backlog: {count} jobs queued first, then drained: {drained:.0f} completed jobs/s "
+              f"({drained / rate:.2f}x the rate without a backlog)")  # fmt: skip
+    return 0
+
+
+def submit_all_and_wait(stack: Any, jobs: int, concurrency: int) -> set[str]:
+    ids = submit_all(stack, jobs, concurrency)
+    wait_completed(stack, ids)
+    return ids
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--jobs", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--jobs", type=int, default=None)
+    parser.add_argument("--concurrency", type=int, default=None)
     parser.add_argument("--poison", type=int, default=5)
     parser.add_argument("--fail-every", type=int, default=20, help="every Nth job fails (20 = 5%%)")
+    parser.add_argument("--throughput", action="store_true")
+    parser.add_argument("--backlog", type=int, default=1000)
     args = parser.parse_args()
     home = tempfile.mkdtemp(prefix="asyncapi-load-")
     os.environ["ASYNCAPI_HOME"] = home
@@ -33,10 +158,13 @@ def main() -> int:
             ops.StackOptions(name="load-bench", local=True), creating=True, start_local=True
         )
         ops.up(stack, SilentReporter())
+        if args.throughput:
+            return throughput(stack, args.jobs or 500, args.concurrency or 50, args.backlog)
+        jobs, concurrency = args.jobs or 1000, args.concurrency or 20
         report = run_load(
             stack,
-            jobs=args.jobs,
-            concurrency=args.concurrency,
+            jobs=jobs,
+            concurrency=concurrency,
             fail_every=args.fail_every,
             poison=args.poison,
             timeout=900,

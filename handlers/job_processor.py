@@ -23,6 +23,7 @@ from typing import Any
 
 import boto3
 import job_features  # issue 10 hooks: priority/batchId on the record, batch messages, webhooks
+import schedule_runs  # issue 11 hooks: a schedule's run (its envelope, scheduleId, the runs record)
 from botocore.exceptions import BotoCoreError, ClientError
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -80,6 +81,8 @@ def parse_record(record: dict[str, Any]) -> tuple[str, Any, str]:
     if job_id is None and isinstance(decoded, dict) and "jobId" in decoded:
         job_id = decoded.get("jobId")
         payload = decoded.get("data", decoded.get("payload"))
+    if job_id is None and (scheduled := schedule_runs.scheduled_job(decoded, record)):
+        job_id, payload, _ = scheduled  # a schedule's run: its job id is the SQS message id
     if not isinstance(job_id, str) or not JOB_ID_RE.match(job_id):
         raise PoisonMessage(f"no valid job id (got {job_id!r})")
     submitted = (attributes.get("submittedAt") or {}).get("stringValue") or decoded_timestamp(decoded)
@@ -219,7 +222,8 @@ def process_record(record: dict[str, Any]) -> bool:
         log("ERROR", "poison-message", messageId=message_id, attempt=attempt, error=str(exc))
         return False
     try:
-        if not claim(table_name, job_id, created_at, attempt, job_features.record_extras(record, payload)):
+        extras = {**job_features.record_extras(record, payload), **schedule_runs.record_extras(record)}
+        if not claim(table_name, job_id, created_at, attempt, extras):
             log(
                 "INFO",
                 "duplicate-delivery",
@@ -231,6 +235,8 @@ def process_record(record: dict[str, Any]) -> bool:
             # Feature hook: a crash after the final write but before the webhook was queued is
             # repaired here, by the redelivery.
             return job_features.after_final(_client, table_name, job_id, payload)
+        if schedule_id := schedule_runs.schedule_id_of(record):
+            schedule_runs.record_run(_client("dynamodb"), table_name, job_id, schedule_id)
         log("INFO", "job-started", jobId=job_id, messageId=message_id, attempt=attempt)
         result = load_work()(payload)
         key = f"results/{job_id}.json"

@@ -2,6 +2,8 @@
 
 A payload may ask for a simulated duration ("seconds": N) and for a deliberate failure
 ("fail": true, optional "failMessage") so that demos and tests exercise slow and failing jobs.
+"failUntilFlag": "<id>" fails until the jobs table holds an item with jobId <id>: a failure that a
+person then fixes (put the item), to show a dead-lettered job redriven and completing.
 """
 
 from __future__ import annotations
@@ -19,7 +21,35 @@ class JobFailed(Exception):
     """The job itself failed (as opposed to the infrastructure around it)."""
 
 
-def run_job(payload: Any, sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+def _flag_in_jobs_table(flag: str) -> bool:
+    # The processor's role allows only UpdateItem on its table (least privilege), so the flag is
+    # looked up by a conditional update that records when it was seen: it fails when absent.
+    import os
+    from datetime import datetime, timezone
+
+    import boto3
+    from botocore.exceptions import ClientError
+
+    try:
+        boto3.client("dynamodb").update_item(
+            TableName=os.environ["JOBS_TABLE_NAME"],
+            Key={"jobId": {"S": flag}},
+            UpdateExpression="SET flagSeenAt = :now",
+            ConditionExpression="attribute_exists(jobId)",
+            ExpressionAttributeValues={":now": {"S": datetime.now(timezone.utc).isoformat()}},
+        )
+        return True
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            return False
+        raise
+
+
+def run_job(
+    payload: Any,
+    sleep: Callable[[float], None] = time.sleep,
+    flag_exists: Callable[[str], bool] = _flag_in_jobs_table,
+) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise JobFailed(f"payload must be a JSON object, got {type(payload).__name__}")
     seconds = payload.get("seconds", 0)
@@ -27,6 +57,9 @@ def run_job(payload: Any, sleep: Callable[[float], None] = time.sleep) -> dict[s
         raise JobFailed(f"'seconds' must be a number from 0 to {MAX_SECONDS}")
     if seconds:
         sleep(float(seconds))
+    flag = payload.get("failUntilFlag")
+    if flag is not None and not flag_exists(str(flag)):
+        raise JobFailed(f"waiting for flag {flag}: not set yet")
     if payload.get("fail"):
         raise JobFailed(str(payload.get("failMessage") or "the job asked to fail"))
     canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

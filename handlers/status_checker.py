@@ -18,6 +18,7 @@ JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 PENDING = ("processing", "retrying")
 RETRY_AFTER_SECONDS = "1"
 FIELDS = ("status", "createdAt", "startedAt", "updatedAt", "completedAt", "attempts", "result", "error")
+FIELDS += ("scheduleId",)  # issue 11: a scheduled run names its schedule
 _clients: dict[str, Any] = {}
 
 

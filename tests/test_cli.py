@@ -260,8 +260,11 @@ def test_several_stacks_need_a_name() -> None:
         (["--payload", "{not json"], "--payload is not valid JSON"),
         (["--payload", "[1, 2]"], "must be a JSON object"),
         (["--payload", "@does-not-exist.json"], "does-not-exist.json does not exist"),
-        (["--timeout", "0"], "--timeout must be above zero"),
-        (["--timeout", "-5"], "--timeout must be above zero"),
+        (["--timeout", "0"], "--timeout must be a finite number of seconds above zero"),
+        (["--timeout", "-5"], "--timeout must be a finite number of seconds above zero"),
+        (["--timeout", "nan"], "--timeout must be a finite number of seconds above zero"),
+        (["--timeout", "inf"], "--timeout must be a finite number of seconds above zero"),
+        (["--timeout", "-inf"], "--timeout must be a finite number of seconds above zero"),
         (["--count", "0"], "--count and --concurrency must be at least 1"),
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from collections.abc import Iterator
@@ -11,7 +12,9 @@ from typing import Any
 import pytest
 
 from asyncapi_cli import client
+from asyncapi_cli.client import EndpointError
 from asyncapi_cli.errors import AsyncApiError, JobTimeoutError
+from asyncapi_cli.output import Output
 
 from .conftest import no_sleep_pacer
 
@@ -22,6 +25,8 @@ class FakeApi:
     def __init__(self, script: list[tuple[int, dict[str, Any], dict[str, str]]]) -> None:
         self.script = script
         self.polls = 0
+        self.posts = 0
+        self.accept = 10**9  # POSTs answered 202; later ones 403 (a stack going away)
 
 
 @pytest.fixture
@@ -40,7 +45,12 @@ def api() -> Iterator[tuple[str, FakeApi]]:
 
         def do_POST(self) -> None:  # noqa: N802
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            self._send(202, {"jobId": "j1", "status": "queued"}, {"Location": "status/j1"})
+            state.posts += 1
+            if state.posts > state.accept:
+                self._send(403, {"message": "Forbidden"}, {})
+                return
+            job = f"j{state.posts}"
+            self._send(202, {"jobId": job, "status": "queued"}, {"Location": f"status/{job}"})
 
         def do_GET(self) -> None:  # noqa: N802
             step = state.script[min(state.polls, len(state.script) - 1)]
@@ -108,3 +118,35 @@ def test_percentiles() -> None:
     assert client.percentile(values, 0.5) == 51.0
     assert client.percentile(values, 0.99) == 99.0
     assert client.percentile([3.0], 0.9) == 3.0
+
+
+def test_latency_comes_from_the_job_record_not_the_polling_grid(api: tuple[str, FakeApi]) -> None:
+    url, state = api
+    record = {"createdAt": "2026-01-01T00:00:00.000Z", "completedAt": "2026-01-01T00:00:02.250Z"}
+    state.script = [
+        (200, {"status": "processing"}, {"Retry-After": "4"}),
+        (200, {"status": "completed", **record}, {}),
+    ]
+    run = client.run_one(url, {"a": 1}, 60, no_sleep_pacer())
+    assert run.status == "completed"
+    assert run.finished is not None and run.finished - run.submitted >= 4  # the grid says 4 s or more
+    assert run.latency == 2.25  # the job's own timestamps
+
+
+def test_count_reports_what_happened(api: tuple[str, FakeApi]) -> None:
+    url, state = api
+    state.accept = 3
+    state.script = [(200, {"status": "completed"}, {})]
+    stream = io.StringIO()
+    code = client._many(Output(json_mode=True, stream=stream), url, {"a": 1}, 10, 5, 1, no_sleep_pacer())
+    report = json.loads(stream.getvalue())
+    assert code == 3  # refusals: the endpoint, not the user
+    assert (report["requested"], report["submitted"], report["refused"], report["errors"]) == (5, 3, 2, 0)
+    assert sorted(report["job_ids"]) == ["j1", "j2", "j3"] and report["completed"] == 3
+    assert report["first_refusal"].startswith("submit failed: HTTP 403")
+
+
+def test_unreachable_api_is_an_endpoint_error() -> None:
+    with pytest.raises(EndpointError, match="cannot reach http://127.0.0.1:9/") as caught:
+        client.http("GET", "http://127.0.0.1:9/status/x", timeout=5)
+    assert caught.value.exit_code == 3

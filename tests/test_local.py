@@ -203,6 +203,16 @@ def test_many_jobs_report_throughput_and_latency(local_stack: dict[str, Any]) ->
     latency = report["latency_seconds"]
     assert 0 < latency["p50"] <= latency["p90"] <= latency["p99"] <= latency["max"]
     assert report["throughput_per_second"] > 0
+    # The local limits and what ran: warm environments of the processor, pollers of its mapping.
+    status = wait_for(
+        lambda: (s := json.loads(run_cli("local", "status", "--json").stdout)["limits"]).get("mappings") and s
+    )
+    assert status["accountConcurrencyLimit"] >= 1
+    processor = next(f for name, f in status["functions"].items() if name.endswith("-job-processor"))
+    assert processor["warm"] + processor["busy"] >= 1
+    assert all(m["pollers"] >= 1 for m in status["mappings"].values())
+    text = run_cli("local", "status").stdout
+    assert "account concurrency limit" in text and "pollers" in text
 
 
 def leftovers(info: dict[str, Any]) -> list[str]:

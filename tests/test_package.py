@@ -29,11 +29,17 @@ def test_zip_holds_the_handlers_and_is_deterministic(tmp_path: Path) -> None:
         "batch_status.py",
         "job_features.py",
         "job_processor.py",
+        "job_push.py",
         "jobwork.py",
+        "schedule_expressions.py",
+        "schedule_runs.py",
+        "schedules_api.py",
         "status_checker.py",
+        "status_pusher.py",
         "webhook_http.py",
         "webhook_notifier.py",
         "webhook_outbox.py",
+        "websocket_routes.py",
     ]
 
 

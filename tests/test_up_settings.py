@@ -226,9 +226,12 @@ def test_status_proxy_integration_and_scoped_permission(stack) -> None:  # noqa:
 
 
 def test_mapping_batching_and_partial_failures(stack) -> None:  # noqa: ANN001
-    mappings = boto3.client("lambda").list_event_source_mappings(FunctionName=f"{NAME}-job-processor")
-    (mapping,) = mappings["EventSourceMappings"]
-    assert mapping["EventSourceArn"] == f"arn:aws:sqs:us-east-1:{ACCOUNT}:{NAME}-main-queue"
+    main_queue = f"arn:aws:sqs:us-east-1:{ACCOUNT}:{NAME}-main-queue"
+    mappings = boto3.client("lambda").list_event_source_mappings(
+        EventSourceArn=main_queue, FunctionName=f"{NAME}-job-processor"
+    )
+    (mapping,) = mappings["EventSourceMappings"]  # one mapping from the main queue (others may exist)
+    assert mapping["UUID"] == stack.state.resources["mapping"]["uuid"]
     assert mapping["BatchSize"] == 10
     assert mapping["MaximumBatchingWindowInSeconds"] == 5
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]

@@ -1,173 +1,132 @@
 """Runs the function code stored in the control plane, in warm, separate worker processes.
 
-Workers are kept warm per (function, code, configuration), restarted after a crash, and killed
-when an invocation exceeds the function's timeout, as Lambda does.
+Execution environments (lambda_sandbox.Sandbox) are kept warm per (function, code, configuration),
+reclaimed after idling (AWS reclaims idle environments too), replaced after a crash or a timeout, and
+bounded: per function by its reserved concurrency (GetFunctionConcurrency) and in total by a local
+account limit. A function with reserved concurrency 0 is throttled, as on AWS.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
-import queue
-import subprocess
-import sys
 import threading
 import time
 import uuid
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-MAX_WORKERS_PER_FUNCTION = 10
+from .lambda_sandbox import (
+    Credentials,
+    FunctionSpec,
+    InvokeResult,
+    LogSink,
+    Sandbox,
+    StderrSink,
+    static_credentials,
+)
+
+__all__ = ["FunctionSpec", "InvokeResult", "LambdaRuntime", "lookup_function", "account_limit"]
+
+IDLE_SECONDS = 60.0  # a warm environment unused this long is reclaimed
+DEFAULT_ACCOUNT_LIMIT = 10  # concurrent environments on this machine (AWS's default is 1,000)
 
 
-@dataclass
-class FunctionSpec:
-    account: str
-    region: str
-    name: str
-    arn: str
-    handler: str
-    timeout: float
-    memory: int
-    environment: dict[str, str]
-    code: bytes
-
-    @property
-    def key(self) -> str:
-        digest = hashlib.sha256(self.code)
-        digest.update(
-            json.dumps([self.handler, self.timeout, self.memory, self.environment], sort_keys=True).encode()
-        )
-        return f"{self.account}/{self.region}/{self.name}/{digest.hexdigest()[:16]}"
-
-
-@dataclass
-class InvokeResult:
-    ok: bool
-    payload: Any = None
-    error_type: str | None = None
-    error_message: str | None = None
-
-
-class Worker:
-    def __init__(self, spec: FunctionSpec, code_dir: Path, endpoint: str, log: IO[str] | None) -> None:
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": os.environ.get("HOME", "/tmp"),
-            **spec.environment,
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": spec.region,
-            "AWS_DEFAULT_REGION": spec.region,
-            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
-            "ASYNCAPI_FUNCTION_ARN": spec.arn,
-            "_HANDLER": spec.handler,
-            "LAMBDA_TASK_ROOT": str(code_dir),
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        }
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "asyncapi_cli.local.lambda_worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=log if log is not None else subprocess.DEVNULL,
-            env=env,
-            text=True,
-            cwd=str(code_dir),
-        )
-        self._answers: queue.Queue[str | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self._answers.put(line)
-        self._answers.put(None)  # EOF: the worker died
-
-    def invoke(self, event: Any, timeout: float) -> InvokeResult:
-        request_id = str(uuid.uuid4())
-        request = {"event": event, "requestId": request_id, "deadline": time.time() + timeout}
-        assert self.process.stdin is not None
-        try:
-            self.process.stdin.write(json.dumps(request) + "\n")
-            self.process.stdin.flush()
-        except (BrokenPipeError, OSError):
-            return InvokeResult(False, error_type="Runtime.ExitError", error_message="worker process exited")
-        try:
-            line = self._answers.get(timeout=timeout)
-        except queue.Empty:
-            self.kill()
-            return InvokeResult(
-                False,
-                error_type="Sandbox.Timedout",
-                error_message=f"Task timed out after {timeout:.2f} seconds",
-            )
-        if line is None:
-            return InvokeResult(False, error_type="Runtime.ExitError", error_message="worker process exited")
-        answer = json.loads(line)
-        if answer.get("ok"):
-            return InvokeResult(True, payload=answer.get("result"))
-        return InvokeResult(
-            False, error_type=answer.get("errorType"), error_message=answer.get("errorMessage")
-        )
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def kill(self) -> None:
-        if self.alive():
-            self.process.kill()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
+def account_limit() -> int:
+    """The local account concurrency limit (ASYNCAPI_LOCAL_CONCURRENCY overrides)."""
+    try:
+        return max(1, int(os.environ.get("ASYNCAPI_LOCAL_CONCURRENCY", DEFAULT_ACCOUNT_LIMIT)))
+    except ValueError:
+        return DEFAULT_ACCOUNT_LIMIT
 
 
 class FunctionPool:
-    def __init__(self, spec: FunctionSpec, code_dir: Path, endpoint: str, log: IO[str] | None) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        make_sandbox: Callable[[FunctionSpec], Sandbox],
+        monotonic: Callable[[], float],
+    ) -> None:
         self.spec = spec
-        self._code_dir = code_dir
-        self._endpoint = endpoint
-        self._log = log
-        self._idle: list[Worker] = []
-        self._slots = threading.BoundedSemaphore(MAX_WORKERS_PER_FUNCTION)
+        self._make = make_sandbox
+        self._monotonic = monotonic
+        self._idle: list[tuple[float, Sandbox]] = []
         self._lock = threading.Lock()
+        self.busy = 0
 
-    def invoke(self, event: Any) -> InvokeResult:
-        with self._slots:
+    def acquire(self) -> Sandbox:
+        with self._lock:
+            self.busy += 1
+            while self._idle:
+                _, sandbox = self._idle.pop()
+                if sandbox.usable and sandbox.process.poll() is None:
+                    return sandbox
+                sandbox.kill()
+        try:
+            return self._make(self.spec)
+        except BaseException:
             with self._lock:
-                worker = self._idle.pop() if self._idle else None
-            if worker is None or not worker.alive():
-                worker = Worker(self.spec, self._code_dir, self._endpoint, self._log)
-            result = worker.invoke(event, self.spec.timeout)
-            if worker.alive():
-                with self._lock:
-                    self._idle.append(worker)
-            return result
+                self.busy -= 1
+            raise
+
+    def release(self, sandbox: Sandbox) -> None:
+        with self._lock:
+            self.busy -= 1
+            if sandbox.usable and sandbox.process.poll() is None:
+                self._idle.append((self._monotonic(), sandbox))
+                return
+        sandbox.kill()
+
+    def reap_idle(self, idle_seconds: float) -> int:
+        """Kill environments idle longer than idle_seconds; the number reclaimed."""
+        cutoff = self._monotonic() - idle_seconds
+        with self._lock:
+            old = [s for t, s in self._idle if t <= cutoff]
+            self._idle = [(t, s) for t, s in self._idle if t > cutoff]
+        for sandbox in old:
+            sandbox.kill()
+        return len(old)
+
+    @property
+    def warm(self) -> int:
+        with self._lock:
+            return len(self._idle)
 
     def close(self) -> None:
         with self._lock:
-            workers, self._idle = self._idle, []
-        for worker in workers:
-            worker.kill()
+            idle, self._idle = self._idle, []
+        for _, sandbox in idle:
+            sandbox.kill()
 
 
 class LambdaRuntime:
     """Invokes functions by name; specs are read from the control plane on each call."""
 
     def __init__(
-        self, endpoint: str, code_root: Path, log: IO[str] | None = None, lookup: Any = None
+        self,
+        endpoint: str,
+        code_root: Path,
+        log: IO[str] | None = None,
+        lookup: Any = None,
+        sink: LogSink | None = None,
+        credentials: Credentials | None = None,
+        limit: int | None = None,
+        idle_seconds: float = IDLE_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.endpoint = endpoint
         self.code_root = code_root
-        self.log = log
         self._lookup = lookup or lookup_function
+        self._sink = sink or StderrSink(log)
+        self._credentials = credentials or static_credentials
+        self.limit = limit or account_limit()
+        self.idle_seconds = idle_seconds
+        self._monotonic = monotonic
+        self._account_slots = threading.BoundedSemaphore(self.limit)
+        self._function_slots: dict[tuple[str, str, str], tuple[int, threading.Semaphore]] = {}
         self._pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()
 
@@ -188,25 +147,72 @@ class LambdaRuntime:
                 pass
         return target
 
-    def invoke(self, account: str, region: str, function: str, event: Any) -> InvokeResult:
+    def _make_sandbox(self, spec: FunctionSpec) -> Sandbox:
+        return Sandbox(spec, self._code_dir(spec), self.endpoint, self._sink, self._credentials(spec))
+
+    def _slots_for(self, spec: FunctionSpec) -> threading.Semaphore:
+        """The function's own bound: its reserved concurrency, else the account limit."""
+        bound = (
+            self.limit if spec.reserved_concurrency is None else min(self.limit, spec.reserved_concurrency)
+        )
+        key = (spec.account, spec.region, spec.name)
+        with self._lock:
+            current = self._function_slots.get(key)
+            if current is None or current[0] != bound:  # new or changed reserved concurrency
+                current = self._function_slots[key] = (bound, threading.Semaphore(bound))
+            return current[1]
+
+    def invoke(
+        self,
+        account: str,
+        region: str,
+        function: str,
+        event: Any,
+        client_context: dict[str, Any] | None = None,
+        identity: dict[str, Any] | None = None,
+    ) -> InvokeResult:
         spec = self._lookup(account, region, function)
         if spec is None:
             return InvokeResult(
                 False, error_type="ResourceNotFoundException", error_message=f"no function {function}"
             )
+        if spec.reserved_concurrency == 0:
+            # AWS: reserved concurrency 0 throttles every invocation.
+            return InvokeResult(False, error_type="TooManyRequestsException", error_message="Rate Exceeded.")
         with self._lock:
             pool = self._pools.get(spec.key)
             if pool is None:
-                stale = [k for k in self._pools if k.rsplit("/", 1)[0] == spec.key.rsplit("/", 1)[0]]
-                for key in stale:  # the function's code or configuration changed
-                    self._pools.pop(key).close()
-                pool = self._pools[spec.key] = FunctionPool(
-                    spec, self._code_dir(spec), self.endpoint, self.log
-                )
-        return pool.invoke(event)
+                prefix = spec.key.rsplit("/", 1)[0]
+                for key in [k for k in self._pools if k.rsplit("/", 1)[0] == prefix]:
+                    self._pools.pop(key).close()  # the function's code or configuration changed
+                pool = self._pools[spec.key] = FunctionPool(spec, self._make_sandbox, self._monotonic)
+        pool.spec.reserved_concurrency = spec.reserved_concurrency
+        with self._slots_for(spec), self._account_slots:
+            sandbox = pool.acquire()
+            try:
+                return sandbox.invoke(event, client_context, identity)
+            finally:
+                pool.release(sandbox)
+
+    def status(self) -> dict[str, Any]:
+        """Local limits and environments, for `asyncapi local status`."""
+        with self._lock:
+            pools = list(self._pools.values())
+        return {
+            "accountConcurrencyLimit": self.limit,
+            "idleSeconds": self.idle_seconds,
+            "functions": {
+                f"{p.spec.region}/{p.spec.name}": {
+                    "warm": p.warm,
+                    "busy": p.busy,
+                    "reservedConcurrency": p.spec.reserved_concurrency,
+                }
+                for p in pools
+            },
+        }
 
     def sweep(self) -> None:
-        """Close the warm workers of functions that were deleted or changed since they started."""
+        """Reclaim idle environments, and close those of functions deleted or changed since."""
         with self._lock:
             pools = list(self._pools.items())
         for key, pool in pools:
@@ -216,6 +222,8 @@ class LambdaRuntime:
                 with self._lock:
                     self._pools.pop(key, None)
                 pool.close()
+            else:
+                pool.reap_idle(self.idle_seconds)
 
     def close(self) -> None:
         with self._lock:
@@ -225,13 +233,15 @@ class LambdaRuntime:
 
 
 def lookup_function(account: str, region: str, name: str) -> FunctionSpec | None:
-    """The function as stored by moto (in this process): code, handler, timeout, environment."""
+    """The function as stored by moto (in this process): code, handler, timeout, environment, role."""
     from moto.awslambda.models import lambda_backends
 
     try:
-        function = lambda_backends[account][region].get_function(name)
+        backend = lambda_backends[account][region]
+        function = backend.get_function(name)
     except Exception:
         return None
+    reserved = getattr(function, "reserved_concurrency", None)
     return FunctionSpec(
         account=account,
         region=region,
@@ -242,4 +252,7 @@ def lookup_function(account: str, region: str, name: str) -> FunctionSpec | None
         memory=int(function.memory_size),
         environment=dict(function.environment_vars or {}),
         code=function.code_bytes,
+        role=str(function.role or ""),
+        runtime=str(function.run_time or "python3.12"),
+        reserved_concurrency=None if reserved is None else int(reserved),
     )

@@ -1,14 +1,22 @@
-"""One warm Lambda worker process: imports the handler once, then serves invocations over a pipe.
+"""One warm Lambda worker process: imports the handler once (the init phase), then serves invocations.
 
-Protocol: one JSON line per request on stdin ({"event", "requestId", "deadline"}), one JSON line
-per answer on the protocol pipe (the original stdout). The handler's own prints go to stderr, so
-they reach the embedded AWS's log and never corrupt the protocol.
+Protocol: the first line on the protocol pipe (the original stdout) reports the init phase
+({"init": "ok"} or {"init": "error", "errorType", "errorMessage"}); then one JSON line per request on
+stdin ({"event", "requestId", "deadline", "clientContext", "identity"}) and one JSON line per answer.
+The handler's own output (print, logging, tracebacks) goes to stderr, which the runtime ships to the
+function's CloudWatch Logs stream, so it never corrupts the protocol.
+
+Error types, messages and the JSON encoding of results follow AWS's runtime interface client
+(github:aws/aws-lambda-python-runtime-interface-client, awslambdaric/bootstrap.py `_get_handler`,
+lambda_runtime_exception.py, lambda_runtime_marshaller.py).
 """
 
 from __future__ import annotations
 
+import decimal
 import importlib
 import json
+import math
 import os
 import sys
 import time
@@ -16,48 +24,164 @@ import traceback
 from typing import Any
 
 
+class _Obj:
+    """Attribute bag for context.identity / context.client_context (the RIC uses plain objects)."""
+
+    def __init__(self, **fields: Any) -> None:
+        self.__dict__.update(fields)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.__dict__})"
+
+
+class CognitoIdentity(_Obj):
+    pass
+
+
+class ClientContext(_Obj):
+    pass
+
+
 class LambdaContext:
-    def __init__(self, request_id: str, deadline: float) -> None:
+    """The RIC's LambdaContext (awslambdaric/lambda_context.py): names from the environment."""
+
+    def __init__(
+        self,
+        request_id: str,
+        deadline: float,
+        client_context: dict[str, Any] | None = None,
+        identity: dict[str, Any] | None = None,
+    ) -> None:
         self.aws_request_id = request_id
-        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
-        self.function_version = "$LATEST"
-        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
         self.invoked_function_arn = os.environ.get("ASYNCAPI_FUNCTION_ARN", "")
-        self.log_group_name = f"/aws/lambda/{self.function_name}"
-        self.log_stream_name = "local"
-        self._deadline = deadline
+        identity = identity or {}
+        # The RIC always sets an identity object, with None fields outside Cognito.
+        self.identity = CognitoIdentity(
+            cognito_identity_id=identity.get("cognitoIdentityId"),
+            cognito_identity_pool_id=identity.get("cognitoIdentityPoolId"),
+        )
+        self.client_context = None
+        if client_context is not None:
+            self.client_context = ClientContext(
+                client=_Obj(**(client_context.get("client") or {})),
+                custom=client_context.get("custom"),
+                env=client_context.get("env"),
+            )
+        self._deadline_ms = int(deadline * 1000)
 
     def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.time()) * 1000))
+        remaining = self._deadline_ms - int(time.time() * 1000)
+        return remaining if remaining > 0 else 0
+
+
+def _default(obj: Any) -> Any:
+    # RIC: a Decimal is written as its own digits (a JSON number: "1" stays an integer, "1.50" a
+    # fraction), NaN as NaN; anything else unknown is a marshal error.
+    if isinstance(obj, decimal.Decimal):
+        if obj.is_nan():
+            return math.nan
+        exponent = obj.as_tuple().exponent
+        return int(obj) if isinstance(exponent, int) and exponent >= 0 else float(obj)
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def encode_result(result: Any) -> str:
+    """The result as JSON like the RIC's marshaller; raises on what it cannot marshal."""
+    return json.dumps(result, default=_default, allow_nan=True)
+
+
+def load_handler(spec: str) -> Any:
+    """The handler, or raise (type, message) as the RIC's _get_handler does."""
+    try:
+        module_name, function_name = spec.rsplit(".", 1)
+    except ValueError as exc:
+        raise HandlerFault("Runtime.MalformedHandlerName", f"Bad handler '{spec}': {exc}") from None
+    try:
+        if module_name.split(".")[0] in sys.builtin_module_names:
+            raise HandlerFault(
+                "Runtime.BuiltInModuleConflict",
+                f"Cannot use built-in module {module_name} as a handler module",
+            )
+        module = importlib.import_module(module_name.replace("/", "."))
+    except ImportError as exc:
+        raise HandlerFault(
+            "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}"
+        ) from None
+    except SyntaxError as exc:
+        raise HandlerFault(
+            "Runtime.UserCodeSyntaxError", f"Syntax error in module '{module_name}': {exc}"
+        ) from None
+    try:
+        return getattr(module, function_name)
+    except AttributeError:
+        raise HandlerFault(
+            "Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'"
+        ) from None
+
+
+class HandlerFault(Exception):
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+
+
+def _error_line(error_type: str, message: str) -> str:
+    # What the RIC logs for a failed init or invocation (one record, as on AWS).
+    return f"[ERROR] {error_type}: {message}\n"
 
 
 def main() -> None:
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)  # the handler's stdout goes to the log
+    os.dup2(2, 1)  # the handler's stdout goes to the log, like its stderr
     sys.stdout = sys.stderr
-    module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
     sys.path.insert(0, os.environ["LAMBDA_TASK_ROOT"])
+    init_error: dict[str, Any] | None = None
     try:
-        handler = getattr(importlib.import_module(module_name), function_name)
-        init_error = None
-    except Exception as exc:  # reported on every invocation, as Lambda does
+        handler = load_handler(os.environ["_HANDLER"])
+    except HandlerFault as fault:
+        handler, init_error = None, {"errorType": fault.error_type, "errorMessage": fault.message}
+    except Exception as exc:  # the module raised while importing
+        traceback.print_exc(file=sys.stderr)
         handler, init_error = None, {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+    if init_error is not None:
+        sys.stderr.write(_error_line(init_error["errorType"], init_error["errorMessage"]))
+        sys.stderr.flush()
+    protocol.write(json.dumps({"init": "error" if init_error else "ok", **(init_error or {})}) + "\n")
+    protocol.flush()
     for line in sys.stdin:
         request = json.loads(line)
+        answer: dict[str, Any]
         if init_error is not None:
-            answer: dict[str, Any] = {"ok": False, **init_error}
+            answer = {"ok": False, **init_error}
         else:
+            context = LambdaContext(
+                request["requestId"],
+                request["deadline"],
+                request.get("clientContext"),
+                request.get("identity"),
+            )
             try:
-                result = handler(request["event"], LambdaContext(request["requestId"], request["deadline"]))
-                answer = {"ok": True, "result": result}
+                result = handler(request["event"], context)
             except Exception as exc:
                 traceback.print_exc(file=sys.stderr)
                 answer = {"ok": False, "errorType": type(exc).__name__, "errorMessage": str(exc)}
-        try:
-            encoded = json.dumps(answer, default=str)
-        except (TypeError, ValueError) as exc:
-            encoded = json.dumps({"ok": False, "errorType": "Runtime.MarshalError", "errorMessage": str(exc)})
-        protocol.write(encoded + "\n")
+            else:
+                try:
+                    answer = {"ok": True, "raw": encode_result(result)}
+                except (TypeError, ValueError, RecursionError) as exc:
+                    message = f"Unable to marshal response: {exc}"
+                    sys.stderr.write(_error_line("Runtime.MarshalError", message))
+                    answer = {"ok": False, "errorType": "Runtime.MarshalError", "errorMessage": message}
+        # Marks the end of this invocation's output, so the runtime writes END after it.
+        sys.stderr.write(f"\x00asyncapi-end {request['requestId']}\n")
+        sys.stderr.flush()
+        protocol.write(json.dumps(answer) + "\n")
         protocol.flush()
 
 

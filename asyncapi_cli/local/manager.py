@@ -73,7 +73,8 @@ def ensure_running(pacer: Pacer | None = None) -> dict[str, Any]:
             return info
         with contextlib.suppress(FileNotFoundError):
             (root / "server.json").unlink()
-        log_path = root / "server.log"
+        # The server logs to server.log itself (rotated); this file only catches what escapes logging.
+        log_path = root / "server.err"
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "asyncapi_cli.local.server", "--home", str(root)],
@@ -97,6 +98,40 @@ def ensure_running(pacer: Pacer | None = None) -> dict[str, Any]:
             base=0.05,
             cap=0.5,
         )
+
+
+def local_status() -> dict[str, Any]:
+    """The running server's limits, warm workers and pollers (written by it every 2 s), or {}."""
+    try:
+        return dict(json.loads((home() / "status.json").read_text()))
+    except (FileNotFoundError, ValueError):
+        return {}
+
+
+def describe_limits(status: dict[str, Any]) -> list[str]:
+    """`asyncapi local status` lines for the local limits (plain text: no markup)."""
+    if not status:
+        return []
+    lines = [
+        f"account concurrency limit {status.get('accountConcurrencyLimit')}, "
+        f"idle workers reclaimed after {status.get('idleSeconds'):.0f} s"
+    ]
+    for name, function in sorted((status.get("functions") or {}).items()):
+        reserved = function.get("reservedConcurrency")
+        lines.append(
+            f"function {name}: {function.get('warm')} warm, {function.get('busy')} busy, "
+            f"reserved concurrency {'none' if reserved is None else reserved}"
+        )
+    for uuid, mapping in sorted((status.get("mappings") or {}).items()):
+        if "notPolled" in mapping:
+            lines.append(f"mapping {uuid}: not polled ({mapping['notPolled']})")
+        else:
+            lines.append(
+                f"mapping {uuid}: {mapping.get('pollers')} pollers, "
+                f"{mapping.get('batchesInFlight', 0)} batches in flight, "
+                f"maximum concurrency {mapping.get('maximumConcurrency', 1)}"
+            )
+    return lines
 
 
 def stop(pacer: Pacer | None = None) -> bool:

@@ -1,12 +1,16 @@
 """SQS event source mappings, executed: long-poll, batch (size and window), invoke, delete successes.
 
-As on AWS: a function error leaves the whole batch to come back after the visibility timeout; with
-ReportBatchItemFailures only the listed records come back; SQS redrives to the DLQ after
-maxReceiveCount receives. Messages are never deleted for a failed invocation.
+As on AWS ("Using Lambda with Amazon SQS", docs.aws.amazon.com/lambda/latest/dg/with-sqs.html):
+several pollers per mapping run batches concurrently (5 to start, scaling up while batches come back
+full), capped by the mapping's ScalingConfig.MaximumConcurrency, the function's reserved concurrency
+and the account limit. A function error leaves the whole batch to come back after the visibility
+timeout; with ReportBatchItemFailures only the listed records come back; SQS redrives to the DLQ
+after maxReceiveCount receives. Messages are never deleted for a failed invocation.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import time
@@ -17,6 +21,18 @@ from typing import Any
 from .lambda_runtime import InvokeResult
 
 log = logging.getLogger("asyncapi.local.poller")
+
+INITIAL_POLLERS = 5  # AWS: "Lambda starts with five concurrent batches"
+RECORD_ATTRIBUTES = (
+    "ApproximateReceiveCount",
+    "SentTimestamp",
+    "SenderId",
+    "ApproximateFirstReceiveTimestamp",
+    "SequenceNumber",
+    "MessageGroupId",
+    "MessageDeduplicationId",
+    "AWSTraceHeader",
+)
 
 
 @dataclass(frozen=True)
@@ -29,6 +45,7 @@ class MappingSpec:
     batch_size: int
     batching_window: float
     report_failures: bool
+    max_concurrency: int | None = None
 
     @property
     def queue_name(self) -> str:
@@ -36,79 +53,124 @@ class MappingSpec:
 
 
 def to_record(message: dict[str, Any], spec: MappingSpec) -> dict[str, Any]:
-    """An SQS message as Lambda's SQS event record."""
-    attributes = {
-        key: message.get("Attributes", {}).get(key)
-        for key in (
-            "ApproximateReceiveCount",
-            "SentTimestamp",
-            "SenderId",
-            "ApproximateFirstReceiveTimestamp",
-        )
-        if key in message.get("Attributes", {})
-    }
-    message_attributes = {
-        name: {
-            "stringValue": value.get("StringValue"),
-            "binaryValue": value.get("BinaryValue"),
-            "stringListValues": [],
-            "binaryListValues": [],
-            "dataType": value.get("DataType"),
-        }
-        for name, value in (message.get("MessageAttributes") or {}).items()
-    }
-    for value in message_attributes.values():
-        for key in ("stringValue", "binaryValue"):
-            if value[key] is None:
-                del value[key]
-    return {
+    """An SQS message as Lambda's SQS event record (with-sqs.html, "Example standard/FIFO queue
+    message event")."""
+    received = message.get("Attributes") or {}
+    attributes = {key: received[key] for key in RECORD_ATTRIBUTES if key in received}
+    message_attributes: dict[str, Any] = {}
+    for name, value in (message.get("MessageAttributes") or {}).items():
+        item: dict[str, Any] = {}
+        if value.get("StringValue") is not None:
+            item["stringValue"] = value["StringValue"]
+        if value.get("BinaryValue") is not None:
+            binary = value["BinaryValue"]
+            # Lambda delivers binary attributes base64-encoded (the event is JSON).
+            item["binaryValue"] = (
+                base64.b64encode(binary).decode("ascii") if isinstance(binary, (bytes, bytearray)) else binary
+            )
+        item.update({"stringListValues": [], "binaryListValues": [], "dataType": value.get("DataType")})
+        message_attributes[name] = item
+    record: dict[str, Any] = {
         "messageId": message["MessageId"],
         "receiptHandle": message["ReceiptHandle"],
         "body": message["Body"],
         "attributes": attributes,
         "messageAttributes": message_attributes,
         "md5OfBody": message.get("MD5OfBody"),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": spec.queue_arn,
-        "awsRegion": spec.region,
     }
+    if message.get("MD5OfMessageAttributes"):
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    record.update({"eventSource": "aws:sqs", "eventSourceARN": spec.queue_arn, "awsRegion": spec.region})
+    return record
 
 
 def failed_ids(result: InvokeResult, batch: list[dict[str, Any]], report_failures: bool) -> set[str]:
-    """Message ids to leave on the queue after an invocation."""
+    """Message ids to leave on the queue after an invocation.
+
+    "Handling errors for an SQS event source" (services-sqs-errorhandling.html), success and failure
+    conditions: an empty or null batchItemFailures list, an empty or null response is complete success;
+    an empty or null itemIdentifier, a bad key name, an id not in the batch, or a response that is not
+    an event response at all, complete failure.
+    """
     every = {m["MessageId"] for m in batch}
     if not result.ok:
         return every
     if not report_failures:
         return set()
     payload = result.payload
-    if payload is None:
+    if not payload:  # null, {}, [] or "": nothing reported failed
         return set()
-    try:
-        items = payload["batchItemFailures"]
-        listed = {str(item["itemIdentifier"]) for item in items}
-    except (TypeError, KeyError):
-        return every  # a malformed response fails the whole batch, as on AWS
-    if not listed <= every or "" in listed:
+    if not isinstance(payload, dict):
         return every
+    items = payload.get("batchItemFailures")
+    if not items:
+        return set()
+    if not isinstance(items, list):
+        return every
+    listed: set[str] = set()
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("itemIdentifier"), str):
+            return every
+        identifier = item["itemIdentifier"]
+        if identifier == "" or identifier not in every:
+            return every
+        listed.add(identifier)
     return listed
 
 
-class MappingPoller(threading.Thread):
-    def __init__(
-        self,
-        spec: MappingSpec,
-        sqs: Any,
-        queue_url: str,
-        invoke: Callable[[str, str, str, Any], InvokeResult],
-    ) -> None:
-        super().__init__(daemon=True, name=f"poller-{spec.uuid[:8]}")
+Invoke = Callable[[str, str, str, Any], InvokeResult]
+
+
+class MappingPoller:
+    """The pollers of one mapping: threads that each receive a batch, invoke, and delete what succeeded."""
+
+    def __init__(self, spec: MappingSpec, sqs: Any, queue_url: str, invoke: Invoke, cap: int) -> None:
         self.spec = spec
         self._sqs = sqs
         self._queue_url = queue_url
         self._invoke = invoke
+        self.cap = cap
         self.stopping = threading.Event()
         self.invocations = 0
+        self.busy = 0
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        with self._lock:  # a first poller scaling up must not race the initial ones past the cap
+            for _ in range(min(INITIAL_POLLERS, self.cap)):
+                self._add_poller()
+
+    def _add_poller(self) -> None:
+        index = len(self._threads)
+        thread = threading.Thread(
+            target=self._run, args=(index,), daemon=True, name=f"poller-{self.spec.uuid[:8]}"
+        )
+        self._threads.append(thread)
+        thread.start()
+
+    @property
+    def pollers(self) -> int:
+        with self._lock:
+            return sum(1 for t in self._threads if t.is_alive())
+
+    def is_alive(self) -> bool:
+        return not self.stopping.is_set()
+
+    def _run(self, index: int) -> None:
+        idle_rounds = 0
+        while not self.stopping.is_set():
+            try:
+                worked = self._poll_once()
+            except Exception as exc:  # the queue was deleted, the function vanished...: back off, re-check
+                log.warning("poller %s: %s", self.spec.uuid, exc)
+                self.stopping.wait(1.0)
+                continue
+            idle_rounds = 0 if worked else idle_rounds + 1
+            if index >= INITIAL_POLLERS and idle_rounds >= 3:  # scale back down when the queue is drained
+                with self._lock:
+                    self._threads = [t for t in self._threads if t is not threading.current_thread()]
+                return
 
     def _receive(self, count: int, wait: float) -> list[dict[str, Any]]:
         response = self._sqs.receive_message(
@@ -120,19 +182,10 @@ class MappingPoller(threading.Thread):
         )
         return list(response.get("Messages", []))
 
-    def run(self) -> None:
-        # The manager stops this poller when its mapping is disabled, changed or deleted.
-        while not self.stopping.is_set():
-            try:
-                self._poll_once()
-            except Exception as exc:  # the queue was deleted, moto restarted...: back off, re-check
-                log.warning("poller %s: %s", self.spec.uuid, exc)
-                self.stopping.wait(1.0)
-
-    def _poll_once(self) -> None:
+    def _poll_once(self) -> bool:
         batch = self._receive(self.spec.batch_size, 1)
         if not batch:
-            return
+            return False
         deadline = time.monotonic() + self.spec.batching_window
         while len(batch) < self.spec.batch_size and not self.stopping.is_set():
             remaining = deadline - time.monotonic()
@@ -143,6 +196,23 @@ class MappingPoller(threading.Thread):
                 batch.extend(more)
             else:
                 self.stopping.wait(min(0.2, remaining))
+        with self._lock:
+            self.busy += 1
+            # Scale up while every poller is busy and batches come back full.
+            if (
+                self.busy >= len(self._threads)
+                and len(self._threads) < self.cap
+                and len(batch) >= min(self.spec.batch_size, 10)
+            ):
+                self._add_poller()
+        try:
+            self._process(batch)
+        finally:
+            with self._lock:
+                self.busy -= 1
+        return True
+
+    def _process(self, batch: list[dict[str, Any]]) -> None:
         event = {"Records": [to_record(m, self.spec) for m in batch]}
         result = self._invoke(self.spec.account, self.spec.region, self.spec.function_name, event)
         self.invocations += 1
@@ -158,83 +228,3 @@ class MappingPoller(threading.Thread):
                 for i, m in enumerate(done[start : start + 10])
             ]
             self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=entries)
-
-
-def enabled_mappings() -> dict[str, MappingSpec]:
-    """Every enabled SQS mapping in the control plane (moto, in this process)."""
-    from moto.awslambda.models import lambda_backends
-
-    found: dict[str, MappingSpec] = {}
-    for account, regions in list(lambda_backends.items()):
-        for region, backend in list(regions.items()):
-            for uuid, esm in list(getattr(backend, "_event_source_mappings", {}).items()):
-                arn = esm.event_source_arn
-                if not esm.enabled or ":sqs:" not in arn:
-                    continue
-                found[uuid] = MappingSpec(
-                    uuid=uuid,
-                    account=account,
-                    region=region,
-                    queue_arn=arn,
-                    function_name=esm.function_arn.rsplit(":", 1)[-1],
-                    batch_size=int(esm.batch_size or 10),
-                    batching_window=float(esm.max_batch_window or 0),
-                    report_failures="ReportBatchItemFailures" in (esm.function_response_types or []),
-                )
-    return found
-
-
-class PollerManager(threading.Thread):
-    """Starts a poller per enabled mapping and stops it when the mapping goes or changes."""
-
-    def __init__(
-        self, endpoint: str, invoke: Callable[[str, str, str, Any], InvokeResult], interval: float = 0.5
-    ) -> None:
-        super().__init__(daemon=True, name="poller-manager")
-        self._endpoint = endpoint
-        self._invoke = invoke
-        self._interval = interval
-        self._pollers: dict[str, MappingPoller] = {}
-        self.stopping = threading.Event()
-
-    def _client(self, region: str) -> Any:
-        import boto3
-
-        return boto3.client(
-            "sqs",
-            region_name=region,
-            endpoint_url=self._endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
-    def run(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                self._sync()
-            except Exception as exc:
-                log.warning("poller manager: %s", exc)
-            self.stopping.wait(self._interval)
-        for poller in self._pollers.values():
-            poller.stopping.set()
-
-    def _sync(self) -> None:
-        current = enabled_mappings()
-        for uuid, poller in list(self._pollers.items()):
-            if current.get(uuid) != poller.spec or not poller.is_alive():
-                poller.stopping.set()
-                del self._pollers[uuid]
-        for uuid, spec in current.items():
-            if uuid in self._pollers:
-                continue
-            sqs = self._client(spec.region)
-            try:
-                url = sqs.get_queue_url(QueueName=spec.queue_name, QueueOwnerAWSAccountId=spec.account)[
-                    "QueueUrl"
-                ]
-            except Exception:
-                continue  # the queue does not exist (yet); try again next round
-
-            poller = MappingPoller(spec, sqs, url, self._invoke)
-            self._pollers[uuid] = poller
-            poller.start()

@@ -14,21 +14,6 @@ from pathlib import Path
 from typing import Any
 
 
-def neutralize_moto_sqs_invocation() -> None:
-    """moto invokes a mapped function synchronously inside SendMessage and consumes the messages
-    (bumping their receive count even when it cannot run the function). Our pollers own that job:
-    mappings are made invisible to the queue so SendMessage only stores the message."""
-    from moto.sqs.models import Queue
-
-    def _get(self: Any) -> dict[str, Any]:
-        return {}
-
-    def _set(self: Any, value: Any) -> None:
-        pass
-
-    Queue.lambda_event_source_mappings = property(_get, _set)  # type: ignore[assignment]
-
-
 def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, indent=2))
@@ -41,34 +26,48 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--gateway-port", type=int, default=0)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
+    from .logs_sink import CloudWatchLogsSink, rotating_server_log
+
+    logging.basicConfig(level=logging.INFO, handlers=[rotating_server_log(args.home / "server.log")])
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     log = logging.getLogger("asyncapi.local")
 
-    neutralize_moto_sqs_invocation()
     from moto.server import ThreadedMotoServer
 
+    from . import iam_policy, moto_patches
+    from .event_sources import PollerManager
     from .gateway import Gateway, make_server
     from .lambda_runtime import LambdaRuntime
-    from .poller import PollerManager
+
+    moto_patches.apply()
+    iam_policy.install_role_enforcement()
 
     moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     moto_server.start()
     host, port = moto_server.get_host_and_port()
     endpoint = f"http://127.0.0.1:{port}"
-    runtime = LambdaRuntime(endpoint, args.home / "code", log=sys.stderr)
+    runtime = LambdaRuntime(
+        endpoint,
+        args.home / "code",
+        sink=CloudWatchLogsSink(),
+        # Each function runs with its execution role's temporary credentials (IAM enforced).
+        credentials=lambda spec: iam_policy.role_credentials(spec.account, spec.region, spec.role, spec.name),
+    )
     gateway_server = make_server(Gateway(runtime.invoke, endpoint), port=args.gateway_port)
     threading.Thread(target=gateway_server.serve_forever, daemon=True, name="gateway").start()
     gateway_url = f"http://127.0.0.1:{gateway_server.server_address[1]}"
-    pollers = PollerManager(endpoint, runtime.invoke)
+    pollers = PollerManager(runtime.invoke, runtime.limit, permission_check=iam_policy.sqs_mapping_check)
     pollers.start()
+    from .feature_services import start_feature_services
+
+    # Issue 11's services: the scheduler fires schedules, the WebSocket server serves WebSocket APIs.
+    stop_features, feature_info = start_feature_services(endpoint, runtime.invoke)
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     info_path = args.home / "server.json"
+    status_path = args.home / "status.json"
     write_json_atomically(
         info_path,
         {
@@ -77,13 +76,19 @@ def main(argv: list[str] | None = None) -> int:
             "gateway": gateway_url,
             "log": str(args.home / "server.log"),
             "started_at": time.time(),
+            **feature_info,
         },
     )
     log.info("embedded AWS ready: endpoint %s, gateway %s", endpoint, gateway_url)
-    while not stop.wait(5.0):
-        runtime.sweep()  # no warm workers left behind by deleted functions
+    while not stop.wait(2.0):
+        runtime.sweep()  # idle workers reclaimed; none left behind by deleted functions
+        # What `asyncapi local status` shows: limits, warm workers, pollers per mapping.
+        write_json_atomically(
+            status_path, {**runtime.status(), "mappings": pollers.status(), "at": time.time()}
+        )
     log.info("stopping")
     pollers.stopping.set()
+    stop_features()
     runtime.close()
     gateway_server.shutdown()
     moto_server.stop()

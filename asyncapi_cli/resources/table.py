@@ -58,8 +58,9 @@ class Table(Resource):
             in_use = error_code(exc) == "ResourceInUseException"
             return in_use and (self._describe(ctx) or {}).get("TableStatus") == "DELETING"
 
+        arn = self.placeholder(ctx)["arn"]
         try:
-            ctx.pacer_retry(
+            response = ctx.pacer_retry(
                 lambda: dynamodb.create_table(
                     TableName=self.name,
                     # Encrypted at rest with an AWS-owned key (DynamoDB's default); tagged for discovery.
@@ -77,9 +78,10 @@ class Table(Resource):
             # table: "Table already exists" is success (issue 13).
             if error_code(exc) != "ResourceInUseException" or "exist" not in error_message(exc).lower():
                 raise
+        else:
+            arn = response["TableDescription"]["TableArn"]
         self._wait_active(ctx)
-        table = self._describe(ctx) or {}
-        return {"name": self.name, "arn": table.get("TableArn") or self.placeholder(ctx)["arn"]}
+        return {"name": self.name, "arn": arn}
 
     def update(self, ctx: Context, found: Found, changes: list[Change]) -> dict[str, Any]:
         desired = self.desired(ctx)

@@ -1,0 +1,119 @@
+"""Every change the embedded AWS makes to moto, in one place (applied once by `apply()`).
+
+1. moto's own event source execution is switched off: moto invokes a mapped function inside
+   SendMessage / PutItem (through Docker) and consumes the messages or stream records. Our pollers own
+   that job, so queues and tables see no mappings.
+2. SQS cost per call no longer grows with queue depth (issue 13). moto computes every message's
+   visibility with datetime arithmetic, builds every queue attribute (three passes over the messages)
+   for each SendMessage, and runs that attribute build again for *each* message in ReceiveMessage to
+   read the retention period: quadratic in the depth. The patched versions compute the same answers:
+   - Message.visible / delayed / had_receipt_handle: the same comparisons, on a cheap clock
+     (time.time() is what moto's unix_time_millis() computes, minus the datetime round trip);
+   - SQSBackend.is_message_valid_based_on_retention_period: reads the one attribute it needs;
+   - Queue.delete_message: stops at the message instead of three passes over the queue;
+   - receipt handles: the same 185 lowercase letters, from os.urandom instead of 185 random.choice().
+   Worth proposing upstream: none of them changes an answer (tests/test_local_perf_moto.py).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+_applied = False
+_lock = threading.Lock()
+originals: dict[str, Any] = {}  # what each patch replaced (tests compare against it)
+
+
+def _now_ms() -> float:
+    return time.time() * 1000.0
+
+
+def _no_mappings(self: Any) -> dict[str, Any]:
+    return {}
+
+
+def _ignore(self: Any, value: Any) -> None:
+    pass
+
+
+def neutralize_moto_event_sources() -> None:
+    from moto.dynamodb.models.table import Table
+    from moto.sqs.models import Queue
+
+    Queue.lambda_event_source_mappings = property(_no_mappings, _ignore)  # type: ignore[assignment]
+    Table.lambda_event_source_mappings = property(_no_mappings, _ignore)  # type: ignore[assignment]
+
+
+def speed_up_sqs() -> None:
+    from moto.core.utils import unix_time
+    from moto.sqs import models as sqs_models
+    from moto.sqs.exceptions import ReceiptHandleIsInvalid
+    from moto.sqs.models import Message, Queue, SQSBackend
+
+    def visible(self: Message) -> bool:
+        return _now_ms() > self.visible_at
+
+    def delayed(self: Message) -> bool:
+        return _now_ms() < self.delayed_until
+
+    def had_receipt_handle(self: Message, receipt_handle: str) -> bool:
+        return receipt_handle == self.receipt_handle or receipt_handle in self._old_receipt_handles
+
+    def is_message_valid_based_on_retention_period(
+        self: SQSBackend, queue_name: str, message: Message
+    ) -> bool:
+        retention_period = int(self.get_queue(queue_name).message_retention_period)
+        return retention_period + message.sent_timestamp / 1000 > unix_time()  # type: ignore[operator]
+
+    def delete_message(self: Queue, receipt_handle: str) -> None:
+        if receipt_handle in self.deleted_messages:
+            return  # already deleted: deleting again succeeds, as on AWS
+        # A receipt handle belongs to one message: stop at it (received messages are the oldest,
+        # near the front), instead of moto's any() + full rebuild of the list.
+        # Under the queue's own lock (add_message takes it too): two deletes must not shift each
+        # other's index.
+        with self._messages_lock:
+            for index, message in enumerate(self._messages):
+                if message.had_receipt_handle(receipt_handle):
+                    self.pending_messages.discard(message)
+                    self.deleted_messages.update(message.all_receipt_handles)
+                    del self._messages[index]
+                    return
+        raise ReceiptHandleIsInvalid()
+
+    def generate_receipt_handle() -> str:
+        # moto draws 185 letters one random.choice() at a time (~2.5 ms a message); same shape, from urandom.
+        return bytes(97 + byte % 26 for byte in os.urandom(185)).decode("ascii")
+
+    originals.update(
+        visible=Message.visible,
+        delayed=Message.delayed,
+        had_receipt_handle=Message.had_receipt_handle,
+        is_message_valid_based_on_retention_period=SQSBackend.is_message_valid_based_on_retention_period,
+        delete_message=Queue.delete_message,
+        generate_receipt_handle=sqs_models.generate_receipt_handle,
+    )
+    Message.visible = property(visible)  # type: ignore[assignment,method-assign]
+    Message.delayed = property(delayed)  # type: ignore[assignment,method-assign]
+    Message.had_receipt_handle = had_receipt_handle  # type: ignore[method-assign]
+    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
+    Queue.delete_message = delete_message  # type: ignore[method-assign]
+    sqs_models.generate_receipt_handle = generate_receipt_handle
+
+
+def apply() -> None:
+    """Apply every patch once (idempotent; safe from several threads)."""
+    global _applied
+    with _lock:
+        if _applied:
+            return
+        neutralize_moto_event_sources()
+        speed_up_sqs()
+        from . import sqs_move_tasks, stream_poller
+
+        sqs_move_tasks.install()
+        stream_poller.install()
+        _applied = True
