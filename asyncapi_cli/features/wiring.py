@@ -162,6 +162,12 @@ def webhook_units(ctx: Context) -> list[Unit]:
         local=ctx.local,
     )
     environment["JOBS_TABLE_NAME"] = ref("table").name
+    notifier_policy = webhooks.notifier_policy(where)
+    for statement in notifier_policy["Statement"]:
+        if "secretsmanager:GetSecretValue" in statement["Action"]:
+            # The secret's exact ARN (known once it exists) rather than the "-??????" pattern: tighter,
+            # and moto's IAM evaluator (enforced on the embedded AWS) cannot compile "??????".
+            statement["Resource"] = [ref("webhook_secret").arn]
     environment["RESULTS_BUCKET_NAME"] = ref("bucket").name
     return [
         *_queue_units(webhooks.queues(where), "webhooks_dlq", webhooks.MAX_ATTEMPTS),
@@ -177,7 +183,7 @@ def webhook_units(ctx: Context) -> list[Unit]:
             attributes={
                 "AssumeRolePolicyDocument": _trust("lambda.amazonaws.com"),
                 "Description": f"asyncapi stack {where.project}",
-                "Policies": {"asyncapi-least-privilege": webhooks.notifier_policy(where)},
+                "Policies": {"asyncapi-least-privilege": notifier_policy},
             },
         ),
         _log_group(ctx, "webhook_logs", name),
