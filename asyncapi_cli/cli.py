@@ -209,11 +209,19 @@ def _print_code_and_settings(out: Any, data: dict[str, Any]) -> None:
 @main.command()
 @stack_options
 @click.option("--dry-run", is_flag=True, help="Show what would change (same as 'asyncapi plan').")
+@click.option(
+    "--with",
+    "with_features",
+    metavar="FEATURES",
+    help="Features to turn on, comma-separated (webhooks,priorities,batches), besides asyncapi.toml's "
+    "[features]. An 'up' without them turns them off again.",
+)
 @_stack_kwargs
-def up(options: Any, out: Any, dry_run: bool, **_: Any) -> None:
+def up(options: Any, out: Any, dry_run: bool, with_features: str | None, **_: Any) -> None:
     """Provision (or converge) every resource of the stack. Safe to rerun; resumes after a crash."""
-    from . import ops
+    from . import feature_client, ops
 
+    options.features = feature_client.with_features(with_features)
     if dry_run:
         return _plan(options, out)
     stack = ops.open_stack(options, creating=True, start_local=True)
@@ -336,23 +344,60 @@ def down(options: Any, out: Any, yes: bool, **_: Any) -> None:
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="Overall seconds to wait.")
 @click.option("--count", type=int, default=1, show_default=True, help="Number of jobs to submit.")
 @click.option("--concurrency", type=int, default=1, show_default=True, help="Jobs in flight at once.")
+@click.option(
+    "--priority", type=click.Choice(["high", "normal"]), help="Submit with ?priority= (feature priorities)."
+)
+@click.option(
+    "--batch",
+    type=int,
+    help="Submit one batch of N jobs to POST /batches and follow it (feature batches); --payload may "
+    "then be an array of N objects.",
+)
 @_stack_kwargs
 def test_job(
-    options: Any, out: Any, payload: str | None, timeout: float, count: int, concurrency: int, **_: Any
+    options: Any,
+    out: Any,
+    payload: str | None,
+    timeout: float,
+    count: int,
+    concurrency: int,
+    priority: str | None,
+    batch: int | None,
+    **_: Any,
 ) -> None:
     """Submit a real job through the API, follow it to completion, show the result."""
-    from . import client, ops
+    from . import client, feature_client, ops
     from .dayops.target import require_deployed
 
-    parsed = client.parse_payload(payload)
     if not math.isfinite(timeout) or timeout <= 0:
         raise InputError(f"--timeout must be a finite number of seconds above zero, got {timeout:g}")
+    if batch is not None:
+        sys.exit(
+            feature_client.run_test_batch(options, out, payload, batch, timeout=timeout, priority=priority)
+        )
+    parsed = client.parse_payload(payload)
     if count < 1 or concurrency < 1:
         raise InputError("--count and --concurrency must be at least 1")
     stack = ops.open_stack(options, creating=False)
     require_deployed(stack)
-    code = client.run_test_jobs(stack, out, parsed, timeout=timeout, count=count, concurrency=concurrency)
+    query = feature_client.priority_query(priority)
+    code = client.run_test_jobs(
+        stack, out, parsed, timeout=timeout, count=count, concurrency=concurrency, query=query
+    )
     sys.exit(code)
+
+
+@main.command("webhook-secret")
+@stack_options
+@_stack_kwargs
+def webhook_secret(options: Any, out: Any, **_: Any) -> None:
+    """Print the stack's webhook signing secret (receivers verify X-Asyncapi-Signature with it)."""
+    from . import feature_client, ops
+
+    stack = ops.open_stack(options, creating=False)
+    found = feature_client.webhook_secret(stack)
+    out.document({"command": "webhook-secret", "name": stack.state.name, **found})
+    out.raw(found["secret"])
 
 
 @main.command()

@@ -25,7 +25,7 @@ from asyncapi_cli.names import StackNames
 from tests import feature_support as fs
 from tests.feature_support import Receiver
 
-DOC = Path(__file__).resolve().parent.parent / "docs" / "features-issue10.md"
+DOC = Path(__file__).resolve().parent.parent / "README.md"
 TARGET = FeatureTarget(StackNames("f"), "us-east-1", "123456789012")
 
 
@@ -96,8 +96,8 @@ def env(code: Path, mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 
 def verifier() -> Any:
-    """The receiver snippet from the README draft, executed as a reader would paste it."""
-    block = re.search(r"```python\n(.*?)```", DOC.read_text(), re.S)
+    """The receiver snippet from the README (Features, Webhooks), executed as a reader would paste it."""
+    block = re.search(r"```python\n((?:(?!```).)*?def verify_delivery.*?)```", DOC.read_text(), re.S)
     assert block is not None
     namespace: dict[str, Any] = {}
     exec(block.group(1), namespace)  # noqa: S102 - our own documentation's example

@@ -54,11 +54,11 @@ def test_every_dependency_is_derived_and_names_a_unit_of_the_stack() -> None:
     assert units["routes"].deleted_with == "rest_api"
 
 
-def _with_second_queue(ctx: Context) -> list[Any]:
+def _with_second_queue(ctx: Context, *, include_disabled: bool = False) -> list[Any]:
     """What a new queue feeding the processor adds to stack.py: two units, nothing anywhere else."""
     name = f"{ctx.names.project}-priority-queue"
     return [
-        *build_units(ctx),
+        *build_units(ctx, include_disabled=include_disabled),
         Queue(
             key="priority_queue",
             name=name,
