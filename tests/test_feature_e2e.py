@@ -111,13 +111,6 @@ def wait_for(predicate: Any, timeout: float = 90.0, interval: float = 0.25) -> A
     raise AssertionError("condition not met in time")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="embedded AWS on main (local/iam_policy.py) judges Secrets Manager calls of a Lambda role "
-    "against resource '*' (moto's default; only DynamoDB names its resource there), so the notifier's "
-    "GetSecretValue scoped to the secret's ARN is denied (AccessDenied). Passes once iam_policy.py "
-    "determines the secret's ARN from SecretId as it does the table's ARN.",
-)
 def test_webhook_retried_twice_then_delivered_once_with_a_valid_signature(stack: Stack) -> None:
     secret_run = stack.cli("webhook-secret", "--json")
     assert secret_run.returncode == 0, secret_run.stderr
@@ -164,12 +157,6 @@ def _depth(sqs: Any, url: str) -> int:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="embedded gateway (branch gateway, apigw/integrations.py _authorize_sqs) checks IAM against the "
-    "integration path's queue; with priorities the path is the SQS root ('sqs:path//') and the queue is the "
-    "form's QueueUrl, so the API role is refused (500). Passes once the gateway reads QueueUrl there.",
-)
 def test_high_priority_jobs_overtake_a_backlog_of_slow_normal_jobs(priority_stack: Stack) -> None:
     stack = priority_stack
     submit = f"{stack.outputs['api_url']}/submit"

@@ -14,6 +14,7 @@ event source mapping needs (sqs:ReceiveMessage, sqs:DeleteMessage, sqs:GetQueueA
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -56,6 +57,7 @@ def install_role_enforcement() -> None:
     global _installed
     from moto.core.authorization import ActionAuthenticatorMixin
     from moto.dynamodb.responses import DynamoHandler
+    from moto.secretsmanager.responses import SecretsManagerResponse
 
     with _lock:
         if _installed:
@@ -93,8 +95,26 @@ def install_role_enforcement() -> None:
             return "*"
         return f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/{table}"
 
+    def secret_resource(self: Any) -> str:
+        # Likewise Secrets Manager: judge GetSecretValue & co. against the secret's ARN (a name given as
+        # SecretId is looked up), so a policy naming the exact secret matches as on AWS.
+        try:
+            secret_id = json.loads(self.body or "{}").get("SecretId")
+        except ValueError:
+            secret_id = None
+        if not secret_id:
+            return "*"
+        if str(secret_id).startswith("arn:"):
+            return str(secret_id)
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        secrets = secretsmanager_backends[self.current_account][self.region].secrets
+        secret = secrets.get(secret_id) if hasattr(secrets, "get") else None
+        return getattr(secret, "arn", "*")
+
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate_and_authorize  # type: ignore[method-assign]
     DynamoHandler._determine_resource = dynamodb_resource  # type: ignore[attr-defined]
+    SecretsManagerResponse._determine_resource = secret_resource  # type: ignore[attr-defined]
 
 
 def role_credentials(account: str, region: str, role_arn: str, session: str) -> dict[str, str]:

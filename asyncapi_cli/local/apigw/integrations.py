@@ -171,7 +171,13 @@ class Integrations:
     def _authorize_sqs(
         self, invocation: Invocation, region: str, path: str, body: str, headers: dict[str, str]
     ) -> EndpointResponse | None:
-        account, _, queue = path.partition("/")
+        account, _, queue = path.strip("/").partition("/")
+        if not queue:
+            # The service root (`sqs:path//`): the queue is named by the form's QueueUrl, as SQS's query
+            # API reads it (.../<account>/<queue>).
+            queue_url = dict(urllib.parse.parse_qsl(body)).get("QueueUrl", "")
+            account, _, queue = urllib.parse.urlparse(queue_url).path.strip("/").rpartition("/")
+            account = account.rpartition("/")[2]
         queue_arn = f"arn:aws:sqs:{region}:{account}:{queue.strip('/')}"
         target = next((v for k, v in headers.items() if k.lower() == "x-amz-target"), "")
         name = target.rpartition(".")[2] if target else dict(urllib.parse.parse_qsl(body)).get("Action", "")
