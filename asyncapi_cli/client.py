@@ -96,8 +96,22 @@ class JobRun:
         }
 
 
-def submit(submit_url: str, payload: dict[str, Any]) -> tuple[str, str]:
-    answer = http("POST", submit_url, payload)
+def submit(
+    submit_url: str, payload: dict[str, Any], pacer: Pacer | None = None, attempts: int = 5
+) -> tuple[str, str]:
+    """POST the job. A 503 (nothing was queued: SQS busy or unavailable) is retried, bounded: full
+    jitter, never sooner than Retry-After, each wait at most 20 s, at most `attempts` tries."""
+    pacer = pacer or Pacer()
+    for attempt in range(attempts):
+        answer = http("POST", submit_url, payload)
+        if answer.status != 503 or attempt == attempts - 1:
+            break
+        delay = pacer.backoff(attempt, 0.5, 8.0)
+        try:
+            delay = max(delay, float(answer.headers.get("retry-after", 0)))
+        except ValueError:
+            pass
+        pacer.sleep(min(delay, 20.0))
     if answer.status != 202 or not isinstance(answer.body, dict) or "jobId" not in answer.body:
         raise AsyncApiError(f"submit failed: HTTP {answer.status}: {answer.body}")
     location = answer.headers.get("location") or f"status/{answer.body['jobId']}"
@@ -141,7 +155,7 @@ def run_one(
 ) -> JobRun:
     run = JobRun(submitted=pacer.clock())
     deadline = run.submitted + timeout
-    run.job_id, status_url = submit(submit_url, payload)
+    run.job_id, status_url = submit(submit_url, payload, pacer)
     run.status = "queued"
     run.history.append((pacer.clock() - run.submitted, "queued"))
     if on_change is not None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 import string
 from dataclasses import dataclass, field
+from typing import Any
 
 from .errors import InputError
 
@@ -22,7 +24,9 @@ _SUFFIXES = {
 }
 MAX_NAME_LENGTH = min(limit - len(suffix) for suffix, limit in _SUFFIXES.values())
 _NAME_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
-_REGION_RE = re.compile(r"^[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+# The shape of every region name AWS uses (us-east-1, us-gov-west-1, us-isob-east-1, eusc-de-east-1);
+# which ones exist is botocore's partition data's to say.
+_REGION_RE = re.compile(r"^[a-z]{2,4}(?:-[a-z0-9]+)+-\d{1,2}$")
 
 
 def random_name(alphabet: str = string.ascii_lowercase + string.digits) -> str:
@@ -47,20 +51,67 @@ def validate_name(name: str) -> str:
     return name
 
 
-def validate_region(region: str, known_regions: frozenset[str] | None) -> str:
+@functools.lru_cache(maxsize=1)
+def _partitions() -> tuple[dict[str, Any], ...]:
+    """botocore's partitions: id, region regex, known regions, DNS suffix (partitions.json and
+    endpoints.json, the data botocore itself resolves endpoints from)."""
+    import botocore.exceptions
+    import botocore.session
+
+    loader = botocore.session.get_session().get_component("data_loader")
+    merged: dict[str, dict[str, Any]] = {}
+    for part in loader.load_data("endpoints")["partitions"]:
+        merged[part["partition"]] = {
+            "id": part["partition"],
+            "regex": part["regionRegex"],
+            "regions": set(part.get("regions", {})),
+            "dns_suffix": part.get("dnsSuffix", "amazonaws.com"),
+        }
+    try:
+        newer = loader.load_data("partitions")["partitions"]  # botocore's newer, fuller list
+    except botocore.exceptions.DataNotFoundError:
+        newer = []
+    for part in newer:
+        entry = merged.setdefault(
+            part["id"], {"id": part["id"], "regex": part["regionRegex"], "regions": set(), "dns_suffix": ""}
+        )
+        entry["regions"].update(r for r in part.get("regions", {}) if not r.endswith("-global"))
+        entry["dns_suffix"] = part.get("outputs", {}).get("dnsSuffix") or entry["dns_suffix"]
+    return tuple(merged.values())
+
+
+def known_regions() -> frozenset[str]:
+    return frozenset(region for part in _partitions() for region in part["regions"])
+
+
+def validate_region(region: str, known: frozenset[str] | None = None) -> str:
+    """Refuse a malformed or unknown region, for every target, before anything is created."""
     if not _REGION_RE.match(region or ""):
         raise InputError(f"invalid region {region!r}: expected a region such as us-east-1")
-    if known_regions is not None and region not in known_regions:
+    if region not in (known if known is not None else known_regions()):
         raise InputError(f"unknown region {region!r}: not a region botocore knows (see --region)")
     return region
 
 
+def _partition_entry(region: str) -> dict[str, Any]:
+    parts = _partitions()
+    for part in parts:
+        if region in part["regions"]:
+            return part
+    for part in parts:
+        if re.match(part["regex"], region):
+            return part
+    return next(part for part in parts if part["id"] == "aws")
+
+
 def partition_of(region: str) -> str:
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
+    """The ARN partition: aws, aws-cn, aws-us-gov, aws-iso, aws-iso-b, aws-iso-e, aws-iso-f, ..."""
+    return str(_partition_entry(region)["id"])
+
+
+def dns_suffix_of(region: str) -> str:
+    """The partition's DNS suffix (amazonaws.com, amazonaws.com.cn, c2s.ic.gov, ...)."""
+    return str(_partition_entry(region)["dns_suffix"] or "amazonaws.com")
 
 
 @dataclass(frozen=True)

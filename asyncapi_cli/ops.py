@@ -11,9 +11,17 @@ from typing import Any
 
 from . import config, engine
 from .aws import AwsClients, ClientHook
+from .endpoints import is_localstack, localstack_api_url
 from .engine import Context, Outcome, Reporter
 from .errors import InputError, StateError
-from .names import StackNames, partition_of, random_name, validate_name, validate_region
+from .names import (
+    StackNames,
+    dns_suffix_of,
+    partition_of,
+    random_name,
+    validate_name,
+    validate_region,
+)
 from .package import build_code
 from .retry import Pacer
 from .stack import APP_BUNDLE, build_units
@@ -135,10 +143,11 @@ def _live_target(target: Target, *, start_local: bool) -> tuple[Target, dict[str
 
 def api_url(target: Target, api_id: str, stage: str, gateway: str | None) -> str:
     if target.kind == "aws":
-        suffix = ".amazonaws.com.cn" if target.region.startswith("cn-") else ".amazonaws.com"
-        return f"https://{api_id}.execute-api.{target.region}{suffix}/{stage}"
+        return f"https://{api_id}.execute-api.{target.region}.{dns_suffix_of(target.region)}/{stage}"
+    if target.kind == "endpoint" and is_localstack(target.endpoint_url):
+        return localstack_api_url(str(target.endpoint_url), api_id, stage)
     base = gateway if target.kind == "local" else target.endpoint_url
-    # LocalStack's path-style execute-api URL; the embedded gateway serves the same shape.
+    # The path-style execute-api URL the embedded gateway serves (LocalStack's deprecated form).
     return f"{str(base).rstrip('/')}/restapis/{api_id}/{stage}/_user_request_"
 
 
@@ -167,9 +176,10 @@ def open_stack(
     state.settings = config.settings_record(settings, loaded) | {
         "code_sha256": recorded_settings.get("code_sha256")
     }
+    # Every target, before anything starts or changes: botocore's partition data knows the regions.
+    validate_region(state.target.region)
     live_target, credentials, gateway = _live_target(state.target, start_local=start_local)
     clients = AwsClients(live_target, hooks=options.hooks, credentials=credentials)
-    validate_region(live_target.region, clients.known_regions() if live_target.kind == "aws" else None)
     account = clients.account_id()
     if state.target.account and state.target.account != account and state.target.kind != "local":
         raise StateError(

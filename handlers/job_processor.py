@@ -6,6 +6,9 @@
 - Partial batch responses: only the records that failed go back to the queue.
 - A failing job is retried by SQS and marked failed only on its last allowed receive.
 - Poison messages (not JSON, no job id) are logged and reported failed so they reach the DLQ.
+- The job record (readable by anyone through GET /status) holds only the job's own error: the work
+  function's exception, or "internal error (request id ...)" when AWS or the infrastructure failed.
+  AWS error text can hold role ARNs and the account id, so it goes to the log only.
 """
 
 from __future__ import annotations
@@ -205,7 +208,28 @@ def finish(
         raise
 
 
-def process_record(record: dict[str, Any]) -> bool:
+class WorkFailed(Exception):
+    """The work function raised: its message is the job's own error, fit for the client."""
+
+
+def public_error(exc: BaseException, request_id: str) -> str:
+    """The error a client may see. Only the work function's own failure is shown as it is."""
+    if isinstance(exc, WorkFailed) and exc.__cause__ is not None:
+        cause = exc.__cause__
+        # The work may itself call AWS: that text is infrastructure detail, not the job's error.
+        if not isinstance(cause, (ClientError, BotoCoreError)):
+            return f"{type(cause).__name__}: {cause}"
+    return f"internal error (request id {request_id})"
+
+
+def run_work(payload: Any) -> Any:
+    try:
+        return load_work()(payload)
+    except Exception as exc:
+        raise WorkFailed(str(exc)) from exc
+
+
+def process_record(record: dict[str, Any], request_id: str = "-") -> bool:
     """True when the record is done with (success, or a duplicate of a finished job)."""
     message_id = record.get("messageId", "?")
     table_name = os.environ["JOBS_TABLE_NAME"]
@@ -232,7 +256,7 @@ def process_record(record: dict[str, Any]) -> bool:
             # repaired here, by the redelivery.
             return job_features.after_final(_client, table_name, job_id, payload)
         log("INFO", "job-started", jobId=job_id, messageId=message_id, attempt=attempt)
-        result = load_work()(payload)
+        result = run_work(payload)
         key = f"results/{job_id}.json"
         document = {"jobId": job_id, "completedAt": _now(), "result": result}
         _client("s3").put_object(
@@ -251,10 +275,19 @@ def process_record(record: dict[str, Any]) -> bool:
         )
         return job_features.after_final(_client, table_name, job_id, payload)  # feature hook: webhook
     except Exception as exc:  # the job or AWS failed: retry, or fail for good on the last receive
-        error = f"{type(exc).__name__}: {exc}"
+        error = public_error(exc, request_id)
+        detail = exc.__cause__ if isinstance(exc, WorkFailed) and exc.__cause__ is not None else exc
         last = attempt >= _max_receive_count()
         status = "failed" if last else "retrying"
-        log("ERROR", "job-error", jobId=job_id, attempt=attempt, outcome=status, error=error)
+        log(
+            "ERROR",
+            "job-error",
+            jobId=job_id,
+            attempt=attempt,
+            outcome=status,
+            requestId=request_id,
+            error=f"{type(detail).__name__}: {detail}",
+        )
         try:
             finish(table_name, job_id, status, error=error, attempt=attempt)
         except (ClientError, BotoCoreError) as record_exc:
@@ -268,9 +301,10 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
     records = event.get("Records") or []
     if not records:
         return {"batchItemFailures": []}
+    request_id = str(getattr(context, "aws_request_id", None) or "-")
     # Records run concurrently: ten slow jobs take about as long as one.
     with ThreadPoolExecutor(max_workers=min(10, len(records))) as pool:
-        outcomes = list(pool.map(process_record, records))
+        outcomes = list(pool.map(lambda record: process_record(record, request_id), records))
     failures = [
         {"itemIdentifier": record.get("messageId", "")}
         for record, ok in zip(records, outcomes, strict=True)

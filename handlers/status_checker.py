@@ -1,4 +1,11 @@
-"""GET /status/{jobId}: a job's status from DynamoDB, as an API Gateway Lambda proxy response."""
+"""GET /status/{jobId}: a job's status from DynamoDB, as an API Gateway Lambda proxy response.
+
+A completed job also carries `resultUrl`: a pre-signed HTTPS GET URL (15 minutes) for its result, so a
+client needs no AWS credentials to fetch it. Presigning is local signing with the function's own
+credentials (no AWS call); the status role needs s3:GetObject on results/* for the URL to work. The
+client is made as boto3 makes every client, so AWS_ENDPOINT_URL (the embedded AWS sets it) points
+the URL at that endpoint's S3.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +24,18 @@ import job_features  # issue 10: priority, batchId and webhook fields on a job's
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 PENDING = ("processing", "retrying")
 RETRY_AFTER_SECONDS = "1"
-FIELDS = ("status", "createdAt", "startedAt", "updatedAt", "completedAt", "attempts", "result", "error")
+RESULT_URL_SECONDS = 900  # 15 minutes: long enough to fetch, short enough to be worthless when leaked
+FIELDS = (
+    "status",
+    "reason",
+    "createdAt",
+    "startedAt",
+    "updatedAt",
+    "completedAt",
+    "attempts",
+    "result",
+    "error",
+)
 _clients: dict[str, Any] = {}
 
 
@@ -25,6 +43,29 @@ def _dynamodb() -> Any:
     if "dynamodb" not in _clients:
         _clients["dynamodb"] = boto3.client("dynamodb")
     return _clients["dynamodb"]
+
+
+def _s3() -> Any:
+    if "s3" not in _clients:
+        from botocore.config import Config
+
+        # SigV4 in every region (the only scheme newer regions accept) and the regional endpoint.
+        _clients["s3"] = boto3.client("s3", config=Config(signature_version="s3v4"))
+    return _clients["s3"]
+
+
+def result_url(job_id: str, result_uri: Any) -> str | None:
+    """A pre-signed GET for results/<jobId>.json, only for the object the processor wrote for this job."""
+    if not isinstance(result_uri, str) or not result_uri.startswith("s3://"):
+        return None
+    bucket, _, key = result_uri.removeprefix("s3://").partition("/")
+    if not bucket or key != f"results/{job_id}.json":
+        return None
+    return str(
+        _s3().generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=RESULT_URL_SECONDS
+        )
+    )
 
 
 def _response(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> dict[str, Any]:
@@ -87,6 +128,10 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
             if field in item:
                 body[field] = _plain(item[field])
         body.update(job_features.public_fields(item))  # feature hook
+        if body.get("status") == "completed":
+            url = result_url(job_id, body.get("result"))
+            if url is not None:
+                body["resultUrl"] = url
         headers = {"Retry-After": RETRY_AFTER_SECONDS} if body.get("status") in PENDING else {}
         return _response(200, body, headers)
     except Exception as exc:

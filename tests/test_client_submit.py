@@ -1,0 +1,91 @@
+"""Defect 10, client side: test-job retries a 503 submit (bounded, jittered, honouring Retry-After)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from asyncapi_cli import client
+from asyncapi_cli.errors import AsyncApiError
+
+from .conftest import no_sleep_pacer
+
+QUEUED = (202, {"jobId": "j1", "status": "queued"}, {"Location": "status/j1"})
+BUSY = (503, {"message": "The job queue is busy; nothing was queued. Retry later."}, {"Retry-After": "2"})
+
+
+@pytest.fixture
+def submits() -> Iterator[tuple[str, list[tuple[int, dict[str, Any], dict[str, str]]], list[bytes]]]:
+    """A loopback API whose POST answers follow a script; it records every body it received."""
+    script: list[tuple[int, dict[str, Any], dict[str, str]]] = []
+    received: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            received.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+            code, body, headers = script[min(len(received) - 1, len(script) - 1)]
+            data = json.dumps(body).encode()
+            self.send_response(code)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/prod/submit", script, received
+    server.shutdown()
+
+
+def recording_pacer() -> tuple[Any, list[float]]:
+    pacer = no_sleep_pacer()
+    sleeps: list[float] = []
+    inner = pacer.sleep
+    pacer.sleep = lambda seconds: (sleeps.append(seconds), inner(seconds))[1]  # type: ignore[method-assign]
+    return pacer, sleeps
+
+
+def test_a_503_submit_is_retried_after_retry_after(submits: Any) -> None:
+    url, script, received = submits
+    script[:] = [BUSY, BUSY, QUEUED]
+    pacer, sleeps = recording_pacer()
+    job_id, status_url = client.submit(url, {"a": 1}, pacer)
+    assert job_id == "j1" and status_url.endswith("/prod/status/j1")
+    assert len(received) == 3 and len(set(received)) == 1  # the same payload each time
+    assert len(sleeps) == 2 and all(2 <= s <= 20 for s in sleeps)  # never sooner than Retry-After
+
+
+def test_retries_are_bounded(submits: Any) -> None:
+    url, script, received = submits
+    script[:] = [(503, {"message": "busy"}, {"Retry-After": "3600"})]
+    pacer, sleeps = recording_pacer()
+    with pytest.raises(AsyncApiError, match="submit failed: HTTP 503"):
+        client.submit(url, {"a": 1}, pacer, attempts=4)
+    assert len(received) == 4
+    assert sleeps and max(sleeps) <= 20  # a huge Retry-After is capped
+
+
+def test_other_errors_are_not_retried(submits: Any) -> None:
+    url, script, received = submits
+    script[:] = [(500, {"message": "The job could not be queued."}, {})]
+    with pytest.raises(AsyncApiError, match="HTTP 500"):
+        client.submit(url, {"a": 1}, no_sleep_pacer())
+    assert len(received) == 1
+
+
+def test_backoff_has_full_jitter_without_retry_after(submits: Any) -> None:
+    url, script, received = submits
+    script[:] = [(503, {"message": "busy"}, {})] * 4 + [QUEUED]
+    pacer, sleeps = recording_pacer()
+    client.submit(url, {"a": 1}, pacer)
+    assert len(sleeps) == 4 and all(0 <= s <= 8 for s in sleeps)
+    assert len(set(sleeps)) > 1  # jittered, not a fixed schedule
