@@ -3,7 +3,7 @@
 AWS docs, "Set up CloudWatch logging for REST APIs in API Gateway": "To enable CloudWatch Logs, you
 must grant API Gateway permission to read and write logs to CloudWatch for your account"; the role's
 ARN is an account setting per region (`apigateway get-account` -> cloudwatchRoleArn), and the AWS
-managed policy AmazonAPIGatewayPushToCloudWatchLogs has the permissions. Without it, UpdateStage with
+managed policy AmazonAPIGatewayPushToCloudWatchLogs lists the permissions. Without it, UpdateStage with
 accessLogSettings is refused ("CloudWatch Logs role ARN must be set in account settings").
 
 This is an account-wide setting shared with every other API in the region, so the unit is careful:
@@ -24,7 +24,28 @@ from ..engine import Change, Context, Found
 from . import Resource
 
 ROLE_NAME = "asyncapi-apigateway-cloudwatch-logs"
-MANAGED_POLICY = "policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+POLICY_NAME = "apigateway-push-to-cloudwatch-logs"
+# The AWS managed policy AmazonAPIGatewayPushToCloudWatchLogs (version 1), copied as an inline policy:
+# every API in the account and region logs through this role, so it names no single log group. Inline
+# also works where AWS managed policies are not loaded (moto, some LocalStack setups).
+PUSH_TO_CLOUDWATCH_LOGS = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:DescribeLogGroups",
+                "logs:DescribeLogStreams",
+                "logs:PutLogEvents",
+                "logs:GetLogEvents",
+                "logs:FilterLogEvents",
+            ],
+            "Resource": "*",
+        }
+    ],
+}
 TRUST = {
     "Version": "2012-10-17",
     "Statement": [
@@ -71,7 +92,9 @@ class ApiGatewayAccountLogging(Resource):
             if error_code(exc) != "EntityAlreadyExists":
                 raise
             arn = iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"]
-        iam.attach_role_policy(RoleName=ROLE_NAME, PolicyArn=f"arn:{ctx.partition}:iam::aws:{MANAGED_POLICY}")
+        iam.put_role_policy(
+            RoleName=ROLE_NAME, PolicyName=POLICY_NAME, PolicyDocument=json.dumps(PUSH_TO_CLOUDWATCH_LOGS)
+        )
         ctx.pacer_retry(
             lambda: ctx.clients("apigateway").update_account(
                 patchOperations=[{"op": "replace", "path": "/cloudwatchRoleArn", "value": arn}]
