@@ -179,10 +179,29 @@ def _identity(record: dict[str, Any]) -> str:
 @main.command()
 @stack_options
 @click.option("--dry-run", is_flag=True, help="Show what would change (same as 'asyncapi plan').")
+@click.option(
+    "--auth", type=click.Choice(["none", "api-key"]), help="api-key: require x-api-key (usage plan)."
+)
+@click.option("--cors-origin", "cors_origins", multiple=True, help="Allow this browser origin (repeatable).")
+@click.option("--throttle-rate", type=float, help="Stage steady rate, requests/second (default 50).")
+@click.option("--throttle-burst", type=int, help="Stage burst, requests (default 100).")
 @_stack_kwargs
-def up(options: Any, out: Any, dry_run: bool, **_: Any) -> None:
+def up(
+    options: Any,
+    out: Any,
+    dry_run: bool,
+    auth: str | None,
+    cors_origins: tuple[str, ...],
+    throttle_rate: float | None,
+    throttle_burst: int | None,
+    **_: Any,
+) -> None:
     """Provision (or converge) every resource of the stack. Safe to rerun; resumes after a crash."""
     from . import ops
+    from .secure_api import flag_overrides
+
+    # These flags override asyncapi.toml's [api] for this run (put them in the file to keep them).
+    options.overrides = flag_overrides(auth, cors_origins, throttle_rate, throttle_burst)
 
     if dry_run:
         return _plan(options, out)
@@ -306,6 +325,24 @@ def test_job(
     stack = ops.open_stack(options, creating=False)
     code = client.run_test_jobs(stack, out, parsed, timeout=timeout, count=count, concurrency=concurrency)
     sys.exit(code)
+
+
+@main.command("api-key")
+@stack_options
+@_stack_kwargs
+def api_key(options: Any, out: Any, **_: Any) -> None:
+    """Print the stack's API key (made by 'up --auth api-key') for other clients' x-api-key header."""
+    from . import ops
+    from .secure_api import stack_api_key
+
+    stack = ops.open_stack(options, creating=False)
+    key = stack_api_key(stack)
+    if key is None:
+        raise InputError("this stack has no API key: run 'asyncapi up --auth api-key' first")
+    out.document(
+        {"name": stack.state.name, "apiKeyId": stack.state.resources["api_key"]["id"], "apiKey": key}
+    )
+    out.raw(key)
 
 
 @main.command()

@@ -50,6 +50,7 @@ class StackOptions:
     pacer: Pacer = field(default_factory=Pacer)
     config_path: Path | None = None  # --config; else ./asyncapi.toml when present
     use_config: bool = True  # False: the recipe's stack whatever the directory holds (demo)
+    overrides: dict[str, Any] = field(default_factory=dict)  # `up` flags over the file's settings
 
 
 @dataclass
@@ -156,6 +157,7 @@ def open_stack(
 ) -> Stack:
     """Resolve name, target and state; check credentials and account. Reads only."""
     loaded = config.apply_to(options)  # asyncapi.toml, validated before any AWS call
+    loaded.overrides.update(options.overrides)  # issue 14: up --auth/--cors-origin/--throttle-*
     path = resolve_state_path(options, must_exist=not creating and not allow_missing_state)
     state: StackState | None = None
     if path is not None and path.exists():

@@ -367,3 +367,39 @@ def _redrive(target_arn: Any, max_receive_count: int) -> Any:
     from .refs import Json
 
     return Json({"deadLetterTargetArn": target_arn, "maxReceiveCount": max_receive_count})
+
+
+def stack_api_key(stack: Any) -> str | None:
+    """The stack's API key value (GetApiKey includeValue=True), or None when the stack has none."""
+    record = stack.state.resources.get("api_key") or {}
+    if not record.get("id"):
+        return None
+    from .resources.api_key import read_key_value
+
+    return read_key_value(stack.clients("apigateway"), str(record["id"]))
+
+
+def flag_overrides(
+    auth: str | None, cors_origins: tuple[str, ...], throttle_rate: float | None, throttle_burst: int | None
+) -> dict[str, Any]:
+    """`up`'s flags as StackSettings overrides, validated as asyncapi.toml's [api] values are."""
+    from .config import SCHEMA, Invalid
+    from .errors import InputError
+
+    given = {
+        "auth": auth,
+        "cors_origins": list(cors_origins) if cors_origins else None,
+        "throttle_rate": throttle_rate,
+        "throttle_burst": throttle_burst,
+    }
+    overrides: dict[str, Any] = {}
+    for name, value in given.items():
+        if value is None:
+            continue
+        key = SCHEMA["api"][name]
+        try:
+            overrides[key.setting] = key.parse(value)
+        except Invalid as exc:
+            flag = "--cors-origin" if name == "cors_origins" else "--" + name.replace("_", "-")
+            raise InputError(f"{flag}: {exc}") from None
+    return overrides
