@@ -29,9 +29,13 @@ def test_queues_redrive_visibility_retention_encryption(stack) -> None:  # noqa:
     dlq_url = sqs.get_queue_url(QueueName=f"{NAME}-dlq")["QueueUrl"]
     main = sqs.get_queue_attributes(QueueUrl=main_url, AttributeNames=["All"])["Attributes"]
     dlq = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])["Attributes"]
+    # Issue 14: main queue -> the dead-letter recorder's inbox -> the DLQ (both after 3 receives).
+    inbox_url = sqs.get_queue_url(QueueName=f"{NAME}-dlq-inbox")["QueueUrl"]
+    inbox = sqs.get_queue_attributes(QueueUrl=inbox_url, AttributeNames=["All"])["Attributes"]
     redrive = json.loads(main["RedrivePolicy"])
-    assert redrive["deadLetterTargetArn"] == dlq["QueueArn"]
+    assert redrive["deadLetterTargetArn"] == inbox["QueueArn"]
     assert int(redrive["maxReceiveCount"]) == 3
+    assert json.loads(inbox["RedrivePolicy"])["deadLetterTargetArn"] == dlq["QueueArn"]
     # AWS's guidance: at least 6 x the 300 s function timeout plus the 5 s batching window.
     assert int(main["VisibilityTimeout"]) == 6 * 300 + 5
     assert main["MessageRetentionPeriod"] == dlq["MessageRetentionPeriod"] == "1209600"

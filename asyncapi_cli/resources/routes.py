@@ -247,12 +247,14 @@ class ApiRoutes(Resource):
             "resourceId": resource_id,
             "httpMethod": verb,
             "type": integration["type"],
-            "integrationHttpMethod": integration["httpMethod"],
-            "uri": integration["uri"],
             "requestParameters": integration["requestParameters"],
             "requestTemplates": integration["requestTemplates"],
             "passthroughBehavior": integration["passthroughBehavior"],
         }
+        if integration["httpMethod"]:  # a MOCK integration has neither
+            params["integrationHttpMethod"] = integration["httpMethod"]
+        if integration["uri"]:
+            params["uri"] = integration["uri"]
         if integration["credentials"]:
             params["credentials"] = integration["credentials"]
         apigw.put_integration(**params)
