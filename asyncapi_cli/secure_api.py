@@ -30,6 +30,7 @@ from .resources.usage_plan import UsagePlan
 
 DLQ_INBOX = "dlq_inbox"  # the unit key the main queue's redrive policy targets
 RECORDER_TIMEOUT = 30
+RECORDER_ATTEMPTS = 3  # receives the recorder gets before the inbox hands a message to the DLQ as is
 PREFLIGHT_MAX_AGE = "600"  # seconds a browser may cache a preflight answer
 ALLOWED_HEADERS = "Content-Type,x-api-key"
 
@@ -286,7 +287,10 @@ def secure_units(ctx: Context, *, queue: Any, role: Any, code: str) -> list[Unit
             DLQ_INBOX,
             dlq_inbox_name(project),
             6 * RECORDER_TIMEOUT,
-            RedrivePolicy=_redrive(ref("dlq").arn, settings.max_receive_count),
+            # A dead-lettered message may keep its receive count (moto's SQS does; AWS documents no
+            # reset), so the inbox allows the main queue's receives plus RECORDER_ATTEMPTS of its own:
+            # otherwise its first receive would pass it straight on, unrecorded.
+            RedrivePolicy=_redrive(ref("dlq").arn, settings.max_receive_count + RECORDER_ATTEMPTS),
         ),
         role("recorder_role", recorder_role_name(project), "lambda.amazonaws.com", recorder_policy(ctx)),
         LogGroup(

@@ -8,6 +8,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -169,8 +170,14 @@ def test_secure_stack_end_to_end(secure_stack: dict[str, Any]) -> None:
     # --- Throttling: a tiny configured burst answers 429 beyond it (AWS docs "Throttle requests to your
     # REST APIs": token bucket; 429 Too Many Requests). A second `up` converges the stage's settings.
     again = run_cli(
-        "up", "--auth", "api-key", "--cors-origin", ORIGIN, "--throttle-rate", "0.01", "--throttle-burst", "2"
+        "up", "--auth", "api-key", "--cors-origin", ORIGIN, "--throttle-rate", "1", "--throttle-burst", "2"
     )
     assert again.returncode == 0, again.stderr
-    codes = [call("GET", status_url, headers={"x-api-key": key})[0] for _ in range(4)]
-    assert codes[:2] == [200, 200] and codes[2:] == [429, 429], codes
+    stage = client("apigateway", info).get_stage(
+        restApiId=state["resources"]["rest_api"]["id"], stageName="prod"
+    )
+    assert stage["methodSettings"]["*/*"]["throttlingBurstLimit"] == 2
+    # Eight requests at once against a bucket of 2 refilled at 1/s: most are refused, none queued.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(lambda _: call("GET", status_url, headers={"x-api-key": key})[0], range(8)))
+    assert set(codes) <= {200, 429} and codes.count(429) >= 4, codes

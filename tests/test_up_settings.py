@@ -35,7 +35,9 @@ def test_queues_redrive_visibility_retention_encryption(stack) -> None:  # noqa:
     redrive = json.loads(main["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == inbox["QueueArn"]
     assert int(redrive["maxReceiveCount"]) == 3
-    assert json.loads(inbox["RedrivePolicy"])["deadLetterTargetArn"] == dlq["QueueArn"]
+    inbox_redrive = json.loads(inbox["RedrivePolicy"])
+    assert inbox_redrive["deadLetterTargetArn"] == dlq["QueueArn"]
+    assert int(inbox_redrive["maxReceiveCount"]) == 3 + 3  # the main queue's receives + the recorder's
     # AWS's guidance: at least 6 x the 300 s function timeout plus the 5 s batching window.
     assert int(main["VisibilityTimeout"]) == 6 * 300 + 5
     assert main["MessageRetentionPeriod"] == dlq["MessageRetentionPeriod"] == "1209600"

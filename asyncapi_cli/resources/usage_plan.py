@@ -103,7 +103,10 @@ class UsagePlan(Resource):
         for part in ("throttle", "quota"):
             for name, value in wanted[part].items():
                 if live[part].get(name) != value:
-                    ops.append({"op": "replace", "path": f"/{part}/{name}", "value": str(value)})
+                    # "5" not "5.0" for a whole rate: both are valid doubles for AWS, and moto's
+                    # UpdateUsagePlan parses the rate with int().
+                    text = f"{value:g}" if isinstance(value, float) else str(value)
+                    ops.append({"op": "replace", "path": f"/{part}/{name}", "value": text})
         if ops:
             apigw.update_usage_plan(usagePlanId=plan_id, patchOperations=ops)
         for key_id in sorted(set(live["keys"]) - set(wanted["keys"])):
