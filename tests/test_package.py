@@ -27,6 +27,7 @@ def test_zip_holds_the_handlers_and_is_deterministic(tmp_path: Path) -> None:
     assert names == [
         "batch_jobs.py",
         "batch_status.py",
+        "dead_letter_recorder.py",
         "job_features.py",
         "job_processor.py",
         "jobwork.py",
