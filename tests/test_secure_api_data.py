@@ -11,7 +11,7 @@ from asyncapi_cli.local.vtl import InputVariable, render
 from asyncapi_cli.names import StackSettings
 from asyncapi_cli.resources.stage import patch_operations
 
-from .conftest import run_cli
+from .conftest import ACCOUNT, run_cli
 from .stack_units import stack_units
 
 ORIGINS = ("https://a.example", "https://b.example")
@@ -117,3 +117,27 @@ def _ctx(**changes: object):  # noqa: ANN202
         partition="aws",
         pacer=no_sleep_pacer(),
     )
+
+
+def test_recorder_role_is_least_privilege_on_this_stack_only() -> None:
+    # handlers/dead_letter_recorder.py calls dynamodb UpdateItem and sqs SendMessage (to the DLQ); its
+    # mapping polls the inbox (Lambda Developer Guide, "Using Lambda with Amazon SQS": execution role
+    # needs ReceiveMessage, DeleteMessage, GetQueueAttributes).
+    units = {u.key: u for u in stack_units("data-stack")}
+    policy = units["recorder_role"].attributes["Policies"]["asyncapi-least-privilege"]
+    by_resource = {r: s["Action"] for s in policy["Statement"] for r in s["Resource"]}
+    account = "arn:aws:{}:us-east-1:" + ACCOUNT
+    assert by_resource == {
+        account.format("dynamodb") + ":table/data-stack-jobs": ["dynamodb:UpdateItem"],
+        account.format("sqs") + ":data-stack-dlq": ["sqs:SendMessage"],
+        account.format("sqs") + ":data-stack-dlq-inbox": [
+            "sqs:DeleteMessage",
+            "sqs:GetQueueAttributes",
+            "sqs:ReceiveMessage",
+        ],
+        account.format("logs") + ":log-group:/aws/lambda/data-stack-dl-recorder:*": [
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+        ],
+    }
+    assert units["recorder_mapping"].attributes["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
