@@ -221,6 +221,11 @@ def up(
     )
     outcomes = ops.up(stack, out)
     _print_stack(out, stack, outcomes, "up")
+    from .secure_api import account_logging_note
+
+    note = account_logging_note(outcomes)  # issue 14: an account-wide setting changed: say so
+    if note:
+        out.raw(note)
 
 
 def _plan(options: Any, out: Any) -> None:

@@ -18,6 +18,7 @@ import json
 from typing import Any
 
 from . import api_errors
+from .cors import cors_method_headers, cors_response, gateway_responses, preflight
 from .engine import Context, Unit
 from .refs import Sub, ref
 from .resources.api_key import ApiKey
@@ -31,8 +32,6 @@ from .resources.usage_plan import UsagePlan
 DLQ_INBOX = "dlq_inbox"  # the unit key the main queue's redrive policy targets
 RECORDER_TIMEOUT = 30
 RECORDER_ATTEMPTS = 3  # receives the recorder gets before the inbox hands a message to the DLQ as is
-PREFLIGHT_MAX_AGE = "600"  # seconds a browser may cache a preflight answer
-ALLOWED_HEADERS = "Content-Type,x-api-key"
 
 # One JSON object per request (AWS docs "Set up CloudWatch logging for REST APIs": $context variables
 # for access logging). No header or body is logged: an x-api-key never reaches the logs.
@@ -71,102 +70,6 @@ def recorder_role_name(project: str) -> str:
     return f"{project}-dl-recorder-role"
 
 
-# --- CORS -----------------------------------------------------------------------------------------
-
-
-def _quoted(value: str) -> str:
-    return f"'{value}'"
-
-
-def _static_origin(origins: tuple[str, ...]) -> str | None:
-    """The one static Access-Control-Allow-Origin value, when one value fits every caller."""
-    if "*" in origins:
-        return "*"
-    return origins[0] if len(origins) == 1 else None
-
-
-def echo_origin_vtl(origins: tuple[str, ...]) -> str:
-    """Several origins: a static header cannot echo, so the response template sets the header to the
-    request's Origin only when it is one of them (and `Vary: Origin` is static)."""
-    listed = ", ".join(json.dumps(o) for o in origins)  # origins are validated URLs (config.py)
-    return (
-        f"#set($allowedOrigins = [{listed}])\n"
-        "#set($origin = \"$!input.params('Origin')\")\n"
-        "#if($allowedOrigins.contains($origin))"
-        '#set($ignored = $context.responseOverride.header.put("Access-Control-Allow-Origin", $origin))'
-        "#end\n"
-    )
-
-
-def _cors_response(origins: tuple[str, ...], response: dict[str, Any]) -> dict[str, Any]:
-    response = copy.deepcopy(response)
-    static = _static_origin(origins)
-    params = dict(response.get("responseParameters") or {})
-    if static is not None:
-        params["method.response.header.Access-Control-Allow-Origin"] = _quoted(static)
-    else:
-        params["method.response.header.Vary"] = "'Origin'"
-        response["responseTemplates"] = {
-            ctype: echo_origin_vtl(origins) + template
-            for ctype, template in (response.get("responseTemplates") or {"application/json": ""}).items()
-        }
-    response["responseParameters"] = params
-    return response
-
-
-def _cors_method_headers(origins: tuple[str, ...], extra: tuple[str, ...] = ()) -> dict[str, bool]:
-    names = ("Access-Control-Allow-Origin",) if _static_origin(origins) is not None else ("Vary",)
-    return {f"method.response.header.{n}": False for n in names + extra}
-
-
-def _preflight(origins: tuple[str, ...], verbs: list[str]) -> dict[str, Any]:
-    headers = ("Access-Control-Allow-Methods", "Access-Control-Allow-Headers", "Access-Control-Max-Age")
-    response = _cors_response(
-        origins,
-        {
-            "selectionPattern": None,
-            "responseTemplates": {"application/json": ""},
-            "responseParameters": {
-                "method.response.header.Access-Control-Allow-Methods": _quoted(
-                    ",".join(sorted(verbs) + ["OPTIONS"])
-                ),
-                "method.response.header.Access-Control-Allow-Headers": _quoted(ALLOWED_HEADERS),
-                "method.response.header.Access-Control-Max-Age": _quoted(PREFLIGHT_MAX_AGE),
-            },
-        },
-    )
-    return {
-        "authorizationType": "NONE",
-        "apiKeyRequired": False,  # a preflight carries no x-api-key (Fetch standard, CORS preflight)
-        "requestValidator": None,
-        "requestModels": {},
-        "requestParameters": {},
-        "integration": {
-            "type": "MOCK",
-            "httpMethod": None,
-            "uri": None,
-            "credentials": None,
-            "requestParameters": {},
-            "requestTemplates": {"application/json": '{"statusCode": 200}'},
-            "passthroughBehavior": "WHEN_NO_MATCH",
-        },
-        "methodResponses": {"200": _cors_method_headers(origins, headers)},
-        "integrationResponses": {"200": response},
-    }
-
-
-def gateway_responses(origins: tuple[str, ...]) -> dict[str, Any]:
-    """DEFAULT_4XX/5XX with CORS headers. Gateway responses are not Velocity templates: with several
-    origins they map the request's Origin (`method.request.header.Origin`, documented for gateway
-    response parameters); their bodies are API Gateway's own messages, never job data."""
-    static = _static_origin(origins)
-    origin = _quoted(static) if static is not None else "method.request.header.Origin"
-    params = {"gatewayresponse.header.Access-Control-Allow-Origin": origin}
-    if static is None:
-        params["gatewayresponse.header.Vary"] = "'Origin'"
-    return {kind: {"responseParameters": params} for kind in ("DEFAULT_4XX", "DEFAULT_5XX")}
-
-
 # --- the routes -----------------------------------------------------------------------------------
 
 
@@ -185,19 +88,19 @@ def secure_routes(ctx: Context, routes: dict[str, Any]) -> dict[str, Any]:
     if origins:
         for method in methods.values():
             for code in method["integrationResponses"]:
-                method["integrationResponses"][code] = _cors_response(
+                method["integrationResponses"][code] = cors_response(
                     origins, method["integrationResponses"][code]
                 )
                 method["methodResponses"][code] = {
                     **method["methodResponses"].get(code, {}),
-                    **_cors_method_headers(origins),
+                    **cors_method_headers(origins),
                 }
         verbs_by_path: dict[str, list[str]] = {}
         for key in methods:
             verb, _, path = key.partition(" ")
             verbs_by_path.setdefault(path, []).append(verb)
         for path, verbs in verbs_by_path.items():
-            methods[f"OPTIONS {path}"] = _preflight(origins, verbs)
+            methods[f"OPTIONS {path}"] = preflight(origins, verbs)
     return routes
 
 
@@ -407,3 +310,16 @@ def flag_overrides(
             flag = "--cors-origin" if name == "cors_origins" else "--" + name.replace("_", "-")
             raise InputError(f"{flag}: {exc}") from None
     return overrides
+
+
+def account_logging_note(outcomes: list[Any]) -> str | None:
+    """What `up` says when it set API Gateway's account-wide CloudWatch role (it was unset)."""
+    from .resources.apigw_account import ROLE_NAME
+
+    if any(o.key == "apigw_account" and o.action == "created" for o in outcomes):
+        return (
+            f"note: API Gateway had no CloudWatch role in this account and region (needed for access logs); "
+            f"up created {ROLE_NAME} and set it as the account's cloudwatchRoleArn. It is account-wide: "
+            "down leaves it in place."
+        )
+    return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from asyncapi_cli import secure_api
+from asyncapi_cli import cors, secure_api
 from asyncapi_cli.api_definition import SUBMIT_ACCEPTED_TEMPLATE, SUBMIT_REQUEST_TEMPLATE
 from asyncapi_cli.local.vtl import InputVariable, render
 from asyncapi_cli.names import StackSettings
@@ -20,7 +20,7 @@ ORIGINS = ("https://a.example", "https://b.example")
 def _echoed(origin: str) -> str | None:
     context: dict = {"responseOverride": {"header": {}, "status": 0}}
     render(
-        secure_api.echo_origin_vtl(ORIGINS) + "{}",
+        cors.echo_origin_vtl(ORIGINS) + "{}",
         input_variable=InputVariable("", {"header": {"Origin": origin}, "path": {}, "querystring": {}}),
         context=context,
     )
@@ -48,7 +48,7 @@ def test_cors_routes_for_several_origins() -> None:
     assert "$!input.params('Origin')" in accepted["responseTemplates"]["application/json"]
     assert methods["OPTIONS /submit"]["integration"]["type"] == "MOCK"
     assert methods["OPTIONS /submit"]["apiKeyRequired"] is False
-    responses = secure_api.gateway_responses(ORIGINS)
+    responses = cors.gateway_responses(ORIGINS)
     assert responses["DEFAULT_4XX"]["responseParameters"] == {
         "gatewayresponse.header.Access-Control-Allow-Origin": "method.request.header.Origin",
         "gatewayresponse.header.Vary": "'Origin'",
