@@ -65,6 +65,7 @@ class ApiGatewayAccountLogging(Resource):
     """No attributes: ensures the account's CloudWatch role is set, creating one only when unset."""
 
     kind = "apigateway-account"
+    kept_on_down = True  # down reports it "kept" and calls nothing
 
     def placeholder(self, ctx: Context) -> dict[str, Any]:
         return {"cloudwatch_role_arn": ctx.arn("iam", f"role/{ROLE_NAME}", region=False), "created": False}
