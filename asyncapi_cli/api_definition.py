@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .features import URL_SAFE_REQUEST_ID_VTL
+
 MODEL_NAME = "JobRequest"
 VALIDATOR_NAME = "asyncapi-body"
 JOB_SCHEMA = {
@@ -18,6 +20,11 @@ JOB_SCHEMA = {
     "type": "object",
 }
 
+# Issue 14: the job id is $context.extendedRequestId made URL-safe, never $context.requestId, which a
+# client can set with an X-Amzn-RequestId header (AWS docs, "$context variables for data models,
+# authorizers, mapping templates, and access logging": "Clients can override this request ID").
+JOB_ID_VTL = URL_SAFE_REQUEST_ID_VTL
+
 # The client's JSON goes to SQS untouched as the message body; the job id (API Gateway's request
 # id) and the submission time travel as message attributes.
 SUBMIT_REQUEST_TEMPLATE = (
@@ -25,15 +32,16 @@ SUBMIT_REQUEST_TEMPLATE = (
     "&MessageBody=$util.urlEncode($input.body)"
     "&MessageAttribute.1.Name=jobId"
     "&MessageAttribute.1.Value.DataType=String"
-    "&MessageAttribute.1.Value.StringValue=$util.urlEncode($context.requestId)"
+    f"&MessageAttribute.1.Value.StringValue=$util.urlEncode({JOB_ID_VTL})"
     "&MessageAttribute.2.Name=submittedAt"
     "&MessageAttribute.2.Value.DataType=Number"
     "&MessageAttribute.2.Value.StringValue=$context.requestTimeEpoch"
 )
 # Location is relative ("status/<id>"), so it resolves against /submit under any stage or base path.
 SUBMIT_ACCEPTED_TEMPLATE = (
-    '#set($context.responseOverride.header.Location = "status/$context.requestId")\n'
-    '{"jobId": "$context.requestId", "status": "queued", "statusUrl": "status/$context.requestId"}'
+    f"#set($jobId = {JOB_ID_VTL})\n"
+    '#set($context.responseOverride.header.Location = "status/$jobId")\n'
+    '{"jobId": "$jobId", "status": "queued", "statusUrl": "status/$jobId"}'
 )
 SUBMIT_UNAVAILABLE_TEMPLATE = (
     '{"message": "The job queue is unavailable; nothing was queued. Retry later.", '

@@ -213,13 +213,33 @@ def _print_code_and_settings(out: Any, data: dict[str, Any]) -> None:
     "--with",
     "with_features",
     metavar="FEATURES",
-    help="Features to turn on, comma-separated (webhooks,priorities,batches), besides asyncapi.toml's "
-    "[features]. An 'up' without them turns them off again.",
+    help="Features to turn on, comma-separated (webhooks,priorities,batches,scheduling,websocket), "
+    "besides asyncapi.toml's [features]. An 'up' without them turns them off again.",
 )
+@click.option(
+    "--auth", type=click.Choice(["none", "api-key"]), help="api-key: require x-api-key (usage plan)."
+)
+@click.option("--cors-origin", "cors_origins", multiple=True, help="Allow this browser origin (repeatable).")
+@click.option("--throttle-rate", type=float, help="Stage steady rate, requests/second (default 50).")
+@click.option("--throttle-burst", type=int, help="Stage burst, requests (default 100).")
 @_stack_kwargs
-def up(options: Any, out: Any, dry_run: bool, with_features: str | None, **_: Any) -> None:
+def up(
+    options: Any,
+    out: Any,
+    dry_run: bool,
+    with_features: str | None,
+    auth: str | None,
+    cors_origins: tuple[str, ...],
+    throttle_rate: float | None,
+    throttle_burst: int | None,
+    **_: Any,
+) -> None:
     """Provision (or converge) every resource of the stack. Safe to rerun; resumes after a crash."""
     from . import feature_client, ops
+    from .secure_api import flag_overrides
+
+    # These flags override asyncapi.toml's [api] for this run (put them in the file to keep them).
+    options.overrides = flag_overrides(auth, cors_origins, throttle_rate, throttle_burst)
 
     options.features = feature_client.with_features(with_features)
     if dry_run:
@@ -240,6 +260,11 @@ def up(options: Any, out: Any, dry_run: bool, with_features: str | None, **_: An
     )
     outcomes = ops.up(stack, out)
     _print_stack(out, stack, outcomes, "up")
+    from .secure_api import account_logging_note
+
+    note = account_logging_note(outcomes)  # issue 14: an account-wide setting changed: say so
+    if note:
+        out.raw(note)
 
 
 def _plan(options: Any, out: Any) -> None:
@@ -398,6 +423,24 @@ def webhook_secret(options: Any, out: Any, **_: Any) -> None:
     found = feature_client.webhook_secret(stack)
     out.document({"command": "webhook-secret", "name": stack.state.name, **found})
     out.raw(found["secret"])
+
+
+@main.command("api-key")
+@stack_options
+@_stack_kwargs
+def api_key(options: Any, out: Any, **_: Any) -> None:
+    """Print the stack's API key (made by 'up --auth api-key') for other clients' x-api-key header."""
+    from . import ops
+    from .secure_api import stack_api_key
+
+    stack = ops.open_stack(options, creating=False)
+    key = stack_api_key(stack)
+    if key is None:
+        raise InputError("this stack has no API key: run 'asyncapi up --auth api-key' first")
+    out.document(
+        {"name": stack.state.name, "apiKeyId": stack.state.resources["api_key"]["id"], "apiKey": key}
+    )
+    out.raw(key)
 
 
 @main.command()

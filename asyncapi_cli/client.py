@@ -69,10 +69,14 @@ class HttpAnswer:
     headers: dict[str, str]
 
 
+# Sent on every request: the stack's x-api-key when `up --auth api-key` made one (run_test_jobs).
+SESSION_HEADERS: dict[str, str] = {}
+
+
 def http(method: str, url: str, payload: Any = None, timeout: float = 30.0) -> HttpAnswer:
     data = json.dumps(payload).encode("utf-8") if payload is not None else None
     request = urllib.request.Request(
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
+        url, data=data, method=method, headers={"Content-Type": "application/json", **SESSION_HEADERS}
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -223,6 +227,11 @@ def run_test_jobs(
     if not submit_url or "(known" in submit_url:
         raise AsyncApiError("the stack has no deployed API yet; run 'asyncapi up' first")
     submit_url += query  # "?priority=high" (issue 10); relative Locations still resolve
+    from .secure_api import stack_api_key
+
+    key = stack_api_key(stack)  # read from API Gateway now; never stored
+    if key is not None:
+        SESSION_HEADERS["x-api-key"] = key
     if count == 1:
         return _single(stack, out, submit_url, payload, timeout, pacer)
     return _many(out, submit_url, payload, timeout, count, concurrency, pacer)

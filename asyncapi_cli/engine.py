@@ -308,6 +308,8 @@ def destroy(units: list[Unit], ctx: Context, store: StateStore, reporter: Report
         rounds = 0 if parent else 1 if getattr(unit, "unique_name", True) else 5
         if parent:
             action = f"deleted with {parent}"
+        if getattr(unit, "kept_on_down", False):  # an account-wide setting (issue 14): never undone
+            rounds, action = 0, "kept"
         for _ in range(rounds):
             found = unit.find(ctx, recorded)
             if found is None:

@@ -55,6 +55,7 @@ class StackOptions:
     config_path: Path | None = None  # --config; else ./asyncapi.toml when present
     use_config: bool = True  # False: the recipe's stack whatever the directory holds (demo)
     features: frozenset[str] = frozenset()  # up --with: added to the file's [features]
+    overrides: dict[str, Any] = field(default_factory=dict)  # `up` flags over the file's settings
 
 
 @dataclass
@@ -161,6 +162,7 @@ def open_stack(
 ) -> Stack:
     """Resolve name, target and state; check credentials and account. Reads only."""
     loaded = config.apply_to(options)  # asyncapi.toml, validated before any AWS call
+    loaded.overrides.update(options.overrides)  # issue 14: up --auth/--cors-origin/--throttle-*
     path = resolve_state_path(options, must_exist=not creating and not allow_missing_state)
     if path is not None:
         check_state_path(path)  # bad input stops here, before the embedded AWS or any call

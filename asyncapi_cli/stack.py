@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import secure_api
 from .api_definition import STATUS_PATH, SUBMIT_PATH, job_api
 from .engine import Context, Unit
 from .features import wiring
@@ -88,6 +89,7 @@ def processor_policy(ctx: Context) -> dict[str, Any]:
 def status_policy(ctx: Context) -> dict[str, Any]:
     return _policy(
         _statement(["dynamodb:GetItem"], [ctx.arn("dynamodb", f"table/{ctx.names.table}")]),
+        secure_api.status_result_statement(ctx),  # issue 14: resultUrl is signed with this role
         _log_statement(ctx, ctx.names.status_checker),
         *wiring.status_statements(ctx),
     )
@@ -175,6 +177,7 @@ def build_units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
         status_uri=status_uri,
     )
     routes = wiring.routes(ctx, routes, status_uri)
+    routes = secure_api.secure_routes(ctx, routes)  # issue 14: 503s, API keys, CORS
     return [
         _queue("dlq", names.dlq, settings.dlq_visibility_timeout, ctx),
         _queue(
@@ -183,7 +186,11 @@ def build_units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
             settings.main_visibility_timeout,
             ctx,
             RedrivePolicy=Json(
-                {"deadLetterTargetArn": ref("dlq").arn, "maxReceiveCount": settings.max_receive_count}
+                # issue 14: through the dead-letter recorder's inbox, which forwards to the DLQ.
+                {
+                    "deadLetterTargetArn": ref(secure_api.DLQ_INBOX).arn,
+                    "maxReceiveCount": settings.max_receive_count,
+                }
             ),
         ),
         Bucket(
@@ -244,7 +251,9 @@ def build_units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
                 "MemorySize": settings.status_memory,
                 "Timeout": settings.status_timeout,
                 "Role": ref("status_role").arn,
-                "Environment": {"Variables": {"JOBS_TABLE_NAME": ref("table").name}},
+                "Environment": {
+                    "Variables": {"JOBS_TABLE_NAME": ref("table").name, **secure_api.status_environment(ctx)}
+                },
             },
             after=("status_logs",),
         ),
@@ -284,10 +293,18 @@ def build_units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
                 "restApiId": ref("rest_api").id,
                 "stageName": settings.stage,
                 "stageDescription": "asyncapi production stage",
-                "description": Sub.of("asyncapi routes {digest}", digest=ref("routes").fingerprint),
+                "description": secure_api.stage_description(ctx),
+                **secure_api.stage_attributes(ctx),  # issue 14: throttling, access logs
             },
-            # Deploy once API Gateway may invoke the status checker: no 500s in the first seconds.
-            after=("status_permission", *wiring.stage_after(ctx)),
+            # Deploy once API Gateway may invoke the status checker: no 500s in the first seconds;
+            # access logs need the account's CloudWatch role first.
+            after=("status_permission", "apigw_account", *wiring.stage_after(ctx)),
+        ),
+        *secure_api.secure_units(
+            ctx,
+            queue=lambda key, name, timeout, **extra: _queue(key, name, timeout, ctx, **extra),
+            role=lambda key, name, service, policy: _role(key, name, service, policy, ctx),
+            code=APP_BUNDLE,
         ),
         *wiring.feature_units(ctx, processor_settings, include_disabled=include_disabled),
     ]

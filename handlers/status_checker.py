@@ -94,7 +94,33 @@ def _plain(value: dict[str, Any]) -> Any:
     return inner
 
 
+def allowed_origin(event: dict[str, Any]) -> str | None:
+    """Access-Control-Allow-Origin for this request (issue 14). ALLOWED_ORIGINS (comma-separated, set
+    by `up --cors-origin`; not a secret): the request's Origin only when listed ("*" allows any);
+    unset: "*", the recipe's answer."""
+    configured = [o for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o]
+    if not configured:
+        return "*"
+    if "*" in configured:
+        return "*"
+    headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+    origin = headers.get("origin")
+    return origin if isinstance(origin, str) and origin in configured else None
+
+
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    response = _answer(event, context)
+    headers = response.setdefault("headers", {})
+    origin = allowed_origin(event)
+    headers.pop("Access-Control-Allow-Origin", None)
+    if origin is not None:
+        headers["Access-Control-Allow-Origin"] = origin
+    if os.environ.get("ALLOWED_ORIGINS") and origin != "*":
+        headers["Vary"] = "Origin"  # the answer depends on the request's Origin: caches must know
+    return response
+
+
+def _answer(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     request_id = getattr(context, "aws_request_id", None) or (event.get("requestContext") or {}).get(
         "requestId"
     )

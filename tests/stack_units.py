@@ -75,9 +75,12 @@ def live_inventory(name: str = "test-stack", region: str = "us-east-1") -> dict[
         if t.startswith(name)
     ]
     buckets = [b for b in boto3.client("s3").list_buckets()["Buckets"] if b["Name"].startswith(name)]
-    groups = boto3.client("logs", region_name=region).describe_log_groups(
-        logGroupNamePrefix=f"/aws/lambda/{name}"
-    )["logGroups"]
+    logs = boto3.client("logs", region_name=region)
+    groups = [  # the functions' log groups and the stage's access log group (issue 14)
+        group
+        for prefix in (f"/aws/lambda/{name}", f"/aws/apigateway/{name}")
+        for group in logs.describe_log_groups(logGroupNamePrefix=prefix)["logGroups"]
+    ]
     permissions = 0
     for function in functions:
         try:

@@ -45,12 +45,22 @@ def test_every_dependency_is_derived_and_names_a_unit_of_the_stack() -> None:
     for unit in units.values():
         assert set(unit.depends_on) <= set(units), unit.key
     # What the values need, not a list kept by hand beside them.
-    assert units["main_queue"].depends_on == ("dlq",)
+    # Issue 14: the main queue dead-letters into the recorder's inbox, which dead-letters into the DLQ.
+    assert units["main_queue"].depends_on == ("dlq_inbox",)
+    assert units["dlq_inbox"].depends_on == ("dlq",)
+    assert units["recorder_fn"].depends_on == ("dlq", "recorder_logs", "recorder_role", "table")
+    assert units["recorder_mapping"].depends_on == ("dlq_inbox", "recorder_fn")
     assert units["mapping"].depends_on == ("main_queue", "processor_fn")
     assert units["status_permission"].depends_on == ("rest_api", "status_fn")
     assert units["routes"].depends_on == ("api_role", "main_queue", "rest_api", "status_fn")
     assert units["processor_fn"].depends_on == ("bucket", "processor_logs", "processor_role", "table")
-    assert units["stage"].depends_on == ("rest_api", "routes", "status_permission")
+    assert units["stage"].depends_on == (
+        "access_logs",
+        "apigw_account",
+        "rest_api",
+        "routes",
+        "status_permission",
+    )
     assert units["routes"].deleted_with == "rest_api"
 
 
@@ -87,7 +97,8 @@ def test_a_second_queue_with_its_mapping_is_stack_data_only(
     monkeypatch.setattr(ops, "build_units", _with_second_queue)
     stack = deploy(NAME)
     sqs, lam = boto3.client("sqs"), boto3.client("lambda")
-    assert len(sqs.list_queues(QueueNamePrefix=NAME)["QueueUrls"]) == 3
+    queues = [u for u in stack_units(NAME) if u.kind == "sqs-queue"]
+    assert len(sqs.list_queues(QueueNamePrefix=NAME)["QueueUrls"]) == len(queues) + 1
     mappings = lam.list_event_source_mappings(FunctionName=f"{NAME}-job-processor")["EventSourceMappings"]
     by_source = {m["EventSourceArn"].rsplit(":", 1)[1]: m for m in mappings}
     assert set(by_source) == {f"{NAME}-main-queue", f"{NAME}-priority-queue"}
@@ -129,7 +140,7 @@ def test_settings_reach_the_units_and_changes_converge(mocked_aws: None) -> None
         lam.get_function_concurrency(FunctionName=f"{NAME}-job-processor")["ReservedConcurrentExecutions"]
         == 5
     )
-    (mapping,) = lam.list_event_source_mappings()["EventSourceMappings"]
+    (mapping,) = lam.list_event_source_mappings(FunctionName=f"{NAME}-job-processor")["EventSourceMappings"]
     assert mapping["ScalingConfig"] == {"MaximumConcurrency": 4}
     # Extra tags on every taggable resource; the stack's own tag cannot be overridden.
     main_url = stack.state.resources["main_queue"]["url"]
@@ -167,7 +178,7 @@ def test_settings_reach_the_units_and_changes_converge(mocked_aws: None) -> None
         lam.get_function_concurrency(FunctionName=f"{NAME}-job-processor").get("ReservedConcurrentExecutions")
         is None
     )
-    (mapping,) = lam.list_event_source_mappings()["EventSourceMappings"]
+    (mapping,) = lam.list_event_source_mappings(FunctionName=f"{NAME}-job-processor")["EventSourceMappings"]
     assert mapping["ScalingConfig"] == {"MaximumConcurrency": 8}
     assert {o.action for o in _plan_with(second).values()} == {"exists"}
 

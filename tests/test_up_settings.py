@@ -29,9 +29,15 @@ def test_queues_redrive_visibility_retention_encryption(stack) -> None:  # noqa:
     dlq_url = sqs.get_queue_url(QueueName=f"{NAME}-dlq")["QueueUrl"]
     main = sqs.get_queue_attributes(QueueUrl=main_url, AttributeNames=["All"])["Attributes"]
     dlq = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])["Attributes"]
+    # Issue 14: main queue -> the dead-letter recorder's inbox -> the DLQ (both after 3 receives).
+    inbox_url = sqs.get_queue_url(QueueName=f"{NAME}-dlq-inbox")["QueueUrl"]
+    inbox = sqs.get_queue_attributes(QueueUrl=inbox_url, AttributeNames=["All"])["Attributes"]
     redrive = json.loads(main["RedrivePolicy"])
-    assert redrive["deadLetterTargetArn"] == dlq["QueueArn"]
+    assert redrive["deadLetterTargetArn"] == inbox["QueueArn"]
     assert int(redrive["maxReceiveCount"]) == 3
+    inbox_redrive = json.loads(inbox["RedrivePolicy"])
+    assert inbox_redrive["deadLetterTargetArn"] == dlq["QueueArn"]
+    assert int(inbox_redrive["maxReceiveCount"]) == 3 + 3  # the main queue's receives + the recorder's
     # AWS's guidance: at least 6 x the 300 s function timeout plus the 5 s batching window.
     assert int(main["VisibilityTimeout"]) == 6 * 300 + 5
     assert main["MessageRetentionPeriod"] == dlq["MessageRetentionPeriod"] == "1209600"
@@ -140,7 +146,10 @@ def test_lambda_roles_are_scoped(stack) -> None:  # noqa: ANN001
     }
     _, status_policy = _role(f"{NAME}-status-role")
     actions = sorted(a for s in status_policy["Statement"] for a in s["Action"])
-    assert actions == ["dynamodb:GetItem", "logs:CreateLogStream", "logs:PutLogEvents"]
+    assert actions == ["dynamodb:GetItem", "logs:CreateLogStream", "logs:PutLogEvents", "s3:GetObject"]
+    # Issue 14: resultUrl is presigned with the status role, so it may read results/* and nothing else.
+    (get_object,) = [s for s in status_policy["Statement"] if s["Action"] == ["s3:GetObject"]]
+    assert get_object["Resource"] == [f"arn:aws:s3:::{NAME}-results/results/*"]
     assert not any(r == "*" for s in status_policy["Statement"] + policy["Statement"] for r in s["Resource"])
 
 
@@ -167,7 +176,12 @@ def test_log_groups_with_retention(stack) -> None:  # noqa: ANN001
     assert {(g["logGroupName"], g["retentionInDays"]) for g in groups} == {
         (f"/aws/lambda/{NAME}-job-processor", 14),
         (f"/aws/lambda/{NAME}-status-checker", 14),
+        (f"/aws/lambda/{NAME}-dl-recorder", 14),  # issue 14: the dead-letter recorder
     }
+    access = boto3.client("logs").describe_log_groups(logGroupNamePrefix="/aws/apigateway/")["logGroups"]
+    assert [(g["logGroupName"], g["retentionInDays"]) for g in access] == [
+        (f"/aws/apigateway/{NAME}-access", 14)
+    ]
 
 
 def _method(api_id: str, path: str, verb: str) -> dict:
@@ -192,7 +206,8 @@ def test_submit_integration_is_form_encoded_sqs(stack) -> None:  # noqa: ANN001
     template = integration["requestTemplates"]["application/json"]
     assert template == SUBMIT_REQUEST_TEMPLATE
     assert template.startswith("Action=SendMessage&MessageBody=$util.urlEncode($input.body)")
-    assert "$context.requestId" in template
+    # Issue 14: the job id is extendedRequestId (a client can set requestId with X-Amzn-RequestId).
+    assert "$context.requestId" not in template and "$context.extendedRequestId" in template
     assert integration["passthroughBehavior"] == "NEVER"
     responses = integration["integrationResponses"]
     assert responses["202"]["selectionPattern"] == r"2\d{2}"

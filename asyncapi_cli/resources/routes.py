@@ -65,10 +65,20 @@ def _clean(value: Any) -> Any:
     return value if value else None
 
 
+def _when_set(key: str, value: Any) -> dict[str, Any]:
+    return {key: value} if value else {}
+
+
+def _agrees(live: dict[str, Any] | None, desired: dict[str, Any]) -> bool:
+    """A live method matches when every part the definition spells agrees (apiKeyRequired is optional)."""
+    return live is not None and all(live.get(part) == value for part, value in desired.items())
+
+
 def normalize_live_method(method: dict[str, Any], validator_names: dict[str, str]) -> dict[str, Any]:
     integration = method.get("methodIntegration") or {}
     return {
         "authorizationType": method.get("authorizationType"),
+        "apiKeyRequired": bool(method.get("apiKeyRequired")),
         "requestValidator": validator_names.get(method.get("requestValidatorId") or ""),
         "requestModels": method.get("requestModels") or {},
         "requestParameters": method.get("requestParameters") or {},
@@ -90,6 +100,8 @@ def normalize_live_method(method: dict[str, Any], validator_names: dict[str, str
                 "selectionPattern": _clean(response.get("selectionPattern")),
                 "responseTemplates": response.get("responseTemplates") or {},
             }
+            # Only when set, so that definitions without response parameters need not spell them.
+            | _when_set("responseParameters", response.get("responseParameters"))
             for code, response in (integration.get("integrationResponses") or {}).items()
         },
     }
@@ -231,7 +243,7 @@ class ApiRoutes(Resource):
 
         for key, method in desired["methods"].items():
             live = observed["methods"].get(key)
-            if live == method:
+            if _agrees(live, method):
                 continue
             path, verb = _route(key)
             resource_id = ensure_resource(path)
@@ -273,6 +285,7 @@ class ApiRoutes(Resource):
             "resourceId": resource_id,
             "httpMethod": verb,
             "authorizationType": desired["authorizationType"],
+            "apiKeyRequired": bool(desired.get("apiKeyRequired")),
             "requestParameters": desired["requestParameters"],
             "requestModels": desired["requestModels"],
         }
@@ -293,12 +306,14 @@ class ApiRoutes(Resource):
             "resourceId": resource_id,
             "httpMethod": verb,
             "type": integration["type"],
-            "integrationHttpMethod": integration["httpMethod"],
-            "uri": integration["uri"],
             "requestParameters": integration["requestParameters"],
             "requestTemplates": integration["requestTemplates"],
             "passthroughBehavior": integration["passthroughBehavior"],
         }
+        if integration["httpMethod"]:  # a MOCK integration has neither
+            params["integrationHttpMethod"] = integration["httpMethod"]
+        if integration["uri"]:
+            params["uri"] = integration["uri"]
         if integration["credentials"]:
             params["credentials"] = integration["credentials"]
         apigw.put_integration(**params)
@@ -310,5 +325,6 @@ class ApiRoutes(Resource):
                 httpMethod=verb,
                 statusCode=code,
                 responseTemplates=response["responseTemplates"],
+                **_when_set("responseParameters", response.get("responseParameters")),
                 **extra,
             )

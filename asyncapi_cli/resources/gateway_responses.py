@@ -1,0 +1,75 @@
+"""An API's gateway responses (the answers API Gateway itself gives: 403, 429, 5xx...), e.g. to add
+CORS headers to DEFAULT_4XX / DEFAULT_5XX. A change needs a redeployment: the record's fingerprint is
+meant for the stage's description, as the routes' is."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from ..engine import KNOWN_AFTER_UP, Change, Context, Found
+from ..refs import Ref
+from . import Resource, or_none
+
+
+@dataclass(kw_only=True)
+class GatewayResponses(Resource):
+    """attributes: restApiId, responses {responseType: {"responseParameters": {...}}}."""
+
+    kind = "apigateway-gateway-responses"
+
+    @property
+    def deleted_with(self) -> str | None:
+        api = self.attributes.get("restApiId")
+        return api.key if isinstance(api, Ref) else None
+
+    def _result(self, desired: dict[str, Any]) -> dict[str, Any]:
+        digest = hashlib.sha256(json.dumps(desired["responses"], sort_keys=True).encode()).hexdigest()[:16]
+        return {"api_id": desired["restApiId"], "fingerprint": digest}
+
+    def placeholder(self, ctx: Context) -> dict[str, Any]:
+        return self._result(self.desired(ctx))
+
+    def _live(self, ctx: Context, api_id: str) -> dict[str, Any] | None:
+        answer = or_none(lambda: ctx.clients("apigateway").get_gateway_responses(restApiId=api_id))
+        if answer is None:
+            return None
+        return {
+            item["responseType"]: {"responseParameters": item.get("responseParameters") or {}}
+            for item in answer.get("items", [])
+        }
+
+    def find(self, ctx: Context, recorded: dict[str, Any] | None) -> Found | None:
+        desired = self.desired(ctx)
+        if desired["restApiId"] == KNOWN_AFTER_UP:
+            return None
+        live = self._live(ctx, desired["restApiId"])
+        if live is None or not any(live.get(t) == v for t, v in desired["responses"].items()):
+            return None
+        return Found(self._result(desired), live)
+
+    def diff(self, ctx: Context, found: Found) -> list[Change]:
+        responses = self.desired(ctx)["responses"]
+        return [
+            Change(t, found.observed.get(t), v) for t, v in responses.items() if found.observed.get(t) != v
+        ]
+
+    def _put(self, ctx: Context, live: dict[str, Any]) -> dict[str, Any]:
+        desired = self.desired(ctx)
+        for response_type, wanted in desired["responses"].items():
+            if live.get(response_type) != wanted:
+                ctx.clients("apigateway").put_gateway_response(
+                    restApiId=desired["restApiId"], responseType=response_type, **wanted
+                )
+        return self._result(desired)
+
+    def create(self, ctx: Context) -> dict[str, Any]:
+        return self._put(ctx, {})
+
+    def update(self, ctx: Context, found: Found, changes: list[Change]) -> dict[str, Any]:
+        return self._put(ctx, found.observed)
+
+    def delete(self, ctx: Context, record: dict[str, Any]) -> None:
+        return None  # they go with their REST API (deleted_with)
