@@ -176,14 +176,33 @@ def _identity(record: dict[str, Any]) -> str:
     return ""
 
 
+def _with_features(text: str | None) -> frozenset[str]:
+    """`--with webhooks,priorities`: features added to the file's [features] for this run."""
+    from .config import FEATURES
+
+    names = frozenset(part.strip() for part in (text or "").split(",") if part.strip())
+    unknown = sorted(names - set(FEATURES))
+    if unknown:
+        raise InputError(f"--with: unknown feature {unknown[0]!r}; choose from {', '.join(FEATURES)}")
+    return names
+
+
 @main.command()
 @stack_options
 @click.option("--dry-run", is_flag=True, help="Show what would change (same as 'asyncapi plan').")
+@click.option(
+    "--with",
+    "with_features",
+    metavar="FEATURES",
+    help="Features to turn on, comma-separated (webhooks,priorities,batches), besides asyncapi.toml's "
+    "[features]. An 'up' without them turns them off again.",
+)
 @_stack_kwargs
-def up(options: Any, out: Any, dry_run: bool, **_: Any) -> None:
+def up(options: Any, out: Any, dry_run: bool, with_features: str | None, **_: Any) -> None:
     """Provision (or converge) every resource of the stack. Safe to rerun; resumes after a crash."""
     from . import ops
 
+    options.features = _with_features(with_features)
     if dry_run:
         return _plan(options, out)
     stack = ops.open_stack(options, creating=True, start_local=True)
@@ -291,21 +310,68 @@ def down(options: Any, out: Any, yes: bool, **_: Any) -> None:
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="Overall seconds to wait.")
 @click.option("--count", type=int, default=1, show_default=True, help="Number of jobs to submit.")
 @click.option("--concurrency", type=int, default=1, show_default=True, help="Jobs in flight at once.")
+@click.option(
+    "--priority", type=click.Choice(["high", "normal"]), help="Submit with ?priority= (feature priorities)."
+)
+@click.option(
+    "--batch",
+    type=int,
+    help="Submit one batch of N jobs to POST /batches and follow it (feature batches); --payload may "
+    "then be an array of N objects.",
+)
 @_stack_kwargs
 def test_job(
-    options: Any, out: Any, payload: str | None, timeout: float, count: int, concurrency: int, **_: Any
+    options: Any,
+    out: Any,
+    payload: str | None,
+    timeout: float,
+    count: int,
+    concurrency: int,
+    priority: str | None,
+    batch: int | None,
+    **_: Any,
 ) -> None:
     """Submit a real job through the API, follow it to completion, show the result."""
-    from . import client, ops
+    from . import client, feature_client, ops
 
-    parsed = client.parse_payload(payload)
     if timeout <= 0:
         raise InputError(f"--timeout must be above zero, got {timeout:g}")
+    if batch is not None:
+        sys.exit(_test_batch(options, out, payload, batch, timeout, priority))
+    parsed = client.parse_payload(payload)
     if count < 1 or concurrency < 1:
         raise InputError("--count and --concurrency must be at least 1")
     stack = ops.open_stack(options, creating=False)
-    code = client.run_test_jobs(stack, out, parsed, timeout=timeout, count=count, concurrency=concurrency)
+    query = feature_client.priority_query(priority)
+    code = client.run_test_jobs(
+        stack, out, parsed, timeout=timeout, count=count, concurrency=concurrency, query=query
+    )
     sys.exit(code)
+
+
+def _test_batch(
+    options: Any, out: Any, payload: str | None, count: int, timeout: float, priority: str | None
+) -> int:
+    from . import client, feature_client, ops
+
+    if priority is not None:
+        raise InputError("--priority applies to /submit; a batch goes to POST /batches (drop one of them)")
+    jobs = feature_client.batch_jobs(payload, count, client.DEFAULT_PAYLOAD)
+    stack = ops.open_stack(options, creating=False)
+    return feature_client.run_batch(stack, out, jobs, timeout=timeout)
+
+
+@main.command("webhook-secret")
+@stack_options
+@_stack_kwargs
+def webhook_secret(options: Any, out: Any, **_: Any) -> None:
+    """Print the stack's webhook signing secret (receivers verify X-Asyncapi-Signature with it)."""
+    from . import feature_client, ops
+
+    stack = ops.open_stack(options, creating=False)
+    found = feature_client.webhook_secret(stack)
+    out.document({"command": "webhook-secret", "name": stack.state.name, **found})
+    out.raw(found["secret"])
 
 
 @main.command()

@@ -170,11 +170,13 @@ def run_test_jobs(
     count: int,
     concurrency: int,
     pacer: Pacer | None = None,
+    query: str = "",
 ) -> int:
     pacer = pacer or Pacer()
     submit_url = stack.state.outputs.get("submit_url")
     if not submit_url or "(known" in submit_url:
         raise AsyncApiError("the stack has no deployed API yet; run 'asyncapi up' first")
+    submit_url += query  # "?priority=high" (issue 10); relative Locations still resolve
     if count == 1:
         return _single(stack, out, submit_url, payload, timeout, pacer)
     return _many(out, submit_url, payload, timeout, count, concurrency, pacer)

@@ -61,6 +61,7 @@ class Context:
     # Code bundles by name ("app": the handlers); stack.py says which bundle each function runs.
     code: dict[str, LambdaCode] = field(default_factory=dict)
     api_url_for: Callable[[str], str] | None = None
+    local: bool = False  # the embedded local AWS (features relax what only loopback tests need)
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     retries: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -241,8 +242,27 @@ def plan(units: list[Unit], ctx: Context, store: StateStore) -> list[Outcome]:
     return run_dag(units, work)
 
 
-def apply(units: list[Unit], ctx: Context, store: StateStore, reporter: Reporter) -> list[Outcome]:
-    """Converge every resource: create what is missing, repair what drifted, adopt what exists."""
+def apply(
+    units: list[Unit],
+    ctx: Context,
+    store: StateStore,
+    reporter: Reporter,
+    retired: list[Unit] | None = None,
+) -> list[Outcome]:
+    """Converge every resource: create what is missing, repair what drifted, adopt what exists.
+
+    `retired` are units the stack no longer has (a feature turned off): those the state records are
+    deleted once the rest has converged (so nothing still refers to them), dependents first.
+    """
+    outcomes = _apply(units, ctx, store, reporter)
+    current = {unit.key for unit in units}
+    leaving = [u for u in retired or [] if u.key not in current and u.key in store.state.resources]
+    if leaving:
+        outcomes += destroy(leaving, ctx, store, reporter)
+    return outcomes
+
+
+def _apply(units: list[Unit], ctx: Context, store: StateStore, reporter: Reporter) -> list[Outcome]:
 
     def work(unit: Unit) -> Outcome:
         name = unit.name

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class StackOptions:
     pacer: Pacer = field(default_factory=Pacer)
     config_path: Path | None = None  # --config; else ./asyncapi.toml when present
     use_config: bool = True  # False: the recipe's stack whatever the directory holds (demo)
+    features: frozenset[str] = frozenset()  # up --with: added to the file's [features]
 
 
 @dataclass
@@ -163,6 +165,8 @@ def open_stack(
     # --- asyncapi.toml: the file's settings (then the embedded AWS's shorter waits); the state keeps
     # what the last `up` deployed, so plan/status can say what the file changed since. ---
     settings = loaded.settings(local=state.target.kind == "local")
+    if options.features:
+        settings = dataclasses.replace(settings, features=settings.features | options.features)
     recorded_settings = dict(state.settings)
     state.settings = config.settings_record(settings, loaded) | {
         "code_sha256": recorded_settings.get("code_sha256")
@@ -184,6 +188,7 @@ def open_stack(
         account=account,
         partition=partition_of(live_target.region),
         pacer=options.pacer,
+        local=state.target.kind == "local",
         api_url_for=lambda api_id: api_url(live_target, api_id, settings.stage, gateway),
     )
     return Stack(StateStore(path, state), clients, ctx, recorded_settings)
@@ -208,16 +213,29 @@ def _build_code(stack: Stack) -> None:
     stack.state.settings["code_sha256"] = build.code.sha256_b64
 
 
+def retired_units(stack: Stack) -> list[engine.Unit]:
+    """Units the state records that the stack no longer has (the features turned off)."""
+    current = {unit.key for unit in build_units(stack.ctx)}
+    return [
+        unit
+        for unit in build_units(stack.ctx, include_disabled=True)
+        if unit.key not in current and unit.key in stack.state.resources
+    ]
+
+
 def plan(stack: Stack) -> list[Outcome]:
     _build_code(stack)
-    return engine.plan(build_units(stack.ctx), stack.ctx, stack.store)
+    outcomes = engine.plan(build_units(stack.ctx), stack.ctx, stack.store)
+    return outcomes + [Outcome(u.key, u.kind, u.name, "delete") for u in retired_units(stack)]
 
 
 def up(stack: Stack, reporter: Reporter) -> list[Outcome]:
     _build_code(stack)
     with locked(stack):
         stack.store.save()  # the name and target are recorded before the first resource exists
-        outcomes = engine.apply(build_units(stack.ctx), stack.ctx, stack.store, reporter)
+        outcomes = engine.apply(
+            build_units(stack.ctx), stack.ctx, stack.store, reporter, retired=retired_units(stack)
+        )
         stage = stack.store.state.resources.get("stage", {})
         stack.store.set_outputs(
             api_url=stage.get("url"),
@@ -250,7 +268,9 @@ def forget_local_stack(options: StackOptions) -> StackState | None:
 
 def down(stack: Stack, reporter: Reporter) -> list[Outcome]:
     with locked(stack):
-        outcomes = engine.destroy(build_units(stack.ctx), stack.ctx, stack.store, reporter)
+        # Every unit of the stack, and those of any feature the state still records.
+        units = build_units(stack.ctx) + retired_units(stack)
+        outcomes = engine.destroy(units, stack.ctx, stack.store, reporter)
         stack.store.delete_file()
     return outcomes
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from .api_definition import STATUS_PATH, SUBMIT_PATH, job_api
 from .engine import Context, Unit
+from .features import wiring
 from .refs import Json, Sub, ref
 from .resources.bucket import Bucket
 from .resources.function import Function
@@ -61,6 +62,10 @@ def _log_statement(ctx: Context, function_name: str) -> dict[str, Any]:
 
 
 def api_gateway_policy(ctx: Context) -> dict[str, Any]:
+    # With priorities, the two queues the /submit template can name, and no other.
+    statements = wiring.api_role_statements(ctx)
+    if statements is not None:
+        return _policy(*statements)
     return _policy(_statement(["sqs:SendMessage"], [ctx.arn("sqs", ctx.names.main_queue)]))
 
 
@@ -76,6 +81,7 @@ def processor_policy(ctx: Context) -> dict[str, Any]:
             [ctx.arn("sqs", ctx.names.main_queue)],
         ),
         _log_statement(ctx, ctx.names.processor),
+        *wiring.processor_statements(ctx),
     )
 
 
@@ -83,6 +89,7 @@ def status_policy(ctx: Context) -> dict[str, Any]:
     return _policy(
         _statement(["dynamodb:GetItem"], [ctx.arn("dynamodb", f"table/{ctx.names.table}")]),
         _log_statement(ctx, ctx.names.status_checker),
+        *wiring.status_statements(ctx),
     )
 
 
@@ -121,8 +128,12 @@ def _lambda_invocation_uri(ctx: Context, function_key: str) -> Sub:
     )
 
 
-def build_units(ctx: Context) -> list[Unit]:
-    """Every resource of the recipe, in a dependency order (the engine runs independent ones at once)."""
+def build_units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
+    """Every resource of the recipe, in a dependency order (the engine runs independent ones at once).
+
+    The units of the features in `ctx.settings.features` follow the recipe's; `include_disabled`
+    adds every feature's units (to delete those of a feature turned off, or the whole stack).
+    """
     names, settings = ctx.names, ctx.settings
     processor_settings: dict[str, Any] = {
         "Runtime": settings.runtime,
@@ -136,6 +147,7 @@ def build_units(ctx: Context) -> list[Unit]:
                 "JOBS_TABLE_NAME": ref("table").name,
                 "RESULTS_BUCKET_NAME": ref("bucket").name,
                 "MAX_RECEIVE_COUNT": str(settings.max_receive_count),
+                **wiring.processor_environment(ctx),
             }
         },
         # None (the default) leaves the function unreserved, removing a reservation made before.
@@ -150,6 +162,7 @@ def build_units(ctx: Context) -> list[Unit]:
     }
     if settings.max_concurrency is not None:
         mapping_settings["ScalingConfig"] = {"MaximumConcurrency": settings.max_concurrency}
+    status_uri = _lambda_invocation_uri(ctx, "status_fn")
     routes = job_api(
         queue_uri=Sub.of(
             "arn:{partition}:apigateway:{region}:sqs:path/{account}/{queue}",
@@ -159,8 +172,9 @@ def build_units(ctx: Context) -> list[Unit]:
             queue=ref("main_queue").name,
         ),
         queue_role_arn=ref("api_role").arn,
-        status_uri=_lambda_invocation_uri(ctx, "status_fn"),
+        status_uri=status_uri,
     )
+    routes = wiring.routes(ctx, routes, status_uri)
     return [
         _queue("dlq", names.dlq, settings.dlq_visibility_timeout, ctx),
         _queue(
@@ -273,6 +287,7 @@ def build_units(ctx: Context) -> list[Unit]:
                 "description": Sub.of("asyncapi routes {digest}", digest=ref("routes").fingerprint),
             },
             # Deploy once API Gateway may invoke the status checker: no 500s in the first seconds.
-            after=("status_permission",),
+            after=("status_permission", *wiring.stage_after(ctx)),
         ),
+        *wiring.feature_units(ctx, processor_settings, include_disabled=include_disabled),
     ]

@@ -15,12 +15,12 @@ from asyncapi_cli.stack import build_units
 from .conftest import ACCOUNT, no_sleep_pacer
 
 
-def stack_units(name: str) -> list[Any]:
+def stack_units(name: str, features: frozenset[str] = frozenset()) -> list[Any]:
     """The units the stack is made of, read from stack.py (never counted by hand here)."""
     ctx = Context(
         clients=None,  # type: ignore[arg-type]  # building units makes no call
         names=StackNames(name),
-        settings=StackSettings(),
+        settings=StackSettings(features=features),
         region="us-east-1",
         account=ACCOUNT,
         partition="aws",
@@ -29,9 +29,9 @@ def stack_units(name: str) -> list[Any]:
     return build_units(ctx)
 
 
-def expected_inventory(name: str) -> dict[str, int]:
+def expected_inventory(name: str, features: frozenset[str] = frozenset()) -> dict[str, int]:
     """What live_inventory must find once `up` has made every unit of the stack."""
-    units = stack_units(name)
+    units = stack_units(name, features)
     kinds = Counter(unit.kind for unit in units)
     paths = set()
     for unit in units:
@@ -50,6 +50,7 @@ def expected_inventory(name: str) -> dict[str, int]:
         "buckets": kinds["s3-bucket"],
         "log_groups": kinds["log-group"],
         "permissions": kinds["lambda-permission"],
+        "secrets": kinds["secretsmanager-secret"],
     }
 
 
@@ -85,7 +86,11 @@ def live_inventory(name: str = "test-stack", region: str = "us-east-1") -> dict[
             )
         except lam.exceptions.ResourceNotFoundException:
             pass
+    secrets = boto3.client("secretsmanager", region_name=region).list_secrets(
+        Filters=[{"Key": "name", "Values": [f"asyncapi/{name}/"]}]
+    )["SecretList"]
     return {
+        "secrets": len(secrets),
         "queues": len(queues),
         "functions": len(functions),
         "mappings": len(mappings),

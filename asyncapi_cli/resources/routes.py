@@ -27,6 +27,40 @@ def _route(key: str) -> tuple[str, str]:
     return path, verb
 
 
+# API Gateway makes these two models with every REST API (CreateRestApi); they are never ours to remove.
+DEFAULT_MODELS = frozenset({"Empty", "Error"})
+
+
+def _needed_paths(methods: dict[str, Any]) -> set[str]:
+    """The desired routes' paths and every ancestor of them (the resources that must stay)."""
+    needed = {"/"}
+    for key in methods:
+        parts = _route(key)[0].strip("/").split("/")
+        needed.update("/" + "/".join(parts[: i + 1]) for i in range(len(parts)))
+    return needed
+
+
+def _unwanted(desired: dict[str, Any], observed: dict[str, Any]) -> dict[str, list[str]]:
+    """What the API holds that the definition no longer has (a feature turned off): resources to
+    delete, children first (AWS would take the children with their parent; moto leaves them behind,
+    orphaned), methods on resources that stay, and models (AWS's defaults aside)."""
+    needed = _needed_paths(desired["methods"])
+    resources = sorted(
+        (path for path in observed["resources"] if path not in needed), key=lambda p: (-p.count("/"), p)
+    )
+    methods = [
+        f"{verb} {path}"
+        for path, resource in observed["resources"].items()
+        if path in needed
+        for verb in resource.get("resourceMethods") or {}
+        if f"{verb} {path}" not in desired["methods"]
+    ]
+    models = [
+        name for name in observed["models"] if name not in desired["models"] and name not in DEFAULT_MODELS
+    ]
+    return {"resources": resources, "methods": sorted(methods), "models": sorted(models)}
+
+
 def _clean(value: Any) -> Any:
     return value if value else None
 
@@ -130,6 +164,10 @@ class ApiRoutes(Resource):
             for part, value in method.items():
                 if live.get(part) != value:
                     changes.append(Change(f"{key} {part}", live.get(part), value))
+        unwanted = _unwanted(desired, observed)
+        changes += [Change(f"resource {path}", "exists", None) for path in unwanted["resources"]]
+        changes += [Change(key, "defined", None) for key in unwanted["methods"]]
+        changes += [Change(f"model {name}", "exists", None) for name in unwanted["models"]]
         return changes
 
     def create(self, ctx: Context) -> dict[str, Any]:
@@ -150,6 +188,7 @@ class ApiRoutes(Resource):
         """Create what is missing and replace what differs; idempotent after any interruption."""
         apigw = ctx.clients("apigateway")
         api_id = desired["restApiId"]
+        self._remove_unwanted(apigw, api_id, desired, observed)
         for name, model in desired["models"].items():
             live = observed["models"].get(name)
             schema = json.dumps(model["schema"])
@@ -204,6 +243,26 @@ class ApiRoutes(Resource):
                 )
             validator_id = validator_ids.get(method["requestValidator"] or "", "")
             self._put_method(apigw, api_id, resource_id, verb, method, validator_id)
+        for name in _unwanted(desired, observed)["models"]:
+            ignore_not_found(lambda n=name: apigw.delete_model(restApiId=api_id, modelName=n))
+
+    @staticmethod
+    def _remove_unwanted(apigw: Any, api_id: str, desired: dict[str, Any], observed: dict[str, Any]) -> None:
+        """Methods, then resources (with their methods and children); models go at the end of the
+        converge, once no method refers to them (API Gateway refuses to delete a model in use)."""
+        unwanted = _unwanted(desired, observed)
+        resources = observed["resources"]
+        for key in unwanted["methods"]:
+            path, verb = _route(key)
+            resource_id = resources[path]["id"]
+            ignore_not_found(
+                lambda r=resource_id, v=verb: apigw.delete_method(
+                    restApiId=api_id, resourceId=r, httpMethod=v
+                )
+            )
+        for path in unwanted["resources"]:
+            resource_id = resources[path]["id"]
+            ignore_not_found(lambda r=resource_id: apigw.delete_resource(restApiId=api_id, resourceId=r))
 
     @staticmethod
     def _put_method(
