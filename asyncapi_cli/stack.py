@@ -11,7 +11,7 @@ from typing import Any
 
 from .api_definition import STATUS_PATH, SUBMIT_PATH, job_api
 from .engine import Context, Unit
-from .features import wiring
+from .features import scheduling, websocket, wiring
 from .refs import Json, Sub, ref
 from .resources.bucket import Bucket
 from .resources.function import Function
@@ -174,7 +174,7 @@ def build_units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
         queue_role_arn=ref("api_role").arn,
         status_uri=status_uri,
     )
-    routes = wiring.routes(ctx, routes, status_uri)
+    routes = scheduling.routes(ctx, wiring.routes(ctx, routes, status_uri))
     return [
         _queue("dlq", names.dlq, settings.dlq_visibility_timeout, ctx),
         _queue(
@@ -224,6 +224,7 @@ def build_units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
                 "AttributeDefinitions": [{"AttributeName": "jobId", "AttributeType": "S"}],
                 "KeySchema": [{"AttributeName": "jobId", "KeyType": "HASH"}],
                 "BillingMode": "PAY_PER_REQUEST",
+                **websocket.table_attributes(ctx),
             },
         ),
         # The log group first, so that Lambda never creates it itself (without a retention).
@@ -287,7 +288,9 @@ def build_units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
                 "description": Sub.of("asyncapi routes {digest}", digest=ref("routes").fingerprint),
             },
             # Deploy once API Gateway may invoke the status checker: no 500s in the first seconds.
-            after=("status_permission", *wiring.stage_after(ctx)),
+            after=("status_permission", *wiring.stage_after(ctx), *scheduling.stage_after(ctx)),
         ),
         *wiring.feature_units(ctx, processor_settings, include_disabled=include_disabled),
+        *scheduling.units(ctx, include_disabled=include_disabled),
+        *websocket.units(ctx, include_disabled=include_disabled),
     ]
