@@ -14,6 +14,7 @@ from . import config, engine
 from .aws import AwsClients, ClientHook
 from .engine import Context, Outcome, Reporter
 from .errors import InputError, StateError
+from .features import websocket as websocket_feature
 from .names import StackNames, partition_of, random_name, validate_name, validate_region
 from .package import build_code
 from .retry import Pacer
@@ -244,6 +245,9 @@ def up(stack: Stack, reporter: Reporter) -> list[Outcome]:
             jobs_table=stack.ctx.names.table,
             dlq_url=stack.store.state.resources.get("dlq", {}).get("url"),
             main_queue_url=stack.store.state.resources.get("main_queue", {}).get("url"),
+            **websocket_feature.outputs(
+                stack.ctx, stack.store.state.resources, websocket_feature.local_base(stack.state.target.kind)
+            ),
         )
     return outcomes
 

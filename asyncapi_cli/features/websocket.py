@@ -317,3 +317,21 @@ def units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
             },
         ),
     ]
+
+
+def outputs(ctx: Context, resources: dict[str, Any], local_base: str | None) -> dict[str, Any]:
+    """`up`'s websocket_url output (None while the feature is off); `local_base` is the embedded
+    AWS's WebSocket server (server.json's "websocket")."""
+    api = resources.get("ws_api") or {}
+    if not api.get("id"):
+        return {"websocket_url": None}
+    return {"websocket_url": url(_target(ctx), api["id"], local_base)}
+
+
+def local_base(kind: str) -> str | None:
+    """The embedded AWS's WebSocket server, for a local stack (None elsewhere or when not running)."""
+    if kind != "local":
+        return None
+    from ..local import manager
+
+    return (manager.running_info() or {}).get("websocket")

@@ -17,6 +17,7 @@ from . import scheduler, stream_poller, websocket
 def start_feature_services(endpoint: str, invoke: Any) -> tuple[Callable[[], None], dict[str, str]]:
     """The scheduler, the DynamoDB stream pollers and the WebSocket server; (stop, info for server.json)."""
     stream_poller.neutralize_moto_stream_invocation()
+    stream_poller.allow_stream_reenable()
     streams = stream_poller.StreamPollerManager(endpoint, invoke)
     streams.start()
     websocket_url = websocket.start(invoke)

@@ -64,7 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     gateway_url = f"http://127.0.0.1:{gateway_server.server_address[1]}"
     pollers = PollerManager(endpoint, runtime.invoke)
     pollers.start()
+    from .feature_services import start_feature_services  # issue 11: scheduler, streams, WebSocket
 
+    stop_features, feature_info = start_feature_services(endpoint, runtime.invoke)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
@@ -77,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             "gateway": gateway_url,
             "log": str(args.home / "server.log"),
             "started_at": time.time(),
+            **feature_info,
         },
     )
     log.info("embedded AWS ready: endpoint %s, gateway %s", endpoint, gateway_url)
@@ -84,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         runtime.sweep()  # no warm workers left behind by deleted functions
     log.info("stopping")
     pollers.stopping.set()
+    stop_features()
     runtime.close()
     gateway_server.shutdown()
     moto_server.stop()

@@ -57,6 +57,26 @@ def neutralize_moto_stream_invocation() -> None:
     Table.lambda_event_source_mappings = property(_get, _set)  # type: ignore[assignment]
 
 
+def allow_stream_reenable() -> None:
+    """Let a table's stream be turned on again after it was turned off, as DynamoDB does ("If you
+    disable and then re-enable a stream on the table, a new stream is created with a different stream
+    descriptor": DynamoDB developer guide, "Change data capture for DynamoDB Streams", Enabling a
+    stream). moto answers ResourceInUseException "Cannot enable stream" once a table had a stream."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.update_table_streams
+    if getattr(original, "asyncapi_reenable", False):
+        return
+
+    def update_table_streams(self: Any, table: Any, specification: dict[str, Any]) -> None:
+        if not (table.stream_specification or {}).get("StreamEnabled"):
+            table.latest_stream_label = None  # the old stream is off: a new one may start
+        original(self, table, specification)
+
+    update_table_streams.asyncapi_reenable = True  # type: ignore[attr-defined]
+    DynamoDBBackend.update_table_streams = update_table_streams  # type: ignore[method-assign]
+
+
 def enabled_stream_mappings() -> dict[str, StreamMapping]:
     """Every enabled DynamoDB stream mapping moto holds (in this process)."""
     from moto.awslambda.models import lambda_backends
