@@ -216,6 +216,28 @@ def test_a_stale_connection_is_cleaned_up(stack: Stack) -> None:
     )
 
 
+def test_test_job_at_runs_the_job_once(stack: Stack) -> None:
+    result = stack.cli("test-job", "--at", "+3s", "--payload", '{"once": true}', "--json", "--timeout", "60")
+    assert result.returncode == 0, result.stderr
+    described = json.loads(result.stdout)["schedule"]
+    assert described["runCount"] == 1 and described["runs"][0]["status"] == "completed"
+    assert described["job"] == {"once": True}
+
+
+def test_websocket_off_then_watch_polls(stack: Stack) -> None:
+    result = stack.cli("up", "--with", "scheduling", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["outputs"]["websocket_url"] is None
+    ddb = stack.client("dynamodb")
+    assert f"{NAME}-connections" not in ddb.list_tables()["TableNames"]
+    jobs = ddb.describe_table(TableName=f"{NAME}-jobs")["Table"]
+    assert not (jobs.get("StreamSpecification") or {}).get("StreamEnabled")
+    watched = stack.cli("test-job", "--watch", "--json", "--timeout", "60")
+    assert watched.returncode == 0, watched.stderr
+    document = json.loads(watched.stdout)
+    assert document["watch"] == "polling" and document["final"]["status"] == "completed"
+
+
 def test_down_leaves_nothing(stack: Stack) -> None:
     result = stack.cli("down", "--yes")
     assert result.returncode == 0, result.stderr
