@@ -58,7 +58,7 @@ def neutralize_moto_stream_invocation() -> None:
 
 
 def allow_stream_reenable() -> None:
-    """Let a table's stream be turned on again after it was turned off, as DynamoDB does ("If you
+    """Let a table's stream be turned off (moto then failed every write) and on again after it was turned off, as DynamoDB does ("If you
     disable and then re-enable a stream on the table, a new stream is created with a different stream
     descriptor": DynamoDB developer guide, "Change data capture for DynamoDB Streams", Enabling a
     stream). moto answers ResourceInUseException "Cannot enable stream" once a table had a stream."""
@@ -72,6 +72,10 @@ def allow_stream_reenable() -> None:
         if not (table.stream_specification or {}).get("StreamEnabled"):
             table.latest_stream_label = None  # the old stream is off: a new one may start
         original(self, table, specification)
+        if not (specification.get("StreamEnabled") or specification.get("StreamViewType")):
+            # Off: writes no longer go to a stream. moto keeps the shard and then fails every write
+            # (KeyError 'StreamViewType', a 500 to the processor's UpdateItem).
+            table.stream_shard = None
 
     update_table_streams.asyncapi_reenable = True  # type: ignore[attr-defined]
     DynamoDBBackend.update_table_streams = update_table_streams  # type: ignore[method-assign]
