@@ -58,8 +58,8 @@ def neutralize_moto_stream_invocation() -> None:
 
 
 def allow_stream_reenable() -> None:
-    """Let a table's stream be turned off (moto then failed every write) and on again after it was turned off, as DynamoDB does ("If you
-    disable and then re-enable a stream on the table, a new stream is created with a different stream
+    """Let a table's stream be turned off (moto then fails every write) and on again, as DynamoDB does
+    ("If you disable and then re-enable a stream on the table, a new stream is created with a different stream
     descriptor": DynamoDB developer guide, "Change data capture for DynamoDB Streams", Enabling a
     stream). moto answers ResourceInUseException "Cannot enable stream" once a table had a stream."""
     from moto.dynamodb.models import DynamoDBBackend
