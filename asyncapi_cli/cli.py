@@ -378,6 +378,12 @@ def down(options: Any, out: Any, yes: bool, **_: Any) -> None:
     help="Submit one batch of N jobs to POST /batches and follow it (feature batches); --payload may "
     "then be an array of N objects.",
 )
+@click.option("--at", help="Schedule the job once: +10s, +5m, +2h or an ISO 8601 time (feature scheduling).")
+@click.option("--every", help='Schedule it repeatedly: "rate(1 minute)" or "cron(...)" (feature scheduling).')
+@click.option("--runs", type=int, default=3, show_default=True, help="With --every: runs to wait for.")
+@click.option(
+    "--watch", is_flag=True, help="Follow the job over the WebSocket (feature websocket; else polls)."
+)
 @_stack_kwargs
 def test_job(
     options: Any,
@@ -388,14 +394,26 @@ def test_job(
     concurrency: int,
     priority: str | None,
     batch: int | None,
+    at: str | None,
+    every: str | None,
+    runs: int,
+    watch: bool,
     **_: Any,
 ) -> None:
     """Submit a real job through the API, follow it to completion, show the result."""
-    from . import client, feature_client, ops
+    from . import client, feature_client, ops, schedule_cli
     from .dayops.target import require_deployed
 
     if not math.isfinite(timeout) or timeout <= 0:
         raise InputError(f"--timeout must be a finite number of seconds above zero, got {timeout:g}")
+    if at is not None or every is not None or watch:
+        stack = ops.open_stack(options, creating=False)
+        if watch:
+            sys.exit(schedule_cli.run_watched(stack, out, client.parse_payload(payload), timeout=timeout))
+        parsed = client.parse_payload(payload)
+        sys.exit(
+            schedule_cli.run_scheduled(stack, out, parsed, at=at, every=every, runs=runs, timeout=timeout)
+        )
     if batch is not None:
         sys.exit(
             feature_client.run_test_batch(options, out, payload, batch, timeout=timeout, priority=priority)
@@ -410,6 +428,28 @@ def test_job(
         stack, out, parsed, timeout=timeout, count=count, concurrency=concurrency, query=query
     )
     sys.exit(code)
+
+
+def _test_batch(
+    options: Any, out: Any, payload: str | None, count: int, timeout: float, priority: str | None
+) -> int:
+    from . import client, feature_client, ops
+
+    if priority is not None:
+        raise InputError("--priority applies to /submit; a batch goes to POST /batches (drop one of them)")
+    jobs = feature_client.batch_jobs(payload, count, client.DEFAULT_PAYLOAD)
+    stack = ops.open_stack(options, creating=False)
+    return feature_client.run_batch(stack, out, jobs, timeout=timeout)
+
+
+@main.command("schedules")
+@stack_options
+@_stack_kwargs
+def schedules(options: Any, out: Any, **_: Any) -> None:
+    """List the stack's schedules (feature scheduling)."""
+    from . import ops, schedule_cli
+
+    sys.exit(schedule_cli.list_schedules(ops.open_stack(options, creating=False), out))
 
 
 @main.command("webhook-secret")

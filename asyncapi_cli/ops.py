@@ -17,6 +17,7 @@ from .aws import AwsClients, ClientHook
 from .endpoints import is_localstack, localstack_api_url
 from .engine import Context, Outcome, Reporter
 from .errors import InputError, StateError
+from .features import websocket as websocket_feature
 from .names import (
     StackNames,
     dns_suffix_of,
@@ -263,6 +264,9 @@ def up(stack: Stack, reporter: Reporter) -> list[Outcome]:
             jobs_table=stack.ctx.names.table,
             dlq_url=stack.store.state.resources.get("dlq", {}).get("url"),
             main_queue_url=stack.store.state.resources.get("main_queue", {}).get("url"),
+            **websocket_feature.outputs(
+                stack.ctx, stack.store.state.resources, websocket_feature.local_base(stack.state.target.kind)
+            ),
         )
     return outcomes
 

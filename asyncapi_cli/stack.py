@@ -12,7 +12,7 @@ from typing import Any
 from . import secure_api
 from .api_definition import STATUS_PATH, SUBMIT_PATH, job_api
 from .engine import Context, Unit
-from .features import wiring
+from .features import scheduling, websocket, wiring
 from .refs import Json, Sub, ref
 from .resources.bucket import Bucket
 from .resources.function import Function
@@ -176,7 +176,7 @@ def build_units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
         queue_role_arn=ref("api_role").arn,
         status_uri=status_uri,
     )
-    routes = wiring.routes(ctx, routes, status_uri)
+    routes = scheduling.routes(ctx, wiring.routes(ctx, routes, status_uri))
     routes = secure_api.secure_routes(ctx, routes)  # issue 14: 503s, API keys, CORS
     return [
         _queue("dlq", names.dlq, settings.dlq_visibility_timeout, ctx),
@@ -231,6 +231,7 @@ def build_units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
                 "AttributeDefinitions": [{"AttributeName": "jobId", "AttributeType": "S"}],
                 "KeySchema": [{"AttributeName": "jobId", "KeyType": "HASH"}],
                 "BillingMode": "PAY_PER_REQUEST",
+                **websocket.table_attributes(ctx),
             },
         ),
         # The log group first, so that Lambda never creates it itself (without a retention).
@@ -298,7 +299,12 @@ def build_units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
             },
             # Deploy once API Gateway may invoke the status checker: no 500s in the first seconds;
             # access logs need the account's CloudWatch role first.
-            after=("status_permission", "apigw_account", *wiring.stage_after(ctx)),
+            after=(
+                "status_permission",
+                "apigw_account",
+                *wiring.stage_after(ctx),
+                *scheduling.stage_after(ctx),
+            ),
         ),
         *secure_api.secure_units(
             ctx,
@@ -307,4 +313,6 @@ def build_units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
             code=APP_BUNDLE,
         ),
         *wiring.feature_units(ctx, processor_settings, include_disabled=include_disabled),
+        *scheduling.units(ctx, include_disabled=include_disabled),
+        *websocket.units(ctx, include_disabled=include_disabled),
     ]

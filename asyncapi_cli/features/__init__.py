@@ -63,6 +63,15 @@ def policy(*statements: dict[str, Any]) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
 
+POLICY_NAME = "asyncapi-least-privilege"  # every role's one inline policy (as stack.py names it)
+
+
+def lambda_trust_policy() -> dict[str, Any]:
+    return policy(
+        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    )
+
+
 def log_statement(target: FeatureTarget, function_name: str) -> dict[str, Any]:
     """Only the function's own log group (created by `up`): no logs:CreateLogGroup on "*"."""
     group = StackNames.log_group(function_name)

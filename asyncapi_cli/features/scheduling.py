@@ -14,7 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import FeatureTarget, log_statement, policy, statement
+from ..engine import Context, Unit
+from ..refs import Sub, ref
+from ..resources.function import Function
+from ..resources.log_group import LogGroup
+from ..resources.permission import InvokePermission
+from ..resources.role import Role
+from ..resources.schedule_group import ScheduleGroup
+from . import POLICY_NAME, FeatureTarget, lambda_trust_policy, log_statement, policy, statement
 
 FUNCTION_KEY = "schedules_fn"
 HANDLER = "schedules_api.lambda_handler"
@@ -142,3 +149,104 @@ def methods(target: FeatureTarget, *, function_arn: str) -> dict[tuple[str, str]
 def invoke_permission_source_arn(target: FeatureTarget, api_id: str) -> str:
     """lambda:AddPermission's SourceArn: this API's /schedules routes only."""
     return target.arn("execute-api", f"{api_id}/*/*/schedules*")
+
+
+# --- The feature as units of the stack (stack.build_units adds them when "scheduling" is on) -------
+
+FEATURE = "scheduling"
+INVOKE_STATEMENT_ID = "asyncapi-apigateway-invoke-schedules"
+
+
+def is_on(ctx: Context) -> bool:
+    return FEATURE in ctx.settings.features
+
+
+def _target(ctx: Context) -> FeatureTarget:
+    return FeatureTarget(ctx.names, ctx.region, ctx.account, ctx.partition)
+
+
+def routes(ctx: Context, definition: dict[str, Any]) -> dict[str, Any]:
+    """The API definition plus POST /schedules, GET and DELETE /schedules/{scheduleId} (Lambda proxy)."""
+    if not is_on(ctx):
+        return definition
+    where = _target(ctx)
+    added = {}
+    for (path, verb), method in methods(where, function_arn="{function}").items():
+        uri = Sub.of(method["integration"]["uri"], function=ref(FUNCTION_KEY).arn)
+        added[f"{verb} {path}"] = {**method, "integration": {**method["integration"], "uri": uri}}
+    return {**definition, "methods": {**definition["methods"], **added}}
+
+
+def stage_after(ctx: Context) -> tuple[str, ...]:
+    """The stage deploys once API Gateway may invoke the schedules function."""
+    return ("schedules_permission",) if is_on(ctx) else ()
+
+
+def units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
+    """The schedule group, the scheduler's role, the schedules function (role, log group) and its
+    invoke permission; `include_disabled` builds them even when the feature is off (to delete them)."""
+    if not (include_disabled or is_on(ctx)):
+        return []
+    where = _target(ctx)
+    data = schedules_function(where)
+    environment = dict(data["environment"])
+    # References, so the function comes after what it names.
+    environment.update(
+        JOBS_TABLE_NAME=ref("table").name,
+        SCHEDULE_GROUP_NAME=ref("schedule_group").name,
+        SCHEDULE_TARGET_ARN=ref("main_queue").arn,
+        SCHEDULER_ROLE_ARN=ref("scheduler_role").arn,
+    )
+    description = f"asyncapi stack {where.project}"
+    return [
+        ScheduleGroup(key="schedule_group", name=group_name(where)),
+        Role(
+            key="scheduler_role",
+            name=scheduler_role_name(where),
+            attributes={
+                "AssumeRolePolicyDocument": scheduler_trust_policy(where),
+                "Description": description,
+                "Policies": {POLICY_NAME: scheduler_role_policy(where)},
+            },
+        ),
+        Role(
+            key="schedules_role",
+            name=role_name(where),
+            attributes={
+                "AssumeRolePolicyDocument": lambda_trust_policy(),
+                "Description": description,
+                "Policies": {POLICY_NAME: schedules_policy(where)},
+            },
+        ),
+        LogGroup(
+            key="schedules_logs",
+            name=where.names.log_group(data["name"]),
+            attributes={"retentionInDays": ctx.settings.log_retention_days},
+        ),
+        Function(
+            key=FUNCTION_KEY,
+            name=data["name"],
+            code="app",
+            attributes={
+                "Runtime": ctx.settings.runtime,
+                "Handler": data["handler"],
+                "MemorySize": data["memory"],
+                "Timeout": data["timeout"],
+                "Role": ref("schedules_role").arn,
+                "Environment": {"Variables": environment},
+            },
+            after=("schedules_logs",),
+        ),
+        InvokePermission(
+            key="schedules_permission",
+            name=f"{data['name']}/{INVOKE_STATEMENT_ID}",
+            attributes={
+                "FunctionName": ref(FUNCTION_KEY).name,
+                "StatementId": INVOKE_STATEMENT_ID,
+                "Action": "lambda:InvokeFunction",
+                "Principal": "apigateway.amazonaws.com",
+                "SourceArn": Sub.of(invoke_permission_source_arn(where, "{api}"), api=ref("rest_api").id),
+                "SourceAccount": where.account,
+            },
+        ),
+    ]

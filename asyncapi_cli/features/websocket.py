@@ -14,7 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import FeatureTarget, log_statement, policy, statement
+from ..engine import Context, Unit
+from ..refs import Sub, ref
+from ..resources.function import Function
+from ..resources.log_group import LogGroup
+from ..resources.mapping import EventSourceMapping
+from ..resources.permission import InvokePermission
+from ..resources.role import Role
+from ..resources.table import Table
+from ..resources.websocket_api import WebSocketApi, WebSocketRoutes, WebSocketStage
+from . import POLICY_NAME, FeatureTarget, lambda_trust_policy, log_statement, policy, statement
 
 ROUTE_SELECTION = "$request.body.action"
 ROUTES = ("$connect", "$disconnect", "subscribe")
@@ -161,3 +170,168 @@ def stream_mapping(target: FeatureTarget) -> dict[str, Any]:
         "table": target.names.table,
         **STREAM_MAPPING,
     }
+
+
+# --- The feature as units of the stack (stack.build_units adds them when "websocket" is on) --------
+
+FEATURE = "websocket"
+INVOKE_STATEMENT_ID = "asyncapi-websocket-invoke"
+_API = "{api}"  # the WebSocket API's id in the data above, until a Sub puts a reference there
+
+
+def is_on(ctx: Context) -> bool:
+    return FEATURE in ctx.settings.features
+
+
+def _target(ctx: Context) -> FeatureTarget:
+    return FeatureTarget(ctx.names, ctx.region, ctx.account, ctx.partition)
+
+
+def _api_refs(value: Any) -> Any:
+    """The value with every string naming the API id as _API made a Sub of the API's id."""
+    if isinstance(value, str) and _API in value:
+        return Sub.of(value, api=ref("ws_api").id)
+    if isinstance(value, dict):
+        return {k: _api_refs(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_api_refs(v) for v in value]
+    return value
+
+
+def table_attributes(ctx: Context) -> dict[str, Any]:
+    """What the jobs table gets: a stream of new and old images while the feature is on."""
+    return {"StreamSpecification": dict(JOBS_STREAM)} if is_on(ctx) else {}
+
+
+def _function(ctx: Context, data: dict[str, Any], role_key: str, environment: dict[str, Any]) -> Function:
+    return Function(
+        key=data["key"],
+        name=data["name"],
+        code="app",
+        attributes={
+            "Runtime": ctx.settings.runtime,
+            "Handler": data["handler"],
+            "MemorySize": data["memory"],
+            "Timeout": data["timeout"],
+            "Role": ref(role_key).arn,
+            "Environment": {"Variables": {**data["environment"], **environment}},
+        },
+        after=(f"{data['key']}_logs",),
+    )
+
+
+def units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
+    """The connections table, the WebSocket API (routes, stage), its two functions with their roles
+    and log groups, the invoke permission and the jobs table's stream mapping to the pusher."""
+    if not (include_disabled or is_on(ctx)):
+        return []
+    where = _target(ctx)
+    table = connections_table(where, {})
+    routes_fn, pusher_fn = websocket_function(where), pusher_function(where)
+    description = f"asyncapi stack {where.project}"
+
+    def role(key: str, data: dict[str, Any], document: dict[str, Any]) -> Role:
+        return Role(
+            key=key,
+            name=data["role"],
+            attributes={
+                "AssumeRolePolicyDocument": lambda_trust_policy(),
+                "Description": description,
+                "Policies": {POLICY_NAME: _api_refs(document)},
+            },
+        )
+
+    def logs(data: dict[str, Any]) -> LogGroup:
+        return LogGroup(
+            key=f"{data['key']}_logs",
+            name=where.names.log_group(data["name"]),
+            attributes={"retentionInDays": ctx.settings.log_retention_days},
+        )
+
+    api_id = ref("ws_api").id
+    return [
+        Table(
+            key="connections_table",
+            name=table["TableName"],
+            attributes={
+                **{k: v for k, v in table.items() if k not in ("TableName", "Tags")},
+                "TimeToLiveSpecification": dict(TIME_TO_LIVE),
+            },
+        ),
+        WebSocketApi(
+            key="ws_api",
+            name=api_name(where),
+            attributes={"ProtocolType": "WEBSOCKET", "RouteSelectionExpression": ROUTE_SELECTION},
+        ),
+        role("ws_role", routes_fn, websocket_policy(where, _API)),
+        role("pusher_role", pusher_fn, pusher_policy(where, _API)),
+        logs(routes_fn),
+        logs(pusher_fn),
+        _function(
+            ctx,
+            routes_fn,
+            "ws_role",
+            {"CONNECTIONS_TABLE_NAME": ref("connections_table").name, "JOBS_TABLE_NAME": ref("table").name},
+        ),
+        _function(ctx, pusher_fn, "pusher_role", {"CONNECTIONS_TABLE_NAME": ref("connections_table").name}),
+        WebSocketRoutes(
+            key="ws_routes",
+            name=f"{api_name(where)}: " + ", ".join(ROUTES),
+            attributes={
+                "ApiId": api_id,
+                "Integration": {
+                    "IntegrationType": "AWS_PROXY",
+                    "IntegrationUri": Sub.of(
+                        where.lambda_integration_uri("{function}"), function=ref("websocket_fn").arn
+                    ),
+                },
+                "RouteKeys": list(ROUTES),
+            },
+        ),
+        InvokePermission(
+            key="ws_permission",
+            name=f"{routes_fn['name']}/{INVOKE_STATEMENT_ID}",
+            attributes={
+                "FunctionName": ref("websocket_fn").name,
+                "StatementId": INVOKE_STATEMENT_ID,
+                "Action": "lambda:InvokeFunction",
+                "Principal": "apigateway.amazonaws.com",
+                "SourceArn": _api_refs(invoke_permission_source_arn(where, _API)),
+                "SourceAccount": where.account,
+            },
+        ),
+        # Auto-deployed once the routes exist and may invoke their function.
+        WebSocketStage(
+            key="ws_stage",
+            name=f"{api_name(where)}/{STAGE}",
+            attributes={"ApiId": api_id, "StageName": STAGE, "AutoDeploy": True},
+            after=("ws_routes", "ws_permission"),
+        ),
+        EventSourceMapping(
+            key="pusher_mapping",
+            name=f"{where.names.table} stream -> {pusher_fn['name']}",
+            attributes={
+                "EventSourceArn": ref("table").stream_arn,
+                "FunctionName": ref("pusher_fn").name,
+                **STREAM_MAPPING,
+            },
+        ),
+    ]
+
+
+def outputs(ctx: Context, resources: dict[str, Any], local_base: str | None) -> dict[str, Any]:
+    """`up`'s websocket_url output (None while the feature is off); `local_base` is the embedded
+    AWS's WebSocket server (server.json's "websocket")."""
+    api = resources.get("ws_api") or {}
+    if not api.get("id"):
+        return {"websocket_url": None}
+    return {"websocket_url": url(_target(ctx), api["id"], local_base)}
+
+
+def local_base(kind: str) -> str | None:
+    """The embedded AWS's WebSocket server, for a local stack (None elsewhere or when not running)."""
+    if kind != "local":
+        return None
+    from ..local import manager
+
+    return (manager.running_info() or {}).get("websocket")

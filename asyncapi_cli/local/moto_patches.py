@@ -104,6 +104,29 @@ def speed_up_sqs() -> None:
     sqs_models.generate_receipt_handle = generate_receipt_handle
 
 
+def allow_stream_reenable() -> None:
+    """Let a table's stream be turned off and on again, as DynamoDB does ("If you disable and then
+    re-enable a stream on the table, a new stream is created with a different stream descriptor":
+    DynamoDB developer guide, "Change data capture for DynamoDB Streams"). moto answers
+    ResourceInUseException "Cannot enable stream" once a table had a stream, and after a stream is
+    turned off it keeps the shard and fails every write (KeyError 'StreamViewType')."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original = DynamoDBBackend.update_table_streams
+    if getattr(original, "asyncapi_reenable", False):
+        return
+
+    def update_table_streams(self: Any, table: Any, specification: dict[str, Any]) -> None:
+        if not (table.stream_specification or {}).get("StreamEnabled"):
+            table.latest_stream_label = None  # the old stream is off: a new one may start
+        original(self, table, specification)
+        if not (specification.get("StreamEnabled") or specification.get("StreamViewType")):
+            table.stream_shard = None  # off: writes no longer go to a stream
+
+    update_table_streams.asyncapi_reenable = True  # type: ignore[attr-defined]
+    DynamoDBBackend.update_table_streams = update_table_streams  # type: ignore[method-assign]
+
+
 def apply() -> None:
     """Apply every patch once (idempotent; safe from several threads)."""
     global _applied
@@ -112,6 +135,7 @@ def apply() -> None:
             return
         neutralize_moto_event_sources()
         speed_up_sqs()
+        allow_stream_reenable()
         from . import sqs_move_tasks, stream_poller
 
         sqs_move_tasks.install()

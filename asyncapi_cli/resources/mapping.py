@@ -10,6 +10,8 @@ from ..engine import KNOWN_AFTER_UP, Change, Context, Found, diff_settings
 from . import Resource, ignore_not_found, or_none
 
 IDENTITY = ("EventSourceArn", "FunctionName")  # what the mapping is; the rest is how it behaves
+# Set at creation only: UpdateEventSourceMapping has no StartingPosition (Lambda API reference).
+CREATE_ONLY = ("StartingPosition", "StartingPositionTimestamp")
 
 
 @dataclass(kw_only=True)
@@ -22,17 +24,26 @@ class EventSourceMapping(Resource):
         return {"uuid": KNOWN_AFTER_UP}
 
     def _settings(self, desired: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in desired.items() if k not in IDENTITY}
+        return {k: v for k, v in desired.items() if k not in IDENTITY + CREATE_ONLY}
 
     def _get(self, ctx: Context, uuid: str) -> dict[str, Any] | None:
         return or_none(lambda: ctx.clients("lambda").get_event_source_mapping(UUID=uuid))
 
     def find(self, ctx: Context, recorded: dict[str, Any] | None) -> Found | None:
         desired = self.desired(ctx)
+        if recorded and recorded.get("uuid") not in (None, KNOWN_AFTER_UP):
+            # By id first: a stream's ARN changes when the stream is turned off and on again, and is
+            # None once it is off (a mapping then being deleted is still found).
+            mapping = self._get(ctx, recorded["uuid"])
+            if mapping is not None and mapping.get("State") != "Deleting":
+                return Found({"uuid": mapping["UUID"]}, mapping)
+        source = desired.get("EventSourceArn")
+        if not isinstance(source, str) or source == KNOWN_AFTER_UP:
+            return None
         lam = ctx.clients("lambda")
         response = or_none(
             lambda: lam.list_event_source_mappings(
-                EventSourceArn=desired["EventSourceArn"], FunctionName=desired["FunctionName"]
+                EventSourceArn=source, FunctionName=desired["FunctionName"]
             )
         )
         for mapping in (response or {}).get("EventSourceMappings", []):
@@ -41,8 +52,10 @@ class EventSourceMapping(Resource):
         return None
 
     def diff(self, ctx: Context, found: Found) -> list[Change]:
-        live = found.observed
-        changes = diff_settings(live, self._settings(self.desired(ctx)))
+        live, desired = found.observed, self.desired(ctx)
+        if live.get("EventSourceArn") != desired["EventSourceArn"]:
+            return [Change("EventSourceArn", live.get("EventSourceArn"), desired["EventSourceArn"])]
+        changes = diff_settings(live, self._settings(desired))
         if live.get("State") not in ("Enabled", "Enabling", "Creating", "Updating"):
             changes.append(Change("State", live.get("State"), "Enabled"))
         return changes
@@ -74,6 +87,10 @@ class EventSourceMapping(Resource):
         return {"uuid": mapping["UUID"]}
 
     def update(self, ctx: Context, found: Found, changes: list[Change]) -> dict[str, Any]:
+        if any(change.setting == "EventSourceArn" for change in changes):
+            # A mapping's source cannot change: a new mapping on the new source replaces it.
+            self.delete(ctx, found.record)
+            return self.create(ctx)
         uuid = found.record["uuid"]
         settings = self._settings(self.desired(ctx))
         ctx.clients("lambda").update_event_source_mapping(UUID=uuid, Enabled=True, **settings)

@@ -6,19 +6,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..aws import error_code, error_message
-from ..engine import Change, Context, Found
+from ..engine import KNOWN_AFTER_UP, Change, Context, Found
 from ..errors import AwsError
 from . import Resource, ignore_not_found, or_none
 
 
 @dataclass(kw_only=True)
 class Table(Resource):
-    """attributes: AttributeDefinitions, KeySchema, BillingMode (CreateTable's own names)."""
+    """attributes: AttributeDefinitions, KeySchema, BillingMode, and optionally SSESpecification,
+    StreamSpecification (CreateTable's own names; absent: no stream, and an existing one is disabled)
+    and TimeToLiveSpecification (UpdateTimeToLive's, applied once the table is ACTIVE).
+    The record's stream_arn is the table's LatestStreamArn (None without a stream)."""
 
     kind = "dynamodb-table"
 
     def placeholder(self, ctx: Context) -> dict[str, Any]:
-        return {"name": self.name, "arn": ctx.arn("dynamodb", f"table/{self.name}")}
+        return {
+            "name": self.name,
+            "arn": ctx.arn("dynamodb", f"table/{self.name}"),
+            "stream_arn": KNOWN_AFTER_UP if self.attributes.get("StreamSpecification") else None,
+        }
 
     def _describe(self, ctx: Context) -> dict[str, Any] | None:
         response = or_none(lambda: ctx.clients("dynamodb").describe_table(TableName=self.name))
@@ -28,7 +35,23 @@ class Table(Resource):
         table = self._describe(ctx)
         if table is None or table.get("TableStatus") == "DELETING":
             return None
-        return Found({"name": table["TableName"], "arn": table["TableArn"]}, table)
+        return Found(self._record(table), table)
+
+    @staticmethod
+    def _record(table: dict[str, Any]) -> dict[str, Any]:
+        streaming = (table.get("StreamSpecification") or {}).get("StreamEnabled")
+        stream_arn = table.get("LatestStreamArn") if streaming else None
+        return {"name": table["TableName"], "arn": table["TableArn"], "stream_arn": stream_arn}
+
+    def _stream(self, desired: dict[str, Any]) -> dict[str, Any]:
+        return desired.get("StreamSpecification") or {"StreamEnabled": False}
+
+    def _time_to_live(self, ctx: Context) -> dict[str, Any] | None:
+        response = ctx.clients("dynamodb").describe_time_to_live(TableName=self.name)
+        live = response.get("TimeToLiveDescription") or {}
+        if live.get("TimeToLiveStatus") in ("ENABLED", "ENABLING"):
+            return {"Enabled": True, "AttributeName": live.get("AttributeName")}
+        return None
 
     def diff(self, ctx: Context, found: Found) -> list[Change]:
         table = found.observed
@@ -41,7 +64,19 @@ class Table(Resource):
             )
         billing = (table.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED")
         wanted = desired.get("BillingMode", "PROVISIONED")
-        return [] if billing == wanted else [Change("BillingMode", billing, wanted)]
+        changes = [] if billing == wanted else [Change("BillingMode", billing, wanted)]
+        live_stream = table.get("StreamSpecification") or {"StreamEnabled": False}
+        if not live_stream.get("StreamEnabled"):
+            live_stream = {"StreamEnabled": False}
+        if live_stream != self._stream(desired):
+            changes.append(Change("StreamSpecification", live_stream, self._stream(desired)))
+        if "TimeToLiveSpecification" in desired:
+            live_ttl = self._time_to_live(ctx)
+            if live_ttl != desired["TimeToLiveSpecification"]:
+                changes.append(
+                    Change("TimeToLiveSpecification", live_ttl, desired["TimeToLiveSpecification"])
+                )
+        return changes
 
     def _wait_active(self, ctx: Context) -> None:
         ctx.wait(
@@ -52,6 +87,7 @@ class Table(Resource):
     def create(self, ctx: Context) -> dict[str, Any]:
         dynamodb = ctx.clients("dynamodb")
         desired = self.desired(ctx)
+        time_to_live = desired.pop("TimeToLiveSpecification", None)
 
         def being_deleted(exc: Exception) -> bool:
             # CreateTable answers ResourceInUseException while a same-named table is DELETING.
@@ -81,13 +117,29 @@ class Table(Resource):
         else:
             arn = response["TableDescription"]["TableArn"]
         self._wait_active(ctx)
-        return {"name": self.name, "arn": arn}
+        if time_to_live is not None:
+            dynamodb.update_time_to_live(TableName=self.name, TimeToLiveSpecification=time_to_live)
+        table = self._describe(ctx) or {"TableName": self.name, "TableArn": arn}
+        return self._record(table) | {"arn": arn}
 
     def update(self, ctx: Context, found: Found, changes: list[Change]) -> dict[str, Any]:
-        desired = self.desired(ctx)
-        ctx.clients("dynamodb").update_table(TableName=self.name, BillingMode=desired["BillingMode"])
-        self._wait_active(ctx)
-        return found.record
+        desired, dynamodb = self.desired(ctx), ctx.clients("dynamodb")
+        settings = {change.setting for change in changes}
+        if "BillingMode" in settings:
+            dynamodb.update_table(TableName=self.name, BillingMode=desired["BillingMode"])
+            self._wait_active(ctx)
+        if "StreamSpecification" in settings:
+            # Turning a stream off and on again gives a new stream (a new LatestStreamArn): DynamoDB
+            # developer guide, "Enabling a stream" ("... a new stream is created with a different
+            # stream descriptor").
+            dynamodb.update_table(TableName=self.name, StreamSpecification=self._stream(desired))
+            self._wait_active(ctx)
+        if "TimeToLiveSpecification" in settings:
+            dynamodb.update_time_to_live(
+                TableName=self.name, TimeToLiveSpecification=desired["TimeToLiveSpecification"]
+            )
+        table = self._describe(ctx)
+        return self._record(table) if table else found.record
 
     def delete(self, ctx: Context, record: dict[str, Any]) -> None:
         dynamodb = ctx.clients("dynamodb")
