@@ -20,6 +20,7 @@ from typing import Any
 from . import api_errors
 from .cors import cors_method_headers, cors_response, gateway_responses, preflight
 from .engine import Context, Unit
+from .features import priorities
 from .refs import Sub, ref
 from .resources.api_key import ApiKey
 from .resources.apigw_account import ApiGatewayAccountLogging
@@ -80,7 +81,13 @@ def secure_routes(ctx: Context, routes: dict[str, Any]) -> dict[str, Any]:
     methods: dict[str, Any] = routes["methods"]
     submit = methods.get("POST /submit")
     if submit is not None:
-        submit["integrationResponses"].update(api_errors.submit_error_responses())
+        errors = api_errors.submit_error_responses()
+        if priorities.PRIORITY_PARAMETER in (submit.get("requestParameters") or {}):
+            # With priorities, every answer of /submit first turns an invalid priority into a 400.
+            for response in errors.values():
+                templates = response["responseTemplates"]
+                response["responseTemplates"] = {ct: priorities.guarded(t) for ct, t in templates.items()}
+        submit["integrationResponses"].update(errors)
         submit["methodResponses"].update(api_errors.submit_error_method_responses())
     for method in methods.values():
         method["apiKeyRequired"] = settings.auth == "api-key"

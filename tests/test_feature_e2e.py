@@ -23,8 +23,11 @@ from .conftest import run_cli
 from .feature_support import serve_receiver
 
 NAME = "feat-e2e"
-BACKLOG = 30  # slow normal jobs: three sequential batches of ten on the one normal processor
-SLOW_SECONDS = 2
+# Slow normal jobs behind a normal processor held to two at a time (batch size 1, the mapping's
+# MaximumConcurrency 2, its minimum): the backlog needs at least BACKLOG / 2 * SLOW_SECONDS to clear.
+BACKLOG = 10
+SLOW_SECONDS = 4
+PRIORITY_CONFIG = "[processor]\nbatch_size = 1\nmax_concurrency = 2\n"
 
 
 class Stack:
@@ -65,9 +68,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             manager.stop()
 
 
-def _deploy(home: Path, name: str, features: str) -> Iterator[Stack]:
+def _deploy(home: Path, name: str, features: str, *extra: str) -> Iterator[Stack]:
     deployed = Stack(home, name)
-    result = deployed.cli("up", "--local", "--name", name, "--with", features, "--json")
+    result = deployed.cli("up", "--local", "--name", name, "--with", features, *extra, "--json")
     assert result.returncode == 0, result.stderr
     deployed.outputs = json.loads(result.stdout)["outputs"]
     deployed.info = manager.running_info() or {}
@@ -86,7 +89,9 @@ def stack(home: Path) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def priority_stack(home: Path) -> Iterator[Stack]:
-    yield from _deploy(home, f"{NAME}-prio", "priorities")
+    config = home / "priorities.toml"
+    config.write_text(PRIORITY_CONFIG)
+    yield from _deploy(home, f"{NAME}-prio", "priorities", "--config", str(config))
 
 
 def http(method: str, url: str, body: Any = None) -> tuple[int, Any]:

@@ -161,7 +161,7 @@ def submit_request_template(*, main_queue_url: str, high_queue_url: str) -> str:
     )
 
 
-def _guarded(template: str) -> str:
+def guarded(template: str) -> str:
     """Every answer of /submit first turns an invalid priority into a 400 (whatever SQS said)."""
     return (
         _PRIORITY_VTL + f"#if(!{_VALID})##\n"
@@ -171,15 +171,15 @@ def _guarded(template: str) -> str:
     )
 
 
-SUBMIT_ACCEPTED_TEMPLATE = _guarded(
+SUBMIT_ACCEPTED_TEMPLATE = guarded(
     _JOB_ID_VTL + '#set($context.responseOverride.header.Location = "status/$jobId")##\n'
     '{"jobId": "$jobId", "status": "queued", "priority": "$priority", "statusUrl": "status/$jobId"}'
 )
-SUBMIT_UNAVAILABLE_TEMPLATE = _guarded(
+SUBMIT_UNAVAILABLE_TEMPLATE = guarded(
     '{"message": "The job queue is unavailable; nothing was queued. Retry later.", '
     '"requestId": "$context.requestId"}'
 )
-SUBMIT_FAILED_TEMPLATE = _guarded(
+SUBMIT_FAILED_TEMPLATE = guarded(
     '{"message": "The job could not be queued.", "requestId": "$context.requestId"}'
 )
 
