@@ -23,6 +23,7 @@ class Bucket(Resource):
     """attributes: PublicAccessBlockConfiguration and ServerSideEncryptionConfiguration, as S3 takes them."""
 
     kind = "s3-bucket"
+    known_before_create = frozenset({"name", "arn"})
 
     def placeholder(self, ctx: Context) -> dict[str, Any]:
         return {"name": self.name, "arn": f"arn:{ctx.partition}:s3:::{self.name}"}

@@ -36,6 +36,11 @@ class Function(Resource):
 
     code: str = "app"  # which bundle of ctx.code the function runs
     kind = "lambda-function"
+    known_before_create = frozenset({"name", "arn"})
+    # Lambda stores environment values as given: the table and bucket need not exist yet.
+    value_only_keys = frozenset({"Environment"})
+    # Nothing it names must outlive it: its role and log group may go at the same time.
+    deletion_keys = frozenset()
 
     def placeholder(self, ctx: Context) -> dict[str, Any]:
         return {"name": self.name, "arn": ctx.arn("lambda", f"function:{self.name}")}

@@ -73,6 +73,11 @@ class ApiRoutes(Resource):
         api = self.attributes.get("restApiId")
         return api.key if isinstance(api, Ref) else None
 
+    def needs_existing(self, attribute_key: str, target: Any) -> bool:
+        """A Lambda integration's URI names the function by ARN; API Gateway stores it unchecked (it is
+        invoked only once deployed, and the stage deploys after the function's invoke permission)."""
+        return not (attribute_key == "methods" and getattr(target, "kind", "") == "lambda-function")
+
     def _result(self, desired: dict[str, Any]) -> dict[str, Any]:
         return {"api_id": desired["restApiId"], "fingerprint": fingerprint(desired)}
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine import KNOWN_AFTER_UP, Change, Context, Found
+from ..refs import Ref
 from . import Resource, ignore_not_found, or_none
 
 
@@ -15,6 +16,12 @@ class Stage(Resource):
     digest of the routes there so that a change of routes redeploys)."""
 
     kind = "apigateway-stage"
+
+    @property
+    def deleted_with(self) -> str | None:
+        """A stage is deleted with its REST API: no DeleteStage on `down`."""
+        api = self.attributes.get("restApiId")
+        return api.key if isinstance(api, Ref) else None
 
     def _record(self, ctx: Context, desired: dict[str, Any], deployment_id: str) -> dict[str, Any]:
         api_id = desired["restApiId"]

@@ -16,6 +16,7 @@ class Table(Resource):
     """attributes: AttributeDefinitions, KeySchema, BillingMode (CreateTable's own names)."""
 
     kind = "dynamodb-table"
+    known_before_create = frozenset({"name", "arn"})
 
     def placeholder(self, ctx: Context) -> dict[str, Any]:
         return {"name": self.name, "arn": ctx.arn("dynamodb", f"table/{self.name}")}
