@@ -20,6 +20,7 @@ from .aws import AwsClients
 from .graph import deleted_with, down_edges, up_edges
 from .names import TAG_KEY, StackNames, StackSettings
 from .refs import resolve
+from .resources import start_deletion, was_already_gone
 from .retry import Pacer, retry_call, wait_until
 from .state import StateStore
 
@@ -303,8 +304,9 @@ def destroy(units: list[Unit], ctx: Context, store: StateStore, reporter: Report
             # go when their parent is deleted: nothing to do.
             action = f"deleted with {parent}"
         elif recorded is not None:
+            start_deletion()
             unit.delete(ctx, recorded)  # "not found" is success: the unit ignores it
-            action = "deleted"
+            action = "absent" if was_already_gone() else "deleted"
         else:
             # Where names are not unique (REST APIs), a same-named orphan may remain after the
             # one found is gone: look again, a bounded number of times.

@@ -6,6 +6,7 @@ from stack.py.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -29,9 +30,33 @@ def or_none(call: Callable[[], T]) -> T | None:
         raise
 
 
+_deletion = threading.local()
+
+
 def ignore_not_found(call: Callable[[], Any]) -> None:
-    """Deleting what is already gone is success."""
-    or_none(call)
+    """Deleting what is already gone is success (and noted: see was_already_gone)."""
+    _deletion.gone = False
+    try:
+        call()
+    except Exception as exc:
+        if not is_not_found(exc):
+            raise
+        _deletion.gone = True
+
+
+def note_already_gone() -> None:
+    """For a delete that learns otherwise than through ignore_not_found that nothing was there."""
+    _deletion.gone = True
+
+
+def start_deletion() -> None:
+    _deletion.gone = None
+
+
+def was_already_gone() -> bool:
+    """Whether this thread's last delete since start_deletion() found nothing to delete, so that
+    `down` can say "absent" without looking the resource up first."""
+    return getattr(_deletion, "gone", None) is True
 
 
 @dataclass(kw_only=True)
