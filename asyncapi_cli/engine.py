@@ -97,6 +97,7 @@ class Context:
         timeout: float = 60.0,
         base: float = 0.25,
         cap: float = 8.0,
+        settling: bool = False,
     ) -> Any:
         return retry_call(
             fn,
@@ -107,6 +108,7 @@ class Context:
             base=base,
             cap=cap,
             on_retry=self.count_retry,
+            settling=settling,
         )
 
     def wait(self, probe: Callable[[], Any], *, what: str, timeout: float = 300.0) -> Any:

@@ -45,8 +45,13 @@ def retry_call(
     base: float = 0.25,
     cap: float = 8.0,
     on_retry: Callable[[Exception], None] | None = None,
+    settling: bool = False,
 ) -> T:
-    """Call fn until it succeeds, retrying errors retry_if accepts, for at most `timeout` seconds."""
+    """Call fn until it succeeds, retrying errors retry_if accepts, for at most `timeout` seconds.
+
+    settling: the error passes by itself after a while (IAM propagation), not under our load: retry
+    on a waiter's interval (equal jitter, capped near `cap`) rather than backing off from AWS.
+    """
     deadline = pacer.clock() + timeout
     attempt = 0
     while True:
@@ -55,7 +60,8 @@ def retry_call(
         except Exception as exc:
             if not retry_if(exc):
                 raise
-            delay = max(0.05, pacer.backoff(attempt, base, cap))
+            pause = pacer.poll_interval if settling else pacer.backoff
+            delay = max(0.05, pause(attempt, base, cap))
             if pacer.clock() + delay > deadline:
                 raise AwsError(f"gave up on {what} after {attempt + 1} attempts: {exc}") from exc
             if on_retry is not None:
