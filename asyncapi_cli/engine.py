@@ -64,6 +64,8 @@ class Context:
     code: dict[str, LambdaCode] = field(default_factory=dict)
     api_url_for: Callable[[str], str] | None = None
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Units whose resource this run created: what lives only inside them cannot exist yet.
+    created: set[str] = field(default_factory=set)
     retries: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -262,11 +264,17 @@ def apply(units: list[Unit], ctx: Context, store: StateStore, reporter: Reporter
         reporter.started(unit.key, unit.kind, name)
         started = time.monotonic()
         recorded = store.state.resources.get(unit.key)
-        found = unit.find(ctx, recorded)
+        parent = deleted_with(unit)
+        # A child (routes, a stage, a permission) of a parent created in this run cannot exist yet:
+        # no lookup.
+        fresh = recorded is None and parent is not None and parent in ctx.created
+        found = None if fresh else unit.find(ctx, recorded)
         changes: list[Change] = []
         if found is None:
             record = unit.create(ctx)
             action = "created"
+            with ctx._lock:
+                ctx.created.add(unit.key)
         else:
             changes = unit.diff(ctx, found)
             if changes:

@@ -26,7 +26,7 @@ class RestApi(Resource):
         if recorded and recorded.get("id") not in (None, KNOWN_AFTER_UP):
             api = or_none(lambda: apigw.get_rest_api(restApiId=recorded["id"]))
             if api is not None and api.get("name") == self.name:
-                return Found({"name": api["name"], "id": api["id"]}, api)
+                return Found(_record(api), api)
         # REST API names are not unique: prefer the one tagged with this stack.
         matches = [
             item
@@ -38,7 +38,7 @@ class RestApi(Resource):
             return None
         tagged = [m for m in matches if (m.get("tags") or {}).get(TAG_KEY) == ctx.names.project]
         api = (tagged or matches)[0]
-        return Found({"name": api["name"], "id": api["id"]}, api)
+        return Found(_record(api), api)
 
     def _types(self, ctx: Context) -> list[str]:
         return list((self.desired(ctx).get("endpointConfiguration") or {}).get("types") or ["EDGE"])
@@ -50,7 +50,7 @@ class RestApi(Resource):
 
     def create(self, ctx: Context) -> dict[str, Any]:
         api = ctx.clients("apigateway").create_rest_api(name=self.name, tags=ctx.tags, **self.desired(ctx))
-        return {"name": api["name"], "id": api["id"]}
+        return _record(api)
 
     def update(self, ctx: Context, found: Found, changes: list[Change]) -> dict[str, Any]:
         current = (found.observed.get("endpointConfiguration") or {}).get("types") or ["EDGE"]
@@ -74,3 +74,8 @@ class RestApi(Resource):
             base=2.0,
             cap=30.0,
         )
+
+
+def _record(api: dict[str, Any]) -> dict[str, Any]:
+    # The root resource's id too, so that the routes of a new API need not read its resources.
+    return {"name": api["name"], "id": api["id"], "root_id": api.get("rootResourceId")}

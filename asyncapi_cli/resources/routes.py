@@ -141,6 +141,16 @@ class ApiRoutes(Resource):
             observed = self._observed[1]
             self._observed = None
             return observed
+        api = self.attributes.get("restApiId")
+        root_id = ctx.record_of(api.key).get("root_id") if isinstance(api, Ref) else None
+        if root_id and api.key in ctx.created:
+            # An API this run created has its root resource and nothing else (CreateRestApi).
+            return {
+                "resources": {"/": {"id": root_id, "path": "/"}},
+                "validators": {},
+                "models": {},
+                "methods": {},
+            }
         return self._observe(ctx, desired)
 
     def find(self, ctx: Context, recorded: dict[str, Any] | None) -> Found | None:
