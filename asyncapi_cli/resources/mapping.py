@@ -83,6 +83,7 @@ class EventSourceMapping(Resource):
     def delete(self, ctx: Context, record: dict[str, Any]) -> None:
         uuid = record["uuid"]
         lam = ctx.clients("lambda")
+
         # A mapping still Creating or Updating (a `down` after an interrupted `up`) answers
         # ResourceInUseException (Lambda API reference, DeleteEventSourceMapping, Errors): retry.
         def attempt() -> None:
