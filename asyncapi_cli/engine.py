@@ -17,8 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .aws import AwsClients
+from .graph import deleted_with, down_edges, up_edges
 from .names import TAG_KEY, StackNames, StackSettings
 from .refs import resolve
+from .resources import start_deletion, was_already_gone
 from .retry import Pacer, retry_call, wait_until
 from .state import StateStore
 
@@ -63,6 +65,8 @@ class Context:
     api_url_for: Callable[[str], str] | None = None
     local: bool = False  # the embedded local AWS (features relax what only loopback tests need)
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Units whose resource this run created: what lives only inside them cannot exist yet.
+    created: set[str] = field(default_factory=set)
     retries: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -96,6 +100,7 @@ class Context:
         timeout: float = 60.0,
         base: float = 0.25,
         cap: float = 8.0,
+        settling: bool = False,
     ) -> Any:
         return retry_call(
             fn,
@@ -106,6 +111,7 @@ class Context:
             base=base,
             cap=cap,
             on_retry=self.count_retry,
+            settling=settling,
         )
 
     def wait(self, probe: Callable[[], Any], *, what: str, timeout: float = 300.0) -> Any:
@@ -172,32 +178,31 @@ class SilentReporter:
         pass
 
 
+MAX_WORKERS = 16  # enough for every root of the stack at once; bounded for API rate limits
+
+
 def run_dag(
     units: list[Unit],
     work: Callable[[Unit], Outcome],
     *,
-    reverse: bool = False,
-    max_workers: int = 6,
+    waits_on: dict[str, set[str]] | None = None,
+    max_workers: int | None = None,
 ) -> list[Outcome]:
-    """Run work(unit) once per unit, each after its dependencies (dependents when reverse).
+    """Run work(unit) once per unit, each after the units it waits on (default: up's graph).
 
     On the first failure nothing new starts; running units finish; the first error is raised.
+    The pool is sized to the graph, so that no ready unit queues behind others (the table, whose
+    CREATING is the longest wait of the roots, used to start after six others).
     """
     by_key = {u.key: u for u in units}
-    waits_on: dict[str, set[str]] = {u.key: set() for u in units}
-    for unit in units:
-        for dep in unit.depends_on:
-            if dep not in by_key:
-                continue
-            if reverse:
-                waits_on[dep].add(unit.key)
-            else:
-                waits_on[unit.key].add(dep)
+    if waits_on is None:
+        waits_on = up_edges(units)
+    workers = max_workers or max(1, min(MAX_WORKERS, len(units)))
     done: set[str] = set()
     outcomes: list[Outcome] = []
     running: dict[Future[Outcome], str] = {}
     error: BaseException | None = None
-    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="asyncapi")
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asyncapi")
     try:
         while True:
             if error is None:
@@ -224,6 +229,15 @@ def run_dag(
     return outcomes
 
 
+def _seed_known(units: list[Unit], ctx: Context) -> None:
+    """Records known before anything exists (ARNs from names), for units that need only those."""
+    for unit in units:
+        known = getattr(unit, "known_record", None)
+        record = known(ctx) if known else {}
+        if record:
+            ctx.set_record(unit.key, record)
+
+
 def plan(units: list[Unit], ctx: Context, store: StateStore) -> list[Outcome]:
     """What `up` would do, per resource. Reads only; never writes state."""
 
@@ -239,6 +253,7 @@ def plan(units: list[Unit], ctx: Context, store: StateStore) -> list[Outcome]:
             action = "update" if changes else "exists"
         return Outcome(unit.key, unit.kind, unit.name, action, changes, time.monotonic() - started)
 
+    _seed_known(units, ctx)
     return run_dag(units, work)
 
 
@@ -269,11 +284,17 @@ def _apply(units: list[Unit], ctx: Context, store: StateStore, reporter: Reporte
         reporter.started(unit.key, unit.kind, name)
         started = time.monotonic()
         recorded = store.state.resources.get(unit.key)
-        found = unit.find(ctx, recorded)
+        parent = deleted_with(unit)
+        # A child (routes, a stage, a permission) of a parent created in this run cannot exist yet:
+        # no lookup.
+        fresh = recorded is None and parent is not None and parent in ctx.created
+        found = None if fresh else unit.find(ctx, recorded)
         changes: list[Change] = []
         if found is None:
             record = unit.create(ctx)
             action = "created"
+            with ctx._lock:
+                ctx.created.add(unit.key)
         else:
             changes = unit.diff(ctx, found)
             if changes:
@@ -289,11 +310,17 @@ def _apply(units: list[Unit], ctx: Context, store: StateStore, reporter: Reporte
         reporter.finished(outcome)
         return outcome
 
+    _seed_known(units, ctx)
     return run_dag(units, work)
 
 
 def destroy(units: list[Unit], ctx: Context, store: StateStore, reporter: Reporter) -> list[Outcome]:
-    """Delete in reverse dependency order. Not found means already deleted."""
+    """Delete in AWS's deletion order (graph.down_edges). Not found means already deleted.
+
+    A recorded resource is deleted by the ids in the state file, without looking it up first; only
+    what the state does not record (`down --name` without a state file, or a crash between a create
+    and its record) is found by name or tags.
+    """
 
     def work(unit: Unit) -> Outcome:
         name = unit.name
@@ -301,41 +328,48 @@ def destroy(units: list[Unit], ctx: Context, store: StateStore, reporter: Report
         started = time.monotonic()
         action = "absent"
         recorded = store.state.resources.get(unit.key)
-        parent = getattr(unit, "deleted_with", None)
-        # Children of another resource (API routes) go when their parent is deleted: nothing to do.
-        # Where names are not unique (REST APIs), a same-named orphan (from a crash between a create
-        # and its record) may remain after the recorded one is gone: look again, a bounded number of times.
-        rounds = 0 if parent else 1 if getattr(unit, "unique_name", True) else 5
+        parent = deleted_with(unit)
         if parent:
+            # Children of another resource (routes and stage of an API, a function's permission)
+            # go when their parent is deleted: nothing to do.
             action = f"deleted with {parent}"
-        if getattr(unit, "kept_on_down", False):  # an account-wide setting (issue 14): never undone
-            rounds, action = 0, "kept"
-        for _ in range(rounds):
-            found = unit.find(ctx, recorded)
-            if found is None:
-                break
-            unit.delete(ctx, found.record)
-            action = "deleted"
-            recorded = None
+        elif getattr(unit, "kept_on_down", False):  # an account-wide setting (issue 14): never undone
+            action = "kept"
+        elif recorded is not None:
+            start_deletion()
+            unit.delete(ctx, recorded)  # "not found" is success: the unit ignores it
+            action = "absent" if was_already_gone() else "deleted"
+        else:
+            # Where names are not unique (REST APIs), a same-named orphan may remain after the
+            # one found is gone: look again, a bounded number of times.
+            for _ in range(1 if getattr(unit, "unique_name", True) else 5):
+                found = unit.find(ctx, None)
+                if found is None:
+                    break
+                unit.delete(ctx, found.record)
+                action = "deleted"
         store.forget(unit.key)
         outcome = Outcome(unit.key, unit.kind, name, action, [], time.monotonic() - started)
         reporter.finished(outcome)
         return outcome
 
-    # Dependents find themselves through their dependencies' records (the API id, say): take them
-    # from the state, or, when the state lost them, find those dependencies by name first.
-    needed = {dep for unit in units for dep in unit.depends_on}
+    # Units found by name find themselves through other units' records (the API id, say): take
+    # them from the state, or, when the state lost them, find those units by name first.
+    _seed_known(units, ctx)
+    for key, record in store.state.resources.items():
+        ctx.set_record(key, record)
+    needed = {dep for unit in units if unit.key not in store.state.resources for dep in unit.depends_on}
     for unit in units:
-        if unit.key not in needed:
+        if unit.key not in needed or unit.key in store.state.resources:
             continue
-        record = store.state.resources.get(unit.key)
-        if record is None and getattr(unit, "deleted_with", None):
+        record = None
+        if record is None and deleted_with(unit):
             record = unit.placeholder(ctx)
         elif record is None:
             found = unit.find(ctx, None)
             record = found.record if found else unit.placeholder(ctx)
         ctx.set_record(unit.key, record)
-    return run_dag(units, work, reverse=True)
+    return run_dag(units, work, waits_on=down_edges(units))
 
 
 def diff_settings(live: dict[str, Any], desired: dict[str, Any], prefix: str = "") -> list[Change]:

@@ -192,8 +192,14 @@ def test_down_twice_treats_not_found_as_deleted(mocked_aws: None) -> None:
     ops.down(ops.open_stack(stack_options(NAME), creating=False), SilentReporter())
     stack.store.path.write_text(saved)  # a stale state that names resources already gone
     outcomes = ops.down(ops.open_stack(stack_options(NAME), creating=False), SilentReporter())
+    # The routes and stage go with their API, the invoke permission with its function (no calls);
     # "kept": the account's API Gateway CloudWatch role setting, never undone (issue 14).
-    assert {o.action for o in outcomes} <= {"absent", "deleted with rest_api", "kept"}
+    assert {o.action for o in outcomes} <= {
+        "absent",
+        "deleted with rest_api",
+        "deleted with status_fn",
+        "kept",
+    }
     assert live_inventory() == EMPTY
 
 

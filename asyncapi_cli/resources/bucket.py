@@ -9,7 +9,7 @@ from typing import Any
 from ..aws import error_code
 from ..engine import Change, Context, Found
 from ..errors import AwsError
-from . import Resource, ignore_not_found, or_none
+from . import Resource, ignore_not_found, note_already_gone, or_none
 
 PUBLIC_ACCESS_BLOCK = "PublicAccessBlockConfiguration"
 ENCRYPTION = "ServerSideEncryptionConfiguration"
@@ -23,6 +23,7 @@ class Bucket(Resource):
     """attributes: PublicAccessBlockConfiguration and ServerSideEncryptionConfiguration, as S3 takes them."""
 
     kind = "s3-bucket"
+    known_before_create = frozenset({"name", "arn"})
 
     def placeholder(self, ctx: Context) -> dict[str, Any]:
         return {"name": self.name, "arn": f"arn:{ctx.partition}:s3:::{self.name}"}
@@ -139,6 +140,7 @@ class Bucket(Resource):
         except Exception as exc:
             if error_code(exc) not in {"NoSuchBucket", "404"}:
                 raise
+            note_already_gone()
             return
         ignore_not_found(lambda: ctx.clients("s3").delete_bucket(Bucket=name))
 

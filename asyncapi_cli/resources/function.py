@@ -36,6 +36,11 @@ class Function(Resource):
 
     code: str = "app"  # which bundle of ctx.code the function runs
     kind = "lambda-function"
+    known_before_create = frozenset({"name", "arn"})
+    # Lambda stores environment values as given: the table and bucket need not exist yet.
+    value_only_keys = frozenset({"Environment"})
+    # Nothing it names must outlive it: its role and log group may go at the same time.
+    deletion_keys = frozenset()
 
     def placeholder(self, ctx: Context) -> dict[str, Any]:
         return {"name": self.name, "arn": ctx.arn("lambda", f"function:{self.name}")}
@@ -79,7 +84,11 @@ class Function(Resource):
         return changes
 
     def _retry_while_settling(self, ctx: Context, call: Callable[[], Any], what: str) -> Any:
-        return ctx.pacer_retry(call, retry_if=_settling, what=what, timeout=120, base=0.5, cap=8.0)
+        # Role propagation (about 8 s) and a function's Pending (a few seconds) end by themselves:
+        # retry on a waiter's interval, so that the call lands soon after they end (issue 13).
+        return ctx.pacer_retry(
+            call, retry_if=_settling, what=what, timeout=120, base=0.5, cap=1.25, settling=True
+        )
 
     def _wait_ready(self, ctx: Context) -> dict[str, Any]:
         def ready() -> dict[str, Any] | None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..aws import error_code, error_message
 from ..engine import KNOWN_AFTER_UP, Change, Context, Found, diff_settings
-from . import Resource, ignore_not_found, or_none
+from . import Resource, note_already_gone, or_none
 
 IDENTITY = ("EventSourceArn", "FunctionName")  # what the mapping is; the rest is how it behaves
 # Set at creation only: UpdateEventSourceMapping has no StartingPosition (Lambda API reference).
@@ -100,10 +100,18 @@ class EventSourceMapping(Resource):
     def delete(self, ctx: Context, record: dict[str, Any]) -> None:
         uuid = record["uuid"]
         lam = ctx.clients("lambda")
+
         # A mapping still Creating or Updating (a `down` after an interrupted `up`) answers
         # ResourceInUseException (Lambda API reference, DeleteEventSourceMapping, Errors): retry.
+        def attempt() -> None:
+            answer = or_none(lambda: lam.delete_event_source_mapping(UUID=uuid))
+            # AWS answers ResourceNotFoundException for an unknown UUID (Lambda API reference,
+            # DeleteEventSourceMapping); moto answers 200 with no configuration: both mean gone.
+            if answer is None or "UUID" not in answer:
+                note_already_gone()
+
         ctx.pacer_retry(
-            lambda: ignore_not_found(lambda: lam.delete_event_source_mapping(UUID=uuid)),
+            attempt,
             retry_if=lambda exc: error_code(exc) == "ResourceInUseException",
             what=f"deleting event source mapping {uuid} (still being created or updated)",
             timeout=120,

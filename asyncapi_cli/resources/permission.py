@@ -8,6 +8,7 @@ from typing import Any
 
 from ..aws import error_code, error_message
 from ..engine import Change, Context, Found
+from ..refs import Ref
 from . import Resource, ignore_not_found, or_none
 
 
@@ -17,6 +18,13 @@ class InvokePermission(Resource):
     SourceAccount). Only SourceArn can drift in a way we repair (by replacing the statement)."""
 
     kind = "lambda-permission"
+    deletion_keys = frozenset()  # it goes with its function (deleted_with): no order of its own
+
+    @property
+    def deleted_with(self) -> str | None:
+        """A function's resource policy is deleted with the function: no RemovePermission on `down`."""
+        function = self.attributes.get("FunctionName")
+        return function.key if isinstance(function, Ref) else None
 
     def _record(self, desired: dict[str, Any], source_arn: str | None) -> dict[str, Any]:
         return {"function": desired["FunctionName"], "sid": desired["StatementId"], "source_arn": source_arn}

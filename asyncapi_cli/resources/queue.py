@@ -18,6 +18,7 @@ class Queue(Resource):
     """attributes: SQS queue attributes, string-valued as SQS takes them (Json for JSON-valued ones)."""
 
     kind = "sqs-queue"
+    known_before_create = frozenset({"name", "arn"})
 
     def _record(self, ctx: Context, url: str, arn: str | None = None) -> dict[str, Any]:
         return {"name": self.name, "url": url, "arn": arn or ctx.arn("sqs", self.name)}

@@ -17,6 +17,7 @@ class Role(Resource):
     """attributes: AssumeRolePolicyDocument, Description, and Policies (inline policy name -> document)."""
 
     kind = "iam-role"
+    known_before_create = frozenset({"name", "arn"})
 
     def placeholder(self, ctx: Context) -> dict[str, Any]:
         return {"name": self.name, "arn": ctx.arn("iam", f"role/{self.name}", region=False)}
@@ -89,16 +90,27 @@ class Role(Resource):
     def delete(self, ctx: Context, record: dict[str, Any]) -> None:
         iam = ctx.clients("iam")
         name = record["name"]
-        # A role with policies cannot be deleted: inline ones are deleted, managed ones detached.
-        names = or_none(lambda: iam.list_role_policies(RoleName=name))
-        if names is None:
-            return
+        # A role with policies cannot be deleted. The inline policies this unit puts are known by
+        # name: delete them without listing; list only when IAM still refuses (DeleteConflict:
+        # policies someone else attached or put).
+        for policy_name in self.attributes.get("Policies", {}):
+            ignore_not_found(lambda p=policy_name: iam.delete_role_policy(RoleName=name, PolicyName=p))
+        try:
+            ignore_not_found(lambda: iam.delete_role(RoleName=name))
+        except Exception as exc:
+            if error_code(exc) != "DeleteConflict":
+                raise
+            self._detach_all(ctx, name)
+            ignore_not_found(lambda: iam.delete_role(RoleName=name))
+
+    def _detach_all(self, ctx: Context, name: str) -> None:
+        iam = ctx.clients("iam")
+        names = or_none(lambda: iam.list_role_policies(RoleName=name)) or {}
         for policy_name in names.get("PolicyNames", []):
             ignore_not_found(lambda p=policy_name: iam.delete_role_policy(RoleName=name, PolicyName=p))
         attached = or_none(lambda: iam.list_attached_role_policies(RoleName=name)) or {}
         for policy in attached.get("AttachedPolicies", []):
             ignore_not_found(lambda a=policy["PolicyArn"]: iam.detach_role_policy(RoleName=name, PolicyArn=a))
-        ignore_not_found(lambda: iam.delete_role(RoleName=name))
 
 
 def _document(value: Any) -> Any:

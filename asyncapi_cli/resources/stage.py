@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine import KNOWN_AFTER_UP, Change, Context, Found
+from ..refs import Ref
 from . import Resource, ignore_not_found, or_none
 
 # The attributes CreateDeployment does not take: they are UpdateStage's.
@@ -63,6 +64,12 @@ class Stage(Resource):
     accessLogSettings (see the module's docstring)."""
 
     kind = "apigateway-stage"
+
+    @property
+    def deleted_with(self) -> str | None:
+        """A stage is deleted with its REST API: no DeleteStage on `down`."""
+        api = self.attributes.get("restApiId")
+        return api.key if isinstance(api, Ref) else None
 
     def _record(self, ctx: Context, desired: dict[str, Any], deployment_id: str) -> dict[str, Any]:
         api_id = desired["restApiId"]

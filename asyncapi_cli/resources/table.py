@@ -19,6 +19,7 @@ class Table(Resource):
     The record's stream_arn is the table's LatestStreamArn (None without a stream)."""
 
     kind = "dynamodb-table"
+    known_before_create = frozenset({"name", "arn"})
 
     def placeholder(self, ctx: Context) -> dict[str, Any]:
         return {
