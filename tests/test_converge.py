@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
@@ -203,21 +205,44 @@ def test_down_twice_treats_not_found_as_deleted(mocked_aws: None) -> None:
     assert live_inventory() == EMPTY
 
 
-def _mutating_calls_of_up() -> int:
+def _probe(count: Callable[[], int]) -> int:
+    """Count at collection time (the matrices are parametrized by it), before the per-test environment
+    fixture exists: in a scratch directory with fake credentials, so it never touches the checkout's
+    .asyncapi/ and parallel workers (pytest-xdist) never share a state file or its lock."""
+    import tempfile
+
     from moto import mock_aws
 
-    with mock_aws():
-        return deploy("probe-stack").clients.counter.mutating
+    saved_cwd, saved_env = os.getcwd(), dict(os.environ)
+    with tempfile.TemporaryDirectory() as scratch:
+        os.chdir(scratch)
+        os.environ.update(
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_DEFAULT_REGION="us-east-1",
+            ASYNCAPI_HOME=os.path.join(scratch, "home"),
+        )
+        try:
+            with mock_aws():
+                return int(count())
+        finally:
+            os.chdir(saved_cwd)
+            os.environ.clear()
+            os.environ.update(saved_env)
+
+
+def _mutating_calls_of_up() -> int:
+    return _probe(lambda: deploy("probe-stack").clients.counter.mutating)
 
 
 def _mutating_calls_of_down() -> int:
-    from moto import mock_aws
-
-    with mock_aws():
+    def count() -> int:
         deploy("probe-stack")
         stack = ops.open_stack(stack_options("probe-stack"), creating=False)
         ops.down(stack, SilentReporter())
         return stack.clients.counter.mutating
+
+    return _probe(count)
 
 
 UP_CALLS = _mutating_calls_of_up()
