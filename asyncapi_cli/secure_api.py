@@ -20,7 +20,7 @@ from typing import Any
 from . import api_errors
 from .cors import cors_method_headers, cors_response, gateway_responses, preflight
 from .engine import Context, Unit
-from .features import priorities
+from .features import priorities, wiring
 from .refs import Sub, ref
 from .resources.api_key import ApiKey
 from .resources.apigw_account import ApiGatewayAccountLogging
@@ -173,6 +173,8 @@ def recorder_policy(ctx: Context) -> dict[str, Any]:
             _statement(
                 ["logs:CreateLogStream", "logs:PutLogEvents"], [ctx.arn("logs", f"log-group:{group}:*")]
             ),
+            # Webhooks on: the dead-lettered job's one delivery goes to the webhooks queue.
+            *wiring.recorder_statements(ctx),
         ],
     }
 
@@ -222,6 +224,7 @@ def secure_units(ctx: Context, *, queue: Any, role: Any, code: str) -> list[Unit
                     "Variables": {
                         "JOBS_TABLE_NAME": ref("table").name,
                         "DEAD_LETTER_QUEUE_URL": ref("dlq").url,
+                        **wiring.processor_environment(ctx),  # WEBHOOK_QUEUE_URL when webhooks are on
                     }
                 },
             },

@@ -45,6 +45,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import boto3
+import webhook_outbox  # issue 10: a dead-lettered job's webhook
 from botocore.exceptions import ClientError
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -158,6 +159,18 @@ def forward(queue_url: str, record: dict[str, Any]) -> str:
     return str(answer.get("MessageId", ""))
 
 
+def _callback_url(record: dict[str, Any]) -> str | None:
+    """The job's callbackUrl, from the message body (a job dead-lettered before any claim has no record)."""
+    try:
+        body = json.loads(record.get("body") or "")
+    except ValueError:
+        return None
+    if isinstance(body, dict) and isinstance(body.get("data"), dict) and "jobId" in body:
+        body = body["data"]  # the {"jobId", "data"} envelope
+    url = body.get("callbackUrl") if isinstance(body, dict) else None
+    return url if isinstance(url, str) else None
+
+
 def _queue_name(url_or_arn: str) -> str:
     return re.split(r"[/:]", url_or_arn.rstrip("/"))[-1]
 
@@ -183,6 +196,11 @@ def process_record(record: dict[str, Any], table_name: str, queue_url: str) -> b
                 jobId=job_id,
                 messageId=message_id,
                 outcome="failed" if marked else "already-final",
+            )
+            # Webhooks (when on): a dead-lettered job is a final `failed` job like any other. Idempotent:
+            # a job that already has its delivery (or asked for none) gets nothing more.
+            webhook_outbox.ensure_enqueued(
+                _client("dynamodb"), _client("sqs"), table_name, job_id, callback_url=_callback_url(record)
             )
         kept_as = forward(queue_url, record)
         log("INFO", "dead-letter-kept", jobId=job_id, messageId=message_id, keptAs=kept_as)

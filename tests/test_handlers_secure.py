@@ -267,3 +267,21 @@ def test_through_real_queues_each_message_is_handled_once(recorder: SimpleNamesp
     assert attributes["ApproximateNumberOfMessagesNotVisible"] == "0"
     assert [json.loads(m["Body"]) for m in kept_messages(recorder)] == [{"p": 1}]
     assert item("e2e-1")["reason"] == "dead-lettered"
+
+
+def test_a_dead_lettered_job_gets_its_one_webhook(
+    recorder: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 10 with issue 14: a job that ends failed by dead-lettering is final like any other, so a
+    # job that asked for a callback gets its job.failed delivery, once, with the same delivery id.
+    webhooks_url = recorder.sqs.create_queue(QueueName="h-webhooks")["QueueUrl"]
+    monkeypatch.setenv("WEBHOOK_QUEUE_URL", webhooks_url)
+    hooked = inbox_record("dl-hook", {"callbackUrl": "https://example.com/hook", "n": 1})
+    plain = inbox_record("dl-plain", {"n": 2})
+    assert run_recorder(recorder, hooked, plain) == []
+    assert run_recorder(recorder, hooked) == []  # a redelivery to the recorder enqueues nothing more
+    answer = recorder.sqs.receive_message(QueueUrl=webhooks_url, MaxNumberOfMessages=10)
+    (delivery,) = answer.get("Messages", [])
+    assert json.loads(delivery["Body"])["jobId"] == "dl-hook"
+    assert item("dl-hook")["webhook"]["status"] == "pending"
+    assert "webhook" not in item("dl-plain")

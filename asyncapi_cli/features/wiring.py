@@ -53,6 +53,11 @@ def processor_statements(ctx: Context) -> list[dict[str, Any]]:
     return statements
 
 
+def recorder_statements(ctx: Context) -> list[dict[str, Any]]:
+    """The dead-letter recorder's: enqueue a dead-lettered job's webhook delivery."""
+    return webhooks.processor_statements(target(ctx)) if "webhooks" in enabled(ctx) else []
+
+
 def processor_environment(ctx: Context) -> dict[str, Any]:
     """Both processors: where to enqueue webhook deliveries once a job is final."""
     if "webhooks" not in enabled(ctx):
