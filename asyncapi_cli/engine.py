@@ -322,6 +322,8 @@ def destroy(units: list[Unit], ctx: Context, store: StateStore, reporter: Report
     and its record) is found by name or tags.
     """
 
+    going = {unit.key for unit in units}
+
     def work(unit: Unit) -> Outcome:
         name = unit.name
         reporter.started(unit.key, unit.kind, name)
@@ -329,9 +331,10 @@ def destroy(units: list[Unit], ctx: Context, store: StateStore, reporter: Report
         action = "absent"
         recorded = store.state.resources.get(unit.key)
         parent = deleted_with(unit)
-        if parent:
+        if parent and parent in going:
             # Children of another resource (routes and stage of an API, a function's permission)
-            # go when their parent is deleted: nothing to do.
+            # go when their parent is deleted: nothing to do. A child retired while its parent stays
+            # (a feature's second invoke permission on a base function) is deleted itself.
             action = f"deleted with {parent}"
         elif getattr(unit, "kept_on_down", False):  # an account-wide setting (issue 14): never undone
             action = "kept"

@@ -2,6 +2,13 @@
 
 Every accepted job must end either `completed` with its result object in S3, or `failed` with its
 message in the dead-letter queue: none lost, none duplicated, none stuck.
+
+A dead-lettered message takes one more hop (secure_api.py): main queue -> dead-letter inbox -> the
+recorder (marks the job failed, reason `dead-lettered`, unless it already ended) -> re-sent to the DLQ
+as a new message with `deadLetterRecorded` = its original id. The recorder sends the copy before the
+inbox message is deleted, so once the inbox is empty (visible and in flight) every copy is in the DLQ.
+Settling waits for that; a message still in the inbox at the end is stuck, and two DLQ copies of one
+original message (or of one job) are duplicates.
 """
 
 from __future__ import annotations
@@ -15,6 +22,9 @@ from typing import Any
 
 from . import client
 from .retry import Pacer, wait_until
+
+INBOX_KEY = "dlq_inbox"  # secure_api.DLQ_INBOX: the queue the main queue's redrive policy targets
+RECORDED_ATTRIBUTE = "deadLetterRecorded"  # handlers/dead_letter_recorder.py: the original message id
 
 
 @dataclass
@@ -100,12 +110,11 @@ def run_load(
                 found[item["jobId"]["S"]] = item.get("status", {}).get("S", "")
         return found
 
+    inbox_url = (resources.get(INBOX_KEY) or {}).get("url")
+    queue_urls = [resources["main_queue"]["url"]] + ([inbox_url] if inbox_url else [])
+
     def settled() -> bool:
-        depth = sqs.get_queue_attributes(
-            QueueUrl=resources["main_queue"]["url"],
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        if int(depth["ApproximateNumberOfMessages"]) + int(depth["ApproximateNumberOfMessagesNotVisible"]):
+        if any(_depth(sqs, url) for url in queue_urls):  # still queued, or on its way to the DLQ
             return False
         current = statuses()
         return all(current.get(job_id) in ("completed", "failed") for job_id in accepted)
@@ -116,7 +125,14 @@ def run_load(
         report.problems.append(str(exc))
     final = statuses()
     results = _result_keys(stack)
-    dlq_jobs, poison_found = _drain_dlq(stack)
+    dlq_jobs, poison_found, copies = _drain_dlq(stack)
+    if inbox_url and (left := _depth(sqs, inbox_url)):
+        report.stuck += left
+        report.problems.append(f"{left} messages still in the dead-letter inbox (not recorded/forwarded)")
+    forwarded_twice = sum(count - 1 for count in copies.values() if count > 1)
+    if forwarded_twice:
+        report.duplicates += forwarded_twice
+        report.problems.append(f"{forwarded_twice} DLQ copies of an already forwarded message")
     for job_id in accepted:
         status = final.get(job_id)
         if status == "completed":
@@ -157,24 +173,37 @@ def _result_keys(stack: Any) -> set[str]:
     return keys
 
 
-def _drain_dlq(stack: Any) -> tuple[Counter[str], int]:
-    """Job ids of the DLQ's messages (read with a long visibility, so each is seen once) and poison count."""
+def _depth(sqs: Any, url: str) -> int:
+    depth = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(depth["ApproximateNumberOfMessages"]) + int(depth["ApproximateNumberOfMessagesNotVisible"])
+
+
+def _drain_dlq(stack: Any) -> tuple[Counter[str], int, Counter[str]]:
+    """Job ids of the DLQ's messages (read with a long visibility, so each is seen once), the poison
+    count, and how many copies of each original message (the recorder's `deadLetterRecorded` mark)."""
     sqs = stack.clients("sqs")
     url = stack.state.resources["dlq"]["url"]
     jobs: Counter[str] = Counter()
+    copies: Counter[str] = Counter()
     poison = 0
-    while True:
+    empty_rounds = 0
+    while empty_rounds < 2:  # short polls sample servers: one more try before calling it empty
         messages = sqs.receive_message(
             QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=300, MessageAttributeNames=["All"]
         ).get("Messages", [])
-        if not messages:
-            return jobs, poison
+        empty_rounds = 0 if messages else empty_rounds + 1
         for message in messages:
-            job_id = (message.get("MessageAttributes") or {}).get("jobId", {}).get("StringValue")
+            attributes = message.get("MessageAttributes") or {}
+            job_id = attributes.get("jobId", {}).get("StringValue")
             if job_id:
                 jobs[job_id] += 1
             else:
                 poison += 1
+            copies[attributes.get(RECORDED_ATTRIBUTE, {}).get("StringValue") or message["MessageId"]] += 1
+    return jobs, poison, copies
 
 
 def render(report: LoadReport) -> str:

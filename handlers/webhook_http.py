@@ -148,7 +148,8 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(raw, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
-def _cut(connection: http.client.HTTPConnection) -> None:
+def _cut(connection: http.client.HTTPConnection, cut: threading.Event) -> None:
+    cut.set()  # first: the reader then knows, whatever it managed to parse, that the answer was cut off
     sock = connection.sock
     if sock is not None:
         try:
@@ -167,7 +168,8 @@ def post(target: Target, body: bytes, headers: dict[str, str], timeout: float = 
     for address in target.addresses:
         connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
         connection = connection_class(target.host, target.port, address.split("%", 1)[0], timeout)
-        watchdog = threading.Timer(timeout, _cut, args=(connection,))
+        cut = threading.Event()
+        watchdog = threading.Timer(timeout, _cut, args=(connection, cut))
         watchdog.daemon = True
         watchdog.start()
         try:
@@ -180,11 +182,11 @@ def post(target: Target, body: bytes, headers: dict[str, str], timeout: float = 
                 connection.request("POST", target.path, body=body, headers=headers)
                 response = connection.getresponse()
                 response.read(65536)  # drain a little; the answer's body is not used
-                if not watchdog.is_alive():  # cut off mid-answer: no complete answer in time
+                if cut.is_set():  # cut off mid-answer: no complete answer in time
                     return Answer(None, "TimeoutError")
                 return Answer(response.status)
             except (OSError, http.client.HTTPException) as exc:
-                timed_out = isinstance(exc, TimeoutError) or not watchdog.is_alive()
+                timed_out = isinstance(exc, TimeoutError) or cut.is_set()
                 return Answer(None, "TimeoutError" if timed_out else type(exc).__name__)
         finally:
             watchdog.cancel()

@@ -58,6 +58,9 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
 def mocked_aws() -> Iterator[None]:
     from moto import mock_aws
 
+    from asyncapi_cli.local.moto_patches import keep_stage_on_redeploy
+
+    keep_stage_on_redeploy()  # the stage keeps its settings across redeploys, as on API Gateway
     with mock_aws():
         yield
 

@@ -26,12 +26,25 @@ def test_up_waits_only_for_what_must_exist() -> None:
     # it unchecked (PutIntegration), so the routes do not wait for the function.
     assert waits["routes"] == ["api_role", "main_queue", "rest_api"]
     assert waits["mapping"] == ["main_queue", "processor_fn"]
-    assert waits["stage"] == ["rest_api", "routes", "status_permission"]
+    # The stage's access logs need their log group and the account's CloudWatch role (issue 14).
+    assert waits["stage"] == ["access_logs", "apigw_account", "rest_api", "routes", "status_permission"]
+    # A redrive policy's target must exist (CreateQueue checks deadLetterTargetArn): the main queue
+    # redrives to the recorder's inbox, the inbox to the DLQ.
+    assert waits["main_queue"] == ["dlq_inbox"]
+    assert waits["dlq_inbox"] == ["dlq"]
+    # The recorder waits for its role and log group, and for the DLQ only for its URL (a value
+    # CreateQueue returns); its mapping needs the inbox and the function to exist.
+    assert waits["recorder_fn"] == ["dlq", "recorder_logs", "recorder_role"]
+    assert waits["recorder_mapping"] == ["dlq_inbox", "recorder_fn"]
     # Everything else starts at once (the table's CREATING no longer queues behind other roots).
     roots = set(up_edges(stack_units("graph-stack"))) - set(waits)
     assert roots == {"dlq", "bucket", "table", "rest_api", "api_role", "processor_role", "status_role"} | {
         "processor_logs",
         "status_logs",
+        "access_logs",
+        "apigw_account",
+        "recorder_role",
+        "recorder_logs",
     }
 
 
@@ -40,13 +53,19 @@ def test_down_follows_the_deletion_order_aws_needs_only() -> None:
     # DeleteEventSourceMapping: "enters a Deleting state and might not be completely deleted for
     # several seconds" (Lambda API reference): a Deleting mapping may still deliver a batch, so
     # its function and queue outlive it. A dead-letter queue outlives the queue that redrives to it.
-    # The API goes before what its integrations name (nothing reaches a deleted function or queue).
+    # The API goes before what its integrations name (nothing reaches a deleted function or queue),
+    # and before the log group its stage writes access logs to.
     assert waits == {
         "processor_fn": ["mapping"],
         "status_fn": ["rest_api"],
         "api_role": ["rest_api"],
         "main_queue": ["mapping", "rest_api"],
-        "dlq": ["main_queue"],
+        # The secure defaults' dead-letter path: main queue -> inbox -> DLQ, the recorder's mapping
+        # gone before its function and its inbox.
+        "dlq_inbox": ["main_queue", "recorder_mapping"],
+        "dlq": ["dlq_inbox"],
+        "recorder_fn": ["recorder_mapping"],
+        "access_logs": ["rest_api"],
     }
 
 

@@ -27,12 +27,27 @@ JSON_ID_TEMPLATE = (
     "#set($id = $input.path('$.SendMessageResponse.SendMessageResult.MessageId'))"
     '{"messageId": "$id", "requestId": "$input.path(\'$.SendMessageResponse.ResponseMetadata.RequestId\')"}'
 )
-EXTENDED_ID_TEMPLATE = (
-    "Action=SendMessage&MessageBody=$util.urlEncode($input.body)"
-    "&MessageAttribute.1.Name=jobId&MessageAttribute.1.Value.DataType=String"
-    "&MessageAttribute.1.Value.StringValue=$util.urlEncode($context.extendedRequestId)"
+# The recipe's original /submit templates (before issue 14), kept literally to show the forgery they
+# allowed: the job id was $context.requestId.
+REQUEST_ID_TEMPLATE = (
+    "Action=SendMessage"
+    "&MessageBody=$util.urlEncode($input.body)"
+    "&MessageAttribute.1.Name=jobId"
+    "&MessageAttribute.1.Value.DataType=String"
+    "&MessageAttribute.1.Value.StringValue=$util.urlEncode($context.requestId)"
+    "&MessageAttribute.2.Name=submittedAt"
+    "&MessageAttribute.2.Value.DataType=Number"
+    "&MessageAttribute.2.Value.StringValue=$context.requestTimeEpoch"
 )
-EXTENDED_ACCEPTED = '{"jobId": "$context.extendedRequestId"}'
+REQUEST_ID_ACCEPTED = (
+    '#set($context.responseOverride.header.Location = "status/$context.requestId")\n'
+    '{"jobId": "$context.requestId", "status": "queued", "statusUrl": "status/$context.requestId"}'
+)
+
+
+def url_safe(extended_request_id: str) -> str:
+    """What JOB_ID_VTL makes of an extendedRequestId: base64url without padding."""
+    return extended_request_id.replace("+", "-").replace("/", "_").replace("=", "")
 
 
 @pytest.fixture(scope="module")
@@ -143,10 +158,10 @@ def api(aws: Embedded) -> dict[str, Any]:
     sqs_route(aws, api_id, root, "denied", "fidelity-q", denied, plain, '{"ok": true}')
     sqs_route(aws, api_id, root, "otherqueue", "fidelity-q", other_queue, plain, '{"ok": true}')
     sqs_route(aws, api_id, root, "untrusted", "fidelity-q", untrusted, plain, '{"ok": true}')
+    sqs_route(aws, api_id, root, "submit", "fidelity-q", allowed, REQUEST_ID_TEMPLATE, REQUEST_ID_ACCEPTED)
     sqs_route(
-        aws, api_id, root, "submit", "fidelity-q", allowed, SUBMIT_REQUEST_TEMPLATE, SUBMIT_ACCEPTED_TEMPLATE
+        aws, api_id, root, "submit2", "fidelity-q", allowed, SUBMIT_REQUEST_TEMPLATE, SUBMIT_ACCEPTED_TEMPLATE
     )
-    sqs_route(aws, api_id, root, "submit2", "fidelity-q", allowed, EXTENDED_ID_TEMPLATE, EXTENDED_ACCEPTED)
     stage_template = (
         "Action=SendMessage&MessageBody=$util.urlEncode($input.body)"
         "&MessageAttribute.1.Name=stage&MessageAttribute.1.Value.DataType=String"
@@ -301,13 +316,17 @@ def test_client_request_id_overrides_context_request_id(aws: Embedded, api: dict
 
 def test_extended_request_id_cannot_be_overridden(aws: Embedded, api: dict[str, Any]) -> None:
     # ibid.: extendedRequestId is "a unique request ID that API Gateway generates"; it is also the
-    # x-amz-apigw-id response header
+    # x-amz-apigw-id response header. The recipe's templates (api_definition) take the job id from it,
+    # made URL-safe, so no header a client sends chooses it.
     forged = {"X-Amzn-RequestId": "forged", "x-amz-apigw-id": "forged", "X-Amzn-Extended-RequestId": "forged"}
     ids = set()
     for _ in range(2):
         status, headers, body = send(aws, api, "submit2", headers=forged)
         job_id = json_body(body)["jobId"]
-        assert status == 200 and "forged" not in job_id and headers["x-amz-apigw-id"] == job_id
+        assert status == 200 and "forged" not in job_id
+        assert job_id == url_safe(headers["x-amz-apigw-id"])
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", job_id)
+        assert headers["location"] == f"status/{job_id}"
         ids.add(job_id)
     assert len(ids) == 2
     assert {m["MessageAttributes"]["jobId"]["StringValue"] for m in drain(aws, api)} == ids

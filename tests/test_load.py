@@ -19,7 +19,9 @@ def test_load_nothing_lost_on_the_embedded_aws() -> None:
         )
         ops.up(stack, SilentReporter())
         report = run_load(stack, jobs=100, concurrency=10, fail_every=20, poison=3, timeout=120)
-        assert report.to_json()["ok"], report.to_json()
+        summary = report.to_json()
+        # The problems first: a long report would otherwise cut them off in the failure message.
+        assert summary["ok"], {"problems": summary.get("problems"), **summary}
         assert (report.accepted, report.completed, report.failed) == (100, 95, 5)
         assert (report.in_dlq, report.poison_in_dlq, report.lost, report.duplicates, report.stuck) == (
             5,

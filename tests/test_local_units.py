@@ -189,17 +189,26 @@ def test_submit_template_renders_the_documented_sqs_form() -> None:
     import urllib.parse
 
     body = json.dumps({"t": "a&b+c%d é"}, ensure_ascii=False)
-    context = {"requestId": "req-1", "requestTimeEpoch": 1700000000000, "responseOverride": {"header": {}}}
+    # The job id is extendedRequestId made URL-safe (issue 14), never the client-settable requestId.
+    context = {
+        "requestId": "req-1",
+        "extendedRequestId": "Ab+c/D=",
+        "requestTimeEpoch": 1700000000000,
+        "responseOverride": {"header": {}},
+    }
     rendered = render(SUBMIT_REQUEST_TEMPLATE, input_variable=InputVariable(body), context=context)
     form = dict(urllib.parse.parse_qsl(rendered, strict_parsing=True))
     assert form["Action"] == "SendMessage"
     assert form["MessageBody"] == body
     assert form["MessageAttribute.1.Name"] == "jobId"
-    assert form["MessageAttribute.1.Value.StringValue"] == "req-1"
+    assert form["MessageAttribute.1.Value.DataType"] == "String"
+    assert form["MessageAttribute.1.Value.StringValue"] == "Ab-c_D"
+    assert form["MessageAttribute.2.Name"] == "submittedAt"
+    assert form["MessageAttribute.2.Value.DataType"] == "Number"
     assert form["MessageAttribute.2.Value.StringValue"] == "1700000000000"
     accepted = render(SUBMIT_ACCEPTED_TEMPLATE, input_variable=InputVariable("<xml/>"), context=context)
-    assert json.loads(accepted) == {"jobId": "req-1", "status": "queued", "statusUrl": "status/req-1"}
-    assert context["responseOverride"]["header"]["Location"] == "status/req-1"
+    assert json.loads(accepted) == {"jobId": "Ab-c_D", "status": "queued", "statusUrl": "status/Ab-c_D"}
+    assert context["responseOverride"]["header"]["Location"] == "status/Ab-c_D"
 
 
 def test_json_path_subset() -> None:

@@ -27,8 +27,10 @@ from asyncapi_cli.cli import main
 from asyncapi_cli.local import manager
 from asyncapi_cli.names import StackSettings
 from asyncapi_cli.package import build_code, cache_dir
+from asyncapi_cli.stack import APP_BUNDLE
 
 from .conftest import run_cli
+from .stack_units import stack_units
 
 
 def make_wheel(directory: Path, name: str, version: str, tag: str, files: dict[str, str]) -> Path:
@@ -192,8 +194,12 @@ def test_code_and_setting_changes_are_planned_and_converged_and_a_noop_up_upload
     assert processor["changes"][0]["desired"] == planned["code"]["sha256"] != first["code"]["sha256"]
     assert [c["setting"] for c in planned["settings_changed"]] == ["code_sha256"]
     deployed = cli_json("up", in_process=True)
-    # The one package serves both functions, so each gets the new code once.
-    assert deployed["aws_calls_by_operation"]["lambda.UpdateFunctionCode"] == 2
+    # The one package serves every function that runs it (processor, status checker, dead-letter
+    # recorder...), so each gets the new code once.
+    app_functions = [
+        unit for unit in stack_units("own-code") if unit.kind == "lambda-function" and unit.code == APP_BUNDLE
+    ]
+    assert deployed["aws_calls_by_operation"]["lambda.UpdateFunctionCode"] == len(app_functions)
     assert {r["action"] for r in cli_json("plan", in_process=True)["resources"]} == {"exists"}
 
     # A setting changed in the file: plan shows it, up converges it, then nothing differs.

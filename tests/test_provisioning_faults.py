@@ -17,7 +17,7 @@ from asyncapi_cli.engine import SilentReporter
 
 from .conftest import ACCOUNT, deploy, no_sleep_pacer, stack_options
 from .faults import Refuse
-from .stack_units import expected_inventory, live_inventory
+from .stack_units import expected_inventory, live_inventory, stack_units
 
 NAME = "test-stack"
 COMPLETE = expected_inventory(NAME)
@@ -137,7 +137,7 @@ def test_down_waits_until_deleted_queues_are_gone(mocked_aws: None) -> None:
     pacer = no_sleep_pacer()
     dying = QueueStillAnswering(pacer, seconds=45.0)
     _down(hooks=[dying], pacer=pacer)
-    assert set(dying.deleted_at) == {f"{NAME}-dlq", f"{NAME}-main-queue"}
+    assert set(dying.deleted_at) == {unit.name for unit in stack_units(NAME) if unit.kind == "sqs-queue"}
     assert dying.answered >= 2
     # `down` returned only once both names stopped answering (on the injected clock).
     assert pacer.clock() >= max(dying.deleted_at.values()) + 45.0

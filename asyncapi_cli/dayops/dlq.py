@@ -16,12 +16,29 @@ from typing import Any
 from ..errors import AwsError, InputError
 from ..retry import Pacer, wait_until
 
+# Marks the dead-letter recorder adds when it forwards a message from the inbox to the DLQ
+# (handlers/dead_letter_recorder.py): not sent back to the main queue on a redrive, so a job that
+# dead-letters again is recorded again.
+RECORDER_MARKS = ("deadLetterRecorded", "deadLetterSourceArn")
 LIST_VISIBILITY = 30  # seconds a listed message stays hidden if we die before making it visible again
 MAX_LISTED = 1000
 
 
 def _job_id(message: dict[str, Any]) -> str | None:
     return (message.get("MessageAttributes") or {}).get("jobId", {}).get("StringValue")
+
+
+def _original_message_id(message: dict[str, Any]) -> str | None:
+    """The id the message had before the recorder forwarded it (its DLQ copy is a new message)."""
+    return (message.get("MessageAttributes") or {}).get("deadLetterRecorded", {}).get("StringValue")
+
+
+def _main_queue_arn(stack: Any) -> str:
+    record = stack.state.resources["main_queue"]
+    if record.get("arn"):
+        return str(record["arn"])
+    answer = stack.clients("sqs").get_queue_attributes(QueueUrl=record["url"], AttributeNames=["QueueArn"])
+    return str(answer["Attributes"]["QueueArn"])
 
 
 def _receive_all(sqs: Any, url: str, visibility: int, limit: int) -> list[dict[str, Any]]:
@@ -96,6 +113,7 @@ def list_dead_letters(stack: Any, limit: int = MAX_LISTED) -> list[dict[str, Any
         rows.append(
             {
                 "messageId": message["MessageId"],
+                "originalMessageId": _original_message_id(message),
                 "jobId": job_id,
                 "receiveCount": int((message.get("Attributes") or {}).get("ApproximateReceiveCount", 0)),
                 "sentAt": _sent_time(message),
@@ -152,6 +170,7 @@ def redrive_one(stack: Any, job_id: str) -> dict[str, Any]:
         attributes = {
             name: {k: v for k, v in value.items() if k in ("DataType", "StringValue", "BinaryValue")}
             for name, value in (message.get("MessageAttributes") or {}).items()
+            if name not in RECORDER_MARKS
         }
         sqs.send_message(QueueUrl=main_url, MessageBody=message["Body"], MessageAttributes=attributes)
         sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
@@ -159,16 +178,20 @@ def redrive_one(stack: Any, job_id: str) -> dict[str, Any]:
 
 
 def redrive_all(stack: Any, pacer: Pacer, timeout: float = 300.0) -> dict[str, Any]:
-    """StartMessageMoveTask from the DLQ back to its source queue, then wait for the task to end.
+    """StartMessageMoveTask from the DLQ back to the main queue, then wait for the task to end.
 
-    No DestinationArn: "the messages will be redriven back to their respective original source queues"
-    (SQS API reference, StartMessageMoveTask). One active task per queue: a second one is an AWS error.
+    DestinationArn = the main queue: the DLQ's messages were re-sent there by the dead-letter recorder
+    (main queue -> inbox -> recorder -> DLQ), so SQS's "original source queue" of a forwarded copy is
+    none (or, for a message the inbox dead-lettered itself, the inbox). One active task per queue: a
+    second one is an AWS error.
     """
     sqs = stack.clients("sqs")
     dlq_arn = stack.state.resources["dlq"]["arn"]
     job_ids = sorted({row["jobId"] for row in list_dead_letters(stack) if row["jobId"]})
     requeued = [job_id for job_id in job_ids if mark_queued(stack, job_id)]
-    handle = sqs.start_message_move_task(SourceArn=dlq_arn)["TaskHandle"]
+    handle = sqs.start_message_move_task(SourceArn=dlq_arn, DestinationArn=_main_queue_arn(stack))[
+        "TaskHandle"
+    ]
 
     def finished() -> dict[str, Any] | None:
         # ListMessageMoveTasks lists the newest task first and gives a TaskHandle only while a task is

@@ -111,6 +111,9 @@ class PollerManager(threading.Thread):
         self._permission_check = permission_check
         self._interval = interval
         self._pollers: dict[str, MappingPoller] = {}
+        # Stopped pollers whose threads are still finishing a receive or a batch: a disabled mapping is
+        # reported as polled until they are done, so "no pollers" means nothing more will be received.
+        self._draining: list[MappingPoller] = []
         self._streams: dict[str, StreamPoller] = {}
         self.blocked: dict[str, str] = {}  # mapping uuid -> why it is not polled
         self.stopping = threading.Event()
@@ -156,6 +159,8 @@ class PollerManager(threading.Thread):
             if current is None or current != (poller.spec, poller.cap) or not poller.is_alive():
                 poller.stopping.set()
                 del self._pollers[uuid]
+                self._draining.append(poller)
+        self._draining = [poller for poller in self._draining if poller.pollers > 0]
         for uuid, (spec, cap) in wanted.items():
             if uuid in self._pollers:
                 continue
@@ -190,6 +195,11 @@ class PollerManager(threading.Thread):
                 "maximumConcurrency": poller.cap,
                 "invocations": poller.invocations,
             }
+        for poller in list(self._draining):
+            found.setdefault(
+                poller.spec.uuid,
+                {"source": poller.spec.queue_arn, "function": poller.spec.function_name, "draining": True},
+            )["pollers"] = poller.pollers
         for uuid, stream in list(self._streams.items()):
             found[uuid] = {
                 "source": stream.spec.stream_arn,

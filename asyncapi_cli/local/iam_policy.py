@@ -57,6 +57,7 @@ def install_role_enforcement() -> None:
     global _installed
     from moto.core.authorization import ActionAuthenticatorMixin
     from moto.dynamodb.responses import DynamoHandler
+    from moto.scheduler.responses import EventBridgeSchedulerResponse
     from moto.secretsmanager.responses import SecretsManagerResponse
 
     with _lock:
@@ -78,7 +79,11 @@ def install_role_enforcement() -> None:
             account_id=self.current_account,
             method=self.method,
             path=path,
-            data=self.data,
+            # A request without a body (a REST GET or DELETE such as scheduler:GetSchedule, whose
+            # parameters are in the query string) was signed over an empty payload; moto's self.data
+            # holds the query parameters there, which moto would hash as a form body
+            # (SignatureDoesNotMatch).
+            data=self.data if self.raw_body else {},
             body=self.raw_body,
             headers=self.headers,
             action=self._get_action(),
@@ -112,7 +117,22 @@ def install_role_enforcement() -> None:
         secret = secrets.get(secret_id) if hasattr(secrets, "get") else None
         return getattr(secret, "arn", "*")
 
+    def schedule_resource(self: Any) -> str:
+        # EventBridge Scheduler: CreateSchedule, GetSchedule, DeleteSchedule and UpdateSchedule act on
+        # the resource type "schedule", arn:...:schedule/<group>/<name> (the group "default" when none
+        # is given), per the Service Authorization Reference; moto would judge them against "*".
+        path = self.uri.split("?", 1)[0].rstrip("/")
+        parts = path.split("/")
+        if len(parts) < 2 or parts[-2] != "schedules" or not parts[-1]:
+            return "*"
+        from urllib.parse import unquote
+
+        name = unquote(parts[-1])
+        group = self._get_param("GroupName") or self._get_param("groupName") or "default"
+        return f"arn:aws:scheduler:{self.region}:{self.current_account}:schedule/{group}/{name}"
+
     ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate_and_authorize  # type: ignore[method-assign]
+    EventBridgeSchedulerResponse._determine_resource = schedule_resource  # type: ignore[attr-defined]
     DynamoHandler._determine_resource = dynamodb_resource  # type: ignore[attr-defined]
     SecretsManagerResponse._determine_resource = secret_resource  # type: ignore[attr-defined]
 

@@ -13,6 +13,10 @@
    - Queue.delete_message: stops at the message instead of three passes over the queue;
    - receipt handles: the same 185 lowercase letters, from os.urandom instead of 185 random.choice().
    Worth proposing upstream: none of them changes an answer (tests/test_local_perf_moto.py).
+3. A table's stream may be turned off and on again (allow_stream_reenable).
+4. CreateDeployment for an existing stage keeps the stage (its method settings, access log settings,
+   tags) and points it at the new deployment, as API Gateway does; moto replaced the stage with a
+   fresh one, so a redeploy silently dropped the stage's settings (keep_stage_on_redeploy).
 """
 
 from __future__ import annotations
@@ -127,6 +131,32 @@ def allow_stream_reenable() -> None:
     DynamoDBBackend.update_table_streams = update_table_streams  # type: ignore[method-assign]
 
 
+def keep_stage_on_redeploy() -> None:
+    """CreateDeployment with the name of an existing stage updates that stage's deployment and
+    variables and keeps everything else ("stageName: The name of the Stage resource for the Deployment
+    resource to create", API Gateway REST API Reference, CreateDeployment; the stage's settings are
+    the stage's, not the deployment's). moto builds a new Stage and loses methodSettings,
+    accessLogSettings and tags. Idempotent."""
+    from moto.apigateway.models import RestAPI
+
+    original = RestAPI.create_deployment
+    if getattr(original, "asyncapi_keep_stage", False):
+        return
+
+    def create_deployment(self: Any, name: str, description: str, stage_variables: Any = None) -> Any:
+        kept = self.stages.get(name) if name else None
+        deployment = original(self, name, description, stage_variables)
+        if kept is not None:
+            kept.deployment_id = deployment.id
+            if stage_variables:
+                kept.variables = {**(kept.variables or {}), **stage_variables}
+            self.stages[name] = kept
+        return deployment
+
+    create_deployment.asyncapi_keep_stage = True  # type: ignore[attr-defined]
+    RestAPI.create_deployment = create_deployment  # type: ignore[method-assign]
+
+
 def apply() -> None:
     """Apply every patch once (idempotent; safe from several threads)."""
     global _applied
@@ -136,6 +166,7 @@ def apply() -> None:
         neutralize_moto_event_sources()
         speed_up_sqs()
         allow_stream_reenable()
+        keep_stage_on_redeploy()
         from . import sqs_move_tasks, stream_poller
 
         sqs_move_tasks.install()
