@@ -81,6 +81,12 @@ def moto_server_url() -> Iterator[str]:
     """A real moto server on 127.0.0.1 (HTTP), shared by the tests that need one; reset per test."""
     from moto.server import ThreadedMotoServer
 
+    from asyncapi_cli.local.moto_patches import neutralize_moto_event_sources
+
+    # AWS runs an event source mapping from its own pollers, apart from SendMessage; moto instead invokes
+    # the mapped function inside SendMessage through Docker, and answers 500 where Docker is absent (a fresh
+    # venv). This stand-in for AWS should behave like AWS here: the mapping exists, SendMessage just queues.
+    neutralize_moto_event_sources()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
