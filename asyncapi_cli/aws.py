@@ -49,6 +49,32 @@ class CallCounter:
 # Hooks that tests (and the fault-injection suite) use to attach handlers to every client made.
 ClientHook = Callable[[Any], None]
 
+_loader: Any = None
+_loader_lock = threading.Lock()
+
+
+def shared_loader() -> Any:
+    """One botocore data loader for the process. Parsing a service model (lambda, apigateway: about a
+    megabyte of JSON each) is the largest cost of making a client, and each botocore session has its own
+    loader cache: without this, every session (one per stack opened, and names.py's partitions) parses
+    the same files again. The loaded data is read-only, as within one session already."""
+    global _loader
+    with _loader_lock:
+        if _loader is None:
+            import botocore.loaders
+
+            _loader = botocore.loaders.create_loader()
+        return _loader
+
+
+def botocore_session() -> Any:
+    """A new botocore session that reads models through the shared loader."""
+    import botocore.session
+
+    session = botocore.session.Session()
+    session.register_component("data_loader", shared_loader())
+    return session
+
 
 class AwsClients:
     """Lazily made, shared (thread-safe) boto3 clients for one target."""
@@ -72,8 +98,16 @@ class AwsClients:
         self._clients: dict[str, Any] = {}
         try:
             self._session = boto3.session.Session(
-                profile_name=target.profile, region_name=target.region, **(credentials or {})
+                profile_name=target.profile,
+                region_name=target.region,
+                botocore_session=botocore_session(),
+                **(credentials or {}),
             )
+            if target.profile and target.profile not in self._session.available_profiles:
+                # Given a botocore session, boto3 defers this check to the first client.
+                import botocore.exceptions
+
+                raise botocore.exceptions.ProfileNotFound(profile=target.profile)
         except Exception as exc:  # botocore.exceptions.ProfileNotFound and friends
             raise InputError(f"cannot use AWS profile {target.profile!r}: {exc}") from None
         self._config = botocore.config.Config(

@@ -56,9 +56,10 @@ def _partitions() -> tuple[dict[str, Any], ...]:
     """botocore's partitions: id, region regex, known regions, DNS suffix (partitions.json and
     endpoints.json, the data botocore itself resolves endpoints from)."""
     import botocore.exceptions
-    import botocore.session
 
-    loader = botocore.session.get_session().get_component("data_loader")
+    from .aws import shared_loader
+
+    loader = shared_loader()
     merged: dict[str, dict[str, Any]] = {}
     for part in loader.load_data("endpoints")["partitions"]:
         merged[part["partition"]] = {

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import subprocess
 import sys
+import threading
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,8 @@ import pytest
 from asyncapi_cli import ops
 from asyncapi_cli.engine import SilentReporter
 from asyncapi_cli.retry import Pacer
+
+from .cli_forkserver import ForkServer
 
 ACCOUNT = "123456789012"
 REPO = Path(__file__).resolve().parent.parent
@@ -100,15 +104,41 @@ def moto_server(moto_server_url: str) -> str:
     return moto_server_url
 
 
+_forks: ForkServer | None = None
+_forks_lock = threading.Lock()
+
+
+def cli_forks() -> ForkServer:
+    """This test process's zygote (tests/cli_forkserver.py), started on first use."""
+    global _forks
+    with _forks_lock:
+        if _forks is None:
+            _forks = ForkServer()
+            atexit.register(_forks.close)
+        return _forks
+
+
 def run_cli(
-    *args: str, env: dict[str, str] | None = None, timeout: float = 300, input_text: str | None = None
+    *args: str,
+    env: dict[str, str] | None = None,
+    timeout: float = 300,
+    input_text: str | None = None,
+    fresh: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """The installed CLI as a user runs it: a separate process."""
+    """The CLI as a user runs it: a separate process, with its own working directory, environment,
+    standard streams and exit code. Forked from a zygote that has already imported the CLI (the
+    start-up is the one thing shared); `fresh=True`, or a second run while one is under way, starts
+    `python -m asyncapi_cli` cold instead."""
+    environment = {**os.environ, **(env or {})}
+    if not fresh:
+        result = cli_forks().try_run(args, timeout, environment, input_text)
+        if result is not None:
+            return result
     return subprocess.run(
         [sys.executable, "-m", "asyncapi_cli", *args],
         capture_output=True,
         text=True,
-        env={**os.environ, **(env or {})},
+        env=environment,
         timeout=timeout,
         input=input_text,
         stdin=None if input_text is not None else subprocess.DEVNULL,

@@ -57,7 +57,8 @@ def stack_leftovers(url: str, name: str) -> list[str]:
 
 
 def test_up_status_down_end_to_end_against_moto_server(moto_server: str) -> None:
-    first = run_cli("up", "--endpoint-url", moto_server, "--name", "e2e-stack", "--json")
+    # Cold, as `python -m asyncapi_cli` (the rest of the suite forks its CLI runs from a warm zygote).
+    first = run_cli("up", "--endpoint-url", moto_server, "--name", "e2e-stack", "--json", fresh=True)
     assert first.returncode == 0, first.stderr
     report = json.loads(first.stdout)
     assert {r["action"] for r in report["resources"]} == {"created"}
@@ -302,7 +303,7 @@ def test_debug_shows_the_traceback() -> None:
 
 
 def test_unknown_profile() -> None:
-    one_line_error(run_cli("up", "--name", "p-stack", "--profile", "nobody"), 2, "nobody")
+    one_line_error(run_cli("up", "--name", "p-stack", "--profile", "nobody", fresh=True), 2, "nobody")
 
 
 def test_local_and_endpoint_are_exclusive() -> None:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +12,11 @@ import pytest
 from asyncapi_cli import ops
 from asyncapi_cli.engine import SilentReporter
 
-from .conftest import REPO, no_sleep_pacer, run_cli, stack_options
+from .cli_forkserver import ForkServer
+from .conftest import cli_forks, no_sleep_pacer, run_cli, stack_options
 from .faults import Flaky, _Body
 from .test_cli import stack_leftovers
-from .test_converge import COMPLETE, EMPTY, live_inventory
+from .test_converge import COMPLETE, DOWN_CALLS, EMPTY, UP_CALLS, live_inventory
 
 pytestmark = pytest.mark.usefixtures("server_env")
 
@@ -95,67 +93,49 @@ def test_up_right_after_down_waits_for_held_queue_names(moto_server: str) -> Non
     assert live_inventory("held-stack") == COMPLETE
 
 
-def _fault_run(k: int, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(REPO / "tests" / "fault_runner.py"), str(k), *args],
-        capture_output=True,
-        text=True,
-        env=dict(os.environ),
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+@pytest.fixture
+def forks() -> ForkServer:
+    return cli_forks()
 
 
-def _reset(url: str) -> None:
-    import urllib.request
-
-    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).read()
-
-
-def _count_mutating(url: str, *args: str) -> int:
-    result = run_cli(*args, "--json")
+def _mutating_calls(forks: ForkServer, *args: str) -> int:
+    result = forks.run(*args, "--json")
     assert result.returncode == 0, result.stderr
     return int(json.loads(result.stdout)["aws_calls"]["mutating"])
 
 
-def test_sigkill_after_every_mutating_call_of_up_then_up_resumes(moto_server: str) -> None:
-    total = _count_mutating(moto_server, "up", "--name", "kill-stack", "--endpoint-url", moto_server)
-    assert total > 30
-    failures = []
-    for k in range(1, total + 1):
-        _reset(moto_server)
-        for path in Path(".asyncapi").glob("*"):
-            path.unlink()
-        killed = _fault_run(k, "up", "--name", "kill-stack", "--endpoint-url", moto_server)
-        assert killed.returncode == -9, (k, killed.stderr)
-        resumed = run_cli("up", "--json")  # no flags: the target and name come from the state file
-        if resumed.returncode != 0:
-            failures.append((k, resumed.stderr))
-            continue
-        inventory = live_inventory("kill-stack")
-        if inventory != COMPLETE:
-            failures.append((k, inventory))
-        state = json.loads(Path(".asyncapi/kill-stack.json").read_text())
-        apis = boto3.client("apigateway").get_rest_apis()["items"]
-        if [a["id"] for a in apis] != [state["resources"]["rest_api"]["id"]]:
-            failures.append((k, "state does not match the live API"))
-    assert failures == []
+def test_the_cli_makes_the_mutating_calls_the_matrices_count(moto_server: str, forks: ForkServer) -> None:
+    """The SIGKILL matrices are parametrized by the in-process count (test_converge): the CLI against a
+    server must make exactly as many, or a kill point would go untested."""
+    assert _mutating_calls(forks, "up", "--name", "kill-stack", "--endpoint-url", moto_server) == UP_CALLS
+    assert _mutating_calls(forks, "down", "--yes") == DOWN_CALLS
+    assert UP_CALLS > 30 and DOWN_CALLS > 10
 
 
-def test_sigkill_after_every_mutating_call_of_down_then_down_resumes(moto_server: str) -> None:
-    _count_mutating(moto_server, "up", "--name", "kill-stack", "--endpoint-url", moto_server)
-    total = _count_mutating(moto_server, "down", "--yes")
-    assert total > 10
-    failures = []
-    for k in range(1, total + 1):
-        _reset(moto_server)
-        assert run_cli("up", "--name", "kill-stack", "--endpoint-url", moto_server).returncode == 0
-        killed = _fault_run(k, "down", "--yes")
-        assert killed.returncode == -9, (k, killed.stderr)
-        resumed = run_cli("down", "--yes")
-        if resumed.returncode != 0:
-            failures.append((k, resumed.stderr))
-        left = stack_leftovers(moto_server, "kill-stack")
-        if left:
-            failures.append((k, left))
-    assert failures == []
+# One case per kill point, so that pytest-xdist spreads the matrices over its workers; the CLI runs
+# as its own process, forked from a zygote that has already imported it (tests/cli_forkserver.py).
+@pytest.mark.parametrize("k", range(1, UP_CALLS + 1))
+def test_sigkill_after_a_mutating_call_of_up_then_up_resumes(
+    moto_server: str, forks: ForkServer, k: int
+) -> None:
+    killed = forks.run("up", "--name", "kill-stack", "--endpoint-url", moto_server, kill_after=k)
+    assert killed.returncode == -9, (k, killed.stderr)
+    resumed = forks.run("up", "--json")  # no flags: the target and name come from the state file
+    assert resumed.returncode == 0, (k, resumed.stderr)
+    assert live_inventory("kill-stack") == COMPLETE, k
+    state = json.loads(Path(".asyncapi/kill-stack.json").read_text())
+    apis = boto3.client("apigateway").get_rest_apis()["items"]
+    live_ids = [a["id"] for a in apis]
+    assert live_ids == [state["resources"]["rest_api"]["id"]], "state does not match the live API"
+
+
+@pytest.mark.parametrize("k", range(1, DOWN_CALLS + 1))
+def test_sigkill_after_a_mutating_call_of_down_then_down_resumes(
+    moto_server: str, forks: ForkServer, k: int
+) -> None:
+    assert forks.run("up", "--name", "kill-stack", "--endpoint-url", moto_server).returncode == 0
+    killed = forks.run("down", "--yes", kill_after=k)
+    assert killed.returncode == -9, (k, killed.stderr)
+    resumed = forks.run("down", "--yes")
+    assert resumed.returncode == 0, (k, resumed.stderr)
+    assert stack_leftovers(moto_server, "kill-stack") == [], k

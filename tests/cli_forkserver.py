@@ -1,0 +1,217 @@
+"""A zygote that imports the CLI once, then forks a fresh process for each CLI run of the tests.
+
+Each run is still a separate process with its own pid and working directory, running the CLI's own
+entry point, ended by its own normal interpreter exit (atexit, thread joins) or by a real SIGKILL.
+What the children share is the start-up: the interpreter, the imports and botocore's parsed service
+models (asyncapi_cli.aws.shared_loader), together over a second of CPU a process on this machine and
+hundreds of CLI runs in the suite. The zygote starts no thread and opens no connection before it forks.
+A few tests still start the CLI cold (`run_cli(..., fresh=True)`), so start-up itself stays tested.
+
+Protocol (one JSON object a line): the test sends {"args", "env", "cwd", "kill_after", "stdin",
+"out", "err"}; the zygote answers {"pid"} once it forked, then {"returncode"} (-9 for a SIGKILL, as
+subprocess reports it). `kill_after` > 0: the child SIGKILLs itself right after its k-th mutating AWS
+call has completed (the SIGKILL matrices of test_faults.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+# Every service a command may use: their models are parsed once, in the zygote.
+WARM_SERVICES = (
+    "sqs",
+    "dynamodb",
+    "s3",
+    "iam",
+    "lambda",
+    "logs",
+    "apigateway",
+    "apigatewayv2",
+    "sts",
+    "secretsmanager",
+    "scheduler",
+    "cloudwatch",
+)
+
+
+def _kill_after_hook(kill_after: int) -> Any:
+    from asyncapi_cli.aws import is_mutating
+
+    seen = [0]
+    lock = threading.Lock()
+
+    def after_call(model: Any, **_: Any) -> None:
+        if not is_mutating(model.name):
+            return
+        with lock:
+            seen[0] += 1
+            if seen[0] == kill_after:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    def hook(client: Any) -> None:
+        client.meta.events.register("after-call.*.*", after_call)
+
+    return hook
+
+
+def _run_child(request: dict[str, Any]) -> None:
+    """In the forked child: become the CLI process the request describes. Never returns: the CLI's
+    SystemExit propagates out of the zygote's loop, and the interpreter exits as any process would."""
+    from asyncapi_cli import cli
+
+    os.chdir(request["cwd"])
+    sys.path[0] = request["cwd"]  # as `python -m` puts the working directory first
+    os.environ.clear()
+    os.environ.update(request["env"])
+    stdin = os.open(request["stdin"] or os.devnull, os.O_RDONLY)
+    out = os.open(request["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    err = os.open(request["err"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    for source, target in ((stdin, 0), (out, 1), (err, 2)):
+        os.dup2(source, target)
+        os.close(source)
+    # Fresh standard streams on the new descriptors, as a new process has.
+    sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115
+    sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
+    sys.stderr = open(2, "w", encoding="utf-8", closefd=False, buffering=1)  # noqa: SIM115
+    if request["kill_after"]:
+        make_options = cli._options
+        hook = _kill_after_hook(int(request["kill_after"]))
+
+        def options_with_hook(**kwargs: Any) -> Any:
+            options = make_options(**kwargs)
+            options.hooks.append(hook)
+            return options
+
+        cli._options = options_with_hook
+    cli.main(args=request["args"], prog_name="asyncapi")
+    raise SystemExit(0)
+
+
+def _warm() -> None:
+    import asyncapi_cli.cli  # noqa: F401 - the imports every child would otherwise repeat
+    import asyncapi_cli.ops  # noqa: F401
+    from asyncapi_cli import names
+    from asyncapi_cli.aws import botocore_session
+
+    session = botocore_session()
+    for service in WARM_SERVICES:  # no call is made: this only parses the models
+        session.create_client(
+            service,
+            region_name="us-east-1",
+            endpoint_url="http://127.0.0.1:9",
+            aws_access_key_id="warm",
+            aws_secret_access_key="warm",
+        )
+    names.known_regions()
+
+
+def serve() -> None:
+    _warm()
+    replies = os.fdopen(os.dup(1), "w")
+    for line in sys.stdin:
+        request = json.loads(line)
+        replies.flush()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            replies.close()
+            _run_child(request)
+        replies.write(json.dumps({"pid": pid}) + "\n")
+        replies.flush()
+        _, status = os.waitpid(pid, 0)
+        replies.write(json.dumps({"returncode": os.waitstatus_to_exitcode(status)}) + "\n")
+        replies.flush()
+
+
+class ForkServer:
+    """The test side: starts the zygote and runs the CLI through it, answering as subprocess.run does.
+    One run at a time: `try_run` answers None while another thread's run is under way."""
+
+    def __init__(self) -> None:
+        self._scratch = tempfile.TemporaryDirectory()
+        self._busy = threading.Lock()
+        self._zygote = subprocess.Popen(
+            [sys.executable, __file__],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+
+    def run(
+        self,
+        *args: str,
+        kill_after: int = 0,
+        timeout: float = 120.0,
+        env: dict[str, str] | None = None,
+        input_text: str | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        with self._busy:
+            return self._run(args, kill_after, timeout, env, input_text)
+
+    def try_run(
+        self, args: tuple[str, ...], timeout: float, env: dict[str, str], input_text: str | None
+    ) -> subprocess.CompletedProcess[str] | None:
+        if self._zygote.poll() is not None or not self._busy.acquire(blocking=False):
+            return None
+        try:
+            return self._run(args, 0, timeout, env, input_text)
+        finally:
+            self._busy.release()
+
+    def _run(
+        self,
+        args: tuple[str, ...],
+        kill_after: int,
+        timeout: float,
+        env: dict[str, str] | None,
+        input_text: str | None,
+    ) -> subprocess.CompletedProcess[str]:
+        scratch = Path(self._scratch.name)
+        out, err, stdin = scratch / "out", scratch / "err", scratch / "stdin"
+        if input_text is not None:
+            stdin.write_text(input_text, encoding="utf-8")
+        request = {
+            "args": list(args),
+            "env": dict(os.environ) if env is None else env,
+            "cwd": os.getcwd(),
+            "kill_after": kill_after,
+            "stdin": str(stdin) if input_text is not None else None,
+            "out": str(out),
+            "err": str(err),
+        }
+        assert self._zygote.stdin is not None and self._zygote.stdout is not None
+        self._zygote.stdin.write(json.dumps(request) + "\n")
+        pid = json.loads(self._zygote.stdout.readline())["pid"]
+        ready, _, _ = select.select([self._zygote.stdout], [], [], timeout)
+        if not ready:  # a hung run: end it as subprocess.run's timeout would, and say so
+            os.kill(pid, signal.SIGKILL)
+            self._zygote.stdout.readline()
+            raise subprocess.TimeoutExpired(["asyncapi", *args], timeout)
+        returncode = json.loads(self._zygote.stdout.readline())["returncode"]
+        return subprocess.CompletedProcess(
+            ["asyncapi", *args],
+            returncode,
+            out.read_text(encoding="utf-8", errors="replace"),
+            err.read_text(encoding="utf-8", errors="replace"),
+        )
+
+    def close(self) -> None:
+        assert self._zygote.stdin is not None
+        self._zygote.stdin.close()
+        self._zygote.wait(timeout=30)
+        self._scratch.cleanup()
+
+
+if __name__ == "__main__":
+    serve()
