@@ -22,6 +22,10 @@ from asyncapi_cli.resources.apigw_account import ROLE_NAME
 
 from .conftest import run_cli
 
+# Its tests share module-scoped fixtures that start servers: one pytest-xdist worker runs them all
+# (`--dist loadgroup`), so the fixtures start once, not once per worker.
+pytestmark = pytest.mark.xdist_group("test_feature11_e2e")
+
 NAME = "f11-e2e"
 
 

@@ -27,6 +27,10 @@ from asyncapi_cli.local.lambda_runtime import LambdaRuntime
 from asyncapi_cli.names import StackNames
 from asyncapi_cli.package import build_zip
 
+# Its tests share module-scoped fixtures that start servers: one pytest-xdist worker runs them all
+# (`--dist loadgroup`), so the fixtures start once, not once per worker.
+pytestmark = pytest.mark.xdist_group("test_feature11_embedded")
+
 STACK = "e11"
 
 

@@ -22,6 +22,10 @@ from asyncapi_cli.local import manager
 from .conftest import run_cli
 from .feature_support import serve_receiver
 
+# Its tests share module-scoped fixtures that start servers: one pytest-xdist worker runs them all
+# (`--dist loadgroup`), so the fixtures start once, not once per worker.
+pytestmark = pytest.mark.xdist_group("test_feature_e2e")
+
 NAME = "feat-e2e"
 # Slow normal jobs behind a normal processor held to two at a time (batch size 1, the mapping's
 # MaximumConcurrency 2, its minimum): the backlog needs at least BACKLOG / 2 * SLOW_SECONDS to clear.

@@ -16,6 +16,10 @@ import pytest
 
 from .fidelity_apigw import Embedded, json_body
 
+# Its tests share module-scoped fixtures that start servers: one pytest-xdist worker runs them all
+# (`--dist loadgroup`), so the fixtures start once, not once per worker.
+pytestmark = pytest.mark.xdist_group("test_fidelity_apigw")
+
 MAT = {"message": "Missing Authentication Token"}
 
 

@@ -18,6 +18,10 @@ from asyncapi_cli.local.apigw import iam
 
 from .fidelity_apigw import Embedded, json_body
 
+# Its tests share module-scoped fixtures that start servers: one pytest-xdist worker runs them all
+# (`--dist loadgroup`), so the fixtures start once, not once per worker.
+pytestmark = pytest.mark.xdist_group("test_fidelity_apigw_iam")
+
 QUEUE = "arn:aws:sqs:us-east-1:123456789012:jobs"
 
 

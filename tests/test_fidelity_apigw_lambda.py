@@ -17,6 +17,10 @@ import pytest
 
 from .fidelity_apigw import ACCOUNT, REGION, Embedded, json_body
 
+# Its tests share module-scoped fixtures that start servers: one pytest-xdist worker runs them all
+# (`--dist loadgroup`), so the fixtures start once, not once per worker.
+pytestmark = pytest.mark.xdist_group("test_fidelity_apigw_lambda")
+
 # The function answers with the JSON the client posted (LocalStack's LAMBDA_RESPONSE_FROM_BODY).
 RESPONSE_FROM_BODY = """
 import json

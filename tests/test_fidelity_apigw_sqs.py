@@ -19,6 +19,10 @@ from asyncapi_cli.api_definition import SUBMIT_ACCEPTED_TEMPLATE, SUBMIT_REQUEST
 
 from .fidelity_apigw import ACCOUNT, REGION, Embedded, json_body
 
+# Its tests share module-scoped fixtures that start servers: one pytest-xdist worker runs them all
+# (`--dist loadgroup`), so the fixtures start once, not once per worker.
+pytestmark = pytest.mark.xdist_group("test_fidelity_apigw_sqs")
+
 SEND = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"}],

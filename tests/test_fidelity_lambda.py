@@ -30,6 +30,10 @@ import pytest
 
 from asyncapi_cli.local.lambda_runtime import FunctionSpec, LambdaRuntime
 
+# Its tests share module-scoped fixtures that start servers: one pytest-xdist worker runs them all
+# (`--dist loadgroup`), so the fixtures start once, not once per worker.
+pytestmark = pytest.mark.xdist_group("test_fidelity_lambda")
+
 SOURCE = """
 import decimal, os, sys, time, json
 def handler(event, context):

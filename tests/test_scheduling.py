@@ -171,12 +171,14 @@ def test_rate_schedule_runs_n_times_as_jobs_then_stops_after_delete(
     stack: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     api, processor, status_checker = stack["schedules_api"], stack["job_processor"], stack["status_checker"]
-    start = datetime.now(timezone.utc)
-    clock = FakeClock(start)
+    clock = FakeClock(datetime.now(timezone.utc))
     monkeypatch.setattr(api, "clock", clock)
     status, created = call(api, "POST", body={"job": {"text": "tick"}, "expression": "rate(1 minute)"})
     assert status == 201
     schedule_id = created["scheduleId"]
+    # A rate schedule counts from its creation (its CreationDate, a real instant, later than the clock
+    # above by however long the call took): the minutes below count from there.
+    start = boto3.client("scheduler").get_schedule(Name=schedule_id, GroupName=GROUP)["CreationDate"]
     scheduler = local_scheduler.LocalScheduler(local_scheduler.sqs_sender(None), clock=clock)
     fired = []
     for minute in range(3):  # a rate schedule starts at once, then every minute
@@ -324,3 +326,29 @@ def test_delete_waits_for_a_run_being_sent(stack: dict[str, Any]) -> None:
     runner.join(10)
     assert deleted.is_set() and len(drain(stack["queue_url"])) == 1
     assert scheduler.run_pending() == 0
+
+
+def test_a_one_time_schedule_created_just_after_its_time_still_runs(stack: dict[str, Any]) -> None:
+    """The API refuses a past runAt, but its check and CreateSchedule are apart: the time can pass in
+    between. EventBridge Scheduler invokes targets with 60 second precision (Scheduler User Guide,
+    "Schedule types"): a one-time schedule created within its own minute still runs, once."""
+    from moto.scheduler.models import scheduler_backends
+
+    at = datetime(2030, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+    boto3.client("scheduler").create_schedule(
+        Name="late-once",
+        GroupName=GROUP,
+        ScheduleExpression=f"at({at:%Y-%m-%dT%H:%M:%S})",
+        FlexibleTimeWindow={"Mode": "OFF"},
+        ActionAfterCompletion="DELETE",
+        Target={"Arn": QUEUE_ARN, "RoleArn": f"arn:aws:iam::{ACCOUNT}:role/s-scheduler-role", "Input": "{}"},
+    )
+    # As if AWS had stored it 30 s after its time (the same minute); the scheduler's clock agrees.
+    schedule = scheduler_backends[ACCOUNT][REGION].get_schedule(GROUP, "late-once")
+    schedule.creation_date = schedule.last_modified_date = (at + timedelta(seconds=30)).timestamp()
+    clock = FakeClock(at + timedelta(seconds=31))
+    scheduler = local_scheduler.LocalScheduler(local_scheduler.sqs_sender(None), clock=clock)
+    assert scheduler.run_pending() == 1
+    assert len(drain(stack["queue_url"])) == 1
+    clock.now = at + timedelta(minutes=5)
+    assert scheduler.run_pending() == 0  # once: and ActionAfterCompletion DELETE removed it

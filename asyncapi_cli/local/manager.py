@@ -39,6 +39,12 @@ def _pid_alive(pid: int) -> bool:
         done, _ = os.waitpid(pid, os.WNOHANG)
         if done == pid:
             return False
+    # So does anyone else's zombie: the server outlives the `up` that started it, so its parent is
+    # init, which may take seconds to reap it (Linux: state Z in /proc/<pid>/stat, after the name).
+    with contextlib.suppress(OSError, IndexError):
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat[stat.rindex(")") + 2] == "Z":
+            return False
     return True
 
 

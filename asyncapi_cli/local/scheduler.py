@@ -190,9 +190,13 @@ class LocalScheduler(threading.Thread):
             key = (view.arn, view.modified)
             seen.add(key)
             # A new (or updated) schedule counts from its creation (or now, when updated).
-            cursor = self._cursors.setdefault(
-                key, view.created if view.modified <= view.created.timestamp() else now
-            )
+            origin = view.created if view.modified <= view.created.timestamp() else now
+            if view.expression.startswith("at("):
+                # "All schedule types on EventBridge Scheduler invoke their targets with 60 second
+                # precision" (Scheduler User Guide, Schedule types): a one-time schedule whose time
+                # passed while it was being created, within the same minute, still runs.
+                origin = origin.replace(second=0, microsecond=0)
+            cursor = self._cursors.setdefault(key, origin)
             fired += self._fire_due(view, group, schedule, key, cursor, now)
         for key in set(self._cursors) - seen:
             del self._cursors[key]
