@@ -99,6 +99,7 @@ def run_load(
     report.problems.extend(failures[:3])
     if len(accepted) != jobs - len(failures):
         report.duplicates += jobs - len(failures) - len(accepted)  # two submissions got one job id
+        report.problems.append(f"{jobs - len(failures) - len(accepted)} job ids answered twice")
 
     table = resources["table"]["name"]
     dynamodb = stack.clients("dynamodb")
@@ -113,11 +114,18 @@ def run_load(
     inbox_url = (resources.get(INBOX_KEY) or {}).get("url")
     queue_urls = [resources["main_queue"]["url"]] + ([inbox_url] if inbox_url else [])
 
+    dlq_url = resources["dlq"]["url"]
+
     def settled() -> bool:
         if any(_depth(sqs, url) for url in queue_urls):  # still queued, or on its way to the DLQ
             return False
         current = statuses()
-        return all(current.get(job_id) in ("completed", "failed") for job_id in accepted)
+        if not all(current.get(job_id) in ("completed", "failed") for job_id in accepted):
+            return False
+        # A failed job's message and the poison reach the DLQ after their last receive (through the
+        # inbox and the recorder): a record can be final while its message is still on its way.
+        failed = sum(1 for job_id in accepted if current.get(job_id) == "failed")
+        return _depth(sqs, dlq_url) >= failed + poison
 
     try:
         wait_until(settled, pacer=pacer, what="every job to settle", timeout=timeout, base=0.5, cap=2.0)
@@ -154,6 +162,12 @@ def run_load(
     report.duplicates += sum(count - 1 for count in dlq_jobs.values() if count > 1)
     report.duplicates += sum(1 for job_id in dlq_jobs if final.get(job_id) == "completed")
     report.poison_in_dlq = poison_found
+    if poison_found != poison:
+        report.problems.append(f"{poison_found} of {poison} poison messages in the DLQ")
+    if report.stuck:
+        report.problems.append(f"{report.stuck} jobs still processing or retrying")
+    if completed_in_dlq := sorted(job_id for job_id in dlq_jobs if final.get(job_id) == "completed"):
+        report.problems.append(f"completed jobs in the DLQ: {', '.join(completed_in_dlq[:3])}")
     unknown = set(final) - set(accepted)
     if unknown:
         report.duplicates += len(unknown)
