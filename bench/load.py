@@ -98,9 +98,20 @@ def submit_all(stack: Any, jobs: int, concurrency: int) -> set[str]:
     return set(answers)
 
 
+def queue_depth(stack: Any) -> int:
+    attributes = stack.clients("sqs").get_queue_attributes(
+        QueueUrl=stack.state.resources["main_queue"]["url"],
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return sum(int(value) for value in attributes.values())
+
+
 def wait_completed(stack: Any, job_ids: set[str], timeout: float = 900) -> None:
+    """Waits on the main queue's depth (one cheap call), and scans the table only once it is empty: a
+    scan every half second competed with the pipeline it measures (18% of the server's CPU for 300
+    jobs, growing with the table). A message leaves the queue only after its job's final write."""
     deadline = time.monotonic() + timeout
-    while completion_rate(stack, job_ids)[1] < len(job_ids):
+    while queue_depth(stack) or completion_rate(stack, job_ids)[1] < len(job_ids):
         if time.monotonic() > deadline:
             raise TimeoutError("jobs did not complete in time")
         time.sleep(0.5)  # a bench, not a test: the measure comes from the jobs' own timestamps
