@@ -115,11 +115,20 @@ def cpu_seconds() -> dict[str, float]:
         fields = Path(f"/proc/{process}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / tick
 
+    def used_or_zero(process: int) -> float:
+        try:
+            return used(process)
+        except (OSError, ValueError, IndexError):
+            return 0.0  # a worker reclaimed meanwhile
+
     try:
         children: list[int] = []
         for task in Path(f"/proc/{pid}/task").iterdir():
-            children += [int(c) for c in (task / "children").read_text().split()]
-        return {"server": used(int(pid)), "workers": sum(used(c) for c in children)}
+            try:
+                children += [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue  # a thread that ended meanwhile
+        return {"server": used(int(pid)), "workers": sum(used_or_zero(c) for c in children)}
     except (OSError, ValueError, TypeError, IndexError):
         return {}
 
