@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -139,13 +140,21 @@ def submit_all(stack: Any, jobs: int, concurrency: int) -> set[str]:
     url = stack.state.outputs["submit_url"]
 
     def submit(index: int) -> str:
-        for attempt in range(3):  # a busy machine can time a submit out; a job counts once submitted
+        failures = 0
+        while True:  # a busy machine can time a submit out; a job counts once submitted
             try:
                 return client.submit(url, {"index": index})[0]
-            except Exception:
-                if attempt == 2:
+            except client.SubmitRefused as exc:
+                # The stage's throttle (50 requests/s, burst 100: names.StackSettings) answers 429 to a
+                # faster burst, as API Gateway does: back off and retry, as a client should.
+                if "HTTP 429" not in str(exc) or failures >= 50:
                     raise
-        raise AssertionError("unreachable")
+                failures += 1
+                time.sleep(random.uniform(0.05, 0.25))
+            except Exception:
+                failures += 1
+                if failures >= 3:
+                    raise
 
     with ThreadPoolExecutor(concurrency) as pool:
         answers = list(pool.map(submit, range(jobs)))
