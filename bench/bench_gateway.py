@@ -121,9 +121,14 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--route", choices=["mock", "sqs"], default="mock")
     args = parser.parse_args()
-    from moto.server import ThreadedMotoServer
+    import logging
 
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    from asyncapi_cli.local import moto_patches
+    from asyncapi_cli.local.keepalive_wsgi import KeepAliveMotoServer
+
+    moto_patches.apply()  # moto as the embedded server runs it (SQS cost per send flat in depth)
+    moto = KeepAliveMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     endpoint = f"http://127.0.0.1:{moto.get_host_and_port()[1]}"
     server = make_server(Gateway(lambda *a: None, endpoint))

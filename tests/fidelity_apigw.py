@@ -51,9 +51,9 @@ class FakeClock:
 
 class Embedded:
     def __init__(self) -> None:
-        from moto.server import ThreadedMotoServer
+        from asyncapi_cli.local.keepalive_wsgi import KeepAliveMotoServer
 
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.moto = KeepAliveMotoServer(ip_address="127.0.0.1", port=0, verbose=False)  # server.py's
         self.moto.start()
         host, port = self.moto.get_host_and_port()
         self.endpoint = f"http://127.0.0.1:{port}"

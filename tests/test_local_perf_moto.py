@@ -107,3 +107,20 @@ def test_delete_semantics_are_moto_and_aws(sqs: Any) -> None:
 
 # How fast a 1,000-message backlog drains is a timing goal: bench/load.py --throughput measures it
 # (timing goals live in bench/, not in tests).
+
+
+def test_backend_lookups_after_a_reset_register_again(sqs: Any) -> None:
+    # The lock-free lookup (moto_patches.lock_free_backend_lookups) must not skip moto's registration
+    # of a BackendDict for reset: after a reset, state made again is reset again.
+    from moto.core.base_backend import BackendDict
+    from moto.sqs.models import sqs_backends
+
+    sqs.create_queue(QueueName="before-reset")
+    assert sqs_backends in BackendDict._instances
+    BackendDict.reset()
+    assert ACCOUNT not in dict.keys(sqs_backends)
+    assert backend().queues == {}  # a lookup after the reset creates and registers again
+    assert sqs_backends in BackendDict._instances
+    sqs.create_queue(QueueName="after-reset")
+    BackendDict.reset()
+    assert backend().queues == {}

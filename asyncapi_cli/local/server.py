@@ -32,8 +32,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     log = logging.getLogger("asyncapi.local")
 
-    from moto.server import ThreadedMotoServer
-
     from . import iam_policy, moto_patches
     from .event_sources import PollerManager
     from .gateway import Gateway, make_server
@@ -42,7 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     moto_patches.apply()
     iam_policy.install_role_enforcement()
 
-    moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
+    from .keepalive_wsgi import KeepAliveMotoServer
+
+    # moto's server, keeping connections alive (werkzeug's closes each after one answer).
+    moto_server = KeepAliveMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
     moto_server.start()
     host, port = moto_server.get_host_and_port()
     endpoint = f"http://127.0.0.1:{port}"

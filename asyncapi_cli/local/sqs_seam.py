@@ -1,18 +1,28 @@
-"""The one seam through which the pollers reach SQS: moto's backend in this process, no HTTP.
+"""The one seam through which the pollers and the gateway reach SQS: moto in this process, no HTTP.
 
 Calling moto's `receive_message` / `delete_message` directly keeps SQS's semantics (visibility
 timeout, receive counts, redrive to the DLQ after maxReceiveCount, FIFO group locking all live in the
 backend) and skips the serialize/HTTP/parse round trip the server would otherwise make to itself
 (43% of the server's CPU under load, issue 13). Answers are shaped like boto3's, so the pollers can
 be given a boto3 client instead (tests do, and so does anything pointed at real AWS).
+
+The gateway's AWS integrations (apigw/integrations.py) hand their rendered query-protocol request to
+`answer_query`: moto's own SQS front end (the handler its server runs: parameter parsing, validation,
+the answer's XML and its error shapes) answers it here, without the HTTP round trip to the server
+itself, the SigV4 signature and werkzeug/Flask around it (issue 13: about a quarter of the server's CPU
+per submitted job).
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 import threading
 import time
+import urllib.parse
 from typing import Any
+
+log = logging.getLogger("asyncapi.local.sqs")
 
 SYSTEM_ATTRIBUTES = (
     "ApproximateReceiveCount",
@@ -139,3 +149,35 @@ class InProcessSqs:
         if failed:
             answer["Failed"] = failed
         return answer
+
+
+def answer_query(
+    endpoint: str, region: str, path: str, verb: str, headers: dict[str, str], body: str
+) -> tuple[int, str, dict[str, str]]:
+    """An SQS query-protocol request (`path` relative to the service root, its query string included),
+    answered as the embedded server would answer it: (status, body, headers).
+
+    The URL keeps the server's host, so answers naming a queue URL name the local endpoint as before.
+    The region travels in a SigV4 credential scope, as in the signed request API Gateway sends; the
+    signature itself is a placeholder: moto verifies signatures only for role sessions (iam_policy),
+    and the gateway has already judged its credentials role (integrations._authorize_sqs)."""
+    from moto.core.request import Request
+    from moto.sqs.responses import SQSResponse
+    from werkzeug.exceptions import HTTPException
+
+    url = f"{endpoint.rstrip('/')}/{path.lstrip('/')}"
+    scope = f"testing/20000101/{region}/sqs/aws4_request"
+    sent = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+    sent["Authorization"] = f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=0"
+    sent.setdefault("Host", urllib.parse.urlsplit(url).netloc)
+    data = body.encode("utf-8") if verb not in ("GET", "HEAD") else b""
+    request = Request.from_primitives(verb, url, sent, data)
+    try:
+        status, answer_headers, answer = SQSResponse.dispatch(request, request.raw_url, request.headers)
+    except HTTPException as exc:  # moto's errors (QueueDoesNotExist...), as its server renders them
+        status, answer_headers, answer = exc.code or 500, dict(exc.get_headers()), exc.get_body()
+    except Exception:  # noqa: BLE001 - moto itself failed: its server's answer, a 500 without an error code
+        log.exception("SQS %s %s", verb, path)
+        return 500, "Internal Server Error", {"Content-Type": "text/plain"}
+    text = answer.decode("utf-8", errors="replace") if isinstance(answer, bytes) else str(answer)
+    return int(status), text, {str(k): str(v) for k, v in dict(answer_headers or {}).items()}

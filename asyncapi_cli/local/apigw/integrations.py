@@ -8,6 +8,10 @@ reading `$input.path('$.SendMessageResponse.SendMessageResult.MessageId')` works
 `Accept: application/xml` the body is XML). The embedded SQS (moto) only speaks XML, so it is converted.
 The role must let API Gateway assume it and allow the action on the queue; otherwise SQS's answer is
 403 AccessDenied, which goes through the integration responses like any other answer.
+
+The request reaches SQS through a transport (`SqsTransport`): by default the embedded SQS in this
+process (sqs_seam.answer_query: moto's own SQS front end, no HTTP to the server itself); `HttpSqs`
+signs and sends it to an endpoint, as API Gateway does (tests compare the two answers).
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ import urllib.parse
 import urllib.request
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
+from .. import sqs_seam
 from . import iam, lambda_proxy, moto_seam
 from .context import Invocation
 from .errors import InternalServerError
@@ -77,9 +82,54 @@ def _access_denied(role_arn: str, action: str, resource: str) -> EndpointRespons
     return EndpointResponse(403, json.dumps(body), {"Content-Type": "application/json"})
 
 
+class SqsTransport(Protocol):
+    """Answers an SQS request: path relative to the service root (query string included)."""
+
+    def __call__(
+        self, region: str, path: str, verb: str, headers: dict[str, str], body: str
+    ) -> tuple[int, str, dict[str, str]]: ...
+
+
+class InProcessSqs:
+    """The embedded SQS, answered in this process (the server's own handler, without HTTP)."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint.rstrip("/")
+
+    def __call__(
+        self, region: str, path: str, verb: str, headers: dict[str, str], body: str
+    ) -> tuple[int, str, dict[str, str]]:
+        return sqs_seam.answer_query(self.endpoint, region, path, verb, headers, body)
+
+
+class HttpSqs:
+    """SQS over HTTP, signed with SigV4 as API Gateway signs with the integration's role."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint.rstrip("/")
+
+    def __call__(
+        self, region: str, path: str, verb: str, headers: dict[str, str], body: str
+    ) -> tuple[int, str, dict[str, str]]:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        url = f"{self.endpoint}/{path}"
+        request = AWSRequest(method=verb, url=url, data=body.encode("utf-8"), headers=headers)
+        SigV4Auth(Credentials("testing", "testing"), "sqs", region).add_auth(request)
+        return Integrations._send(url, verb, dict(request.headers.items()), body)
+
+
 class Integrations:
-    def __init__(self, sqs_endpoint: str, invoke_lambda: Callable[[str, str, str, Any], Any]) -> None:
+    def __init__(
+        self,
+        sqs_endpoint: str,
+        invoke_lambda: Callable[[str, str, str, Any], Any],
+        sqs: SqsTransport | None = None,
+    ) -> None:
         self.sqs_endpoint = sqs_endpoint.rstrip("/")
+        self.sqs: SqsTransport = sqs or InProcessSqs(self.sqs_endpoint)
         self.invoke_lambda = invoke_lambda
         self.table: dict[str, Callable[[Invocation], Result]] = {
             "AWS": self.aws,
@@ -145,13 +195,12 @@ class Integrations:
         match = SERVICE_URI.match(integration.get("uri") or "")
         if not match or match.group(2) != "sqs" or match.group(3) != "path":
             raise InternalServerError()  # only SQS path integrations are modelled locally
-        region, service, _, service_path = match.groups()
+        region, _, _, service_path = match.groups()
         headers = {"Accept": "application/json", **request.headers}
         endpoint = self._authorize_sqs(invocation, region, service_path, request.body, headers)
         if endpoint is None:
             query = ("?" + urllib.parse.urlencode(request.query)) if request.query else ""
-            status, body, answer_headers = self._signed(
-                service,
+            status, body, answer_headers = self.sqs(
                 region,
                 f"{service_path}{query}",
                 integration.get("httpMethod") or "POST",
@@ -190,18 +239,6 @@ class Integrations:
         if role is None or iam.evaluate(role.identity, action, queue_arn) != iam.ALLOW:
             return _access_denied(role_arn or "anonymous", action, queue_arn)
         return None
-
-    def _signed(
-        self, service: str, region: str, path: str, verb: str, headers: dict[str, str], body: str
-    ) -> tuple[int, str, dict[str, str]]:
-        from botocore.auth import SigV4Auth
-        from botocore.awsrequest import AWSRequest
-        from botocore.credentials import Credentials
-
-        url = f"{self.sqs_endpoint}/{path}"
-        request = AWSRequest(method=verb, url=url, data=body.encode("utf-8"), headers=headers)
-        SigV4Auth(Credentials("testing", "testing"), service, region).add_auth(request)
-        return self._send(url, verb, dict(request.headers.items()), body)
 
     @staticmethod
     def _send(url: str, verb: str, headers: dict[str, str], body: str) -> tuple[int, str, dict[str, str]]:
