@@ -21,6 +21,9 @@ from asyncapi_cli.local.apigw.integrations import HttpSqs, InProcessSqs, _xml_to
 
 from .fidelity_apigw import ACCOUNT, REGION, Embedded
 
+# Its tests share a module-scoped server: one pytest-xdist worker runs them all (`--dist loadgroup`).
+pytestmark = pytest.mark.xdist_group("test_fidelity_apigw_sqs_transport")
+
 FORM = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
 
 

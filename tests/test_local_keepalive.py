@@ -15,6 +15,9 @@ import pytest
 from asyncapi_cli.local import keepalive_wsgi
 from asyncapi_cli.local.keepalive_wsgi import KeepAliveMotoServer
 
+# Its tests share a module-scoped server: one pytest-xdist worker runs them all (`--dist loadgroup`).
+pytestmark = pytest.mark.xdist_group("test_local_keepalive")
+
 REGION = "us-east-1"
 
 
