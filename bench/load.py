@@ -224,6 +224,12 @@ def main() -> int:
     parser.add_argument("--fail-every", type=int, default=20, help="every Nth job fails (20 = 5%%)")
     parser.add_argument("--throughput", action="store_true")
     parser.add_argument("--backlog", type=int, default=1000)
+    parser.add_argument(
+        "--throttle-rate",
+        type=float,
+        default=None,
+        help="the stage's steady rate (default: the stack's 50/s; --throughput: 2000/s, burst 4000)",
+    )
     args = parser.parse_args()
     home = tempfile.mkdtemp(prefix="asyncapi-load-")
     os.environ["ASYNCAPI_HOME"] = home
@@ -232,11 +238,17 @@ def main() -> int:
     from asyncapi_cli.engine import SilentReporter
     from asyncapi_cli.loadcheck import render, run_load
     from asyncapi_cli.local import manager
+    from asyncapi_cli.secure_api import flag_overrides
 
+    # --throughput measures the emulator, so the stack's own limit must not be what it measures: the
+    # stage's default throttle (50 requests/s) is raised, as `up --throttle-rate` would, and said.
+    rate = args.throttle_rate or (2000.0 if args.throughput else None)
+    options = ops.StackOptions(name="load-bench", local=True)
+    if rate is not None:
+        options.overrides = flag_overrides(None, (), rate, max(int(rate * 2), 1))
+        print(f"stage throttle: {rate:.0f} requests/s, burst {max(int(rate * 2), 1)}")
     try:
-        stack = ops.open_stack(
-            ops.StackOptions(name="load-bench", local=True), creating=True, start_local=True
-        )
+        stack = ops.open_stack(options, creating=True, start_local=True)
         ops.up(stack, SilentReporter())
         if args.throughput:
             return throughput(stack, args.jobs or 500, args.concurrency or 50, args.backlog)
