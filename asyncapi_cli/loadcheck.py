@@ -130,7 +130,10 @@ def run_load(
     try:
         wait_until(settled, pacer=pacer, what="every job to settle", timeout=timeout, base=0.5, cap=2.0)
     except Exception as exc:
-        report.problems.append(str(exc))
+        depths = {name: _depth(sqs, url) for name, url in (("main", queue_urls[0]), ("dlq", dlq_url))}
+        if inbox_url:
+            depths["inbox"] = _depth(sqs, inbox_url)
+        report.problems.append(f"{exc} (messages: {depths})")
     final = statuses()
     results = _result_keys(stack)
     dlq_jobs, poison_found, copies = _drain_dlq(stack)

@@ -16,11 +16,17 @@ import pytest
 
 from asyncapi_cli import ops
 from asyncapi_cli.engine import SilentReporter
+from asyncapi_cli.local.moto_patches import snapshot_iam_role_listing
 from asyncapi_cli.retry import Pacer
 
 from .cli_forkserver import ForkServer
 
 ACCOUNT = "123456789012"
+
+# In-process moto stands in for AWS here, and the engine runs units on threads: moto's IAM failed a
+# role lookup while another thread created a role ("dictionary changed size during iteration"),
+# which AWS never does. The embedded AWS applies the same patch (moto_patches.apply()).
+snapshot_iam_role_listing()
 REPO = Path(__file__).resolve().parent.parent
 
 

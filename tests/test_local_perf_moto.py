@@ -124,3 +124,25 @@ def test_backend_lookups_after_a_reset_register_again(sqs: Any) -> None:
     sqs.create_queue(QueueName="after-reset")
     BackendDict.reset()
     assert backend().queues == {}
+
+
+def test_a_role_created_while_roles_are_listed_does_not_break_the_listing(mocked_aws: None) -> None:
+    """A role lookup iterates over the roles; a CreateRole on another thread meanwhile made moto's
+    lookup fail ("dictionary changed size during iteration"). The patched listing is a snapshot."""
+    from moto.iam.models import iam_backends
+
+    moto_patches.snapshot_iam_role_listing()
+    iam = boto3.client("iam", region_name=REGION)
+    trust = '{"Version": "2012-10-17", "Statement": []}'
+    iam.create_role(RoleName="first", AssumeRolePolicyDocument=trust)
+    backend = iam_backends[ACCOUNT]["global"]
+    listing = iter(backend.get_roles())
+    next(listing)
+    iam.create_role(RoleName="second", AssumeRolePolicyDocument=trust)  # as another thread would
+    assert [role.name for role in listing] == []  # the snapshot ends where it was taken
+    with pytest.raises(RuntimeError):  # moto's own live view fails exactly there
+        original = iter(moto_patches.originals["IAMBackend.get_roles"](backend))
+        next(original)
+        iam.create_role(RoleName="third", AssumeRolePolicyDocument=trust)
+        list(original)
+    assert backend.get_role("third").name == "third"

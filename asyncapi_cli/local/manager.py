@@ -48,6 +48,30 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _group_running(pgid: int) -> bool:
+    """Whether a process of the server's group (its Lambda workers) still runs. Zombies do not count:
+    they have exited, and init reaps them when it gets to it (Linux /proc; elsewhere, the group's
+    existence is the answer)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return True
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            stat = (entry / "stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            if int(fields[2]) == pgid and fields[0] != "Z":  # state, ppid, pgrp
+                return True
+    return False
+
+
 def _accepts(url: str) -> bool:
     parts = urllib.parse.urlsplit(url)
     try:
@@ -156,7 +180,7 @@ def stop(pacer: Pacer | None = None) -> bool:
         os.killpg(pid, signal.SIGTERM)
     try:
         wait_until(
-            lambda: not _pid_alive(pid),
+            lambda: not _pid_alive(pid) and not _group_running(pid),
             pacer=pacer,
             what="the embedded AWS to stop",
             timeout=15,

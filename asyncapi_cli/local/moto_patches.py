@@ -26,6 +26,8 @@
 4. CreateDeployment for an existing stage keeps the stage (its method settings, access log settings,
    tags) and points it at the new deployment, as API Gateway does; moto replaced the stage with a
    fresh one, so a redeploy silently dropped the stage's settings (keep_stage_on_redeploy).
+5. IAM role lookups iterate over a snapshot: moto's failed when another thread created a role
+   meanwhile (snapshot_iam_role_listing).
 """
 
 from __future__ import annotations
@@ -281,6 +283,23 @@ def allow_stream_reenable() -> None:
     DynamoDBBackend.update_table_streams = update_table_streams  # type: ignore[method-assign]
 
 
+def snapshot_iam_role_listing() -> None:
+    """moto's IAM looks a role up by iterating its dict of roles, live: a CreateRole on another thread
+    (the engine creates roles while others read them; the server is threaded) fails that lookup with
+    "dictionary changed size during iteration". AWS has no such failure. Iterate over a snapshot."""
+    from moto.iam.models import IAMBackend
+
+    if getattr(IAMBackend.get_roles, "_asyncapi_snapshot", False):
+        return
+
+    def get_roles(self: IAMBackend) -> list[Any]:
+        return list(self.roles.values())
+
+    get_roles._asyncapi_snapshot = True  # type: ignore[attr-defined]
+    originals.setdefault("IAMBackend.get_roles", IAMBackend.get_roles)
+    IAMBackend.get_roles = get_roles  # type: ignore[assignment,method-assign]
+
+
 def keep_stage_on_redeploy() -> None:
     """CreateDeployment with the name of an existing stage updates that stage's deployment and
     variables and keeps everything else ("stageName: The name of the Stage resource for the Deployment
@@ -319,6 +338,7 @@ def apply() -> None:
         lock_free_backend_lookups()
         allow_stream_reenable()
         keep_stage_on_redeploy()
+        snapshot_iam_role_listing()
         from . import sqs_move_tasks, stream_poller
 
         sqs_move_tasks.install()
