@@ -18,7 +18,7 @@ def test_load_nothing_lost_on_the_embedded_aws() -> None:
             ops.StackOptions(name="load-stack", local=True), creating=True, start_local=True
         )
         ops.up(stack, SilentReporter())
-        report = run_load(stack, jobs=100, concurrency=10, fail_every=20, poison=3, timeout=120)
+        report = run_load(stack, jobs=100, concurrency=10, fail_every=20, poison=3, timeout=300)
         summary = report.to_json()
         # The problems first: a long report would otherwise cut them off in the failure message.
         assert summary["ok"], {"problems": summary.get("problems"), **summary}
