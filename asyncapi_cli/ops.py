@@ -250,8 +250,10 @@ def plan(stack: Stack) -> list[Outcome]:
 def up(stack: Stack, reporter: Reporter) -> list[Outcome]:
     _build_code(stack)
     with locked(stack):
-        check_ownership(stack)  # before any change: the lock covers one state file, not one name
+        exists = check_ownership(stack)  # before any change: the lock covers one state file, not one name
+        stack.ctx.likely_new = not exists and not stack.store.state.resources
         stack.store.save()  # the name and target are recorded before the first resource exists
+        stack.ctx.owner_tags = ownership_tags(stack)  # a main queue created now carries them at once
         outcomes = engine.apply(
             build_units(stack.ctx), stack.ctx, stack.store, reporter, retired=retired_units(stack)
         )
@@ -300,10 +302,11 @@ def _main_queue_tags(stack: Stack) -> tuple[str, dict[str, str]] | None:
     return url, sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}
 
 
-def check_ownership(stack: Stack) -> None:
+def check_ownership(stack: Stack) -> bool:
+    """Refuses a stack another state file owns; whether the main queue exists."""
     found = _main_queue_tags(stack)
     if found is None:
-        return
+        return False
     owner = found[1].get(STATE_TAG)
     if owner and owner != state_owner(stack.store.path):
         other = found[1].get(STATE_PATH_TAG)
@@ -312,17 +315,25 @@ def check_ownership(stack: Stack) -> None:
             f"stack {stack.state.name} already exists and belongs to {where}; run asyncapi from there, "
             "or choose another --name"
         )
+    return True
 
 
-def claim_ownership(stack: Stack) -> None:
-    found = _main_queue_tags(stack)
-    if found is None:
-        return
-    url, tags = found
+def ownership_tags(stack: Stack) -> dict[str, str]:
     wanted = {STATE_TAG: state_owner(stack.store.path)}
     absolute = str(stack.store.path.resolve())
     if _TAG_VALUE_RE.match(absolute):
         wanted[STATE_PATH_TAG] = absolute
+    return wanted
+
+
+def claim_ownership(stack: Stack) -> None:
+    if "main_queue" in stack.ctx.created:  # created in this run with the tags (ownership_tags)
+        return
+    found = _main_queue_tags(stack)
+    if found is None:
+        return
+    url, tags = found
+    wanted = ownership_tags(stack)
     if any(tags.get(k) != v for k, v in wanted.items()):
         stack.clients("sqs").tag_queue(QueueUrl=url, Tags=wanted)
 
