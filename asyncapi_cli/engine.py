@@ -120,16 +120,23 @@ class Context:
         )
 
     def wait(
-        self, probe: Callable[[], Any], *, what: str, timeout: float = 300.0, seen_not_ready: bool = False
+        self,
+        probe: Callable[[], Any],
+        *,
+        what: str,
+        timeout: float = 300.0,
+        seen_not_ready: bool = False,
+        every: float = 0.5,
     ) -> Any:
-        """Wait through a transient state of a few seconds: polls about every 0.5 s for 10 s, then
-        growing to 1 s (retry.wait_until). seen_not_ready: a create call's answer just showed it."""
+        """Wait through a transient state of a few seconds: polls about `every` seconds for 10 s,
+        then growing to 1 s (retry.wait_until). seen_not_ready: a create call's answer just showed it."""
         return wait_until(
             probe,
             pacer=self.pacer,
             what=what,
             timeout=timeout,
-            base=0.5,
+            base=every,
+            cap=max(1.0, every),
             steady_for=10.0,
             seen_not_ready=seen_not_ready,
         )
@@ -292,19 +299,29 @@ def _apply(units: list[Unit], ctx: Context, store: StateStore, reporter: Reporte
         ctx.set_record(unit.key, record)
         outcome = Outcome(unit.key, unit.kind, name, action, changes, time.monotonic() - started)
         reporter.finished(outcome)
+        look_up_early()
         return outcome
 
-    _seed_known(units, ctx)
     # A unit marked find_early (a mapping: its function is waited for until Active) whose references
-    # are all values known in advance is looked up at once, off the path from what it waits for to
-    # its create call.
+    # are all values known in advance is looked up early, off the path from what it waits for to its
+    # create call: once a first unit has finished, so that the roots' first calls go first.
     early: dict[str, Future[Found | None]] = {}
     lookups = ThreadPoolExecutor(max_workers=2, thread_name_prefix="asyncapi-lookup")
+    started_early = threading.Event()
+    early_lock = threading.Lock()
+
+    def look_up_early() -> None:
+        with early_lock:
+            if started_early.is_set():
+                return
+            started_early.set()
+            for unit in units:
+                recorded = store.state.resources.get(unit.key)
+                if getattr(unit, "find_early", False) and needs_known_values_only(unit, units):
+                    early[unit.key] = lookups.submit(unit.find, ctx, recorded)
+
+    _seed_known(units, ctx)
     try:
-        for unit in units:
-            recorded = store.state.resources.get(unit.key)
-            if getattr(unit, "find_early", False) and needs_known_values_only(unit, units):
-                early[unit.key] = lookups.submit(unit.find, ctx, recorded)
         return run_dag(units, work)
     finally:
         lookups.shutdown(wait=True, cancel_futures=True)

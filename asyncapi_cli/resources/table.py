@@ -92,8 +92,10 @@ class Table(Resource):
             table = self._describe(ctx) or {}
             return table if table.get("TableStatus") == "ACTIVE" else None
 
+        # About every second, not every half: a new table takes longer than a function's Pending, and
+        # in the base stack nothing waits for it (a function's environment needs only its name).
         table: dict[str, Any] = ctx.wait(
-            active, what=f"table {self.name} to become ACTIVE", seen_not_ready=bool(answer)
+            active, what=f"table {self.name} to become ACTIVE", seen_not_ready=bool(answer), every=1.0
         )
         return table
 
