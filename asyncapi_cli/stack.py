@@ -193,7 +193,7 @@ def build_units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
             names.main_queue,
             settings.main_visibility_timeout,
             ctx,
-            # The main queue says which state file owns the stack (ops.check_ownership).
+            # The main queue says which state file owns the stack (ownership.py).
             tags=ctx.owner_tags,
             RedrivePolicy=Json(
                 # issue 14: through the dead-letter recorder's inbox, which forwards to the DLQ.
