@@ -114,12 +114,15 @@ class EventSourceMapping(Resource):
 
         # A mapping still Creating or Updating (a `down` after an interrupted `up`) answers
         # ResourceInUseException (Lambda API reference, DeleteEventSourceMapping, Errors): retry.
+        answered: dict[str, Any] = {}
+
         def attempt() -> None:
             answer = or_none(lambda: lam.delete_event_source_mapping(UUID=uuid))
             # AWS answers ResourceNotFoundException for an unknown UUID (Lambda API reference,
             # DeleteEventSourceMapping); moto answers 200 with no configuration: both mean gone.
             if answer is None or "UUID" not in answer:
                 note_already_gone()
+            answered.update(answer or {})
 
         ctx.pacer_retry(
             attempt,
@@ -129,5 +132,9 @@ class EventSourceMapping(Resource):
             base=0.5,
             cap=5.0,
         )
-        # The mapping goes through Deleting; the function must outlive it.
-        ctx.wait(lambda: self._get(ctx, uuid) is None, what=f"event source mapping {uuid} to be deleted")
+        # The mapping goes through Deleting (the answer's State); the function must outlive it.
+        ctx.wait(
+            lambda: self._get(ctx, uuid) is None,
+            what=f"event source mapping {uuid} to be deleted",
+            seen_not_ready=answered.get("State") == "Deleting",
+        )

@@ -169,5 +169,6 @@ class Table(Resource):
             base=1.0,
             cap=10.0,
         )
-        # Wait until it is really gone, so that an `up` right after a `down` can create it again.
-        ctx.wait(lambda: self._describe(ctx) is None, what=f"table {record['name']} to be deleted")
+        # Wait until it is really gone, so that an `up` right after a `down` can create it again
+        # (about every second: nothing in `down` waits for it).
+        ctx.wait(lambda: self._describe(ctx) is None, what=f"table {record['name']} to be deleted", every=1.0)
