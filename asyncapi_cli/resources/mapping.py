@@ -114,15 +114,12 @@ class EventSourceMapping(Resource):
 
         # A mapping still Creating or Updating (a `down` after an interrupted `up`) answers
         # ResourceInUseException (Lambda API reference, DeleteEventSourceMapping, Errors): retry.
-        answered: dict[str, Any] = {}
-
         def attempt() -> None:
             answer = or_none(lambda: lam.delete_event_source_mapping(UUID=uuid))
             # AWS answers ResourceNotFoundException for an unknown UUID (Lambda API reference,
             # DeleteEventSourceMapping); moto answers 200 with no configuration: both mean gone.
             if answer is None or "UUID" not in answer:
                 note_already_gone()
-            answered.update(answer or {})
 
         ctx.pacer_retry(
             attempt,
@@ -132,9 +129,11 @@ class EventSourceMapping(Resource):
             base=0.5,
             cap=5.0,
         )
-        # The mapping goes through Deleting (the answer's State); the function must outlive it.
+        # The mapping goes through Deleting ("might not be completely deleted for several seconds":
+        # Lambda API reference, DeleteEventSourceMapping); the function must outlive it. Polled at once
+        # (moto and the embedded AWS forget it at once), then about every 0.75 s.
         ctx.wait(
             lambda: self._get(ctx, uuid) is None,
             what=f"event source mapping {uuid} to be deleted",
-            seen_not_ready=answered.get("State") == "Deleting",
+            every=0.75,
         )
