@@ -153,16 +153,17 @@ class AwsClients:
                 "no AWS credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
                 "or try it locally with --local)"
             )
-        probe = self._session.client(
-            "sts",
-            endpoint_url=self.target.endpoint_url,
-            config=botocore.config.Config(
-                region_name=self.target.region,
-                retries={"mode": "standard", "max_attempts": 2},
-                connect_timeout=3,
-                read_timeout=10,
-            ),
-        )
+        with self._lock:  # a botocore session is not thread-safe: clients are made one at a time
+            probe = self._session.client(
+                "sts",
+                endpoint_url=self.target.endpoint_url,
+                config=botocore.config.Config(
+                    region_name=self.target.region,
+                    retries={"mode": "standard", "max_attempts": 2},
+                    connect_timeout=3,
+                    read_timeout=10,
+                ),
+            )
         try:
             return str(probe.get_caller_identity()["Account"])
         except botocore.exceptions.EndpointConnectionError:

@@ -244,7 +244,7 @@ def up(
     options.features = feature_client.with_features(with_features)
     if dry_run:
         return _plan(options, out)
-    stack = ops.open_stack(options, creating=True, start_local=True)
+    stack = ops.open_stack(options, creating=True, start_local=True, look_for_owner=True)
     target = stack.state.target
     if target.kind == "local":
         from .local import manager

@@ -12,12 +12,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .aws import AwsClients
-from .graph import deleted_with, down_edges, up_edges
+from .errors import AlreadyExists
+from .graph import deleted_with, down_edges, needs_known_values_only, run_dag
 from .names import TAG_KEY, StackNames, StackSettings
 from .refs import resolve
 from .resources import start_deletion, was_already_gone
@@ -67,6 +68,10 @@ class Context:
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Units whose resource this run created: what lives only inside them cannot exist yet.
     created: set[str] = field(default_factory=set)
+    # Which state file owns the stack (ops.py): tags stack.py puts on the resource that carries them.
+    owner_tags: dict[str, str] = field(default_factory=dict)
+    # No state and no main queue (ops.up): units with create_first create before looking up.
+    likely_new: bool = False
     retries: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -114,8 +119,27 @@ class Context:
             settling=settling,
         )
 
-    def wait(self, probe: Callable[[], Any], *, what: str, timeout: float = 300.0) -> Any:
-        return wait_until(probe, pacer=self.pacer, what=what, timeout=timeout)
+    def wait(
+        self,
+        probe: Callable[[], Any],
+        *,
+        what: str,
+        timeout: float = 300.0,
+        seen_not_ready: bool = False,
+        every: float = 0.5,
+    ) -> Any:
+        """Wait through a transient state of a few seconds: polls about `every` seconds for 10 s,
+        then growing to 1 s (retry.wait_until). seen_not_ready: a create call's answer just showed it."""
+        return wait_until(
+            probe,
+            pacer=self.pacer,
+            what=what,
+            timeout=timeout,
+            base=every,
+            cap=max(1.0, every),
+            steady_for=10.0,
+            seen_not_ready=seen_not_ready,
+        )
 
     def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
         return ":".join(
@@ -178,57 +202,6 @@ class SilentReporter:
         pass
 
 
-MAX_WORKERS = 16  # enough for every root of the stack at once; bounded for API rate limits
-
-
-def run_dag(
-    units: list[Unit],
-    work: Callable[[Unit], Outcome],
-    *,
-    waits_on: dict[str, set[str]] | None = None,
-    max_workers: int | None = None,
-) -> list[Outcome]:
-    """Run work(unit) once per unit, each after the units it waits on (default: up's graph).
-
-    On the first failure nothing new starts; running units finish; the first error is raised.
-    The pool is sized to the graph, so that no ready unit queues behind others (the table, whose
-    CREATING is the longest wait of the roots, used to start after six others).
-    """
-    by_key = {u.key: u for u in units}
-    if waits_on is None:
-        waits_on = up_edges(units)
-    workers = max_workers or max(1, min(MAX_WORKERS, len(units)))
-    done: set[str] = set()
-    outcomes: list[Outcome] = []
-    running: dict[Future[Outcome], str] = {}
-    error: BaseException | None = None
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="asyncapi")
-    try:
-        while True:
-            if error is None:
-                for key in list(waits_on):
-                    if key not in done and key not in running.values() and waits_on[key] <= done:
-                        running[pool.submit(work, by_key[key])] = key
-            if not running:
-                break
-            finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
-            for future in finished:
-                key = running.pop(future)
-                exc = future.exception()
-                if exc is not None:
-                    error = error or exc
-                else:
-                    outcomes.append(future.result())
-                    done.add(key)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    if error is not None:
-        raise error
-    order = {u.key: i for i, u in enumerate(units)}
-    outcomes.sort(key=lambda o: order[o.key])
-    return outcomes
-
-
 def _seed_known(units: list[Unit], ctx: Context) -> None:
     """Records known before anything exists (ARNs from names), for units that need only those."""
     for unit in units:
@@ -288,10 +261,28 @@ def _apply(units: list[Unit], ctx: Context, store: StateStore, reporter: Reporte
         # A child (routes, a stage, a permission) of a parent created in this run cannot exist yet:
         # no lookup.
         fresh = recorded is None and parent is not None and parent in ctx.created
-        found = None if fresh else unit.find(ctx, recorded)
+        if unit.key in early:  # looked up while what it refers to was being created
+            found = early[unit.key].result()
+            return _converge(unit, recorded, found, started)
+        # In a stack that is most likely new (ops.py: no state, no main queue), a unit whose create
+        # fails cleanly when its resource exists (AlreadyExists) is created without a lookup first:
+        # one call fewer on the way to what waits for it (a role's propagation starts `up`'s longest
+        # chain). A stack whose state was lost is still looked up first: adopting it changes nothing.
+        create_first = recorded is None and ctx.likely_new and getattr(unit, "create_first", False)
+        found = None if fresh or create_first else unit.find(ctx, recorded)
+        return _converge(unit, recorded, found, started)
+
+    def _converge(unit: Unit, recorded: Any, found: Found | None, started: float) -> Outcome:
+        name = unit.name
         changes: list[Change] = []
         if found is None:
-            record = unit.create(ctx)
+            try:
+                record = unit.create(ctx)
+            except AlreadyExists:
+                found = unit.find(ctx, recorded)
+                if found is None:  # deleted again in between: nothing to converge, create it
+                    record = unit.create(ctx)
+        if found is None:
             action = "created"
             with ctx._lock:
                 ctx.created.add(unit.key)
@@ -308,10 +299,32 @@ def _apply(units: list[Unit], ctx: Context, store: StateStore, reporter: Reporte
         ctx.set_record(unit.key, record)
         outcome = Outcome(unit.key, unit.kind, name, action, changes, time.monotonic() - started)
         reporter.finished(outcome)
+        look_up_early()
         return outcome
 
+    # A unit marked find_early (a mapping: its function is waited for until Active) whose references
+    # are all values known in advance is looked up early, off the path from what it waits for to its
+    # create call: once a first unit has finished, so that the roots' first calls go first.
+    early: dict[str, Future[Found | None]] = {}
+    lookups = ThreadPoolExecutor(max_workers=2, thread_name_prefix="asyncapi-lookup")
+    started_early = threading.Event()
+    early_lock = threading.Lock()
+
+    def look_up_early() -> None:
+        with early_lock:
+            if started_early.is_set():
+                return
+            started_early.set()
+            for unit in units:
+                recorded = store.state.resources.get(unit.key)
+                if getattr(unit, "find_early", False) and needs_known_values_only(unit, units):
+                    early[unit.key] = lookups.submit(unit.find, ctx, recorded)
+
     _seed_known(units, ctx)
-    return run_dag(units, work)
+    try:
+        return run_dag(units, work)
+    finally:
+        lookups.shutdown(wait=True, cancel_futures=True)
 
 
 def destroy(units: list[Unit], ctx: Context, store: StateStore, reporter: Reporter) -> list[Outcome]:

@@ -36,3 +36,8 @@ class LockBusyError(AsyncApiError):
 
 class JobTimeoutError(AsyncApiError):
     exit_code = EXIT_USAGE
+
+
+class AlreadyExists(Exception):
+    """A unit's create met its resource already there (not a user-facing error): the engine then
+    finds it and converges it as it would have had it looked first (engine._apply, create_first)."""

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import os
-import re
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,16 @@ from .names import (
     random_name,
     validate_name,
     validate_region,
+)
+from .ownership import (  # noqa: F401  (STATE_TAG, state_owner: ops' names before)
+    STATE_PATH_TAG,
+    STATE_TAG,
+    check_ownership,
+    claim_ownership,
+    in_background,
+    main_queue_tags_of,
+    ownership_tags,
+    state_owner,
 )
 from .package import build_code
 from .retry import Pacer
@@ -68,6 +77,8 @@ class Stack:
     ctx: Context
     recorded_settings: dict[str, Any] = field(default_factory=dict)  # as the last `up` left them
     code_info: dict[str, Any] = field(default_factory=dict)
+    # The main queue's URL and tags (or None), looked up beside the preflight (open_stack).
+    owner_lookup: Future[tuple[str, dict[str, str]] | None] | None = None
 
     @property
     def state(self) -> StackState:
@@ -159,9 +170,17 @@ def api_url(target: Target, api_id: str, stage: str, gateway: str | None) -> str
 
 
 def open_stack(
-    options: StackOptions, *, creating: bool, start_local: bool = False, allow_missing_state: bool = False
+    options: StackOptions,
+    *,
+    creating: bool,
+    start_local: bool = False,
+    allow_missing_state: bool = False,
+    look_for_owner: bool = False,
 ) -> Stack:
-    """Resolve name, target and state; check credentials and account. Reads only."""
+    """Resolve name, target and state; check credentials and account. Reads only.
+
+    look_for_owner (`up`): look up the main queue's ownership tags while the preflight runs, for
+    check_ownership (one serial call fewer before the first resource)."""
     loaded = config.apply_to(options)  # asyncapi.toml, validated before any AWS call
     loaded.overrides.update(options.overrides)  # issue 14: up --auth/--cors-origin/--throttle-*
     path = resolve_state_path(options, must_exist=not creating and not allow_missing_state)
@@ -192,6 +211,13 @@ def open_stack(
     validate_region(state.target.region)
     live_target, credentials, gateway = _live_target(state.target, start_local=start_local)
     clients = AwsClients(live_target, hooks=options.hooks, credentials=credentials)
+    # `up`: the ownership check's lookup (reads only) beside the preflight. A daemon thread: when
+    # the preflight fails (a dead endpoint), the CLI exits at once without waiting for it.
+    owner_lookup = (
+        in_background(main_queue_tags_of, clients, StackNames(state.name).main_queue)
+        if look_for_owner
+        else None
+    )
     account = clients.account_id()
     if state.target.account and state.target.account != account and state.target.kind != "local":
         raise StateError(
@@ -209,7 +235,7 @@ def open_stack(
         local=state.target.kind == "local",
         api_url_for=lambda api_id: api_url(live_target, api_id, settings.stage, gateway),
     )
-    return Stack(StateStore(path, state), clients, ctx, recorded_settings)
+    return Stack(StateStore(path, state), clients, ctx, recorded_settings, owner_lookup=owner_lookup)
 
 
 @contextlib.contextmanager
@@ -250,8 +276,10 @@ def plan(stack: Stack) -> list[Outcome]:
 def up(stack: Stack, reporter: Reporter) -> list[Outcome]:
     _build_code(stack)
     with locked(stack):
-        check_ownership(stack)  # before any change: the lock covers one state file, not one name
+        exists = check_ownership(stack)  # before any change: the lock covers one state file, not one name
+        stack.ctx.likely_new = not exists and not stack.store.state.resources
         stack.store.save()  # the name and target are recorded before the first resource exists
+        stack.ctx.owner_tags = ownership_tags(stack)  # a main queue created now carries them at once
         outcomes = engine.apply(
             build_units(stack.ctx), stack.ctx, stack.store, reporter, retired=retired_units(stack)
         )
@@ -269,62 +297,6 @@ def up(stack: Stack, reporter: Reporter) -> list[Outcome]:
             ),
         )
     return outcomes
-
-
-# Ownership: the main queue carries the hash of the absolute path of the state file that owns the
-# stack (and the path itself where tag rules allow), so an `up` of the same name from another
-# folder is refused before it touches anything. SQS tag values: up to 256 characters of letters,
-# digits, spaces and _ . : / = + - @ (SQS developer guide, "Tagging queues").
-STATE_TAG = "asyncapi:state"
-STATE_PATH_TAG = "asyncapi:state-path"
-_TAG_VALUE_RE = re.compile(r"^[\w\s.:/=+\-@]{1,256}$")
-
-
-def state_owner(path: Path) -> str:
-    return hashlib.sha256(str(path.resolve()).encode("utf-8")).hexdigest()[:32]
-
-
-def _main_queue_tags(stack: Stack) -> tuple[str, dict[str, str]] | None:
-    from botocore.exceptions import ClientError
-
-    sqs = stack.clients("sqs")
-    try:
-        url = sqs.get_queue_url(QueueName=stack.ctx.names.main_queue)["QueueUrl"]
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in (
-            "AWS.SimpleQueueService.NonExistentQueue",
-            "QueueDoesNotExist",
-        ):
-            return None
-        raise
-    return url, sqs.list_queue_tags(QueueUrl=url).get("Tags") or {}
-
-
-def check_ownership(stack: Stack) -> None:
-    found = _main_queue_tags(stack)
-    if found is None:
-        return
-    owner = found[1].get(STATE_TAG)
-    if owner and owner != state_owner(stack.store.path):
-        other = found[1].get(STATE_PATH_TAG)
-        where = f"the state file {other}" if other else "another state file"
-        raise StateError(
-            f"stack {stack.state.name} already exists and belongs to {where}; run asyncapi from there, "
-            "or choose another --name"
-        )
-
-
-def claim_ownership(stack: Stack) -> None:
-    found = _main_queue_tags(stack)
-    if found is None:
-        return
-    url, tags = found
-    wanted = {STATE_TAG: state_owner(stack.store.path)}
-    absolute = str(stack.store.path.resolve())
-    if _TAG_VALUE_RE.match(absolute):
-        wanted[STATE_PATH_TAG] = absolute
-    if any(tags.get(k) != v for k, v in wanted.items()):
-        stack.clients("sqs").tag_queue(QueueUrl=url, Tags=wanted)
 
 
 def forget_local_stack(options: StackOptions) -> StackState | None:

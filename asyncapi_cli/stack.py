@@ -107,10 +107,18 @@ def _role(key: str, name: str, service: str, policy: dict[str, Any], ctx: Contex
     )
 
 
-def _queue(key: str, name: str, visibility_timeout: int, ctx: Context, **extra: Any) -> Queue:
+def _queue(
+    key: str,
+    name: str,
+    visibility_timeout: int,
+    ctx: Context,
+    tags: dict[str, str] | None = None,
+    **extra: Any,
+) -> Queue:
     return Queue(
         key=key,
         name=name,
+        tags=tags or {},
         attributes={
             "MessageRetentionPeriod": str(ctx.settings.retention_seconds),
             "VisibilityTimeout": str(visibility_timeout),
@@ -185,6 +193,8 @@ def build_units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
             names.main_queue,
             settings.main_visibility_timeout,
             ctx,
+            # The main queue says which state file owns the stack (ownership.py).
+            tags=ctx.owner_tags,
             RedrivePolicy=Json(
                 # issue 14: through the dead-letter recorder's inbox, which forwards to the DLQ.
                 {

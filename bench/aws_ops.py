@@ -105,6 +105,8 @@ def identify(method: str, raw_path: str, headers: dict[str, str], body: bytes) -
         form = {k: v[0] for k, v in urllib.parse.parse_qs(body.decode("utf-8", "replace")).items()}
         params.update(form)
         operation = str(params.get("Action", f"{method} {parsed.path}"))
+    elif not scope:  # unsigned (no SigV4 scope, so no service model to match): forwarded as it is
+        operation = f"{method} {parsed.path}"
     else:  # REST protocols
         operation, path_params = _rest_operation(service, method, parsed.path, query)
         params.update(path_params)

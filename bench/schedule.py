@@ -46,8 +46,14 @@ class Schedule:
         return {"seconds": round(self.finish, 3), "calls": self.calls, "critical_path": self.critical_path}
 
 
-ROLES = ("api_role", "processor_role", "status_role")
-LOG_GROUPS = ("processor_logs", "status_logs")
+ROLES = ("api_role", "processor_role", "status_role", "recorder_role")
+LOG_GROUPS = ("processor_logs", "status_logs", "recorder_logs", "access_logs")
+# Each function, its role; the dead-letter recorder (issue 14) with them.
+FUNCTIONS = (
+    ("processor_fn", "processor_role"),
+    ("status_fn", "status_role"),
+    ("recorder_fn", "recorder_role"),
+)
 SUBMIT_CODES = ("202", "500", "503")
 
 
@@ -56,10 +62,16 @@ def up_plan() -> list[Step]:
     steps = [
         s("dlq.create", "sqs.CreateQueue"),
         s(
-            "main_queue.create",
+            "dlq_inbox.create",
             "sqs.CreateQueue",
             after=("dlq.create",),
-            why="the redrive policy's DLQ must exist",
+            why="the dead-letter recorder's inbox redrives to the DLQ, which must exist",
+        ),
+        s(
+            "main_queue.create",
+            "sqs.CreateQueue",
+            after=("dlq_inbox.create",),
+            why="the redrive policy's target (the recorder's inbox) must exist",
         ),
         s("bucket.create", "s3.CreateBucket"),
         *(
@@ -78,13 +90,15 @@ def up_plan() -> list[Step]:
     for group in LOG_GROUPS:
         steps.append(s(f"{group}.create", "logs.CreateLogGroup"))
         steps.append(s(f"{group}.retention", "logs.PutRetentionPolicy", after=(f"{group}.create",)))
-    for fn, role in (("processor_fn", "processor_role"), ("status_fn", "status_role")):
+    for fn, role in FUNCTIONS:
         # A function needs only its role, assumable by Lambda: the table and bucket names in its
-        # environment and its log group's name are known before they exist.
+        # environment and its log group's name are known before they exist. The recorder's
+        # environment holds the DLQ's URL, which CreateQueue answers.
         steps.append(
             s(
                 f"{fn}.create",
                 "lambda.CreateFunction",
+                after=("dlq.create",) if fn == "recorder_fn" else (),
                 ends_after_ready=(f"{role}.create",),
                 settle="function_pending",
             )
@@ -134,12 +148,26 @@ def up_plan() -> list[Step]:
         s("stage.deploy", "apigateway.CreateDeployment", after=tuple(r.key for r in routes)),
         s("stage.tag", "apigateway.TagResource", after=("stage.deploy",)),
         s(
+            "stage.settings",
+            "apigateway.UpdateStage",
+            after=("stage.deploy", "access_logs.create"),
+            why="throttling and access logs (issue 14): the stage and the log group must exist",
+        ),
+        s(
             "mapping.create",
             "lambda.CreateEventSourceMapping",
             after=("main_queue.create", "processor_role.policy"),
             after_ready=("processor_fn.create",),
             settle="mapping_creating",
             why="the function Active, the queue, and the role's permission to receive from it",
+        ),
+        s(
+            "recorder_mapping.create",
+            "lambda.CreateEventSourceMapping",
+            after=("dlq_inbox.create", "recorder_role.policy"),
+            after_ready=("recorder_fn.create",),
+            settle="mapping_creating",
+            why="the same for the dead-letter recorder on its inbox",
         ),
     ]
     return steps
@@ -150,12 +178,14 @@ def down_plan() -> list[Step]:
     s = Step
     steps = [
         s("mapping.delete", "lambda.DeleteEventSourceMapping", settle="mapping_deleting"),
+        s("recorder_mapping.delete", "lambda.DeleteEventSourceMapping", settle="mapping_deleting"),
         s(
             "processor_fn.delete",
             "lambda.DeleteFunction",
             after_ready=("mapping.delete",),
             why="the function outlives its mapping (a Deleting mapping may still deliver a batch)",
         ),
+        s("recorder_fn.delete", "lambda.DeleteFunction", after_ready=("recorder_mapping.delete",)),
         s(
             "rest_api.delete",
             "apigateway.DeleteRestApi",
@@ -175,9 +205,16 @@ def down_plan() -> list[Step]:
             why="nothing is accepted that cannot be queued; the mapping stops polling it first",
         ),
         s(
-            "dlq.delete",
+            "dlq_inbox.delete",
             "sqs.DeleteQueue",
             after=("main_queue.delete",),
+            after_ready=("recorder_mapping.delete",),
+            why="the redrive target outlives its source; the recorder's mapping stops polling it first",
+        ),
+        s(
+            "dlq.delete",
+            "sqs.DeleteQueue",
+            after=("dlq_inbox.delete",),
             why="the redrive target outlives its source",
         ),
         s(
@@ -202,7 +239,15 @@ def down_plan() -> list[Step]:
                 why="DeleteConflict while it has one",
             )
         )
-    steps += [s(f"{group}.delete", "logs.DeleteLogGroup") for group in LOG_GROUPS]
+    steps += [
+        s(
+            f"{group}.delete",
+            "logs.DeleteLogGroup",
+            after=("rest_api.delete",) if group == "access_logs" else (),
+            why="the stage writes access logs to it until the API is gone" if group == "access_logs" else "",
+        )
+        for group in LOG_GROUPS
+    ]
     return steps
 
 

@@ -293,11 +293,15 @@ def test_best_schedule_is_the_critical_path_of_the_documented_dependencies() -> 
         "lambda.CreateEventSourceMapping",
     ]
     down = best_schedule(down_plan(), timing, durations, startup=0.5, tail=0.0)
-    # DeleteEventSourceMapping, Deleting 5 s, then the main queue and the DLQ (one after the other).
-    assert down.finish == pytest.approx(0.5 + 0.1 + 5 + 0.1 + 0.1)
+    # DeleteEventSourceMapping, Deleting 5 s, then the main queue, the recorder's inbox and the DLQ
+    # (one after the other: each redrives to the next).
+    assert down.finish == pytest.approx(0.5 + 0.1 + 5 + 0.1 + 0.1 + 0.1)
     alone = best_schedule(up_plan(), timing.latency_only(), durations, startup=0.5, tail=0.0)
-    assert alone.finish == pytest.approx(0.5 + 1.5 + 1.0)
-    assert up.calls == len(up_plan()) + 4 + 1  # probes: table, two functions, mapping; the preflight
+    # Without settling: the recorder's CreateQueue of the DLQ (its URL in the function's environment),
+    # CreateFunction, CreateEventSourceMapping.
+    assert alone.finish == pytest.approx(0.5 + 0.1 + 1.5 + 1.0)
+    # Probes: the table, three functions, two mappings; and the preflight.
+    assert up.calls == len(up_plan()) + 6 + 1
 
 
 def test_best_schedule_waits_only_for_what_a_step_needs() -> None:

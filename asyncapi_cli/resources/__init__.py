@@ -84,6 +84,9 @@ class Resource:
     # This unit's attribute keys whose references order deletion (it goes before what they name);
     # None: every reference does (the safe default for a new kind).
     deletion_keys: ClassVar[frozenset[str] | None] = None
+    # Roughly how long creating one takes until what waits on it can proceed (AWS's settling
+    # included): only orders which ready units start first (graph.critical_first).
+    expected_seconds: ClassVar[float] = 0.2
 
     @property
     def depends_on(self) -> tuple[str, ...]:

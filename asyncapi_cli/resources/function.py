@@ -36,6 +36,8 @@ class Function(Resource):
 
     code: str = "app"  # which bundle of ctx.code the function runs
     kind = "lambda-function"
+    # CreateFunction, then Pending for a few seconds (Lambda developer guide, "Lambda function states").
+    expected_seconds = 4.5
     known_before_create = frozenset({"name", "arn"})
     # Lambda stores environment values as given: the table and bucket need not exist yet.
     value_only_keys = frozenset({"Environment"})
@@ -90,14 +92,21 @@ class Function(Resource):
             call, retry_if=_settling, what=what, timeout=120, base=0.5, cap=1.25, settling=True
         )
 
-    def _wait_ready(self, ctx: Context) -> dict[str, Any]:
+    def _wait_ready(self, ctx: Context, answer: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Until Active with no update in progress. `answer`: what the create or update call just
+        answered (its State and LastUpdateStatus), so that no poll repeats what it said."""
+        if answer and answer.get("State") == "Active" and _ready(answer):
+            return answer
+
         def ready() -> dict[str, Any] | None:
             config = self._configuration(ctx) or {}
             if config.get("State") == "Failed":
                 raise AwsError(f"function {self.name} failed: {config.get('StateReason')}")
             return config if config and _ready(config) else None
 
-        result: dict[str, Any] = ctx.wait(ready, what=f"function {self.name} to become Active")
+        result: dict[str, Any] = ctx.wait(
+            ready, what=f"function {self.name} to become Active", seen_not_ready=bool(answer)
+        )
         return result
 
     def create(self, ctx: Context) -> dict[str, Any]:
@@ -122,7 +131,8 @@ class Function(Resource):
             if error_code(exc) != "ResourceConflictException" or "exist" not in error_message(exc).lower():
                 raise
             config = lam.get_function_configuration(FunctionName=self.name)
-        self._wait_ready(ctx)
+        # CreateFunction answers `State: Pending` (Lambda developer guide, "Lambda function states").
+        self._wait_ready(ctx, config)
         if reserved is not None:
             self._reserve(ctx, reserved)
         return {"name": config["FunctionName"], "arn": config["FunctionArn"]}
@@ -142,20 +152,20 @@ class Function(Resource):
         architectures = desired.pop(ARCHITECTURES, None)
         settings = {c.setting for c in changes}
         if settings - {"CodeSha256", ARCHITECTURES, RESERVED}:
-            self._retry_while_settling(
+            answer = self._retry_while_settling(
                 ctx,
                 lambda: lam.update_function_configuration(FunctionName=self.name, **desired),
                 f"updating function {self.name}",
             )
-            self._wait_ready(ctx)
+            self._wait_ready(ctx, answer)
         if settings & {"CodeSha256", ARCHITECTURES}:
             extra = {ARCHITECTURES: architectures} if architectures else {}
-            self._retry_while_settling(
+            answer = self._retry_while_settling(
                 ctx,
                 lambda: lam.update_function_code(FunctionName=self.name, ZipFile=bundle.zip_bytes, **extra),
                 f"updating the code of {self.name}",
             )
-            self._wait_ready(ctx)
+            self._wait_ready(ctx, answer)
         if RESERVED in settings:
             self._reserve(ctx, reserved)
         return found.record

@@ -19,6 +19,11 @@ class EventSourceMapping(Resource):
     """attributes: CreateEventSourceMapping's parameters (EventSourceArn and FunctionName included)."""
 
     kind = "event-source-mapping"
+    # CreateEventSourceMapping, then Creating for a few seconds (Lambda API reference).
+    expected_seconds = 4.0
+    # Its lookup needs only the source's ARN and the function's name: the engine runs it while the
+    # function is being created and waited for (engine._apply), not between Active and the create.
+    find_early = True
 
     def placeholder(self, ctx: Context) -> dict[str, Any]:
         return {"uuid": KNOWN_AFTER_UP}
@@ -60,10 +65,16 @@ class EventSourceMapping(Resource):
             changes.append(Change("State", live.get("State"), "Enabled"))
         return changes
 
-    def _wait_enabled(self, ctx: Context, uuid: str) -> None:
+    def _wait_enabled(self, ctx: Context, uuid: str, answered: str | None = None) -> None:
+        """Until Enabled. `answered`: the State the create or update call just answered (Creating,
+        Enabling or Updating: EventSourceMappingConfiguration, Lambda API reference), so that no
+        poll repeats it."""
+        if answered == "Enabled":
+            return
         ctx.wait(
             lambda: (self._get(ctx, uuid) or {}).get("State") == "Enabled",
             what=f"event source mapping {uuid} to become Enabled",
+            seen_not_ready=answered is not None,
         )
 
     def create(self, ctx: Context) -> dict[str, Any]:
@@ -83,7 +94,7 @@ class EventSourceMapping(Resource):
             what=f"creating the event source mapping {self.name}",
             timeout=120,
         )
-        self._wait_enabled(ctx, mapping["UUID"])
+        self._wait_enabled(ctx, mapping["UUID"], mapping.get("State"))
         return {"uuid": mapping["UUID"]}
 
     def update(self, ctx: Context, found: Found, changes: list[Change]) -> dict[str, Any]:
@@ -93,8 +104,8 @@ class EventSourceMapping(Resource):
             return self.create(ctx)
         uuid = found.record["uuid"]
         settings = self._settings(self.desired(ctx))
-        ctx.clients("lambda").update_event_source_mapping(UUID=uuid, Enabled=True, **settings)
-        self._wait_enabled(ctx, uuid)
+        answer = ctx.clients("lambda").update_event_source_mapping(UUID=uuid, Enabled=True, **settings)
+        self._wait_enabled(ctx, uuid, answer.get("State"))
         return found.record
 
     def delete(self, ctx: Context, record: dict[str, Any]) -> None:
@@ -118,5 +129,11 @@ class EventSourceMapping(Resource):
             base=0.5,
             cap=5.0,
         )
-        # The mapping goes through Deleting; the function must outlive it.
-        ctx.wait(lambda: self._get(ctx, uuid) is None, what=f"event source mapping {uuid} to be deleted")
+        # The mapping goes through Deleting ("might not be completely deleted for several seconds":
+        # Lambda API reference, DeleteEventSourceMapping); the function must outlive it. Polled at once
+        # (moto and the embedded AWS forget it at once), then about every 0.75 s.
+        ctx.wait(
+            lambda: self._get(ctx, uuid) is None,
+            what=f"event source mapping {uuid} to be deleted",
+            every=0.75,
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..aws import error_code
@@ -17,6 +17,8 @@ DELETED_RECENTLY = frozenset({"AWS.SimpleQueueService.QueueDeletedRecently", "Qu
 class Queue(Resource):
     """attributes: SQS queue attributes, string-valued as SQS takes them (Json for JSON-valued ones)."""
 
+    # Tags of this queue beside the stack's (ctx.tags), set when it is created.
+    tags: dict[str, str] = field(default_factory=dict)
     kind = "sqs-queue"
     known_before_create = frozenset({"name", "arn"})
 
@@ -51,7 +53,7 @@ class Queue(Resource):
         attributes = self.desired(ctx)
 
         def create() -> Any:
-            return sqs.create_queue(QueueName=self.name, Attributes=attributes, tags=ctx.tags)
+            return sqs.create_queue(QueueName=self.name, Attributes=attributes, tags=self.tags | ctx.tags)
 
         # A queue name is held for 60 s after the queue is deleted (an `up` right after a `down`).
         response = ctx.pacer_retry(

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..aws import error_code
 from ..engine import Change, Context, Found
+from ..errors import AlreadyExists
 from . import Resource, ignore_not_found, or_none
 
 
@@ -17,6 +18,11 @@ class Role(Resource):
     """attributes: AssumeRolePolicyDocument, Description, and Policies (inline policy name -> document)."""
 
     kind = "iam-role"
+    # A new role is usable by Lambda only seconds after CreateRole (IAM is eventually consistent:
+    # IAM user guide, "Changes that I make are not always immediately visible").
+    expected_seconds = 8.0
+    # CreateRole answers EntityAlreadyExists for a taken name and changes nothing (IAM API reference).
+    create_first = True
     known_before_create = frozenset({"name", "arn"})
 
     def placeholder(self, ctx: Context) -> dict[str, Any]:
@@ -65,7 +71,7 @@ class Role(Resource):
         except Exception as exc:
             if error_code(exc) != "EntityAlreadyExists":
                 raise
-            role = iam.get_role(RoleName=self.name)["Role"]
+            raise AlreadyExists(self.name) from exc  # the engine finds it and converges it
         for policy_name, policy in desired.get("Policies", {}).items():
             self._put_policy(ctx, policy_name, policy)
         return {"name": role["RoleName"], "arn": role["Arn"]}

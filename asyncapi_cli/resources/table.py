@@ -19,6 +19,8 @@ class Table(Resource):
     The record's stream_arn is the table's LatestStreamArn (None without a stream)."""
 
     kind = "dynamodb-table"
+    # CREATING for a few seconds (DynamoDB API reference, CreateTable).
+    expected_seconds = 6.0
     known_before_create = frozenset({"name", "arn"})
 
     def placeholder(self, ctx: Context) -> dict[str, Any]:
@@ -79,11 +81,23 @@ class Table(Resource):
                 )
         return changes
 
-    def _wait_active(self, ctx: Context) -> None:
-        ctx.wait(
-            lambda: (self._describe(ctx) or {}).get("TableStatus") == "ACTIVE",
-            what=f"table {self.name} to become ACTIVE",
+    def _wait_active(self, ctx: Context, answer: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The table's description once ACTIVE. `answer`: the TableDescription the create or update
+        call just answered (TableStatus CREATING or UPDATING: DynamoDB API reference, CreateTable,
+        UpdateTable), so that no poll repeats it."""
+        if answer and answer.get("TableStatus") == "ACTIVE":
+            return answer
+
+        def active() -> dict[str, Any] | None:
+            table = self._describe(ctx) or {}
+            return table if table.get("TableStatus") == "ACTIVE" else None
+
+        # About every second, not every half: a new table takes longer than a function's Pending, and
+        # in the base stack nothing waits for it (a function's environment needs only its name).
+        table: dict[str, Any] = ctx.wait(
+            active, what=f"table {self.name} to become ACTIVE", seen_not_ready=bool(answer), every=1.0
         )
+        return table
 
     def create(self, ctx: Context) -> dict[str, Any]:
         dynamodb = ctx.clients("dynamodb")
@@ -96,6 +110,7 @@ class Table(Resource):
             return in_use and (self._describe(ctx) or {}).get("TableStatus") == "DELETING"
 
         arn = self.placeholder(ctx)["arn"]
+        answer = None
         try:
             response = ctx.pacer_retry(
                 lambda: dynamodb.create_table(
@@ -116,25 +131,25 @@ class Table(Resource):
             if error_code(exc) != "ResourceInUseException" or "exist" not in error_message(exc).lower():
                 raise
         else:
-            arn = response["TableDescription"]["TableArn"]
-        self._wait_active(ctx)
+            answer = response["TableDescription"]
+            arn = answer["TableArn"]
+        table = self._wait_active(ctx, answer)
         if time_to_live is not None:
             dynamodb.update_time_to_live(TableName=self.name, TimeToLiveSpecification=time_to_live)
-        table = self._describe(ctx) or {"TableName": self.name, "TableArn": arn}
         return self._record(table) | {"arn": arn}
 
     def update(self, ctx: Context, found: Found, changes: list[Change]) -> dict[str, Any]:
         desired, dynamodb = self.desired(ctx), ctx.clients("dynamodb")
         settings = {change.setting for change in changes}
         if "BillingMode" in settings:
-            dynamodb.update_table(TableName=self.name, BillingMode=desired["BillingMode"])
-            self._wait_active(ctx)
+            answer = dynamodb.update_table(TableName=self.name, BillingMode=desired["BillingMode"])
+            self._wait_active(ctx, answer.get("TableDescription"))
         if "StreamSpecification" in settings:
             # Turning a stream off and on again gives a new stream (a new LatestStreamArn): DynamoDB
             # developer guide, "Enabling a stream" ("... a new stream is created with a different
             # stream descriptor").
-            dynamodb.update_table(TableName=self.name, StreamSpecification=self._stream(desired))
-            self._wait_active(ctx)
+            answer = dynamodb.update_table(TableName=self.name, StreamSpecification=self._stream(desired))
+            self._wait_active(ctx, answer.get("TableDescription"))
         if "TimeToLiveSpecification" in settings:
             dynamodb.update_time_to_live(
                 TableName=self.name, TimeToLiveSpecification=desired["TimeToLiveSpecification"]
@@ -154,5 +169,6 @@ class Table(Resource):
             base=1.0,
             cap=10.0,
         )
-        # Wait until it is really gone, so that an `up` right after a `down` can create it again.
-        ctx.wait(lambda: self._describe(ctx) is None, what=f"table {record['name']} to be deleted")
+        # Wait until it is really gone, so that an `up` right after a `down` can create it again
+        # (about every second: nothing in `down` waits for it).
+        ctx.wait(lambda: self._describe(ctx) is None, what=f"table {record['name']} to be deleted", every=1.0)
