@@ -17,40 +17,25 @@ import json
 import os
 import re
 import sys
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
+from shared_clients import Clients
 
 BATCH_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 MAX_ITEMS = 100
 ITEM_CONCURRENCY = 8  # items of one batch at a time (the processor may run up to 10 messages at once)
 FINAL = ("completed", "failed")
 BATCH_FINAL = ("completed", "partial", "failed")
-_clients: dict[str, Any] = {}
-_clients_lock = threading.Lock()
+_client = Clients()  # one boto3 client per service, shared by the record threads
 
 
 class PoisonBatch(Exception):
     """A batch message no retry can fix."""
-
-
-def _client(service: str) -> Any:
-    # One client per service, made once: the records of a batch run in threads, and boto3's default
-    # session is not thread-safe (boto3 docs, "Multithreading or multiprocessing with clients"):
-    # unguarded, each thread built its own client (~50 ms of CPU each, the worker's largest cost).
-    client = _clients.get(service)
-    if client is None:
-        with _clients_lock:
-            client = _clients.get(service)
-            if client is None:
-                client = _clients[service] = boto3.client(service)
-    return client
 
 
 def log(level: str, event: str, **fields: Any) -> None:

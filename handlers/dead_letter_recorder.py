@@ -40,35 +40,20 @@ import json
 import os
 import re
 import sys
-import threading
 import time
 from datetime import datetime, timezone
 from typing import Any
 
-import boto3
 import webhook_outbox  # issue 10: a dead-lettered job's webhook
 from botocore.exceptions import ClientError
+from shared_clients import Clients
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 RECORDED_ATTRIBUTE = "deadLetterRecorded"
 SOURCE_ATTRIBUTE = "deadLetterSourceArn"
 REASON = "dead-lettered"
 MAX_MESSAGE_ATTRIBUTES = 10  # SQS's limit per message
-_clients: dict[str, Any] = {}
-_clients_lock = threading.Lock()
-
-
-def _client(service: str) -> Any:
-    # One client per service, made once: the records of a batch run in threads, and boto3's default
-    # session is not thread-safe (boto3 docs, "Multithreading or multiprocessing with clients"):
-    # unguarded, each thread built its own client (~50 ms of CPU each, the worker's largest cost).
-    client = _clients.get(service)
-    if client is None:
-        with _clients_lock:
-            client = _clients.get(service)
-            if client is None:
-                client = _clients[service] = boto3.client(service)
-    return client
+_client = Clients()  # one boto3 client per service, shared by the record threads
 
 
 def _now(epoch_ms: float | None = None) -> str:

@@ -19,21 +19,19 @@ import json
 import os
 import re
 import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
-import boto3
 import job_features  # issue 10 hooks: priority/batchId on the record, batch messages, webhooks
 import schedule_runs  # issue 11 hooks: a schedule's run (its envelope, scheduleId, the runs record)
 from botocore.exceptions import BotoCoreError, ClientError
+from shared_clients import Clients
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 FINAL = ("completed", "failed")
-_clients: dict[str, Any] = {}
-_clients_lock = threading.Lock()
+_client = Clients()  # one boto3 client per service, shared by the record threads
 
 
 class PoisonMessage(Exception):
@@ -51,19 +49,6 @@ def load_work() -> Any:
             spec = handle.read().strip()
     module, _, function = (spec or "jobwork:run_job").partition(":")
     return getattr(importlib.import_module(module), function)
-
-
-def _client(service: str) -> Any:
-    # One client per service, made once: the records of a batch run in threads, and boto3's default
-    # session is not thread-safe (boto3 docs, "Multithreading or multiprocessing with clients"):
-    # unguarded, each thread built its own client (~50 ms of CPU each, the worker's largest cost).
-    client = _clients.get(service)
-    if client is None:
-        with _clients_lock:
-            client = _clients.get(service)
-            if client is None:
-                client = _clients[service] = boto3.client(service)
-    return client
 
 
 def log(level: str, event: str, **fields: Any) -> None:

@@ -35,6 +35,7 @@ def test_zip_holds_the_handlers_and_is_deterministic(tmp_path: Path) -> None:
         "schedule_expressions.py",
         "schedule_runs.py",
         "schedules_api.py",
+        "shared_clients.py",
         "status_checker.py",
         "status_pusher.py",
         "webhook_http.py",
