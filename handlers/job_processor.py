@@ -118,8 +118,9 @@ def _is_conditional_failure(exc: Exception) -> bool:
 
 def claim(
     table_name: str, job_id: str, created_at: str, attempt: int, extras: dict[str, str] | None = None
-) -> bool:
-    """Mark the job processing unless it already finished. False: a finished job, nothing to do."""
+) -> str | None:
+    """Mark the job processing unless it already finished: None when claimed, else the status it
+    finished with ("completed" or "failed", from the failed condition's ALL_OLD item)."""
     now = _now()
     # Feature hook: extras (priority, batchId) are stored with the claim, in the same write.
     extra_sets = "".join(f", #x{i} = :x{i}" for i in range(len(extras or {})))
@@ -133,6 +134,8 @@ def claim(
                 + extra_sets
             ),
             ConditionExpression="attribute_not_exists(jobId) OR NOT (#s IN (:completed, :failed))",
+            # The finished record comes back in the error (UpdateItem API reference), no read needed.
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
             ExpressionAttributeNames={
                 "#s": "status",
                 **{f"#x{i}": name for i, name in enumerate(extras or {})},
@@ -147,10 +150,10 @@ def claim(
                 **{f":x{i}": {"S": value} for i, value in enumerate((extras or {}).values())},
             },
         )
-        return True
+        return None
     except ClientError as exc:
         if _is_conditional_failure(exc):
-            return False
+            return str((exc.response.get("Item") or {}).get("status", {}).get("S") or "completed")
         raise
 
 
@@ -241,7 +244,8 @@ def process_record(record: dict[str, Any], request_id: str = "-") -> bool:
         return False
     try:
         extras = {**job_features.record_extras(record, payload), **schedule_runs.record_extras(record)}
-        if not claim(table_name, job_id, created_at, attempt, extras):
+        finished = claim(table_name, job_id, created_at, attempt, extras)
+        if finished is not None:
             log(
                 "INFO",
                 "duplicate-delivery",
@@ -249,10 +253,15 @@ def process_record(record: dict[str, Any], request_id: str = "-") -> bool:
                 messageId=message_id,
                 attempt=attempt,
                 outcome="skipped",
+                status=finished,
             )
             # Feature hook: a crash after the final write but before the webhook was queued is
             # repaired here, by the redelivery.
-            return job_features.after_final(_client, table_name, job_id, payload)
+            handled = job_features.after_final(_client, table_name, job_id, payload)
+            # A late twin of an earlier attempt (its visibility ran out while it ran) of a job that has
+            # since failed for good: acknowledging it would delete the message the DLQ must keep (for
+            # `dlq redrive`). Reported failed, it goes on to the DLQ after its last receive.
+            return handled and finished != "failed"
         if schedule_id := schedule_runs.schedule_id_of(record):
             schedule_runs.record_run(_client("dynamodb"), table_name, job_id, schedule_id)
         log("INFO", "job-started", jobId=job_id, messageId=message_id, attempt=attempt)

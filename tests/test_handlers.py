@@ -142,6 +142,21 @@ def test_redelivery_of_completed_job_changes_nothing(handlers: dict[str, ModuleT
     assert result_object("job-2") == before_result
 
 
+def test_a_late_twin_of_a_job_that_failed_keeps_its_message_for_the_dlq(
+    handlers: dict[str, ModuleType],
+) -> None:
+    """Attempt 2 ran past its visibility timeout; attempt 3 (the last) failed the job meanwhile. The
+    late twin must not be acknowledged: that would delete the message SQS moves to the DLQ after
+    maxReceiveCount receives (SQS Developer Guide, "Using dead-letter queues"), and `dlq redrive` with it."""
+    message = str(uuid.uuid4())
+    last = record("twin-1", {"fail": True}, receive_count=3, message_id=message)
+    assert process(handlers, last) == [message]
+    assert item("twin-1")["status"] == "failed"
+    late = record("twin-1", {"fail": True}, receive_count=2, message_id=message)
+    assert process(handlers, late) == [message]  # reported failed: not deleted
+    assert item("twin-1")["status"] == "failed" and item("twin-1")["attempts"] == 3  # the record unchanged
+
+
 def test_two_racing_deliveries_leave_one_consistent_record(handlers: dict[str, ModuleType]) -> None:
     start = threading.Barrier(2)
     outcomes: list[list[str]] = []
@@ -182,9 +197,11 @@ def test_failing_job_retries_then_fails_on_last_receive(handlers: dict[str, Modu
     assert stored["attempts"] == 3
     assert stored["error"] == "JobFailed: boom & bust"
     assert "completedAt" in stored
-    # A fourth delivery (before redrive) does not resurrect it.
-    assert process(handlers, record("fail-1", payload, receive_count=4)) == []
-    assert item("fail-1")["status"] == "failed"
+    # A fourth delivery (before redrive) does not resurrect it, nor delete the message on its way to the
+    # DLQ: it is reported failed again, and the record stays as it is.
+    fourth = record("fail-1", payload, receive_count=4)
+    assert process(handlers, fourth) == [fourth["messageId"]]
+    assert item("fail-1") == stored
 
 
 def test_poison_messages_fail_alone_and_write_nothing(
