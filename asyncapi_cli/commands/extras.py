@@ -1,0 +1,123 @@
+"""The feature commands (`schedules`, `webhook-secret`, `api-key`), `init`, `demo` and `local`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..cli import _output as output
+from ..cli import _stack_kwargs as stack_kwargs
+from ..cli import main, stack_options
+from ..errors import InputError
+
+
+@main.command("schedules")
+@stack_options
+@stack_kwargs
+def schedules(options: Any, out: Any, **_: Any) -> None:
+    """List the stack's schedules (feature scheduling)."""
+    from .. import ops, schedule_cli
+
+    sys.exit(schedule_cli.list_schedules(ops.open_stack(options, creating=False), out))
+
+
+@main.command("webhook-secret")
+@stack_options
+@stack_kwargs
+def webhook_secret(options: Any, out: Any, **_: Any) -> None:
+    """Print the stack's webhook signing secret (receivers verify X-Asyncapi-Signature with it)."""
+    from .. import feature_client, ops
+
+    stack = ops.open_stack(options, creating=False)
+    found = feature_client.webhook_secret(stack)
+    out.document({"command": "webhook-secret", "name": stack.state.name, **found})
+    out.raw(found["secret"])
+
+
+@main.command("api-key")
+@stack_options
+@stack_kwargs
+def api_key(options: Any, out: Any, **_: Any) -> None:
+    """Print the stack's API key (made by 'up --auth api-key') for other clients' x-api-key header."""
+    from .. import ops
+    from ..secure_api import stack_api_key
+
+    stack = ops.open_stack(options, creating=False)
+    key = stack_api_key(stack)
+    if key is None:
+        raise InputError("this stack has no API key: run 'asyncapi up --auth api-key' first")
+    out.document(
+        {"name": stack.state.name, "apiKeyId": stack.state.resources["api_key"]["id"], "apiKey": key}
+    )
+    out.raw(key)
+
+
+@main.command()
+def init() -> None:
+    """Write asyncapi.toml, work.py and requirements.txt here (never over existing files)."""
+    from ..scaffold import init_project
+
+    for path in init_project(Path.cwd()):
+        click.echo(f"wrote {path.name}")
+    click.echo("Next: edit work.py, add requirements, then 'asyncapi up --local' and 'asyncapi test-job'.")
+
+
+@main.command()
+@click.option("--json", "json_mode", is_flag=True, help="Machine-readable JSON output.")
+@click.option("--keep", is_flag=True, help="Leave the stack (and the embedded AWS) running afterwards.")
+def demo(json_mode: bool, keep: bool) -> None:
+    """The whole lifecycle on the embedded local AWS: up, a job, a failing job, down. No AWS account."""
+    from ..demo import run_demo
+
+    sys.exit(run_demo(output(json_mode), keep=keep))
+
+
+@main.group()
+def local() -> None:
+    """Manage the embedded local AWS (moto + gateway + Lambda runtime on 127.0.0.1)."""
+
+
+@local.command("start")
+def local_start() -> None:
+    """Start the embedded local AWS in the background."""
+    from ..local import manager
+
+    info = manager.ensure_running()
+    click.echo(
+        f"embedded AWS running: endpoint {info['endpoint']}, gateway {info['gateway']}, "
+        f"pid {info['pid']}, log {info['log']}"
+    )
+
+
+@local.command("stop")
+def local_stop() -> None:
+    """Stop the embedded local AWS (its contents are lost)."""
+    from ..local import manager
+
+    click.echo("stopped" if manager.stop() else "not running")
+
+
+@local.command("status")
+@click.option("--json", "json_mode", is_flag=True)
+def local_status(json_mode: bool) -> None:
+    """Is the embedded local AWS running, and where?"""
+    import json
+
+    from ..local import manager
+
+    info = manager.running_info()
+    limits = manager.local_status() if info else {}
+    if json_mode:
+        click.echo(json.dumps({"running": info is not None, **(info or {}), "limits": limits}))
+    elif info:
+        click.echo(
+            f"running: endpoint {info['endpoint']}, gateway {info['gateway']}, pid {info['pid']}, "
+            f"log {info['log']}"
+        )
+        for line in manager.describe_limits(limits):
+            click.echo(line)
+    else:
+        click.echo("not running")

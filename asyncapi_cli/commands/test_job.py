@@ -1,0 +1,80 @@
+"""`test-job`: submit real jobs through the API and follow them (same options and exit codes as the rest)."""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+import click
+
+from ..cli import _stack_kwargs as stack_kwargs
+from ..cli import main, stack_options
+from ..errors import InputError
+
+
+@main.command("test-job")
+@stack_options
+@click.option("--payload", help="Job payload: JSON text, or @file.json.")
+@click.option("--timeout", type=float, default=120.0, show_default=True, help="Overall seconds to wait.")
+@click.option("--count", type=int, default=1, show_default=True, help="Number of jobs to submit.")
+@click.option("--concurrency", type=int, default=1, show_default=True, help="Jobs in flight at once.")
+@click.option(
+    "--priority", type=click.Choice(["high", "normal"]), help="Submit with ?priority= (feature priorities)."
+)
+@click.option(
+    "--batch",
+    type=int,
+    help="Submit one batch of N jobs to POST /batches and follow it (feature batches); --payload may "
+    "then be an array of N objects.",
+)
+@click.option("--at", help="Schedule the job once: +10s, +5m, +2h or an ISO 8601 time (feature scheduling).")
+@click.option("--every", help='Schedule it repeatedly: "rate(1 minute)" or "cron(...)" (feature scheduling).')
+@click.option("--runs", type=int, default=3, show_default=True, help="With --every: runs to wait for.")
+@click.option(
+    "--watch", is_flag=True, help="Follow the job over the WebSocket (feature websocket; else polls)."
+)
+@stack_kwargs
+def test_job(
+    options: Any,
+    out: Any,
+    payload: str | None,
+    timeout: float,
+    count: int,
+    concurrency: int,
+    priority: str | None,
+    batch: int | None,
+    at: str | None,
+    every: str | None,
+    runs: int,
+    watch: bool,
+    **_: Any,
+) -> None:
+    """Submit a real job through the API, follow it to completion, show the result."""
+    from .. import client, feature_client, ops, schedule_cli
+    from ..dayops.target import require_deployed
+
+    if not math.isfinite(timeout) or timeout <= 0:
+        raise InputError(f"--timeout must be a finite number of seconds above zero, got {timeout:g}")
+    if at is not None or every is not None or watch:
+        stack = ops.open_stack(options, creating=False)
+        if watch:
+            sys.exit(schedule_cli.run_watched(stack, out, client.parse_payload(payload), timeout=timeout))
+        parsed = client.parse_payload(payload)
+        sys.exit(
+            schedule_cli.run_scheduled(stack, out, parsed, at=at, every=every, runs=runs, timeout=timeout)
+        )
+    if batch is not None:
+        sys.exit(
+            feature_client.run_test_batch(options, out, payload, batch, timeout=timeout, priority=priority)
+        )
+    parsed = client.parse_payload(payload)
+    if count < 1 or concurrency < 1:
+        raise InputError("--count and --concurrency must be at least 1")
+    stack = ops.open_stack(options, creating=False)
+    require_deployed(stack)
+    query = feature_client.priority_query(priority)
+    code = client.run_test_jobs(
+        stack, out, parsed, timeout=timeout, count=count, concurrency=concurrency, query=query
+    )
+    sys.exit(code)
