@@ -17,6 +17,7 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -32,6 +33,7 @@ ITEM_CONCURRENCY = 8  # items of one batch at a time (the processor may run up t
 FINAL = ("completed", "failed")
 BATCH_FINAL = ("completed", "partial", "failed")
 _client = Clients()  # one boto3 client per service, shared by the record threads
+_log_lock = threading.Lock()
 
 
 class PoisonBatch(Exception):
@@ -40,7 +42,10 @@ class PoisonBatch(Exception):
 
 def log(level: str, event: str, **fields: Any) -> None:
     line = {"level": level, "event": event, "time": now_iso(), **fields}
-    print(json.dumps(line, default=str, ensure_ascii=False), file=sys.stdout, flush=True)
+    text = json.dumps(line, default=str, ensure_ascii=False) + "\n"
+    with _log_lock:  # one whole line at a time: a batch's records log from several threads
+        sys.stdout.write(text)
+        sys.stdout.flush()
 
 
 def now_iso() -> str:

@@ -40,6 +40,7 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -54,6 +55,7 @@ SOURCE_ATTRIBUTE = "deadLetterSourceArn"
 REASON = "dead-lettered"
 MAX_MESSAGE_ATTRIBUTES = 10  # SQS's limit per message
 _client = Clients()  # one boto3 client per service, shared by the record threads
+_log_lock = threading.Lock()
 
 
 def _now(epoch_ms: float | None = None) -> str:
@@ -65,7 +67,10 @@ def _now(epoch_ms: float | None = None) -> str:
 
 def log(level: str, event: str, **fields: Any) -> None:
     line = {"level": level, "event": event, "time": _now(), **fields}
-    print(json.dumps(line, default=str, ensure_ascii=False), file=sys.stdout, flush=True)
+    text = json.dumps(line, default=str, ensure_ascii=False) + "\n"
+    with _log_lock:  # one whole line at a time: a batch's records log from several threads
+        sys.stdout.write(text)
+        sys.stdout.flush()
 
 
 def job_id_of(record: dict[str, Any]) -> str | None:

@@ -19,6 +19,7 @@ import json
 import os
 import re
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -32,6 +33,7 @@ from shared_clients import Clients
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 FINAL = ("completed", "failed")
 _client = Clients()  # one boto3 client per service, shared by the record threads
+_log_lock = threading.Lock()
 
 
 class PoisonMessage(Exception):
@@ -53,7 +55,10 @@ def load_work() -> Any:
 
 def log(level: str, event: str, **fields: Any) -> None:
     line = {"level": level, "event": event, "time": _now(), **fields}
-    print(json.dumps(line, default=str, ensure_ascii=False), file=sys.stdout, flush=True)
+    text = json.dumps(line, default=str, ensure_ascii=False) + "\n"
+    with _log_lock:  # one whole line at a time: a batch's records log from several threads
+        sys.stdout.write(text)
+        sys.stdout.flush()
 
 
 def _now(epoch_ms: float | None = None) -> str:
