@@ -118,3 +118,38 @@ def test_list_schedules_of_the_stack_group(stack: dict[str, Any]) -> None:  # no
     listed = list_schedules(boto3.client("scheduler"), GROUP)
     assert [s["scheduleId"] for s in listed] == [created["scheduleId"]]
     assert listed[0]["expression"].startswith("at(") and listed[0]["state"] == "ENABLED"
+
+
+def test_a_one_time_run_still_queued_is_waited_for(
+    stack: dict[str, Any],  # noqa: F811 (the fixture imported above)
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The scheduler has fired the one run (the schedule is completed and gone) but the processor has not
+    taken the job yet: `test-job --at` must wait for it, not report a schedule that never ran."""
+    from asyncapi_cli.features import schedule_client
+    from asyncapi_cli.retry import Pacer
+
+    api, processor = stack["schedules_api"], stack["job_processor"]
+    start = datetime.now(timezone.utc)
+    clock = FakeClock(start)
+    monkeypatch.setattr(api, "clock", clock)
+    server = proxy_server(api)
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    try:
+        created = schedule_client.create(
+            url, schedule_client.schedule_body({"once": 1}, at=start + timedelta(minutes=2))
+        )
+        clock.now = start + timedelta(minutes=3)
+        scheduler = local_scheduler.LocalScheduler(local_scheduler.sqs_sender(None), clock=clock)
+        assert scheduler.run_pending() == 1  # fired: the message waits in the queue
+        assert schedule_client.describe(url, created["scheduleId"])["state"] == "completed"
+
+        def processor_catches_up(seconds: float) -> None:
+            processor.lambda_handler({"Records": drain(stack["queue_url"])})
+
+        pacer = Pacer(sleep=processor_catches_up, clock=lambda: 0.0)
+        described = schedule_client.wait_for_runs(url, created["scheduleId"], 1, timeout=60, pacer=pacer)
+        assert [run["status"] for run in schedule_client.finished_runs(described)] == ["completed"]
+    finally:
+        server.shutdown()
+        server.server_close()

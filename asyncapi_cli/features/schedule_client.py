@@ -121,8 +121,10 @@ def wait_for_runs(
         seen = done
         if done >= runs:
             return described
-        if described.get("state") in ("completed", "deleted") and described.get("runCount", 0) == done:
-            return described  # it will not run again
+        if described.get("state") == "deleted" and described.get("runCount", 0) == done:
+            return described  # deleted: it will not run again
+        # "completed" is no such end: the scheduler has sent its last run, and that job may still wait
+        # in the queue (a run counts once the processor takes it), so the wait goes on until --timeout.
         delay = max(0.2, pacer.backoff(attempt, 0.5, 5.0))
         if pacer.clock() + delay > deadline:
             raise JobTimeoutError(
