@@ -16,8 +16,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +23,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from botocore.exceptions import ClientError
-from shared_clients import Clients
+from handler_shared import Clients, write_log_line
 
 BATCH_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 MAX_ITEMS = 100
@@ -33,7 +31,6 @@ ITEM_CONCURRENCY = 8  # items of one batch at a time (the processor may run up t
 FINAL = ("completed", "failed")
 BATCH_FINAL = ("completed", "partial", "failed")
 _client = Clients()  # one boto3 client per service, shared by the record threads
-_log_lock = threading.Lock()
 
 
 class PoisonBatch(Exception):
@@ -42,10 +39,7 @@ class PoisonBatch(Exception):
 
 def log(level: str, event: str, **fields: Any) -> None:
     line = {"level": level, "event": event, "time": now_iso(), **fields}
-    text = json.dumps(line, default=str, ensure_ascii=False) + "\n"
-    with _log_lock:  # one whole line at a time: a batch's records log from several threads
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    write_log_line(line)  # whole: a batch's records log from several threads
 
 
 def now_iso() -> str:

@@ -39,15 +39,13 @@ from __future__ import annotations
 import json
 import os
 import re
-import sys
-import threading
 import time
 from datetime import datetime, timezone
 from typing import Any
 
 import webhook_outbox  # issue 10: a dead-lettered job's webhook
 from botocore.exceptions import ClientError
-from shared_clients import Clients
+from handler_shared import Clients, write_log_line
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 RECORDED_ATTRIBUTE = "deadLetterRecorded"
@@ -55,7 +53,6 @@ SOURCE_ATTRIBUTE = "deadLetterSourceArn"
 REASON = "dead-lettered"
 MAX_MESSAGE_ATTRIBUTES = 10  # SQS's limit per message
 _client = Clients()  # one boto3 client per service, shared by the record threads
-_log_lock = threading.Lock()
 
 
 def _now(epoch_ms: float | None = None) -> str:
@@ -67,10 +64,7 @@ def _now(epoch_ms: float | None = None) -> str:
 
 def log(level: str, event: str, **fields: Any) -> None:
     line = {"level": level, "event": event, "time": _now(), **fields}
-    text = json.dumps(line, default=str, ensure_ascii=False) + "\n"
-    with _log_lock:  # one whole line at a time: a batch's records log from several threads
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    write_log_line(line)  # whole: a batch's records log from several threads
 
 
 def job_id_of(record: dict[str, Any]) -> str | None:

@@ -18,8 +18,6 @@ import importlib
 import json
 import os
 import re
-import sys
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -28,12 +26,11 @@ from typing import Any
 import job_features  # issue 10 hooks: priority/batchId on the record, batch messages, webhooks
 import schedule_runs  # issue 11 hooks: a schedule's run (its envelope, scheduleId, the runs record)
 from botocore.exceptions import BotoCoreError, ClientError
-from shared_clients import Clients
+from handler_shared import Clients, write_log_line
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 FINAL = ("completed", "failed")
 _client = Clients()  # one boto3 client per service, shared by the record threads
-_log_lock = threading.Lock()
 
 
 class PoisonMessage(Exception):
@@ -55,10 +52,7 @@ def load_work() -> Any:
 
 def log(level: str, event: str, **fields: Any) -> None:
     line = {"level": level, "event": event, "time": _now(), **fields}
-    text = json.dumps(line, default=str, ensure_ascii=False) + "\n"
-    with _log_lock:  # one whole line at a time: a batch's records log from several threads
-        sys.stdout.write(text)
-        sys.stdout.flush()
+    write_log_line(line)  # whole: a batch's records log from several threads
 
 
 def _now(epoch_ms: float | None = None) -> str:
