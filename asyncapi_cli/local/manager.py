@@ -40,12 +40,20 @@ def _pid_alive(pid: int) -> bool:
         if done == pid:
             return False
     # So does anyone else's zombie: the server outlives the `up` that started it, so its parent is
-    # init, which may take seconds to reap it (Linux: state Z in /proc/<pid>/stat, after the name).
-    with contextlib.suppress(OSError, IndexError):
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat[stat.rindex(")") + 2] == "Z":
-            return False
-    return True
+    # init, which may take seconds to reap it.
+    found = _proc_state(Path(f"/proc/{pid}"))
+    return found is None or found[0] != "Z"
+
+
+def _proc_state(entry: Path) -> tuple[str, int] | None:
+    """(state, process group) from Linux's /proc/<pid>/stat (the fields after the name in parentheses);
+    None where there is no such file (gone, or no /proc)."""
+    try:
+        stat = (entry / "stat").read_text()
+        fields = stat[stat.rindex(")") + 2 :].split()
+        return fields[0], int(fields[2])  # state, ppid, pgrp
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _group_running(pgid: int) -> bool:
@@ -62,13 +70,8 @@ def _group_running(pgid: int) -> bool:
     if not proc.is_dir():
         return True
     for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            stat = (entry / "stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            if int(fields[2]) == pgid and fields[0] != "Z":  # state, ppid, pgrp
-                return True
+        if entry.name.isdigit() and (found := _proc_state(entry)) and found[1] == pgid and found[0] != "Z":
+            return True
     return False
 
 
