@@ -25,15 +25,12 @@ from .names import (
     validate_name,
     validate_region,
 )
-from .ownership import (  # noqa: F401  (STATE_TAG, state_owner: ops' names before)
-    STATE_PATH_TAG,
-    STATE_TAG,
+from .ownership import (
     check_ownership,
     claim_ownership,
     in_background,
     main_queue_tags_of,
     ownership_tags,
-    state_owner,
 )
 from .package import build_code
 from .retry import Pacer

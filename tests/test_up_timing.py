@@ -10,9 +10,9 @@ from typing import Any
 import boto3
 import pytest
 
-from asyncapi_cli import ops
 from asyncapi_cli.errors import AwsError
 from asyncapi_cli.graph import critical_first, up_edges
+from asyncapi_cli.ownership import STATE_TAG, state_owner
 from asyncapi_cli.retry import Pacer, retry_call, wait_until
 
 from .conftest import deploy
@@ -173,7 +173,7 @@ def test_a_new_stack_creates_roles_without_looking_first_and_owns_its_queue_at_o
     assert "sqs.ListQueueTags" not in calls.operations
     sqs = boto3.client("sqs")
     url = sqs.get_queue_url(QueueName=f"{NAME}-main-queue")["QueueUrl"]
-    assert sqs.list_queue_tags(QueueUrl=url)["Tags"][ops.STATE_TAG] == ops.state_owner(stack.store.path)
+    assert sqs.list_queue_tags(QueueUrl=url)["Tags"][STATE_TAG] == state_owner(stack.store.path)
 
 
 def test_a_role_left_by_a_crash_is_adopted_after_create_meets_it(mocked_aws: None) -> None:
