@@ -4,6 +4,8 @@ the pacer's injected sleep (no real waiting)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from types import ModuleType
 from typing import Any
@@ -48,45 +50,62 @@ def proxy_server(api: ModuleType) -> Any:
     return server
 
 
-def test_client_library_runs_a_rate_schedule_n_times_then_deletes_it(
+@dataclass
+class ServedApi:
+    """The schedules API behind a 127.0.0.1 proxy, on a clock the test moves."""
+
+    url: str
+    clock: FakeClock
+    start: datetime
+
+
+@pytest.fixture
+def served(
     stack: dict[str, Any],  # noqa: F811 (the fixture imported above)
     monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[ServedApi]:
+    api = stack["schedules_api"]
+    start = datetime.now(timezone.utc)
+    clock = FakeClock(start)
+    monkeypatch.setattr(api, "clock", clock)
+    server = proxy_server(api)
+    try:
+        yield ServedApi(f"http://127.0.0.1:{server.server_address[1]}/", clock, start)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_client_library_runs_a_rate_schedule_n_times_then_deletes_it(
+    stack: dict[str, Any],  # noqa: F811 (the fixture imported above)
+    served: ServedApi,
 ) -> None:
     from asyncapi_cli.errors import InputError
     from asyncapi_cli.features import schedule_client
     from asyncapi_cli.retry import Pacer
 
-    api, processor = stack["schedules_api"], stack["job_processor"]
-    start = datetime.now(timezone.utc)
-    clock = FakeClock(start)
-    monkeypatch.setattr(api, "clock", clock)
-    server = proxy_server(api)
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
-    try:
-        with pytest.raises(InputError, match="runAt is in the past"):
-            schedule_client.create(
-                url, schedule_client.schedule_body({"a": 1}, at=start - timedelta(minutes=1))
-            )
-        body = schedule_client.schedule_body({"n": 1}, every="rate(1 minute)")
-        created = schedule_client.create(url, body)
-        scheduler = local_scheduler.LocalScheduler(local_scheduler.sqs_sender(None), clock=clock)
+    processor, url, clock = stack["job_processor"], served.url, served.clock
+    with pytest.raises(InputError, match="runAt is in the past"):
+        schedule_client.create(
+            url, schedule_client.schedule_body({"a": 1}, at=served.start - timedelta(minutes=1))
+        )
+    body = schedule_client.schedule_body({"n": 1}, every="rate(1 minute)")
+    created = schedule_client.create(url, body)
+    scheduler = local_scheduler.LocalScheduler(local_scheduler.sqs_sender(None), clock=clock)
 
-        def world_moves(seconds: float) -> None:
-            """The pacer's sleep: a minute passes, the scheduler fires, the processor runs the jobs."""
-            clock.now += timedelta(minutes=1)
-            scheduler.run_pending()
-            processor.lambda_handler({"Records": drain(stack["queue_url"])})
-
-        scheduler.run_pending()  # the first run starts at once
+    def world_moves(seconds: float) -> None:
+        """The pacer's sleep: a minute passes, the scheduler fires, the processor runs the jobs."""
+        clock.now += timedelta(minutes=1)
+        scheduler.run_pending()
         processor.lambda_handler({"Records": drain(stack["queue_url"])})
-        pacer = Pacer(sleep=world_moves, clock=lambda: 0.0)
-        described = schedule_client.wait_for_runs(url, created["scheduleId"], 3, timeout=60, pacer=pacer)
-        assert len(schedule_client.finished_runs(described)) == 3
-        schedule_client.delete(url, created["scheduleId"])
-        assert schedule_client.describe(url, created["scheduleId"])["state"] == "deleted"
-    finally:
-        server.shutdown()
-        server.server_close()
+
+    scheduler.run_pending()  # the first run starts at once
+    processor.lambda_handler({"Records": drain(stack["queue_url"])})
+    pacer = Pacer(sleep=world_moves, clock=lambda: 0.0)
+    described = schedule_client.wait_for_runs(url, created["scheduleId"], 3, timeout=60, pacer=pacer)
+    assert len(schedule_client.finished_runs(described)) == 3
+    schedule_client.delete(url, created["scheduleId"])
+    assert schedule_client.describe(url, created["scheduleId"])["state"] == "deleted"
 
 
 def test_parse_at_and_schedule_body() -> None:
@@ -122,34 +141,25 @@ def test_list_schedules_of_the_stack_group(stack: dict[str, Any]) -> None:  # no
 
 def test_a_one_time_run_still_queued_is_waited_for(
     stack: dict[str, Any],  # noqa: F811 (the fixture imported above)
-    monkeypatch: pytest.MonkeyPatch,
+    served: ServedApi,
 ) -> None:
     """The scheduler has fired the one run (the schedule is completed and gone) but the processor has not
     taken the job yet: `test-job --at` must wait for it, not report a schedule that never ran."""
     from asyncapi_cli.features import schedule_client
     from asyncapi_cli.retry import Pacer
 
-    api, processor = stack["schedules_api"], stack["job_processor"]
-    start = datetime.now(timezone.utc)
-    clock = FakeClock(start)
-    monkeypatch.setattr(api, "clock", clock)
-    server = proxy_server(api)
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
-    try:
-        created = schedule_client.create(
-            url, schedule_client.schedule_body({"once": 1}, at=start + timedelta(minutes=2))
-        )
-        clock.now = start + timedelta(minutes=3)
-        scheduler = local_scheduler.LocalScheduler(local_scheduler.sqs_sender(None), clock=clock)
-        assert scheduler.run_pending() == 1  # fired: the message waits in the queue
-        assert schedule_client.describe(url, created["scheduleId"])["state"] == "completed"
+    processor, url = stack["job_processor"], served.url
+    created = schedule_client.create(
+        url, schedule_client.schedule_body({"once": 1}, at=served.start + timedelta(minutes=2))
+    )
+    served.clock.now = served.start + timedelta(minutes=3)
+    scheduler = local_scheduler.LocalScheduler(local_scheduler.sqs_sender(None), clock=served.clock)
+    assert scheduler.run_pending() == 1  # fired: the message waits in the queue
+    assert schedule_client.describe(url, created["scheduleId"])["state"] == "completed"
 
-        def processor_catches_up(seconds: float) -> None:
-            processor.lambda_handler({"Records": drain(stack["queue_url"])})
+    def processor_catches_up(seconds: float) -> None:
+        processor.lambda_handler({"Records": drain(stack["queue_url"])})
 
-        pacer = Pacer(sleep=processor_catches_up, clock=lambda: 0.0)
-        described = schedule_client.wait_for_runs(url, created["scheduleId"], 1, timeout=60, pacer=pacer)
-        assert [run["status"] for run in schedule_client.finished_runs(described)] == ["completed"]
-    finally:
-        server.shutdown()
-        server.server_close()
+    pacer = Pacer(sleep=processor_catches_up, clock=lambda: 0.0)
+    described = schedule_client.wait_for_runs(url, created["scheduleId"], 1, timeout=60, pacer=pacer)
+    assert [run["status"] for run in schedule_client.finished_runs(described)] == ["completed"]
