@@ -245,8 +245,9 @@ def main() -> int:
     rate = args.throttle_rate or (2000.0 if args.throughput else None)
     options = ops.StackOptions(name="load-bench", local=True)
     if rate is not None:
-        options.overrides = flag_overrides(None, (), rate, max(int(rate * 2), 1))
-        print(f"stage throttle: {rate:.0f} requests/s, burst {max(int(rate * 2), 1)}")
+        burst = max(int(rate * 2), 1)
+        options.overrides = flag_overrides(None, (), rate, burst)
+        print(f"stage throttle: {rate:.0f} requests/s, burst {burst}")
     try:
         stack = ops.open_stack(options, creating=True, start_local=True)
         ops.up(stack, SilentReporter())

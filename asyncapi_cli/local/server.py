@@ -111,7 +111,8 @@ if __name__ == "__main__":
     code = main()
     # Everything the server owns is closed by now (workers killed, servers shut down, server.json
     # removed). Skip the interpreter's finalization: tearing down moto's modules and objects took
-    # longer (2-3 s of CPU) than the whole shutdown, and `asyncapi local stop` waits for the exit.
+    # longer than the whole shutdown (SIGTERM to exit 0.4 s with this, 1.1-1.3 s without, after a
+    # job), and `asyncapi local stop` waits for the exit.
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
