@@ -15,6 +15,7 @@ call has completed (the SIGKILL matrices of test_faults.py).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -63,10 +64,63 @@ def _kill_after_hook(kill_after: int) -> Any:
     return hook
 
 
+class _ForkedServer:
+    """manager.ServerProcess for a server forked from this process."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if done:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+
+def _fork_server(root: Path, log_path: Path) -> Any:
+    """manager.server_launcher for the CLI runs of the tests: the embedded AWS forked from the CLI
+    process, which the zygote has already warmed with moto's models, routers and apps (over 3 s of CPU
+    in each new server). The server is then what `python -m asyncapi_cli.local.server` would be: its
+    own session and process group, the home as working directory, stdio on its log, its own signal
+    handlers and exit. A CLI process that already runs threads starts it the usual way instead."""
+    from asyncapi_cli.local import manager, server
+
+    if threading.active_count() > 1:
+        return manager.launch_server_process(root, log_path)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return _ForkedServer(pid)
+    code = 1
+    try:
+        os.setsid()
+        log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        null = os.open(os.devnull, os.O_RDONLY)
+        for source, target in ((null, 0), (log, 1), (log, 2)):
+            os.dup2(source, target)
+        os.closerange(3, 1024)  # as Popen's close_fds: nothing of the CLI's stays open
+        os.chdir(root)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        code = server.main(["--home", str(root)])
+    except BaseException:  # noqa: BLE001 - the server's log says why, as a new interpreter's stderr would
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
 def _run_child(request: dict[str, Any]) -> None:
     """In the forked child: become the CLI process the request describes. Never returns: the CLI's
     SystemExit propagates out of the zygote's loop, and the interpreter exits as any process would."""
     from asyncapi_cli import cli
+    from asyncapi_cli.local import manager
 
     os.chdir(request["cwd"])
     sys.path[0] = request["cwd"]  # as `python -m` puts the working directory first
@@ -92,6 +146,7 @@ def _run_child(request: dict[str, Any]) -> None:
             return options
 
         cli._options = options_with_hook
+    manager.server_launcher = _fork_server
     cli.main(args=request["args"], prog_name="asyncapi")
     raise SystemExit(0)
 
@@ -112,10 +167,52 @@ def _warm() -> None:
             aws_secret_access_key="warm",
         )
     names.known_regions()
+    _warm_embedded_aws()
+
+
+# What a new embedded AWS loads on its first requests: moto's botocore models (its own loader),
+# operation routers and per-service Flask apps.
+MOTO_SERVICES = (*WARM_SERVICES, "events")
+
+
+def _warm_embedded_aws() -> None:
+    import moto.core.routing
+    import moto.core.utils
+    from moto.backends import get_backend
+    from moto.moto_server import werkzeug_app
+
+    from asyncapi_cli.local import (  # noqa: F401 - what server.main imports
+        event_sources,
+        feature_services,
+        gateway,
+        iam_policy,
+        keepalive_wsgi,
+        lambda_runtime,
+        logs_sink,
+        moto_patches,
+        server,
+    )
+
+    apps = {}
+    for service in MOTO_SERVICES:
+        get_backend(service)
+        moto.core.utils.get_service_model(service)
+        moto.core.routing.get_service_router(service)
+        apps[service] = werkzeug_app.create_backend_app(service)
+
+    def create_backend_app(service: str) -> Any:
+        # Each server process (one per fork) takes an app once; it is built anew where not warmed.
+        return apps.pop(service, None) or werkzeug_app.create_backend_app(service)
+
+    keepalive_wsgi.create_backend_app = create_backend_app
 
 
 def serve() -> None:
     _warm()
+    # What the zygote holds stays out of each child's garbage collections: a collection writes to every
+    # object it tracks, so each child would copy the zygote's whole heap (copy-on-write) when it runs.
+    gc.collect()
+    gc.freeze()
     replies = os.fdopen(os.dup(1), "w")
     for line in sys.stdin:
         request = json.loads(line)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import subprocess
 import sys
@@ -16,7 +17,11 @@ import pytest
 
 from asyncapi_cli import ops
 from asyncapi_cli.engine import SilentReporter
-from asyncapi_cli.local.moto_patches import snapshot_iam_role_listing
+from asyncapi_cli.local.moto_patches import (
+    atomic_dynamodb_writes,
+    cache_backend_routing,
+    snapshot_iam_role_listing,
+)
 from asyncapi_cli.retry import Pacer
 
 from .cli_forkserver import ForkServer
@@ -27,6 +32,12 @@ ACCOUNT = "123456789012"
 # role lookup while another thread created a role ("dictionary changed size during iteration"),
 # which AWS never does. The embedded AWS applies the same patch (moto_patches.apply()).
 snapshot_iam_role_listing()
+# DynamoDB writes to an item are atomic; moto's were not (moto_patches.atomic_dynamodb_writes): the
+# handlers' threads, run in-process, lost one of two concurrent ADDs to a set.
+atomic_dynamodb_writes()
+# moto's server re-derived each request's backend from its package directory and every service's URL
+# patterns, under one lock: most of the CPU of the CLI tests' server (moto_patches.cache_backend_routing).
+cache_backend_routing()
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -89,15 +100,16 @@ def deploy(name: str = "test-stack", **kwargs: Any) -> ops.Stack:
 @pytest.fixture(scope="session")
 def moto_server_url() -> Iterator[str]:
     """A real moto server on 127.0.0.1 (HTTP), shared by the tests that need one; reset per test."""
-    from moto.server import ThreadedMotoServer
-
+    from asyncapi_cli.local.keepalive_wsgi import KeepAliveMotoServer
     from asyncapi_cli.local.moto_patches import neutralize_moto_event_sources
 
     # AWS runs an event source mapping from its own pollers, apart from SendMessage; moto instead invokes
     # the mapped function inside SendMessage through Docker, and answers 500 where Docker is absent (a fresh
     # venv). This stand-in for AWS should behave like AWS here: the mapping exists, SendMessage just queues.
     neutralize_moto_event_sources()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
+    # Connections kept alive as AWS's endpoints keep them (werkzeug's server closes each after one answer).
+    server = KeepAliveMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     yield f"http://127.0.0.1:{port}"

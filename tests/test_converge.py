@@ -245,8 +245,27 @@ def _mutating_calls_of_down() -> int:
     return _probe(count)
 
 
-UP_CALLS = _mutating_calls_of_up()
-DOWN_CALLS = _mutating_calls_of_down()
+def _counted_once_per_run(key: str, count: Callable[[], int]) -> int:
+    """Every pytest-xdist worker imports this module: the first to get here counts, the others of the
+    same run read its figure (each probe is a full in-process deploy)."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run:
+        return count()
+    import fcntl
+    import tempfile
+
+    path = Path(tempfile.gettempdir()) / f"asyncapi-tests-{run}-{key}"
+    with open(f"{path}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if path.exists():
+            return int(path.read_text())
+        value = count()
+        path.write_text(str(value))
+        return value
+
+
+UP_CALLS = _counted_once_per_run("up-calls", _mutating_calls_of_up)
+DOWN_CALLS = _counted_once_per_run("down-calls", _mutating_calls_of_down)
 
 
 @pytest.mark.parametrize("k", range(1, UP_CALLS + 1))

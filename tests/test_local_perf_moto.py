@@ -146,3 +146,49 @@ def test_a_role_created_while_roles_are_listed_does_not_break_the_listing(mocked
         iam.create_role(RoleName="third", AssumeRolePolicyDocument=trust)
         list(original)
     assert backend.get_role("third").name == "third"
+
+
+def test_the_remembered_backend_for_a_host_is_moto_own_choice() -> None:
+    """moto_patches.cache_backend_routing: the dispatcher answers each host as moto would (service
+    hosts of every region form, S3's virtual hosts, moto's own API, and hosts it does not know)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    moto_patches.cache_backend_routing()
+    original = moto_patches.originals["DomainDispatcherApplication.get_backend_for_host"]
+    dispatcher = DomainDispatcherApplication(create_backend_app)
+    hosts = [
+        *(
+            f"{service}.{region}.amazonaws.com"
+            for service in (
+                "sqs",
+                "dynamodb",
+                "lambda",
+                "iam",
+                "apigateway",
+                "logs",
+                "sts",
+                "secretsmanager",
+                "scheduler",
+                "monitoring",
+                "events",
+            )
+            for region in ("us-east-1", "eu-west-3")
+        ),  # fmt: skip
+        "s3.amazonaws.com",
+        "my-bucket.s3.amazonaws.com",
+        "moto_api",
+        "awslambda",  # a module's name
+        "lambda",
+        "example.com",
+        None,
+    ]
+    expected = [original(dispatcher, host) for host in hosts]
+    assert [host for host, backend in zip(hosts, expected, strict=True) if backend is None] == [
+        "lambda",
+        "example.com",
+        None,
+    ]
+    assert [dispatcher.get_backend_for_host(host) for host in hosts] == expected
+    assert [dispatcher.get_backend_for_host(host) for host in hosts] == expected  # and again, remembered
+    fresh = DomainDispatcherApplication(create_backend_app)
+    assert [fresh.get_backend_for_host(host) for host in hosts] == expected

@@ -163,3 +163,56 @@ def test_a_new_item_claim_then_its_final_write(patched: None) -> None:
         dynamodb.update_item(**claim)  # a finished job is not claimed again
     item = dynamodb.get_item(TableName="jobs", Key={"jobId": {"S": "new"}})["Item"]
     assert item["status"] == {"S": "completed"} and item["createdAt"] == {"S": "c"}
+
+
+def test_a_write_waits_while_another_write_is_in_progress(
+    mocked_aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """moto_patches.atomic_dynamodb_writes: DynamoDB applies each write to an item atomically (Developer
+    Guide, "Atomic counters"), so two ADDs to one set both land. moto read, changed and stored the item
+    in Python, and a concurrent ADD could lose the other's element. Here the first UpdateItem is held
+    inside moto's executor; the second must not get past it meanwhile, and both elements are kept."""
+    import threading
+
+    from moto.dynamodb.parsing.executors import UpdateExpressionExecutor
+
+    moto_patches.atomic_dynamodb_writes()
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    dynamodb.create_table(
+        TableName="runs",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    inside, release = threading.Event(), threading.Event()
+    execute = UpdateExpressionExecutor.execute
+
+    def held_execute(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not inside.is_set():  # the first write stays inside until released
+            inside.set()
+            assert release.wait(30)
+        return execute(self, *args, **kwargs)
+
+    monkeypatch.setattr(UpdateExpressionExecutor, "execute", held_execute)
+
+    def add(job: str) -> None:
+        dynamodb.update_item(
+            TableName="runs",
+            Key={"id": {"S": "schedule"}},
+            UpdateExpression="ADD runJobIds :j",
+            ExpressionAttributeValues={":j": {"SS": [job]}},
+        )
+
+    first = threading.Thread(target=add, args=("job-1",))
+    first.start()
+    assert inside.wait(30)
+    second = threading.Thread(target=add, args=("job-2",))
+    second.start()
+    second.join(0.5)
+    still_waiting = second.is_alive()  # moto's own update_item finished here, on the old item
+    release.set()
+    first.join(30)
+    second.join(30)
+    assert still_waiting
+    item = dynamodb.get_item(TableName="runs", Key={"id": {"S": "schedule"}}, ConsistentRead=True)["Item"]
+    assert sorted(item["runJobIds"]["SS"]) == ["job-1", "job-2"]

@@ -11,8 +11,9 @@ import socket
 import subprocess
 import sys
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import AwsError
 from ..retry import Pacer, wait_until
@@ -95,6 +96,28 @@ def running_info() -> dict[str, Any] | None:
     return None
 
 
+class ServerProcess(Protocol):
+    def poll(self) -> int | None: ...
+
+
+def launch_server_process(root: Path, log_path: Path) -> ServerProcess:
+    """The server as a new interpreter in its own session: it outlives this command, and its Lambda
+    workers share its process group (which `stop` ends)."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "asyncapi_cli.local.server", "--home", str(root)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            cwd=str(root),
+        )
+
+
+# The seam for starting the server process (the tests' CLI zygote swaps in a fork of a warm process).
+server_launcher: Callable[[Path, Path], ServerProcess] = launch_server_process
+
+
 def ensure_running(pacer: Pacer | None = None) -> dict[str, Any]:
     """The running embedded AWS, started in the background if needed (once, even when racing)."""
     pacer = pacer or Pacer()
@@ -108,15 +131,7 @@ def ensure_running(pacer: Pacer | None = None) -> dict[str, Any]:
             (root / "server.json").unlink()
         # The server logs to server.log itself (rotated); this file only catches what escapes logging.
         log_path = root / "server.err"
-        with open(log_path, "ab") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "asyncapi_cli.local.server", "--home", str(root)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=log,
-                start_new_session=True,  # outlives this command; its workers share its process group
-                cwd=str(root),
-            )
+        process = server_launcher(root, log_path)
 
         def started() -> dict[str, Any] | None:
             if process.poll() is not None:

@@ -28,6 +28,8 @@
    fresh one, so a redeploy silently dropped the stage's settings (keep_stage_on_redeploy).
 5. IAM role lookups iterate over a snapshot: moto's failed when another thread created a role
    meanwhile (snapshot_iam_role_listing).
+6. The server's choice of backend for a request's host is remembered (cache_backend_routing).
+7. DynamoDB writes are atomic, as on AWS (atomic_dynamodb_writes).
 """
 
 from __future__ import annotations
@@ -300,6 +302,51 @@ def snapshot_iam_role_listing() -> None:
     IAMBackend.get_roles = get_roles  # type: ignore[assignment,method-assign]
 
 
+def cache_backend_routing() -> None:
+    """moto's server picks the backend of each request by listing its package directory (a listdir
+    and an isdir per service) and trying every service's URL patterns against the host, under one
+    lock: over a tenth of the server's CPU, serialized. The answer for a host never changes: remember
+    it (per dispatcher, so a reset or a new server still starts from moto's own answer)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    if "DomainDispatcherApplication.get_backend_for_host" in originals:
+        return
+    original = DomainDispatcherApplication.get_backend_for_host
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        known = self.__dict__.setdefault("_asyncapi_backend_for_host", {})
+        if host not in known:
+            known[host] = original(self, host)
+        return known[host]
+
+    originals["DomainDispatcherApplication.get_backend_for_host"] = original
+    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
+
+
+def atomic_dynamodb_writes() -> None:
+    """DynamoDB applies each write to an item atomically: an UpdateItem's ADD is an atomic counter or
+    set addition, and a condition is checked against the item it writes (Amazon DynamoDB Developer
+    Guide, "Atomic counters" and "Condition expressions"). moto reads, changes and stores the item in
+    Python, so two threads' ADD to one item could lose one (three runs of a schedule recorded as one).
+    The writes run one at a time."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if "DynamoDBBackend.update_item" in originals:
+        return
+    lock = threading.RLock()  # a transaction's writes may go through the others
+
+    def serialized(original: Any) -> Any:
+        def write(self: Any, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return original(self, *args, **kwargs)
+
+        return write
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"):
+        originals[f"DynamoDBBackend.{name}"] = getattr(DynamoDBBackend, name)
+        setattr(DynamoDBBackend, name, serialized(getattr(DynamoDBBackend, name)))
+
+
 def keep_stage_on_redeploy() -> None:
     """CreateDeployment with the name of an existing stage updates that stage's deployment and
     variables and keeps everything else ("stageName: The name of the Stage resource for the Deployment
@@ -339,6 +386,8 @@ def apply() -> None:
         allow_stream_reenable()
         keep_stage_on_redeploy()
         snapshot_iam_role_listing()
+        cache_backend_routing()
+        atomic_dynamodb_writes()
         from . import sqs_move_tasks, stream_poller
 
         sqs_move_tasks.install()
