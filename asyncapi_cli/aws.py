@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -63,8 +64,21 @@ def shared_loader() -> Any:
         if _loader is None:
             import botocore.loaders
 
-            _loader = botocore.loaders.create_loader()
+            # AWS_DATA_PATH first, as botocore's own sessions read it (create_loader).
+            extra = os.environ.get("AWS_DATA_PATH", "")
+            paths = [os.path.expanduser(os.path.expandvars(p)) for p in extra.split(os.pathsep) if p]
+            _loader = botocore.loaders.Loader(extra_search_paths=_SearchPaths(paths))
         return _loader
+
+
+class _SearchPaths(list[str]):
+    """The shared loader's search paths, each kept once. Every boto3 Session appends boto3's data
+    directory to its loader's paths; with one loader for the process the list grew by a path a session
+    (a test worker opens hundreds), and each model lookup stats every entry."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
 
 
 def botocore_session() -> Any:

@@ -152,3 +152,19 @@ def test_the_explicit_setting_wins_without_a_probe(
 def test_an_unreachable_endpoint_is_not_localstack() -> None:
     endpoints._probe.cache_clear()
     assert endpoints.is_localstack("http://127.0.0.1:9") is False
+
+
+def test_clients_share_one_loader_whose_search_paths_do_not_grow() -> None:
+    """aws.shared_loader: every boto3 Session appends boto3's data directory to its loader's search
+    paths. Shared by every session of the process, the list grew by one path a session, and each model
+    lookup stats every entry; it must stay as it was after the first session."""
+    from asyncapi_cli.aws import AwsClients, shared_loader
+
+    target = Target(kind="endpoint", region="us-east-1", endpoint_url="http://127.0.0.1:9")
+    AwsClients(target)("sqs")
+    paths = list(shared_loader().search_paths)
+    for _ in range(5):
+        AwsClients(target)("sqs")
+    assert shared_loader().search_paths == paths
+    assert len(paths) == len(set(paths))
+    assert any(path.endswith(("boto3/data", "boto3\\data")) for path in paths)  # boto3's models still found
