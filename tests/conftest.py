@@ -17,11 +17,8 @@ import pytest
 
 from asyncapi_cli import ops
 from asyncapi_cli.engine import SilentReporter
-from asyncapi_cli.local.moto_patches import (
-    atomic_dynamodb_writes,
-    cache_backend_routing,
-    snapshot_iam_role_listing,
-)
+from asyncapi_cli.local.moto_patches import atomic_dynamodb_writes, snapshot_iam_role_listing
+from asyncapi_cli.local.moto_routing import remember_routing
 from asyncapi_cli.retry import Pacer
 
 from .cli_forkserver import ForkServer
@@ -35,9 +32,9 @@ snapshot_iam_role_listing()
 # DynamoDB writes to an item are atomic; moto's were not (moto_patches.atomic_dynamodb_writes): the
 # handlers' threads, run in-process, lost one of two concurrent ADDs to a set.
 atomic_dynamodb_writes()
-# moto's server re-derived each request's backend from its package directory and every service's URL
-# patterns, under one lock: most of the CPU of the CLI tests' server (moto_patches.cache_backend_routing).
-cache_backend_routing()
+# moto derived each request's backend anew (its package directory, every service's URL patterns, an
+# import): most of the CPU of the CLI tests' server, a third of in-process moto's (moto_routing.py).
+remember_routing()
 REPO = Path(__file__).resolve().parent.parent
 
 

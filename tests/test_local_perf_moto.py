@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
-from asyncapi_cli.local import moto_patches
+from asyncapi_cli.local import moto_patches, moto_routing
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -149,11 +149,11 @@ def test_a_role_created_while_roles_are_listed_does_not_break_the_listing(mocked
 
 
 def test_the_remembered_backend_for_a_host_is_moto_own_choice() -> None:
-    """moto_patches.cache_backend_routing: the dispatcher answers each host as moto would (service
+    """moto_routing: the server's dispatcher answers each host as moto would (service
     hosts of every region form, S3's virtual hosts, moto's own API, and hosts it does not know)."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    moto_patches.cache_backend_routing()
+    moto_routing.remember_routing()
     original = moto_patches.originals["DomainDispatcherApplication.get_backend_for_host"]
     dispatcher = DomainDispatcherApplication(create_backend_app)
     hosts = [
@@ -192,3 +192,23 @@ def test_the_remembered_backend_for_a_host_is_moto_own_choice() -> None:
     assert [dispatcher.get_backend_for_host(host) for host in hosts] == expected  # and again, remembered
     fresh = DomainDispatcherApplication(create_backend_app)
     assert [fresh.get_backend_for_host(host) for host in hosts] == expected
+
+
+def test_the_remembered_backends_and_url_tables_are_moto_own() -> None:
+    """moto_routing: in-process moto (mock_aws) looks each request's backend up through
+    moto.backends.get_backend and the backend's URL table; the remembered ones are moto's own."""
+    import moto.backends
+    from moto.core.base_backend import BaseBackend
+
+    moto_routing.remember_routing()
+    get_backend = moto_patches.originals["moto.backends.get_backend"]
+    urls = moto_patches.originals["BaseBackend.urls"]
+    for service in ("sqs", "dynamodb", "s3", "iam", "lambda", "apigateway", "logs", "scheduler"):
+        backends = moto.backends.get_backend(service)
+        assert backends is get_backend(service)
+        assert moto.backends.get_backend(service) is backends  # remembered
+        region = "global" if service in ("iam",) else "us-east-1"
+        backend = backends[ACCOUNT][region if region in backends[ACCOUNT] else "aws"]
+        assert isinstance(backend, BaseBackend)
+        assert backend.urls == urls.fget(backend)
+        assert backend.urls is backend.urls  # built once

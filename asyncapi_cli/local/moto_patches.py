@@ -28,7 +28,8 @@
    fresh one, so a redeploy silently dropped the stage's settings (keep_stage_on_redeploy).
 5. IAM role lookups iterate over a snapshot: moto's failed when another thread created a role
    meanwhile (snapshot_iam_role_listing).
-6. The server's choice of backend for a request's host is remembered (cache_backend_routing).
+6. How moto routes a request to its backend is remembered, not worked out again per request
+   (moto_routing.py).
 7. DynamoDB writes are atomic, as on AWS (atomic_dynamodb_writes).
 """
 
@@ -302,27 +303,6 @@ def snapshot_iam_role_listing() -> None:
     IAMBackend.get_roles = get_roles  # type: ignore[assignment,method-assign]
 
 
-def cache_backend_routing() -> None:
-    """moto's server picks the backend of each request by listing its package directory (a listdir
-    and an isdir per service) and trying every service's URL patterns against the host, under one
-    lock: over a tenth of the server's CPU, serialized. The answer for a host never changes: remember
-    it (per dispatcher, so a reset or a new server still starts from moto's own answer)."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
-    if "DomainDispatcherApplication.get_backend_for_host" in originals:
-        return
-    original = DomainDispatcherApplication.get_backend_for_host
-
-    def get_backend_for_host(self: Any, host: str | None) -> Any:
-        known = self.__dict__.setdefault("_asyncapi_backend_for_host", {})
-        if host not in known:
-            known[host] = original(self, host)
-        return known[host]
-
-    originals["DomainDispatcherApplication.get_backend_for_host"] = original
-    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
-
-
 def atomic_dynamodb_writes() -> None:
     """DynamoDB applies each write to an item atomically: an UpdateItem's ADD is an atomic counter or
     set addition, and a condition is checked against the item it writes (Amazon DynamoDB Developer
@@ -386,9 +366,10 @@ def apply() -> None:
         allow_stream_reenable()
         keep_stage_on_redeploy()
         snapshot_iam_role_listing()
-        cache_backend_routing()
         atomic_dynamodb_writes()
-        from . import sqs_move_tasks, stream_poller
+        from . import moto_routing, sqs_move_tasks, stream_poller
+
+        moto_routing.remember_routing()
 
         sqs_move_tasks.install()
         stream_poller.install()

@@ -1,0 +1,82 @@
+"""moto's request routing, remembered instead of worked out again for every request (issue 13).
+
+moto's answer to "which backend serves this request" never changes within a process, yet it derives
+it per request:
+- its server (DomainDispatcherApplication.get_backend_for_host) lists moto's package directory (a
+  listdir and an isdir per service) and tries every service's URL patterns against the host, under one
+  lock: over a tenth of the embedded AWS's CPU, and most of the CLI tests' server's;
+- in-process (mock_aws's BotocoreStubber), each request imports the service's models module again
+  through importlib (moto.backends.get_backend) and rebuilds the backend's URL table
+  (BaseBackend.urls): about a third of the CPU that moto spends on a request.
+The remembered answers are moto's own (tests/test_local_perf_moto.py compares them). Worth proposing
+upstream, as the stubber's own "TODO: cache this part" says.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from .moto_patches import originals
+
+_lock = threading.Lock()
+
+
+def remember_routing() -> None:
+    """Both (idempotent)."""
+    with _lock:
+        _remember_backend_for_host()
+        _remember_backend_lookups()
+
+
+def _remember_backend_for_host() -> None:
+    """moto's server picks the backend of each request by listing its package directory (a listdir
+    and an isdir per service) and trying every service's URL patterns against the host, under one
+    lock: over a tenth of the server's CPU, serialized. The answer for a host never changes: remember
+    it (per dispatcher, so a reset or a new server still starts from moto's own answer)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    if "DomainDispatcherApplication.get_backend_for_host" in originals:
+        return
+    original = DomainDispatcherApplication.get_backend_for_host
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        known = self.__dict__.setdefault("_asyncapi_backend_for_host", {})
+        if host not in known:
+            known[host] = original(self, host)
+        return known[host]
+
+    originals["DomainDispatcherApplication.get_backend_for_host"] = original
+    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
+
+
+def _remember_backend_lookups() -> None:
+    import moto.backends
+    import moto.settings
+    from moto.core.base_backend import BaseBackend
+
+    if "moto.backends.get_backend" in originals:
+        return
+    get_backend = moto.backends.get_backend
+    backends: dict[str, Any] = {}
+
+    def remembered_get_backend(name: str) -> Any:
+        # Each service's BackendDict is a module-level object: the same one for the process's life.
+        if name not in backends:
+            backends[name] = get_backend(name)  # type: ignore[call-overload]
+        return backends[name]
+
+    urls = BaseBackend.urls
+    tables: dict[tuple[type, bool], Any] = {}
+
+    def remembered_urls(self: Any) -> Any:
+        # A backend's URL table depends on its class's URL bases and paths and on one setting.
+        key = (type(self), moto.settings.enable_iso_regions())
+        if key not in tables:
+            tables[key] = urls.fget(self)  # type: ignore[attr-defined]
+        return tables[key]
+
+    originals["moto.backends.get_backend"] = get_backend
+    originals["BaseBackend.urls"] = urls
+    moto.backends.get_backend = remembered_get_backend  # type: ignore[assignment]
+    BaseBackend.urls = property(remembered_urls)  # type: ignore[assignment,method-assign]
