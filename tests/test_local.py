@@ -315,7 +315,9 @@ def test_up_local_restarts_a_stopped_embedded_aws_and_redeploys(local_stack: dic
 
 
 def test_demo_runs_the_whole_lifecycle() -> None:
-    result = run_cli("demo", "--json", timeout=240)
+    # Cold, as a user runs it: a new interpreter for the CLI, which starts the embedded AWS as one too
+    # (manager.launch_server_process; the other tests' CLI runs fork it from a warm zygote).
+    result = run_cli("demo", "--json", timeout=240, fresh=True)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert report["ok"] is True
