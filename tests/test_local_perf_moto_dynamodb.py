@@ -83,14 +83,20 @@ def moto_originals() -> Iterator[None]:
         Node.find_clauses, validators.deepcopy = patched[2:]  # type: ignore[method-assign]
 
 
-def run_cases(table: str) -> list[Any]:
+def new_table(name: str, key: str = "jobId") -> Any:
+    """A DynamoDB client and a new on-demand table keyed by `key` (a string)."""
     dynamodb = boto3.client("dynamodb", region_name=REGION)
     dynamodb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "jobId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "jobId", "AttributeType": "S"}],
+        TableName=name,
+        KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    return dynamodb
+
+
+def run_cases(table: str) -> list[Any]:
+    dynamodb = new_table(table)
     dynamodb.put_item(
         TableName=table,
         Item={
@@ -136,13 +142,7 @@ def test_update_item_answers_as_moto_does(patched: None) -> None:
 
 
 def test_a_new_item_claim_then_its_final_write(patched: None) -> None:
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName="jobs",
-        KeySchema=[{"AttributeName": "jobId", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "jobId", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    dynamodb = new_table("jobs")
     claim = {
         "TableName": "jobs",
         "Key": {"jobId": {"S": "new"}},
@@ -177,13 +177,7 @@ def test_a_write_waits_while_another_write_is_in_progress(
     from moto.dynamodb.parsing.executors import UpdateExpressionExecutor
 
     moto_patches.atomic_dynamodb_writes()
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName="runs",
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    dynamodb = new_table("runs", key="id")
     inside, release = threading.Event(), threading.Event()
     execute = UpdateExpressionExecutor.execute
 
