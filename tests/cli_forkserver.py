@@ -6,6 +6,8 @@ What the children share is the start-up: the interpreter, the imports and botoco
 models (asyncapi_cli.aws.shared_loader), together over a second of CPU a process on this machine and
 hundreds of CLI runs in the suite. The zygote starts no thread and opens no connection before it forks.
 A few tests still start the CLI cold (`run_cli(..., fresh=True)`), so start-up itself stays tested.
+An `up --local` of a forked CLI forks the embedded AWS in turn (`_fork_server`): the zygote has also
+loaded what a new server would (moto's models, routers and apps); the demo's test starts both cold.
 
 Protocol (one JSON object a line): the test sends {"args", "env", "cwd", "kill_after", "stdin",
 "out", "err"}; the zygote answers {"pid"} once it forked, then {"returncode"} (-9 for a SIGKILL, as

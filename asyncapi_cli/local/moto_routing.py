@@ -30,10 +30,7 @@ def remember_routing() -> None:
 
 
 def _remember_backend_for_host() -> None:
-    """moto's server picks the backend of each request by listing its package directory (a listdir
-    and an isdir per service) and trying every service's URL patterns against the host, under one
-    lock: over a tenth of the server's CPU, serialized. The answer for a host never changes: remember
-    it (per dispatcher, so a reset or a new server still starts from moto's own answer)."""
+    """Per dispatcher, so that a new server still starts from moto's own answers."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
     if "DomainDispatcherApplication.get_backend_for_host" in originals:
@@ -51,6 +48,7 @@ def _remember_backend_for_host() -> None:
 
 
 def _remember_backend_lookups() -> None:
+    """In-process moto's backend lookups and URL tables."""
     import moto.backends
     import moto.settings
     from moto.core.base_backend import BaseBackend
