@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -35,6 +36,12 @@ atomic_dynamodb_writes()
 # moto derived each request's backend anew (its package directory, every service's URL patterns, an
 # import): most of the CPU of the CLI tests' server, a third of in-process moto's (moto_routing.py).
 remember_routing()
+# Tests press Ctrl-C on the CLI processes they start. A suite started as a background job of a
+# non-interactive shell (`(pytest &)`) has SIGINT ignored, and an ignored signal stays ignored across
+# exec, so those processes would never see the Ctrl-C. Caught here, it is reset to the default in them,
+# as for a command run from a terminal.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 REPO = Path(__file__).resolve().parent.parent
 
 
