@@ -36,6 +36,8 @@ def moto_send_rate(messages: int = 500, concurrency: int = 20) -> float:
 
     import boto3
 
+    from asyncapi_cli.retry import Pacer, wait_until
+
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -45,15 +47,17 @@ def moto_send_rate(messages: int = 500, concurrency: int = 20) -> float:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:  # until the server accepts connections (bounded)
+
+        def accepting() -> bool:
+            if server.poll() is not None:
+                raise SystemExit("the anchor's moto server exited before it accepted connections")
             try:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
+                return True
             except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise SystemExit("the anchor's moto server did not start") from None
-                time.sleep(0.05)
+                return False
+
+        wait_until(accepting, pacer=Pacer(), what="the anchor's moto server", timeout=60, base=0.05, cap=0.5)
         endpoint = f"http://127.0.0.1:{port}"
         local = threading.local()
 
