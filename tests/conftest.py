@@ -18,7 +18,8 @@ import pytest
 
 from asyncapi_cli import ops
 from asyncapi_cli.engine import SilentReporter
-from asyncapi_cli.local.moto_patches import atomic_dynamodb_writes, snapshot_iam_role_listing
+from asyncapi_cli.local import moto_atomic
+from asyncapi_cli.local.moto_patches import snapshot_iam_role_listing
 from asyncapi_cli.local.moto_routing import remember_routing
 from asyncapi_cli.retry import Pacer
 
@@ -30,9 +31,9 @@ ACCOUNT = "123456789012"
 # role lookup while another thread created a role ("dictionary changed size during iteration"),
 # which AWS never does. The embedded AWS applies the same patch (moto_patches.apply()).
 snapshot_iam_role_listing()
-# DynamoDB writes to an item are atomic; moto's were not (moto_patches.atomic_dynamodb_writes): the
-# handlers' threads, run in-process, lost one of two concurrent ADDs to a set.
-atomic_dynamodb_writes()
+# DynamoDB writes and S3 object operations are atomic; moto's were not (moto_atomic.py): the handlers'
+# threads, run in-process, lost one of two concurrent ADDs to a set, and read an S3 object being replaced.
+moto_atomic.apply()
 # moto derived each request's backend anew (its package directory, every service's URL patterns, an
 # import): most of the CPU of the CLI tests' server, a third of in-process moto's (moto_routing.py).
 remember_routing()

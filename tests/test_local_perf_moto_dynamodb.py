@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from asyncapi_cli.local import moto_patches
+from asyncapi_cli.local import moto_atomic, moto_patches
 
 REGION = "us-east-1"
 CLAIM = (
@@ -168,7 +168,7 @@ def test_a_new_item_claim_then_its_final_write(patched: None) -> None:
 def test_a_write_waits_while_another_write_is_in_progress(
     mocked_aws: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """moto_patches.atomic_dynamodb_writes: DynamoDB applies each write to an item atomically (Developer
+    """moto_atomic.atomic_dynamodb_writes: DynamoDB applies each write to an item atomically (Developer
     Guide, "Atomic counters"), so two ADDs to one set both land. moto read, changed and stored the item
     in Python, and a concurrent ADD could lose the other's element. Here the first UpdateItem is held
     inside moto's executor; the second must not get past it meanwhile, and both elements are kept."""
@@ -176,7 +176,7 @@ def test_a_write_waits_while_another_write_is_in_progress(
 
     from moto.dynamodb.parsing.executors import UpdateExpressionExecutor
 
-    moto_patches.atomic_dynamodb_writes()
+    moto_atomic.atomic_dynamodb_writes()
     dynamodb = new_table("runs", key="id")
     inside, release = threading.Event(), threading.Event()
     execute = UpdateExpressionExecutor.execute

@@ -30,7 +30,8 @@
    meanwhile (snapshot_iam_role_listing).
 6. How moto routes a request to its backend is remembered, not worked out again per request
    (moto_routing.py).
-7. DynamoDB writes are atomic, as on AWS (atomic_dynamodb_writes).
+7. What AWS applies atomically and moto does in several steps runs one at a time: DynamoDB writes, S3
+   object operations (moto_atomic.py).
 """
 
 from __future__ import annotations
@@ -303,30 +304,6 @@ def snapshot_iam_role_listing() -> None:
     IAMBackend.get_roles = get_roles  # type: ignore[assignment,method-assign]
 
 
-def atomic_dynamodb_writes() -> None:
-    """DynamoDB applies each write to an item atomically: an UpdateItem's ADD is an atomic counter or
-    set addition, and a condition is checked against the item it writes (Amazon DynamoDB Developer
-    Guide, "Atomic counters" and "Condition expressions"). moto reads, changes and stores the item in
-    Python, so two threads' ADD to one item could lose one (three runs of a schedule recorded as one).
-    The writes run one at a time."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    if "DynamoDBBackend.update_item" in originals:
-        return
-    lock = threading.RLock()  # a transaction's writes may go through the others
-
-    def serialized(original: Any) -> Any:
-        def write(self: Any, *args: Any, **kwargs: Any) -> Any:
-            with lock:
-                return original(self, *args, **kwargs)
-
-        return write
-
-    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "batch_write_item"):
-        originals[f"DynamoDBBackend.{name}"] = getattr(DynamoDBBackend, name)
-        setattr(DynamoDBBackend, name, serialized(getattr(DynamoDBBackend, name)))
-
-
 def keep_stage_on_redeploy() -> None:
     """CreateDeployment with the name of an existing stage updates that stage's deployment and
     variables and keeps everything else ("stageName: The name of the Stage resource for the Deployment
@@ -366,9 +343,9 @@ def apply() -> None:
         allow_stream_reenable()
         keep_stage_on_redeploy()
         snapshot_iam_role_listing()
-        atomic_dynamodb_writes()
-        from . import moto_routing, sqs_move_tasks, stream_poller
+        from . import moto_atomic, moto_routing, sqs_move_tasks, stream_poller
 
+        moto_atomic.apply()
         moto_routing.remember_routing()
 
         sqs_move_tasks.install()
