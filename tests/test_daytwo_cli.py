@@ -359,3 +359,19 @@ def test_logs_filter_to_a_job_and_follow_until_ctrl_c(moto_server: str) -> None:
     assert follower.returncode == 130
     assert err.strip() == "asyncapi: error: stopped following the logs"
     assert "job-a" not in out
+
+
+def test_jobs_show_takes_a_job_id_that_starts_with_a_dash(mocked_aws: None) -> None:
+    """Job ids are API Gateway's extendedRequestId made URL-safe (api_definition.JOB_ID_VTL): one in 64
+    starts with "-" (seen in a test run: "-DSDOJTWW0lF2P0"). It is a job id, not an unknown option."""
+    deploy("dash-stack")
+    job_id = "-DSDOJTWW0lF2P0"
+    boto3.client("dynamodb").put_item(
+        TableName="dash-stack-jobs", Item={"jobId": {"S": job_id}, "status": {"S": "queued"}}
+    )
+    shown = CliRunner().invoke(cli.main, ["jobs", "show", job_id, "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["record"] == {"jobId": job_id, "status": "queued"}
+    # An option the command does not have is still refused, not looked up as a job.
+    wrong = CliRunner().invoke(cli.main, ["jobs", "show", job_id, "--jsn"])
+    assert wrong.exit_code == 2 and "--jsn" in wrong.output

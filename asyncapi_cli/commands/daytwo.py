@@ -75,7 +75,9 @@ def _list_jobs(options: Any, out: Any, status_filter: str | None, limit: int, **
     out.table(f"Jobs of {stack.state.name} (newest first, at most {limit})", columns, table)
 
 
-@jobs.command("show")
+# A job id is URL-safe base64 (the API's extendedRequestId), so one in 64 starts with "-": it is the
+# job id, not an unknown option (an unknown option still fails, as an extra argument or a missing job).
+@jobs.command("show", context_settings={"ignore_unknown_options": True})
 @click.argument("job_id")
 @stack_options
 @click.pass_context
