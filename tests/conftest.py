@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import atexit
+import gc
 import logging
 import os
 import signal
@@ -44,6 +45,14 @@ remember_routing()
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What is loaded by now (moto's and botocore's models, the test modules) lives as long as the worker:
+    frozen out of the collector's reach. Each full collection walked all of it again, about a fifth of the
+    interruption matrices' CPU (44 -> 35 s for 18 of their cases on one worker)."""
+    gc.collect()
+    gc.freeze()
 
 
 def no_sleep_pacer() -> Pacer:

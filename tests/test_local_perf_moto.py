@@ -212,3 +212,44 @@ def test_the_remembered_backends_and_url_tables_are_moto_own() -> None:
         assert isinstance(backend, BaseBackend)
         assert backend.urls == urls.fget(backend)
         assert backend.urls is backend.urls  # built once
+
+
+def test_operation_routers_are_built_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto_routing: two threads' first requests to a service built its router at once, and CPython 3.11's
+    ast.parse is not safe for that (gh-106905: "AST constructor recursion depth mismatch", seen in a
+    deploy's threads). The second waits for the first, then uses the router the first built."""
+    import threading
+
+    import moto.core.routing as routing
+
+    moto_routing.remember_routing()
+    first_inside, second_inside = threading.Event(), threading.Event()
+    inside, most_inside, built = [0], [0], []
+    lock = threading.Lock()
+
+    class Router:
+        def __init__(self, _service_model: Any) -> None:
+            with lock:
+                inside[0] += 1
+                most_inside[0] = max(most_inside[0], inside[0])
+                if inside[0] == 2:
+                    second_inside.set()
+            first_inside.set()
+            # Bounded: without one-at-a-time the second build arrives at once and ends this wait.
+            second_inside.wait(0.5)
+            built.append(self)
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(routing, "get_router_class", lambda _service, _protocol: Router)
+    router = routing.ServiceOperationRouter(routing.get_service_model("sqs"))
+    got: list[Any] = []
+    first = threading.Thread(target=lambda: got.append(router._get_router("json")))
+    first.start()
+    assert first_inside.wait(10)
+    second = threading.Thread(target=lambda: got.append(router._get_router("json")))
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert most_inside[0] == 1 and len(built) == 1
+    assert got == [built[0], built[0]]

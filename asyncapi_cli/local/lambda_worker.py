@@ -14,6 +14,7 @@ lambda_runtime_exception.py, lambda_runtime_marshaller.py).
 from __future__ import annotations
 
 import decimal
+import gc
 import importlib
 import json
 import math
@@ -152,6 +153,10 @@ def main() -> None:
     if init_error is not None:
         sys.stderr.write(_error_line(init_error["errorType"], init_error["errorMessage"]))
         sys.stderr.flush()
+    # What the init phase loaded (the handler's module, boto3 if it imports it) lives as long as the
+    # worker: frozen out of the collector's reach, the collections during invocations skip it.
+    gc.collect()
+    gc.freeze()
     protocol.write(json.dumps({"init": "error" if init_error else "ok", **(init_error or {})}) + "\n")
     protocol.flush()
     for line in sys.stdin:

@@ -10,6 +10,11 @@ it per request:
   (BaseBackend.urls): about a third of the CPU that moto spends on a request.
 The remembered answers are moto's own (tests/test_local_perf_moto.py compares them). Worth proposing
 upstream, as the stubber's own "TODO: cache this part" says.
+
+Also here: moto builds a service's operation router on its first request, compiling werkzeug rules
+with ast.parse. Two threads doing that at once tripped CPython 3.11's shared AST recursion counter
+("SystemError: AST constructor recursion depth mismatch", CPython gh-106905, seen in a deploy's
+threads): the routers are built one at a time.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ def remember_routing() -> None:
     with _lock:
         _remember_backend_for_host()
         _remember_backend_lookups()
+        _build_routers_one_at_a_time()
 
 
 def _remember_backend_for_host() -> None:
@@ -78,3 +84,21 @@ def _remember_backend_lookups() -> None:
     originals["BaseBackend.urls"] = urls
     moto.backends.get_backend = remembered_get_backend  # type: ignore[assignment]
     BaseBackend.urls = property(remembered_urls)  # type: ignore[assignment,method-assign]
+
+
+def _build_routers_one_at_a_time() -> None:
+    from moto.core.routing import ServiceOperationRouter
+
+    if "ServiceOperationRouter._get_router" in originals:
+        return
+    original = ServiceOperationRouter._get_router
+    building = threading.Lock()
+
+    def get_router(self: Any, protocol: str) -> Any:
+        if protocol in self._routers:  # built: no lock on the common path
+            return self._routers[protocol]
+        with building:
+            return original(self, protocol)
+
+    originals["ServiceOperationRouter._get_router"] = original
+    ServiceOperationRouter._get_router = get_router  # type: ignore[method-assign]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -81,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     log.info("embedded AWS ready: endpoint %s, gateway %s", endpoint, gateway_url)
+    # moto's and botocore's models, loaded by now, live as long as the server: out of the collector's
+    # reach, a full collection no longer walks them again while jobs run.
+    gc.collect()
+    gc.freeze()
     while not stop.wait(2.0):
         runtime.sweep()  # idle workers reclaimed; none left behind by deleted functions
         # What `asyncapi local status` shows: limits, warm workers, pollers per mapping.
