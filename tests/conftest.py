@@ -15,9 +15,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 from asyncapi_cli import ops
+from asyncapi_cli.aws import botocore_session
 from asyncapi_cli.engine import SilentReporter
 from asyncapi_cli.local import moto_atomic
 from asyncapi_cli.local.moto_patches import snapshot_iam_role_listing
@@ -38,6 +40,18 @@ moto_atomic.apply()
 # moto derived each request's backend anew (its package directory, every service's URL patterns, an
 # import): most of the CPU of the CLI tests' server, a third of in-process moto's (moto_routing.py).
 remember_routing()
+
+
+# The tests' own clients (boto3.client, its default session) read botocore's models through the
+# process's shared loader, as the CLI's clients do (aws.shared_loader). mock_aws drops the default
+# session each time it starts, and a new session's own loader parsed endpoints.json and each service's
+# model again: an eighth of the test workers' CPU (py-spy over the whole suite).
+def _default_session_with_the_shared_loader(**kwargs: Any) -> None:
+    kwargs.setdefault("botocore_session", botocore_session())
+    boto3.DEFAULT_SESSION = boto3.Session(**kwargs)
+
+
+boto3.setup_default_session = _default_session_with_the_shared_loader
 # Tests press Ctrl-C on the CLI processes they start. A suite started as a background job of a
 # non-interactive shell (`(pytest &)`) has SIGINT ignored, and an ignored signal stays ignored across
 # exec, so those processes would never see the Ctrl-C. Caught here, it is reset to the default in them,

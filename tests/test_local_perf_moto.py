@@ -214,6 +214,32 @@ def test_the_remembered_backends_and_url_tables_are_moto_own() -> None:
         assert backend.urls is backend.urls  # built once
 
 
+def test_the_remembered_action_methods_are_moto_own() -> None:
+    """moto_routing: moto finds the method serving an action among the response class's functions,
+    listed with inspect.getmembers on every request; the remembered lists are moto's own."""
+    import moto.core.responses
+    from moto.apigateway.responses import APIGatewayResponse
+    from moto.awslambda.responses import LambdaResponse
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.sqs.responses import SQSResponse
+
+    moto_routing.remember_routing()
+    original = moto_patches.originals["moto.core.responses.method_names_from_class"]
+    remembered = moto.core.responses.method_names_from_class
+    assert remembered is not original
+    for clazz in (SQSResponse, DynamoHandler, LambdaResponse, APIGatewayResponse):
+        assert remembered(clazz) == original(clazz)
+        assert remembered(clazz) is remembered(clazz)  # listed once
+    assert "send_message" in remembered(SQSResponse) and "update_item" in remembered(DynamoHandler)
+
+    class Added(SQSResponse):  # an action added after the first request (as sqs_move_tasks.py does)
+        pass
+
+    assert "an_added_action" not in remembered(Added)
+    Added.an_added_action = lambda self: None  # type: ignore[attr-defined]
+    assert "an_added_action" in remembered(Added) and remembered(Added) == original(Added)
+
+
 def test_operation_routers_are_built_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
     """moto_routing: two threads' first requests to a service built its router at once, and CPython 3.11's
     ast.parse is not safe for that (gh-106905: "AST constructor recursion depth mismatch", seen in a

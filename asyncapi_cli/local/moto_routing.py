@@ -11,6 +11,9 @@ it per request:
 The remembered answers are moto's own (tests/test_local_perf_moto.py compares them). Worth proposing
 upstream, as the stubber's own "TODO: cache this part" says.
 
+The same for the answer to "which method of the response class serves this action": moto listed the
+class's members (inspect.getmembers) on every request.
+
 Also here: moto builds a service's operation router on its first request, compiling werkzeug rules
 with ast.parse. Two threads doing that at once tripped CPython 3.11's shared AST recursion counter
 ("SystemError: AST constructor recursion depth mismatch", CPython gh-106905, seen in a deploy's
@@ -33,6 +36,7 @@ def remember_routing() -> None:
         _remember_backend_for_host()
         _remember_backend_lookups()
         _build_routers_one_at_a_time()
+        _remember_action_methods()
 
 
 def _remember_backend_for_host() -> None:
@@ -102,3 +106,24 @@ def _build_routers_one_at_a_time() -> None:
 
     originals["ServiceOperationRouter._get_router"] = original
     ServiceOperationRouter._get_router = get_router  # type: ignore[method-assign]
+
+
+def _remember_action_methods() -> None:
+    import moto.core.responses
+
+    if "moto.core.responses.method_names_from_class" in originals:
+        return
+    original = moto.core.responses.method_names_from_class
+    names: dict[type, tuple[tuple[int, ...], list[str]]] = {}
+
+    def method_names_from_class(clazz: Any) -> list[str]:
+        # Listed again only when a class of its MRO gained or lost an attribute: the embedded AWS adds
+        # actions moto lacks to its response classes (sqs_move_tasks.py), possibly after a first request.
+        sizes = tuple(len(vars(c)) for c in clazz.__mro__)
+        known = names.get(clazz)
+        if known is None or known[0] != sizes:
+            known = names[clazz] = (sizes, original(clazz))
+        return known[1]
+
+    originals["moto.core.responses.method_names_from_class"] = original
+    moto.core.responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
