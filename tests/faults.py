@@ -170,3 +170,19 @@ class Refuse:
 
         client.meta.events.register_first(f"provide-client-params.{event}", remember)
         client.meta.events.register_first(f"before-send.{event}", refuse)
+
+
+def hold_first_call(monkeypatch: Any, owner: type, name: str) -> tuple[threading.Event, threading.Event]:
+    """Replaces `owner.name` so that its first call stays inside it until `release` is set (`inside` is set
+    once it is there); later calls go straight through. For checking that a second caller waits."""
+    inside, release = threading.Event(), threading.Event()
+    original = getattr(owner, name)
+
+    def held(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if not inside.is_set():
+            inside.set()
+            assert release.wait(30)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(owner, name, held)
+    return inside, release

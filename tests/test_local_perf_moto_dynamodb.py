@@ -16,6 +16,8 @@ from botocore.exceptions import ClientError
 
 from asyncapi_cli.local import moto_atomic, moto_patches
 
+from .faults import hold_first_call
+
 REGION = "us-east-1"
 CLAIM = (
     "SET #s = :processing, createdAt = if_not_exists(createdAt, :created), "
@@ -178,16 +180,7 @@ def test_a_write_waits_while_another_write_is_in_progress(
 
     moto_atomic.atomic_dynamodb_writes()
     dynamodb = new_table("runs", key="id")
-    inside, release = threading.Event(), threading.Event()
-    execute = UpdateExpressionExecutor.execute
-
-    def held_execute(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not inside.is_set():  # the first write stays inside until released
-            inside.set()
-            assert release.wait(30)
-        return execute(self, *args, **kwargs)
-
-    monkeypatch.setattr(UpdateExpressionExecutor, "execute", held_execute)
+    inside, release = hold_first_call(monkeypatch, UpdateExpressionExecutor, "execute")  # the first write
 
     def add(job: str) -> None:
         dynamodb.update_item(

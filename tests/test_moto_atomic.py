@@ -4,12 +4,13 @@ test_local_perf_moto_dynamodb.py, beside its table helper)."""
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import boto3
 import pytest
 
 from asyncapi_cli.local import moto_atomic
+
+from .faults import hold_first_call
 
 
 def test_an_object_read_waits_while_the_object_is_being_replaced(
@@ -25,16 +26,7 @@ def test_an_object_read_waits_while_the_object_is_being_replaced(
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="results")
     s3.put_object(Bucket="results", Key="results/job-1.json", Body=b"first")
-    inside, release = threading.Event(), threading.Event()
-    put_object = S3Backend.put_object
-
-    def held_put_object(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if not inside.is_set():  # the second PutObject stays inside until released
-            inside.set()
-            assert release.wait(30)
-        return put_object(self, *args, **kwargs)
-
-    monkeypatch.setattr(S3Backend, "put_object", held_put_object)
+    inside, release = hold_first_call(monkeypatch, S3Backend, "put_object")  # the second PutObject
     read: dict[str, bytes] = {}
     writer = threading.Thread(
         target=lambda: s3.put_object(Bucket="results", Key="results/job-1.json", Body=b"second")
