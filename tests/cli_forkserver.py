@@ -157,17 +157,17 @@ def _warm() -> None:
     import asyncapi_cli.cli  # noqa: F401 - the imports every child would otherwise repeat
     import asyncapi_cli.ops  # noqa: F401
     from asyncapi_cli import names
-    from asyncapi_cli.aws import botocore_session
+    from asyncapi_cli.aws import AwsClients
+    from asyncapi_cli.state import Target
 
-    session = botocore_session()
-    for service in WARM_SERVICES:  # no call is made: this only parses the models
-        session.create_client(
-            service,
-            region_name="us-east-1",
-            endpoint_url="http://127.0.0.1:9",
-            aws_access_key_id="warm",
-            aws_secret_access_key="warm",
-        )
+    # Made as a child's stack makes them (a boto3 session over the shared loader): no call is made,
+    # this parses the models and fills the caches every child's clients then share (aws.py).
+    clients = AwsClients(
+        Target(kind="aws", region="us-east-1", endpoint_url="http://127.0.0.1:9"),
+        credentials={"aws_access_key_id": "warm", "aws_secret_access_key": "warm"},
+    )
+    for service in WARM_SERVICES:
+        clients(service)
     names.known_regions()
     _warm_embedded_aws()
 

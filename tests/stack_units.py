@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from typing import Any
 
@@ -54,12 +55,26 @@ def expected_inventory(name: str, features: frozenset[str] = frozenset()) -> dic
     }
 
 
+_clients: dict[tuple[str | None, ...], Any] = {}
+
+
+def _client(service: str, region: str | None = None) -> Any:
+    """One client per service and environment for the worker: in-process moto answers whichever mock is
+    active (its handler is on every client made after moto's import), and making clients was most of
+    this check's CPU (the matrices call it once a case)."""
+    environment = ("AWS_ACCESS_KEY_ID", "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION")  # what a client keeps
+    key = (service, region, *(os.environ.get(variable) for variable in environment))
+    if key not in _clients:
+        _clients[key] = boto3.client(service, region_name=region) if region else boto3.client(service)
+    return _clients[key]
+
+
 def live_inventory(name: str = "test-stack", region: str = "us-east-1") -> dict[str, int]:
     """How many of each resource exist with the stack's names (duplicates show as > 1)."""
-    sqs = boto3.client("sqs", region_name=region)
-    lam = boto3.client("lambda", region_name=region)
-    apigw = boto3.client("apigateway", region_name=region)
-    iam = boto3.client("iam")
+    sqs = _client("sqs", region)
+    lam = _client("lambda", region)
+    apigw = _client("apigateway", region)
+    iam = _client("iam")
     queues = [u for u in sqs.list_queues(QueueNamePrefix=name).get("QueueUrls", [])]
     functions = [f for f in lam.list_functions()["Functions"] if f["FunctionName"].startswith(name)]
     mappings = lam.list_event_source_mappings()["EventSourceMappings"]
@@ -69,13 +84,9 @@ def live_inventory(name: str = "test-stack", region: str = "us-east-1") -> dict[
         len([r for r in apigw.get_resources(restApiId=a["id"])["items"] if r["path"] != "/"]) for a in apis
     )
     roles = [r for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(name)]
-    tables = [
-        t
-        for t in boto3.client("dynamodb", region_name=region).list_tables()["TableNames"]
-        if t.startswith(name)
-    ]
-    buckets = [b for b in boto3.client("s3").list_buckets()["Buckets"] if b["Name"].startswith(name)]
-    logs = boto3.client("logs", region_name=region)
+    tables = [t for t in _client("dynamodb", region).list_tables()["TableNames"] if t.startswith(name)]
+    buckets = [b for b in _client("s3").list_buckets()["Buckets"] if b["Name"].startswith(name)]
+    logs = _client("logs", region)
     groups = [  # the functions' log groups and the stage's access log group (issue 14)
         group
         for prefix in (f"/aws/lambda/{name}", f"/aws/apigateway/{name}")
@@ -89,7 +100,7 @@ def live_inventory(name: str = "test-stack", region: str = "us-east-1") -> dict[
             )
         except lam.exceptions.ResourceNotFoundException:
             pass
-    secrets = boto3.client("secretsmanager", region_name=region).list_secrets(
+    secrets = _client("secretsmanager", region).list_secrets(
         Filters=[{"Key": "name", "Values": [f"asyncapi/{name}/"]}]
     )["SecretList"]
     return {

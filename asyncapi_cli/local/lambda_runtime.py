@@ -28,6 +28,7 @@ from .lambda_sandbox import (
     StderrSink,
     static_credentials,
 )
+from .lambda_zygote import ZygoteLauncher
 
 __all__ = ["FunctionSpec", "InvokeResult", "LambdaRuntime", "lookup_function", "account_limit"]
 
@@ -116,6 +117,7 @@ class LambdaRuntime:
         limit: int | None = None,
         idle_seconds: float = IDLE_SECONDS,
         monotonic: Callable[[], float] = time.monotonic,
+        zygote: bool = True,
     ) -> None:
         self.endpoint = endpoint
         self.code_root = code_root
@@ -129,6 +131,8 @@ class LambdaRuntime:
         self._function_slots: dict[tuple[str, str, str], tuple[int, threading.Semaphore]] = {}
         self._pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()
+        self._use_zygote = zygote
+        self._zygote: ZygoteLauncher | None = None
 
     def _code_dir(self, spec: FunctionSpec) -> Path:
         target = self.code_root / hashlib.sha256(spec.code).hexdigest()[:24]
@@ -148,7 +152,27 @@ class LambdaRuntime:
         return target
 
     def _make_sandbox(self, spec: FunctionSpec) -> Sandbox:
-        return Sandbox(spec, self._code_dir(spec), self.endpoint, self._sink, self._credentials(spec))
+        return Sandbox(
+            spec,
+            self._code_dir(spec),
+            self.endpoint,
+            self._sink,
+            self._credentials(spec),
+            launcher=self._launcher(),
+        )
+
+    def _launcher(self) -> ZygoteLauncher | None:
+        """The warm zygote workers are forked from (lambda_zygote.py), started on first use and again
+        if it died; None when it cannot start (workers are then new interpreters)."""
+        if not self._use_zygote:
+            return None
+        with self._lock:
+            if self._zygote is None or not self._zygote.alive:
+                try:
+                    self._zygote = ZygoteLauncher()
+                except OSError:
+                    self._zygote = None
+            return self._zygote
 
     def _slots_for(self, spec: FunctionSpec) -> threading.Semaphore:
         """The function's own bound: its reserved concurrency, else the account limit."""
@@ -230,6 +254,10 @@ class LambdaRuntime:
             pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             pool.close()
+        with self._lock:
+            zygote, self._zygote = self._zygote, None
+        if zygote is not None:
+            zygote.close()
 
 
 def lookup_function(account: str, region: str, name: str) -> FunctionSpec | None:

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from .lambda_zygote import ForkedWorker, ZygoteLauncher
+
 INIT_TIMEOUT = 10.0  # AWS: the init phase is limited to 10 seconds
 _END_MARK = "\x00asyncapi-end "  # written by the worker after each invocation's output (see _read_log)
 
@@ -111,6 +113,7 @@ class Sandbox:
         sink: LogSink,
         credentials: dict[str, str],
         clock: Callable[[], float] = time.time,
+        launcher: ZygoteLauncher | None = None,
     ) -> None:
         self.spec = spec
         self._sink = sink
@@ -148,15 +151,7 @@ class Sandbox:
             "PYTHONDONTWRITEBYTECODE": "1",
         }
         started = time.monotonic()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "asyncapi_cli.local.lambda_worker"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            text=True,
-            cwd=str(code_dir),
-        )
+        self.process: subprocess.Popen[str] | ForkedWorker = self._start(env, code_dir, launcher)
         self._answers: queue.Queue[str | None] = queue.Queue()
         self._ends: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read_answers, daemon=True).start()
@@ -173,6 +168,25 @@ class Sandbox:
             self._init_pending = True
             return
         self._init_done(line)
+
+    def _start(
+        self, env: dict[str, str], code_dir: Path, launcher: ZygoteLauncher | None
+    ) -> subprocess.Popen[str] | ForkedWorker:
+        """Forked from the warm zygote when it can serve this code, else a new interpreter."""
+        if launcher is not None and launcher.serves(code_dir, self.spec.environment):
+            try:
+                return launcher.launch(env, str(code_dir))
+            except OSError:
+                pass  # the zygote is gone: a new interpreter still works
+        return subprocess.Popen(
+            [sys.executable, "-m", "asyncapi_cli.local.lambda_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+            cwd=str(code_dir),
+        )
 
     def _init_done(self, line: str | None) -> None:
         self._init_pending = False

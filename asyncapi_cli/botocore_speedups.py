@@ -1,0 +1,142 @@
+"""Work botocore repeats for every client it makes, done once per process instead: the one place where
+botocore is patched. Each change computes exactly what botocore computes (its tests are in
+tests/test_botocore_speedups.py); applied once, by `aws.shared_loader()`, before the first session.
+
+Together they took making the stack's eight clients from ~100 to ~55 ms of CPU, which counted in every
+command and in every deploy a test makes (~10 ms of it was each client copying the session's event
+handlers, ~40 ms recomputing aliases, methods and signatures).
+
+- A client's class holds one method per operation (lambda: ~80), each with an operation model made for
+  its docstring: `ClientCreator._create_methods` depends only on the service's model, so its result is
+  kept per model (the shared loader returns the same model data each time). Class-level customisations
+  (presigned URLs, boto3's S3 transfer methods) still run for every client.
+- Each client copies the session's event emitter, and the copy started with an empty cache of event-name
+  aliases (`EventAliaser._alias_name_cache`), so every client computed the alias of each event it
+  registered or emitted (~30 string splits each). The alias depends only on the alias table, the same
+  for every session: they all share one cache.
+- Every handler registered (a few hundred a session, dozens a client) was checked to take **kwargs with
+  `inspect.getfullargspec`, which builds a whole signature; for a function or method the flag in its
+  code object is the same answer.
+- The copy of the emitter copied its whole trie of handlers (~200 nodes with moto's). Copies now share
+  their nodes and a change copies only the path it changes (`_PrefixTrie`, below).
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import types
+from typing import Any
+
+_applied = False
+_lock = threading.Lock()
+
+
+def apply() -> None:
+    global _applied
+    with _lock:
+        if _applied:
+            return
+        import botocore.client
+        import botocore.hooks
+
+        _remember_client_methods(botocore.client.ClientCreator)
+        _share_alias_cache(botocore.hooks)
+        _read_kwargs_from_code(botocore.hooks)
+        _copy_tries_on_write(botocore.hooks)
+        _applied = True
+
+
+def _remember_client_methods(creator_class: Any) -> None:
+    methods_of: dict[int, tuple[Any, dict[str, Any]]] = {}
+    create_methods = creator_class._create_methods
+
+    def _create_methods(creator: Any, service_model: Any) -> dict[str, Any]:
+        description = getattr(service_model, "_service_description", None)
+        if description is None:  # a botocore whose model keeps its data elsewhere: nothing shared
+            return dict(create_methods(creator, service_model))
+        cached = methods_of.get(id(description))
+        if cached is None or cached[0] is not description:
+            # The description is kept with the methods, so its id cannot be reused by other data.
+            cached = methods_of[id(description)] = (description, create_methods(creator, service_model))
+        return dict(cached[1])  # the caller adds the class's customisations to its copy
+
+    creator_class._create_methods = _create_methods
+
+
+def _share_alias_cache(hooks: Any) -> None:
+    aliaser = hooks.EventAliaser
+    init_aliaser, copy_aliaser = aliaser.__init__, aliaser.__copy__
+    aliases_of_the_default_table: dict[str, str] = {}
+
+    def _share(instance: Any) -> Any:
+        if instance._event_aliases == hooks.EVENT_ALIASES:  # every session's table
+            instance._alias_name_cache = aliases_of_the_default_table
+        return instance
+
+    def _init(self: Any, *args: Any, **kwargs: Any) -> None:
+        init_aliaser(self, *args, **kwargs)
+        _share(self)
+
+    aliaser.__init__ = _init
+    aliaser.__copy__ = lambda self: _share(copy_aliaser(self))
+
+
+def _read_kwargs_from_code(hooks: Any) -> None:
+    accepts_kwargs = hooks.accepts_kwargs
+
+    def _accepts_kwargs(func: Any) -> bool:
+        if isinstance(func, types.MethodType | types.FunctionType):
+            code = getattr(func.__func__ if isinstance(func, types.MethodType) else func, "__code__", None)
+            if isinstance(code, types.CodeType):
+                return bool(code.co_flags & inspect.CO_VARKEYWORDS)  # what getfullargspec reads
+        return bool(accepts_kwargs(func))
+
+    hooks.accepts_kwargs = _accepts_kwargs
+
+
+def _copy_tries_on_write(hooks: Any) -> None:
+    """`_PrefixTrie` (the handlers of an emitter) keeps nested dicts, {'chunk', 'values': NodeList,
+    'children': {part: node}}, and `__copy__` copied every node. A trie that has been copied (or is a
+    copy) now never changes a node in place: appending copies the nodes on the key's path (and the
+    handler lists at its end) and swaps in a new root, so copies share everything else. Removing, which
+    is rare, first takes a private copy of the whole trie, as botocore's copy did."""
+    trie = hooks._PrefixTrie
+    node_list = hooks.NodeList
+    append_in_place, remove_in_place, full_copy = trie.append_item, trie.remove_item, trie.__copy__
+
+    def _copy(self: Any) -> Any:
+        new = trie.__new__(trie)
+        new.__dict__ = dict(self.__dict__)  # the same root
+        self._nodes_shared = new._nodes_shared = True
+        return new
+
+    def _append(self: Any, key: str, value: Any, section: int = hooks._MIDDLE) -> None:
+        if not self.__dict__.get("_nodes_shared"):
+            append_in_place(self, key, value, section)
+            return
+        root = current = {**self._root, "children": dict(self._root["children"])}
+        for part in key.split("."):
+            child = current["children"].get(part)
+            child = (
+                {"chunk": part, "values": None, "children": {}}
+                if child is None
+                else {**child, "children": dict(child["children"])}
+            )
+            current["children"][part] = child
+            current = child
+        values = current["values"]
+        values = node_list([], [], []) if values is None else node_list(*(list(v) for v in values))
+        values[section].append(value)
+        current["values"] = values
+        self._root = root
+
+    def _remove(self: Any, key: str, value: Any) -> None:
+        if self.__dict__.get("_nodes_shared"):
+            self.__dict__ = full_copy(self).__dict__  # private nodes, not shared with anyone
+            self._nodes_shared = False
+        remove_in_place(self, key, value)
+
+    trie.__copy__ = _copy
+    trie.append_item = _append
+    trie.remove_item = _remove

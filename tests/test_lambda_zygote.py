@@ -1,0 +1,147 @@
+"""Lambda workers forked from the warm zygote (asyncapi_cli/local/lambda_zygote.py): the same worker as a
+new interpreter would be, a new interpreter where the function brings its own libraries, and nothing
+left when a worker or the zygote dies."""
+
+from __future__ import annotations
+
+import io
+import os
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from asyncapi_cli.local.lambda_runtime import LambdaRuntime
+from asyncapi_cli.retry import Pacer, wait_until
+
+from .test_fidelity_lambda import Clock, Sink, make_spec
+
+SOURCE = """
+import os, sys, time
+def handler(event, context):
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
+    import boto3
+    return {
+        "pid": os.getpid(), "ppid": os.getppid(), "cwd": os.getcwd(), "path0": sys.path[0],
+        "boto3": boto3.__file__, "zone": time.strftime("%Z"), "argv0": os.path.basename(sys.argv[0]),
+        "task_root": os.environ["LAMBDA_TASK_ROOT"], "secret": os.environ.get("ZYGOTE_TEST_SECRET"),
+    }
+"""
+
+
+@pytest.fixture
+def runtime(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[LambdaRuntime, dict[str, Any]]]:
+    # Nothing of the runtime's own environment reaches a worker, forked or not.
+    monkeypatch.setenv("ZYGOTE_TEST_SECRET", "runtime-only")
+    specs: dict[str, Any] = {}
+    runtime = LambdaRuntime(
+        "http://127.0.0.1:9",
+        tmp_path / "code",
+        lookup=lambda a, r, n: specs.get(n),
+        sink=Sink(),
+        monotonic=Clock(),
+    )
+    yield runtime, specs
+    runtime.close()
+
+
+def invoke(runtime: LambdaRuntime, name: str, event: Any) -> Any:
+    return runtime.invoke("123456789012", "us-east-1", name, event)
+
+
+def gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return Path(f"/proc/{pid}/status").read_text().find("State:\tZ") >= 0
+
+
+def test_a_forked_worker_is_the_sandbox_a_new_interpreter_would_be(
+    runtime: tuple[LambdaRuntime, dict[str, Any]],
+) -> None:
+    lambda_runtime, specs = runtime
+    specs["fn"] = make_spec("fn", source=SOURCE)
+    result = invoke(lambda_runtime, "fn", {})
+    assert result.ok, result
+    found = result.payload
+    zygote = lambda_runtime._zygote
+    assert zygote is not None and found["ppid"] == zygote._process.pid  # forked, not a new interpreter
+    assert found["cwd"] == found["path0"] == found["task_root"]
+    assert found["zone"] == "UTC" and found["argv0"] == "lambda_worker.py"
+    assert found["secret"] is None
+    assert "boto3" in zygote.preloaded and found["boto3"].endswith(os.path.join("boto3", "__init__.py"))
+    # A timed-out worker is killed and reaped; the next invocation gets a new one.
+    specs["fn"] = make_spec("fn", source=SOURCE, timeout=1.0)
+    warm = invoke(lambda_runtime, "fn", {}).payload["pid"]
+    timed_out = invoke(lambda_runtime, "fn", {"sleep": 30})  # in the same warm worker
+    assert timed_out.error_type == "Sandbox.Timedout"
+    wait_until(lambda: gone(warm), pacer=Pacer(), what="the killed worker", timeout=10)
+
+
+def test_a_function_that_brings_its_own_boto3_gets_a_new_interpreter(
+    runtime: tuple[LambdaRuntime, dict[str, Any]],
+) -> None:
+    """Lambda puts the function's package first on sys.path, before the runtime's boto3: a zygote that
+    has imported boto3 would hand the function the wrong copy."""
+    lambda_runtime, specs = runtime
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("fn.py", SOURCE)
+        archive.writestr("boto3/__init__.py", "VENDORED = True\n")
+    specs["own"] = make_spec("own", code=buffer.getvalue())
+    result = invoke(lambda_runtime, "own", {})
+    assert result.ok, result
+    assert result.payload["boto3"] == os.path.join(result.payload["task_root"], "boto3", "__init__.py")
+    assert result.payload["ppid"] == os.getpid()  # a new interpreter, started by the runtime
+
+
+def test_workers_die_with_the_zygote_and_a_new_zygote_serves_the_next(
+    runtime: tuple[LambdaRuntime, dict[str, Any]],
+) -> None:
+    lambda_runtime, specs = runtime
+    specs["fn"] = make_spec("fn", source=SOURCE)
+    first = invoke(lambda_runtime, "fn", {}).payload
+    zygote = lambda_runtime._zygote
+    assert zygote is not None
+    zygote._process.kill()
+    wait_until(lambda: gone(first["pid"]), pacer=Pacer(), what="the orphaned worker", timeout=10)
+    again = invoke(lambda_runtime, "fn", {})  # the warm sandbox's worker is gone: a new one serves
+    assert again.ok, again
+    assert again.payload["pid"] != first["pid"]
+    assert lambda_runtime._zygote is not None and lambda_runtime._zygote is not zygote
+    assert again.payload["ppid"] == lambda_runtime._zygote._process.pid
+
+
+MODELS_SOURCE = """
+import boto3
+def handler(event, context):
+    loaders = [boto3.Session()._session.get_component("data_loader") for _ in range(2)]
+    parsed = getattr(loaders[0], "_cache", {})
+    cached = [key for key in parsed if key[:2] == ("load_service_model", "dynamodb")]
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    return {"one_loader": loaders[0] is loaders[1], "dynamodb_parsed": bool(cached),
+            "operations": len(client.meta.service_model.operation_names)}
+"""
+
+
+def test_workers_read_models_the_zygote_parsed_unless_given_their_own_data_path(
+    runtime: tuple[LambdaRuntime, dict[str, Any]], tmp_path: Path
+) -> None:
+    lambda_runtime, specs = runtime
+    specs["models"] = make_spec("models", source=MODELS_SOURCE)
+    shared = invoke(lambda_runtime, "models", {})
+    assert shared.ok, shared
+    assert shared.payload["one_loader"] and shared.payload["dynamodb_parsed"]
+    assert shared.payload["operations"] > 40
+    # botocore reads AWS_DATA_PATH for extra models: such a function gets a loader of its own.
+    specs["own"] = make_spec("own", source=MODELS_SOURCE, environment={"AWS_DATA_PATH": str(tmp_path)})
+    own = invoke(lambda_runtime, "own", {})
+    assert own.ok, own
+    assert not own.payload["one_loader"] and not own.payload["dynamodb_parsed"]
+    assert own.payload["operations"] == shared.payload["operations"]
