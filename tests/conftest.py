@@ -85,7 +85,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """pytest-xdist hands out tests in this order (with --dist loadgroup, a group as one unit): spread
     the waiting tests evenly through the first three quarters of the CPU-bound rest, so that while one
     worker waits the others compute, and none is left to run alone at the end. In file order they came
-    together: all four workers waited at once and the two cores idled, 37 s of a 5 min 23 s run (a
+    together: all four workers waited at once and the two cores idled, ~32 s of a 6 min 30 s run (a
     timeline of the suite, `/proc/stat` every 5 s). Every worker derives the same order from names."""
     waiting: dict[str, list[pytest.Item]] = {module: [] for module in WAITING_MODULES}
     rest: list[pytest.Item] = []
