@@ -145,3 +145,17 @@ def test_workers_read_models_the_zygote_parsed_unless_given_their_own_data_path(
     assert own.ok, own
     assert not own.payload["one_loader"] and not own.payload["dynamodb_parsed"]
     assert own.payload["operations"] == shared.payload["operations"]
+
+
+def test_a_zygote_not_ready_in_time_is_given_up_and_workers_are_new_interpreters(
+    runtime: tuple[LambdaRuntime, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from asyncapi_cli.local import lambda_zygote
+
+    monkeypatch.setattr(lambda_zygote, "_START_TIMEOUT", 0.001)  # no zygote imports boto3 that fast
+    lambda_runtime, specs = runtime
+    specs["fn"] = make_spec("fn", source=SOURCE)
+    result = invoke(lambda_runtime, "fn", {})
+    assert result.ok, result
+    assert lambda_runtime._zygote is None
+    assert result.payload["ppid"] == os.getpid()  # a new interpreter, started by the runtime

@@ -26,6 +26,9 @@ from typing import Any
 
 _PRELOAD = ("boto3", "botocore.session", "botocore.client", "botocore.httpsession", "botocore.parsers")
 _MESSAGE = 1 << 20
+# Importing boto3 and parsing the handlers' models takes ~1 s; the runtime falls back to new
+# interpreters for its workers when the zygote is not ready after this.
+_START_TIMEOUT = 60.0
 
 
 class ForkedWorker:
@@ -97,7 +100,12 @@ class ZygoteLauncher:
         self._ended: dict[int, int] = {}  # exits reported before their worker was registered
         self._pids: list[int] = []
         self.alive = True
-        ready = json.loads(parent.recv(_MESSAGE) or b"{}")
+        parent.settimeout(_START_TIMEOUT)  # a zygote that hangs while importing is given up, not awaited
+        try:
+            ready = json.loads(parent.recv(_MESSAGE) or b"{}")
+        except OSError:  # including the timeout
+            ready = {}
+        parent.settimeout(None)
         if "preloaded" not in ready:
             self.close()
             raise OSError("the Lambda worker zygote did not start")
