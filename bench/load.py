@@ -125,7 +125,8 @@ def latency_p50(stack: Any, job_ids: set[str]) -> float:
 
 def cpu_seconds() -> dict[str, float]:
     """CPU time (user + system) used so far by the embedded AWS's process and by its Lambda workers
-    alive now (Linux /proc; {} elsewhere). Per job, it does not depend on how loaded the machine is."""
+    alive now: every process below it, since workers are forked from a zygote that is its child (Linux
+    /proc; {} elsewhere). Per job, it does not depend on how loaded the machine is."""
     from asyncapi_cli.local import manager
 
     info = manager.running_info() or {}
@@ -142,14 +143,26 @@ def cpu_seconds() -> dict[str, float]:
         except (OSError, ValueError, IndexError):
             return 0.0  # a worker reclaimed meanwhile
 
-    try:
-        children: list[int] = []
-        for task in Path(f"/proc/{pid}/task").iterdir():
+    def children_of(process: int) -> list[int]:
+        found: list[int] = []
+        try:
+            tasks = list(Path(f"/proc/{process}/task").iterdir())
+        except OSError:
+            return found  # a worker reclaimed meanwhile
+        for task in tasks:
             try:
-                children += [int(c) for c in (task / "children").read_text().split()]
+                found += [int(c) for c in (task / "children").read_text().split()]
             except OSError:
                 continue  # a thread that ended meanwhile
-        return {"server": used(int(pid)), "workers": sum(used_or_zero(c) for c in children)}
+        return found
+
+    try:
+        server = used(int(pid))
+        below, descendants = children_of(int(pid)), []
+        while below:
+            descendants += below
+            below = [grandchild for child in below for grandchild in children_of(child)]
+        return {"server": server, "workers": sum(used_or_zero(d) for d in descendants)}
     except (OSError, ValueError, TypeError, IndexError):
         return {}
 
