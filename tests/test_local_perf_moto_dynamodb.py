@@ -1,4 +1,4 @@
-"""moto's DynamoDB UpdateItem, patched for speed (moto_patches.speed_up_dynamodb_updates): same answers.
+"""moto's DynamoDB UpdateItem, patched for speed (moto_dynamodb_speedups): same answers.
 
 Every case runs twice on a fresh table, once with the patches and once with the moto originals they
 replaced, and the items left behind and the errors raised (code and message) must be the same.
@@ -6,15 +6,13 @@ replaced, and the items left behind and the errors raised (code and message) mus
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from asyncapi_cli.local import moto_atomic, moto_patches
+from asyncapi_cli.local import moto_atomic, moto_dynamodb_speedups, moto_patches
 
 from .faults import hold_first_call
 
@@ -58,31 +56,17 @@ CASES: list[tuple[str, dict[str, str], dict[str, Any], str | None]] = [
     ("ADD nope :one", {}, {":one": {"S": "x"}}, None),  # ADD a string: type error
     ("SET q = if_not_exists(q, :v) + :v", {}, {":v": {"N": "3"}}, None),
     (CLAIM, {"#s": "status"}, CLAIM_VALUES, CLAIM_CONDITION),  # the claim again: condition failure path
+    # One condition text, other values or names: a remembered parse must not answer for them.
+    ("SET a = :v", {}, {":v": {"S": "1"}}, None),
+    ("SET b = :v", {}, {":v": {"S": "2"}, ":want": {"S": "1"}}, "a = :want"),  # holds
+    ("SET b = :v", {}, {":v": {"S": "3"}, ":want": {"S": "9"}}, "a = :want"),  # same text: fails
+    ("SET b = :v", {}, {":v": {"S": "4"}, ":want": {"N": "1"}}, "a = :want"),  # another type: fails
+    ("SET c = :v", {"#a": "a"}, {":v": {"S": "5"}, ":pre": {"S": "1"}}, "begins_with(#a, :pre)"),
+    ("SET c = :v", {"#a": "b"}, {":v": {"S": "6"}, ":pre": {"S": "1"}}, "begins_with(#a, :pre)"),  # fails
+    ("SET c = :v", {"#a": "a"}, {":v": {"S": "8"}, ":n": {"N": "1"}}, "size(#a) = :n"),  # holds
+    ("SET c = :v", {"#a": "a"}, {":v": {"S": "9"}, ":n": {"N": "2"}}, "size(#a) = :n"),  # fails
+    ("SET d = :v", {}, {":v": {"S": "1"}, ":unused": {"S": "x"}}, "attribute_exists(a)"),  # unused value
 ]
-
-
-@contextlib.contextmanager
-def moto_originals() -> Iterator[None]:
-    from moto.dynamodb.parsing import validators
-    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
-    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
-
-    patched = (
-        UpdateExpressionParser.__dict__["make"],
-        DepthFirstTraverser.traverse_node_recursively,
-        Node.find_clauses,
-        validators.deepcopy,
-    )
-    originals = moto_patches.originals
-    UpdateExpressionParser.make = originals["update_expression_make"]  # type: ignore[method-assign]
-    DepthFirstTraverser.traverse_node_recursively = originals["traverse_node_recursively"]  # type: ignore[method-assign]
-    Node.find_clauses = originals["find_clauses"]  # type: ignore[method-assign]
-    validators.deepcopy = originals["validators_deepcopy"]
-    try:
-        yield
-    finally:
-        UpdateExpressionParser.make, DepthFirstTraverser.traverse_node_recursively = patched[:2]  # type: ignore[method-assign]
-        Node.find_clauses, validators.deepcopy = patched[2:]  # type: ignore[method-assign]
 
 
 def new_table(name: str, key: str = "jobId") -> Any:
@@ -137,10 +121,45 @@ def patched(mocked_aws: None) -> None:
 
 def test_update_item_answers_as_moto_does(patched: None) -> None:
     fast = run_cases("fast")
-    with moto_originals():
+    with moto_dynamodb_speedups.moto_originals():
         slow = run_cases("slow")
     assert fast == slow
-    assert sum(1 for outcome in fast if isinstance(outcome, tuple)) >= 6  # the error cases did fail
+    assert sum(1 for outcome in fast if isinstance(outcome, tuple)) >= 13  # the error cases did fail
+
+
+def test_a_condition_is_parsed_once_per_text_and_looked_up_values(
+    patched: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The remembered parse is used (moto parses on a miss only), and only while the values the
+    condition reads are the same: another value of :completed is parsed anew."""
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+
+    lexed: list[str] = []
+    lex = ConditionExpressionParser._lex_condition_expression
+
+    def counting(self: Any) -> Any:
+        lexed.append(self.condition_expression)
+        return lex(self)
+
+    monkeypatch.setattr(ConditionExpressionParser, "_lex_condition_expression", counting)
+    dynamodb = new_table("jobs")
+    text = CLAIM_CONDITION.replace("jobId", "jobId ")  # a text no other test has parsed in this process
+
+    def claim(job: str, values: dict[str, Any]) -> None:
+        dynamodb.update_item(
+            TableName="jobs",
+            Key={"jobId": {"S": job}},
+            UpdateExpression=CLAIM,
+            ConditionExpression=text,
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=values,
+        )
+
+    claim("a", CLAIM_VALUES)
+    claim("b", {**CLAIM_VALUES, ":now": {"S": "later"}})  # :now is not in the condition
+    assert lexed.count(text) == 1
+    claim("c", {**CLAIM_VALUES, ":completed": {"S": "done"}})
+    assert lexed.count(text) == 2
 
 
 def test_a_new_item_claim_then_its_final_write(patched: None) -> None:

@@ -28,6 +28,8 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 from werkzeug.wsgi import LimitedStream
 
+from . import moto_direct
+
 IDLE_SECONDS = 60.0  # an idle kept-alive connection's thread ends after this long
 
 
@@ -54,20 +56,12 @@ class KeepAliveHandler(MotoRequestHandler):
         body_stream = LimitedStream(self.rfile, int(length or 0))
         environ["wsgi.input"] = body_stream
         answer: dict[str, Any] = {}
-
-        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            if exc_info and answer.get("sent"):
-                raise exc_info[1].with_traceback(exc_info[2])
-            answer["status"], answer["headers"] = status, headers
-            return lambda data: answer.setdefault("written", []).append(data)
-
+        handler = moto_direct.route(self.server.app, environ)
         try:
-            result = self.server.app(environ, start_response)
-            try:
-                body = b"".join([*answer.get("written", []), *result])
-            finally:
-                if hasattr(result, "close"):
-                    result.close()
+            if handler is not None:  # moto's handler, without Flask around it
+                answer["status"], answer["headers"], body = moto_direct.answer(handler, environ)
+            else:
+                body = self._through_flask(environ, answer)
         except Exception:  # what werkzeug does: a 500, the error in the log, the connection closed
             self.log_error("Error on request:\n%s", traceback.format_exc())
             self.close_connection = True
@@ -76,6 +70,20 @@ class KeepAliveHandler(MotoRequestHandler):
         if not self.close_connection:
             body_stream.exhaust()  # the next request starts after this body
         self._reply(answer["status"], answer["headers"], body)
+
+    def _through_flask(self, environ: dict[str, Any], answer: dict[str, Any]) -> bytes:
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if exc_info and answer.get("sent"):
+                raise exc_info[1].with_traceback(exc_info[2])
+            answer["status"], answer["headers"] = status, headers
+            return lambda data: answer.setdefault("written", []).append(data)
+
+        result = self.server.app(environ, start_response)
+        try:
+            return b"".join([*answer.get("written", []), *result])
+        finally:
+            if hasattr(result, "close"):
+                result.close()
 
     def _reply(self, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
         code_text, _, reason = status.partition(" ")

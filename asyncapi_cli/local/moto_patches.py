@@ -14,14 +14,7 @@
    - receipt handles: the same 185 lowercase letters, from os.urandom instead of 185 random.choice().
    Worth proposing upstream: none of them changes an answer (tests/test_local_perf_moto.py).
 3. A table's stream may be turned off and on again (allow_stream_reenable).
-3b. DynamoDB UpdateItem costs less CPU (issue 13: 9.6 ms of the server's 16.5 ms per UpdateItem went
-   to moto's expression machinery; the processor makes two per job). The same answers:
-   - an UpdateExpression is parsed once per distinct text (moto parsed it twice per call, in the
-     handler and the backend); the parsed tree is never mutated (moto's validator deep-copies it);
-   - the validator's ten depth-first passes look each node's processor up once per node type instead
-     of rebuilding the processing map and running abstract-class isinstance checks at every node;
-   - the validator's copy of the tree is built node by node (what copy.deepcopy makes of it, without
-     its generic machinery); anything but a plain tree still goes to copy.deepcopy.
+3b. DynamoDB UpdateItem costs less CPU, with the same answers (moto_dynamodb_speedups.py).
 3c. Backend lookups skip moto's global lock once the account's backends exist (lock_free_backend_lookups).
 4. CreateDeployment for an existing stage keeps the stage (its method settings, access log settings,
    tags) and points it at the new deployment, as API Gateway does; moto replaced the stage with a
@@ -123,126 +116,6 @@ def speed_up_sqs() -> None:
     sqs_models.generate_receipt_handle = generate_receipt_handle
 
 
-def speed_up_dynamodb_updates() -> None:
-    import copy
-    import functools
-
-    from moto.dynamodb.parsing import validators
-    from moto.dynamodb.parsing.ast_nodes import (
-        DepthFirstTraverser,
-        Expression,
-        Node,
-        UpdateExpressionFunction,
-    )
-    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
-
-    if "traverse_node_recursively" in originals:
-        return
-    make = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
-
-    @functools.lru_cache(maxsize=512)
-    def parse(expression: str) -> Any:
-        return make(UpdateExpressionParser, expression)  # an invalid one raises, and is not cached
-
-    def cached_make(cls: type, expression: str) -> Any:
-        if cls is UpdateExpressionParser and isinstance(expression, str):
-            return parse(expression)
-        return make(cls, expression)
-
-    is_node: dict[type, bool] = {}
-
-    def handler(traverser: Any, node_type: type) -> Any:
-        # moto's process(): the first entry of the processing map the node is an instance of.
-        handlers = traverser.__dict__.get("_asyncapi_handlers")
-        if handlers is None:
-            handlers = traverser.__dict__["_asyncapi_handlers"] = {}
-        if node_type not in handlers:
-            handlers[node_type] = next(
-                (fn for kind, fn in traverser._processing_map().items() if issubclass(node_type, kind)), None
-            )
-        return handlers[node_type]
-
-    def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
-        node_type = type(node)
-        known = is_node.get(node_type)
-        if known is None:
-            known = is_node[node_type] = isinstance(node, Node)
-        if not known:
-            return node
-        parent_node = node.parent
-        if node.children is not None:
-            for i, child_node in enumerate(node.children):
-                self.pre_processing_of_child(node, i)
-                self.traverse_node_recursively(child_node, i)
-        process = handler(self, node_type)
-        if process is not None:
-            node = process(node)
-            node.parent = parent_node
-            if parent_node:
-                parent_node.children[child_id] = node
-        return node
-
-    nested: dict[type, bool] = {}
-
-    def find_clauses(self: Any, clause_types: list[type]) -> list[Any]:
-        # moto's: children of the exact types asked for, descending into expressions and functions.
-        clauses = []
-        for child in self.children or []:
-            child_type = type(child)
-            if child_type in clause_types:
-                clauses.append(child)
-                continue
-            descend = nested.get(child_type)
-            if descend is None:
-                descend = nested[child_type] = issubclass(child_type, (Expression, UpdateExpressionFunction))
-            if descend:
-                clauses.extend(child.find_clauses(clause_types))
-        return clauses
-
-    def copy_tree(tree: Any) -> Any:
-        """copy.deepcopy of a parsed expression tree (Nodes: type, children, parent), built directly;
-        anything else, or any other shape, is left to copy.deepcopy."""
-        if not isinstance(tree, Node) or tree.parent is not None:
-            return copy.deepcopy(tree)
-        memo: dict[int, Any] = {}
-
-        def node_copy(node: Any) -> Any:
-            if id(node) in memo:  # shared in the original: shared in the copy, as deepcopy does
-                return memo[id(node)]
-            if node.__dict__.keys() != {"type", "children", "parent"} or (
-                node.parent is not None and id(node.parent) not in memo
-            ):
-                raise LookupError
-            new = memo[id(node)] = object.__new__(type(node))
-            new.type = node.type
-            new.parent = memo[id(node.parent)] if node.parent is not None else None
-            new.children = None if node.children is None else [value(c) for c in node.children]
-            return new
-
-        def value(child: Any) -> Any:
-            if isinstance(child, Node):
-                return node_copy(child)
-            if child is None or type(child) in (str, int, bool, float):
-                return child
-            return copy.deepcopy(child, memo)
-
-        try:
-            return node_copy(tree)
-        except LookupError:
-            return copy.deepcopy(tree)
-
-    originals.update(
-        validators_deepcopy=validators.deepcopy,
-        find_clauses=Node.find_clauses,
-        update_expression_make=UpdateExpressionParser.make,
-        traverse_node_recursively=DepthFirstTraverser.traverse_node_recursively,
-    )
-    UpdateExpressionParser.make = classmethod(cached_make)  # type: ignore[method-assign,assignment]
-    DepthFirstTraverser.traverse_node_recursively = traverse_node_recursively  # type: ignore[method-assign]
-    Node.find_clauses = find_clauses  # type: ignore[method-assign]
-    validators.deepcopy = copy_tree
-
-
 def lock_free_backend_lookups() -> None:
     """moto takes one process-wide lock on every backend lookup (BackendDict.__getitem__), several
     per request, to create an account's backends on first use; under load the server's threads queue
@@ -336,15 +209,15 @@ def apply() -> None:
     with _lock:
         if _applied:
             return
+        from . import moto_atomic, moto_dynamodb_speedups, moto_routing, sqs_move_tasks, stream_poller
+
         neutralize_moto_event_sources()
         speed_up_sqs()
-        speed_up_dynamodb_updates()
+        moto_dynamodb_speedups.apply()
         lock_free_backend_lookups()
         allow_stream_reenable()
         keep_stage_on_redeploy()
         snapshot_iam_role_listing()
-        from . import moto_atomic, moto_routing, sqs_move_tasks, stream_poller
-
         moto_atomic.apply()
         moto_routing.remember_routing()
 
