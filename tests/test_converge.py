@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable
 from pathlib import Path
 
 import boto3
@@ -205,67 +203,23 @@ def test_down_twice_treats_not_found_as_deleted(mocked_aws: None) -> None:
     assert live_inventory() == EMPTY
 
 
-def _probe(count: Callable[[], int]) -> int:
-    """Count at collection time (the matrices are parametrized by it), before the per-test environment
-    fixture exists: in a scratch directory with fake credentials, so it never touches the checkout's
-    .asyncapi/ and parallel workers (pytest-xdist) never share a state file or its lock."""
-    import tempfile
-
-    from moto import mock_aws
-
-    saved_cwd, saved_env = os.getcwd(), dict(os.environ)
-    with tempfile.TemporaryDirectory() as scratch:
-        os.chdir(scratch)
-        os.environ.update(
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",
-            AWS_DEFAULT_REGION="us-east-1",
-            ASYNCAPI_HOME=os.path.join(scratch, "home"),
-        )
-        try:
-            with mock_aws():
-                return int(count())
-        finally:
-            os.chdir(saved_cwd)
-            os.environ.clear()
-            os.environ.update(saved_env)
+# The kill matrices (below and in test_faults.py) have one case per mutating call of `up` on an empty
+# account, and of `down` after it. Their sizes are written here, for collection: counting them there
+# meant a full deploy and teardown before any test ran, while every pytest-xdist worker waited on the
+# one counting (issue 13: "two tests deploy at import time"). The next test counts for real: a stack
+# that makes more calls (a kill point untested) or fewer (a case that kills nothing) fails it.
+UP_CALLS = 52
+DOWN_CALLS = 23
 
 
-def _mutating_calls_of_up() -> int:
-    return _probe(lambda: deploy("probe-stack").clients.counter.mutating)
-
-
-def _mutating_calls_of_down() -> int:
-    def count() -> int:
-        deploy("probe-stack")
-        stack = ops.open_stack(stack_options("probe-stack"), creating=False)
-        ops.down(stack, SilentReporter())
-        return stack.clients.counter.mutating
-
-    return _probe(count)
-
-
-def _counted_once_per_run(key: str, count: Callable[[], int]) -> int:
-    """Every pytest-xdist worker imports this module: the first to get here counts, the others of the
-    same run read its figure (each probe is a full in-process deploy)."""
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if not run:
-        return count()
-    import fcntl
-    import tempfile
-
-    path = Path(tempfile.gettempdir()) / f"asyncapi-tests-{run}-{key}"
-    with open(f"{path}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if path.exists():
-            return int(path.read_text())
-        value = count()
-        path.write_text(str(value))
-        return value
-
-
-UP_CALLS = _counted_once_per_run("up-calls", _mutating_calls_of_up)
-DOWN_CALLS = _counted_once_per_run("down-calls", _mutating_calls_of_down)
+def test_the_matrices_have_a_case_per_mutating_call(mocked_aws: None) -> None:
+    up_calls = deploy(NAME).clients.counter.mutating
+    stack = ops.open_stack(stack_options(NAME), creating=False)
+    ops.down(stack, SilentReporter())
+    counted = (up_calls, stack.clients.counter.mutating)
+    assert counted == (UP_CALLS, DOWN_CALLS), (
+        f"set UP_CALLS, DOWN_CALLS in tests/test_converge.py to {counted}"
+    )
 
 
 @pytest.mark.parametrize("k", range(1, UP_CALLS + 1))

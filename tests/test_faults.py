@@ -105,7 +105,7 @@ def _mutating_calls(forks: ForkServer, *args: str) -> int:
 
 
 def test_the_cli_makes_the_mutating_calls_the_matrices_count(moto_server: str, forks: ForkServer) -> None:
-    """The SIGKILL matrices are parametrized by the in-process count (test_converge): the CLI against a
+    """The SIGKILL matrices are parametrized by the counts test_converge checks in-process: the CLI against a
     server must make exactly as many, or a kill point would go untested."""
     assert _mutating_calls(forks, "up", "--name", "kill-stack", "--endpoint-url", moto_server) == UP_CALLS
     assert _mutating_calls(forks, "down", "--yes") == DOWN_CALLS

@@ -56,6 +56,33 @@ def test_counts_are_right_after_sends_receives_delays_and_deletes(sqs: Any) -> N
     assert counts(sqs, url) == (4, 0, 1)
 
 
+def test_a_send_does_not_walk_the_queue(sqs: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's SendMessage built every queue attribute, the message counts among them, to read
+    ContentBasedDeduplication: a pass over the queue per send. The counts stay right afterwards, and
+    a FIFO queue's content-based deduplication (SQS Developer Guide, "Exactly-once processing") holds."""
+    from moto.sqs.models import Message
+
+    url = sqs.create_queue(QueueName="deep")["QueueUrl"]
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": "x"} for i in range(10)])
+    looked_at: list[int] = []
+    visible = Message.visible
+
+    def counted(self: Any) -> bool:
+        looked_at.append(1)
+        return visible.fget(self)
+
+    monkeypatch.setattr(Message, "visible", property(counted))
+    sqs.send_message(QueueUrl=url, MessageBody="one more")
+    assert looked_at == []
+    assert counts(sqs, url) == (11, 0, 0)
+    fifo = sqs.create_queue(
+        QueueName="dedup.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    )["QueueUrl"]
+    for _ in range(2):
+        sqs.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")
+    assert counts(sqs, fifo)[0] == 1
+
+
 def test_visibility_and_delay_match_moto(sqs: Any) -> None:
     url = sqs.create_queue(QueueName="same")["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody="now")
