@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from asyncapi_cli.local import moto_patches, moto_routing
 
@@ -81,6 +82,12 @@ def test_a_send_does_not_walk_the_queue(sqs: Any, monkeypatch: pytest.MonkeyPatc
     for _ in range(2):
         sqs.send_message(QueueUrl=fifo, MessageBody="same", MessageGroupId="g")
     assert counts(sqs, fifo)[0] == 1
+    strict = sqs.create_queue(QueueName="strict.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    with pytest.raises(ClientError, match="ContentBasedDeduplication"):  # no deduplication id given
+        sqs.send_message(QueueUrl=strict, MessageBody="same", MessageGroupId="g")
+    assert (
+        sqs.get_queue_attributes(QueueUrl=strict, AttributeNames=["All"])["Attributes"]["FifoQueue"] == "true"
+    )
 
 
 def test_visibility_and_delay_match_moto(sqs: Any) -> None:

@@ -12,8 +12,8 @@
    - SQSBackend.is_message_valid_based_on_retention_period: reads the one attribute it needs;
    - Queue.delete_message: stops at the message instead of three passes over the queue;
    - receipt handles: the same 185 lowercase letters, from os.urandom instead of 185 random.choice();
-   - SendMessage reads queue.attributes for ContentBasedDeduplication alone, which counts the queue's
-     messages three times over: the counts are skipped within SendMessage (they are not read there).
+   - SendMessage reads queue.attributes for ContentBasedDeduplication alone, and moto builds them all
+     (counting the queue's messages three times): within SendMessage, only the FIFO attributes.
    Worth proposing upstream: none of them changes an answer (tests/test_local_perf_moto.py).
 3. A table's stream may be turned off and on again (allow_stream_reenable).
 3b. DynamoDB UpdateItem costs less CPU, with the same answers (moto_dynamodb_speedups.py).
@@ -61,15 +61,8 @@ def neutralize_moto_event_sources() -> None:
     Table.lambda_event_source_mappings = property(_no_mappings, _ignore)  # type: ignore[assignment]
 
 
-_COUNTS = (
-    "approximate_number_of_messages",
-    "approximate_number_of_messages_delayed",
-    "approximate_number_of_messages_not_visible",
-)
-
-
 def speed_up_sqs() -> None:
-    from moto.core.utils import unix_time
+    from moto.core.utils import camelcase_to_underscores, unix_time
     from moto.sqs import models as sqs_models
     from moto.sqs.exceptions import ReceiptHandleIsInvalid
     from moto.sqs.models import Message, Queue, SQSBackend
@@ -109,24 +102,30 @@ def speed_up_sqs() -> None:
         # moto draws 185 letters one random.choice() at a time (~2.5 ms a message); same shape, from urandom.
         return bytes(97 + byte % 26 for byte in os.urandom(185)).decode("ascii")
 
-    counting = threading.local()  # counts skipped while this thread is inside SendMessage
+    sending = threading.local()  # set while this thread is inside SendMessage
+    attributes = Queue.attributes
 
-    def uncounted(count: Any) -> Any:
-        def get(self: Queue) -> int:
-            return 0 if getattr(counting, "skip", False) else count.fget(self)
-
-        return property(get)
+    def attributes_while_sending(self: Queue) -> dict[str, Any]:
+        if not getattr(sending, "active", False):
+            return attributes.fget(self)  # type: ignore[no-any-return]
+        # Within SendMessage moto reads ContentBasedDeduplication alone (its FIFO checks and its
+        # deduplication): the FIFO attributes as moto renders them, not the rest (the three message
+        # counts walk the queue; each name goes through a regex).
+        if not self.fifo_queue:
+            return {}
+        found = {name: getattr(self, camelcase_to_underscores(name)) for name in self.FIFO_ATTRIBUTES}
+        return {
+            name: str(value).lower() if isinstance(value, bool) else value for name, value in found.items()
+        }
 
     def send_message(self: SQSBackend, *args: Any, **kwargs: Any) -> Message:
-        # moto reads queue.attributes for ContentBasedDeduplication alone, and that builds every
-        # attribute, the three message counts among them (a pass over the queue each): a send cost
-        # grew with the queue's depth. The counts are not read there; skip them for the call.
-        outer = getattr(counting, "skip", False)
-        counting.skip = True
+        # moto builds every queue attribute for that one: a send's cost grew with the queue's depth.
+        outer = getattr(sending, "active", False)
+        sending.active = True
         try:
             return send(self, *args, **kwargs)
         finally:
-            counting.skip = outer
+            sending.active = outer
 
     send = SQSBackend.send_message
     originals.update(
@@ -137,7 +136,7 @@ def speed_up_sqs() -> None:
         delete_message=Queue.delete_message,
         generate_receipt_handle=sqs_models.generate_receipt_handle,
         send_message=send,
-        **{name: getattr(Queue, name) for name in _COUNTS},
+        queue_attributes=attributes,
     )
     Message.visible = property(visible)  # type: ignore[assignment,method-assign]
     Message.delayed = property(delayed)  # type: ignore[assignment,method-assign]
@@ -146,8 +145,7 @@ def speed_up_sqs() -> None:
     Queue.delete_message = delete_message  # type: ignore[method-assign]
     sqs_models.generate_receipt_handle = generate_receipt_handle
     SQSBackend.send_message = send_message  # type: ignore[method-assign]
-    for name in _COUNTS:
-        setattr(Queue, name, uncounted(originals[name]))
+    Queue.attributes = property(attributes_while_sending)  # type: ignore[assignment,method-assign]
 
 
 def lock_free_backend_lookups() -> None:
