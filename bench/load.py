@@ -251,13 +251,24 @@ def throughput(stack: Any, jobs: int, concurrency: int, backlog: int) -> int:
               f"Lambda workers {per_job['workers']:.1f} ms")  # fmt: skip
     if backlog:
         set_mapping(stack, False)
+        submitting = cpu_seconds()
         queued = submit_all(stack, backlog, concurrency)
+        submitted_cpu = cpu_seconds()
         enabled_at = time.time()  # the drain starts when the mapping is enabled again
         set_mapping(stack, True)
+        wait_drained(stack)
+        drained_cpu = cpu_seconds()
         wait_completed(stack, queued)
         drained, count = completion_rate(stack, queued, since=enabled_at)
         print(f"backlog: {count} jobs queued first, then drained: {drained:.0f} completed jobs/s "
               f"({drained / rate:.2f}x the rate without a backlog)")  # fmt: skip
+        if submitting and submitted_cpu and drained_cpu:
+            # The two halves of a job apart: what the pipeline above pays for both at once.
+            submit_ms = (submitted_cpu["server"] - submitting["server"]) * 1000 / backlog
+            server_ms = (drained_cpu["server"] - submitted_cpu["server"]) * 1000 / backlog
+            workers_ms = (drained_cpu["workers"] - submitted_cpu["workers"]) * 1000 / backlog
+            print(f"CPU per job, apart: submitting alone {submit_ms:.1f} ms (embedded AWS); processing alone "
+                  f"{server_ms:.1f} ms (embedded AWS), {workers_ms:.1f} ms (Lambda workers)")  # fmt: skip
     return 0
 
 
