@@ -174,3 +174,19 @@ def test_a_browser_request_still_goes_through_flask(endpoint: str, monkeypatch: 
     answer.read()
     connection.close()
     assert answer.status == 200 and len(direct) == 1
+
+
+def test_a_request_moto_fails_to_route_is_answered_500(endpoint: str) -> None:
+    """moto's choice of service fails for a DynamoDB request without X-Amz-Target (a KeyError): the answer
+    is the 500 werkzeug's server gives to an application error, on a closed connection, not a dropped one."""
+    import http.client
+    import urllib.parse
+
+    connection = http.client.HTTPConnection(urllib.parse.urlsplit(endpoint).netloc, timeout=30)
+    scope = "testing/20260101/us-east-1/dynamodb/aws4_request"
+    headers = {"Authorization": f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=0"}
+    connection.request("POST", "/", body=b"{}", headers=headers)
+    answer = connection.getresponse()
+    assert (answer.status, answer.read()) == (500, b"Internal Server Error")
+    assert answer.getheader("Connection") == "close"
+    connection.close()

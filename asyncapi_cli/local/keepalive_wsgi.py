@@ -56,8 +56,8 @@ class KeepAliveHandler(MotoRequestHandler):
         body_stream = LimitedStream(self.rfile, int(length or 0))
         environ["wsgi.input"] = body_stream
         answer: dict[str, Any] = {}
-        handler = moto_direct.route(self.server.app, environ)
         try:
+            handler = moto_direct.route(self.server.app, environ)  # moto's choice may fail: a 500, as below
             if handler is not None:  # moto's handler, without Flask around it
                 answer["status"], answer["headers"], body = moto_direct.answer(handler, environ)
             else:
