@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
+from moto import settings as moto_settings
 from moto.core.request import Request
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import RequestRedirect
@@ -63,8 +64,9 @@ def answer(handler: Any, environ: dict[str, Any]) -> tuple[str, list[tuple[str, 
     response = Response(response=content, status=status, headers=headers)
     if request.method == "HEAD" and "content-length" in headers:
         response.headers["Content-Length"] = headers["content-length"]
-    # flask-cors (moto's server enables it for every origin, always_send): a request without an Origin
-    # gets the wildcard.
-    response.headers.setdefault("Access-Control-Allow-Origin", "*")
+    if not getattr(moto_settings, "DISABLE_GLOBAL_CORS", False):  # MOTO_DISABLE_GLOBAL_CORS
+        # flask-cors (moto's server enables it for every origin, always_send): a request without an
+        # Origin gets the wildcard.
+        response.headers.setdefault("Access-Control-Allow-Origin", "*")
     body, status_line, wsgi_headers = response.get_wsgi_response(environ)  # what Flask hands the server
     return status_line, list(wsgi_headers), b"".join(body)
