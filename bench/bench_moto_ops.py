@@ -3,11 +3,11 @@
     python bench/bench_moto_ops.py [--requests 400] [--threads 8]
 
 Starts the embedded AWS (`asyncapi_cli.local.manager`, as `up --local` does) in a scratch home, makes a
-table and a bucket, then sends the processor's three writes of a job from `--threads` boto3 clients: the
-claim (UpdateItem with its condition, on a new item), the result (PutObject), the final write (UpdateItem).
-Each kind is sent `--requests` times; the server process's CPU (/proc) per request is printed for each,
-with the rate. The expressions are the processor's own (handlers/job_processor.py). CPU per request
-depends less on how busy the machine is than the rate does.
+table and a bucket, then makes the processor's three writes of a job from `--threads` threads, with the
+processor's own code and clients (handlers/job_processor.py: `claim`, an UpdateItem with its condition on a
+new item; the result's PutObject; `finish`, the final UpdateItem). Each kind is made `--requests` times; the
+server process's CPU per request (`load.cpu_seconds`, from /proc) is printed for each, with the rate. CPU
+per request depends less on how busy the machine is than the rate does.
 """
 
 from __future__ import annotations
@@ -15,18 +15,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
-CLAIM = (
-    "SET #s = :processing, createdAt = if_not_exists(createdAt, :created), "
-    "startedAt = if_not_exists(startedAt, :now), updatedAt = :now, attempts = :attempt"
-)
-FINISH = "SET #s = :status, updatedAt = :now, attempts = :attempt, completedAt = :now, #r = :result REMOVE #e"
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # run as a script: import bench.*
+sys.path.insert(0, str(REPO / "handlers"))  # the processor's own modules, as its package lays them out
+from bench.load import cpu_seconds  # noqa: E402
 
 
 def main() -> int:
@@ -35,91 +33,51 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
     os.environ["ASYNCAPI_HOME"] = tempfile.mkdtemp(prefix="asyncapi-moto-ops-")
-    import boto3
-
     from asyncapi_cli.local import manager
 
-    info = manager.ensure_running()
-    pid, endpoint = int(info["pid"]), info["endpoint"]
-    tick = os.sysconf("SC_CLK_TCK")
+    endpoint = manager.ensure_running()["endpoint"]
+    # The processor's clients read these, as a worker's do (handler_shared.Clients: one per service).
+    os.environ.update(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+    )
+    import job_processor
 
-    def server_cpu() -> float:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / tick
-
-    local = threading.local()
-
-    def client(service: str) -> Any:
-        if not hasattr(local, service):
-            made = boto3.client(
-                service,
-                endpoint_url=endpoint,
-                region_name="us-east-1",
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            )
-            setattr(local, service, made)
-        return getattr(local, service)
+    clients = job_processor._client
 
     def claim(i: int) -> None:
-        client("dynamodb").update_item(
-            TableName="jobs",
-            Key={"jobId": {"S": f"j{i}"}},
-            UpdateExpression=CLAIM,
-            ConditionExpression="attribute_not_exists(jobId) OR NOT (#s IN (:completed, :failed))",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={
-                ":processing": {"S": "processing"},
-                ":created": {"S": "2026-01-01T00:00:00Z"},
-                ":now": {"S": str(time.time())},
-                ":attempt": {"N": "1"},
-                ":completed": {"S": "completed"},
-                ":failed": {"S": "failed"},
-            },
-        )
+        job_processor.claim("jobs", f"j{i}", "2026-01-01T00:00:00Z", 1)
 
     def put(i: int) -> None:
         body = json.dumps({"jobId": f"j{i}", "result": None}).encode()
-        client("s3").put_object(
+        clients("s3").put_object(
             Bucket="results", Key=f"results/j{i}.json", Body=body, ContentType="application/json"
         )
 
     def finish(i: int) -> None:
-        client("dynamodb").update_item(
-            TableName="jobs",
-            Key={"jobId": {"S": f"j{i}"}},
-            UpdateExpression=FINISH,
-            ConditionExpression="attribute_exists(jobId) AND NOT (#s IN (:completed, :failed))",
-            ExpressionAttributeNames={"#s": "status", "#r": "result", "#e": "error"},
-            ExpressionAttributeValues={
-                ":status": {"S": "completed"},
-                ":now": {"S": str(time.time())},
-                ":attempt": {"N": "1"},
-                ":completed": {"S": "completed"},
-                ":failed": {"S": "failed"},
-                ":result": {"S": f"s3://results/results/j{i}.json"},
-            },
+        job_processor.finish(
+            "jobs", f"j{i}", "completed", result_uri=f"s3://results/results/j{i}.json", attempt=1
         )
 
     try:
-        client("dynamodb").create_table(
+        clients("dynamodb").create_table(
             TableName="jobs",
             KeySchema=[{"AttributeName": "jobId", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "jobId", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        client("s3").create_bucket(Bucket="results")
+        clients("s3").create_bucket(Bucket="results")
         with ThreadPoolExecutor(args.threads) as pool:
             list(pool.map(lambda i: (claim(-i - 1), put(-i - 1), finish(-i - 1)), range(40)))  # warm-up
             for name, send in (("claim UpdateItem", claim), ("PutObject", put), ("final UpdateItem", finish)):
-                before, started = server_cpu(), time.perf_counter()
+                before, started = cpu_seconds()["server"], time.perf_counter()
                 list(pool.map(send, range(args.requests)))
                 elapsed = time.perf_counter() - started
-                cpu_ms = 1000 * (server_cpu() - before) / args.requests
-                print(
-                    f"{name}: {cpu_ms:.2f} ms of the server's CPU a request, {args.requests / elapsed:.0f}/s"
-                )
+                cpu_ms = 1000 * (cpu_seconds()["server"] - before) / args.requests
+                rate = args.requests / elapsed
+                print(f"{name}: {cpu_ms:.2f} ms of the server's CPU a request, {rate:.0f}/s")
     finally:
         manager.stop()
     return 0
