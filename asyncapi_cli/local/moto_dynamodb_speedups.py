@@ -236,8 +236,9 @@ def _patch_condition_expressions() -> None:
             return found
 
         def recorded_value(name: str) -> Any:
-            entry.values_looked_up[name] = found = lookup_value(name)
-            return copy.deepcopy(found)  # the tree keeps what it found: not the request's own dict
+            # One copy, not the request's own dict: the kept record and the tree (which only reads it).
+            entry.values_looked_up[name] = found = copy.deepcopy(lookup_value(name))
+            return found
 
         self._lookup_expression_attribute_name = recorded_name
         self._lookup_expression_attribute_value = recorded_value
@@ -248,7 +249,6 @@ def _patch_condition_expressions() -> None:
             del self._lookup_expression_attribute_name, self._lookup_expression_attribute_value
         entry.names_found = list(self.expr_attr_names_found[before[0] :])
         entry.values_found = list(self.expr_attr_values_found[before[1] :])
-        entry.values_looked_up = copy.deepcopy(entry.values_looked_up)
         if len(parses) >= CONDITIONS_KEPT and text not in parses:
             parses.clear()  # a bound, not a policy: services see a handful of condition texts
         kept = parses.setdefault(text, [])
