@@ -19,6 +19,13 @@ handlers, the rest recomputing aliases, methods and signatures).
   code object is the same answer.
 - The copy of the emitter copied its whole trie of handlers (~200 nodes with moto's). Copies now share
   their nodes and a change copies only the path it changes (`_PrefixTrie`, below).
+- Each client wrapped the service's model data in a new `ServiceModel`, whose cached properties (its
+  operation models, shapes, error codes, the endpoint-discovery operation) every client then computed
+  again; and each built a new `EndpointProvider` from the endpoint rule set, whose cache of resolved
+  endpoints therefore started empty for every client. Both depend only on the (shared) data: clients
+  of one service share them. Neither is changed after it is made (botocore's one setter,
+  `ServiceModel.signature_version`, is called nowhere). A tenth of the CPU of the in-process
+  interruption matrix (py-spy `--gil`) went to these per client.
 """
 
 from __future__ import annotations
@@ -39,11 +46,14 @@ def apply() -> None:
             return
         import botocore.client
         import botocore.hooks
+        import botocore.regions
 
         _remember_client_methods(botocore.client.ClientCreator)
         _share_alias_cache(botocore.hooks)
         _read_kwargs_from_code(botocore.hooks)
         _copy_tries_on_write(botocore.hooks)
+        _share_service_models(botocore.client.ClientCreator)
+        _share_endpoint_providers(botocore.regions)
         _applied = True
 
 
@@ -62,6 +72,40 @@ def _remember_client_methods(creator_class: Any) -> None:
         return dict(cached[1])  # the caller adds the class's customisations to its copy
 
     creator_class._create_methods = _create_methods
+
+
+def _share_service_models(creator_class: Any) -> None:
+    load_service_model = creator_class._load_service_model
+    models: dict[tuple[int, str], tuple[Any, Any]] = {}
+
+    def _load_service_model(creator: Any, service_name: str, api_version: str | None = None) -> Any:
+        model = load_service_model(creator, service_name, api_version)
+        description = getattr(model, "_service_description", None)
+        if description is None:  # a botocore whose model keeps its data elsewhere: nothing shared
+            return model
+        key = (id(description), service_name)
+        kept = models.get(key)
+        if kept is None or kept[0] is not description:
+            kept = models[key] = (description, model)  # the data kept: its id cannot be reused
+        return kept[1]
+
+    creator_class._load_service_model = _load_service_model
+
+
+def _share_endpoint_providers(regions: Any) -> None:
+    make_provider = regions.EndpointProvider  # the one place botocore makes them: EndpointRulesetResolver
+    providers: dict[tuple[int, int, frozenset[str] | None], tuple[Any, Any, Any]] = {}
+
+    def _provider(ruleset_data: Any, partition_data: Any, excluded_params: Any = None) -> Any:
+        excluded = None if excluded_params is None else frozenset(excluded_params)
+        key = (id(ruleset_data), id(partition_data), excluded)
+        kept = providers.get(key)
+        if kept is None or kept[0] is not ruleset_data or kept[1] is not partition_data:
+            provider = make_provider(ruleset_data, partition_data, excluded_params)
+            kept = providers[key] = (ruleset_data, partition_data, provider)
+        return kept[2]
+
+    regions.EndpointProvider = _provider
 
 
 def _share_alias_cache(hooks: Any) -> None:

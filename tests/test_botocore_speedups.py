@@ -11,6 +11,7 @@ from collections import defaultdict
 from typing import Any
 
 import boto3
+import botocore.config
 import botocore.hooks
 import pytest
 
@@ -146,3 +147,53 @@ def test_clients_of_one_service_keep_every_method_and_their_customisations() -> 
     assert type(a) is not type(b)  # each client still gets its own class, customised as botocore does
     url = b.generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "k"}, ExpiresIn=60)
     assert "X-Amz-Expires=60" in url or "Expires=" in url
+
+
+class _Sent(Exception):
+    """Raised instead of sending: carries the URL botocore resolved for the request."""
+
+
+def _url_of(client: Any, operation: str, **params: Any) -> str:
+    def refuse(request: Any, **_: Any) -> None:
+        raise _Sent(request.url)
+
+    client.meta.events.register_first("before-send", refuse)
+    try:
+        getattr(client, operation)(**params)
+    except _Sent as sent:
+        return str(sent)
+    raise AssertionError("the request was sent")
+
+
+def test_clients_share_a_services_model_and_rules_yet_resolve_their_own_endpoints() -> None:
+    credentials = {"aws_access_key_id": "k", "aws_secret_access_key": "s"}
+
+    def client(service: str, region: str, **config: Any) -> Any:
+        session = boto3.Session(botocore_session=botocore_session())
+        return session.client(
+            service, region_name=region, config=botocore.config.Config(**config), **credentials
+        )
+
+    east, west = client("sqs", "us-east-1"), client("sqs", "eu-west-1")
+    fips, china = client("sqs", "us-east-1", use_fips_endpoint=True), client("sqs", "cn-north-1")
+    assert east.meta.service_model is west.meta.service_model is fips.meta.service_model
+    assert east._ruleset_resolver._provider is west._ruleset_resolver._provider
+    # Each client's own region, FIPS and partition still decide its endpoint: the rule set's answers
+    # (botocore/data/sqs/*/endpoint-rule-set-1.json), whichever client asked first.
+    for _repeat in range(2):
+        assert _url_of(west, "list_queues") == "https://sqs.eu-west-1.amazonaws.com/"
+        assert _url_of(east, "list_queues") == "https://sqs.us-east-1.amazonaws.com/"
+        assert _url_of(fips, "list_queues") == "https://sqs-fips.us-east-1.amazonaws.com/"
+        assert _url_of(china, "list_queues") == "https://sqs.cn-north-1.amazonaws.com.cn/"
+    # S3 leaves some parameters out of its rules (S3_UNREFERENCED_PARAMS): a provider of its own.
+    s3 = client("s3", "eu-west-1", s3={"addressing_style": "path"})
+    assert s3._ruleset_resolver._provider is not east._ruleset_resolver._provider
+    assert (
+        _url_of(s3, "get_object", Bucket="my-bucket", Key="k")
+        == "https://s3.eu-west-1.amazonaws.com/my-bucket/k"
+    )
+    virtual = client("s3", "eu-west-1")
+    assert (
+        _url_of(virtual, "get_object", Bucket="my-bucket", Key="k")
+        == "https://my-bucket.s3.eu-west-1.amazonaws.com/k"
+    )
