@@ -204,9 +204,22 @@ def _warm() -> None:
         credentials={"aws_access_key_id": "warm", "aws_secret_access_key": "warm"},
     )
     for service in WARM_SERVICES:
-        clients(service)
+        _fill_model_caches(clients(service).meta.service_model)
     names.known_regions()
     _warm_embedded_aws()
+
+
+def _fill_model_caches(model: Any) -> None:
+    """What botocore works out about a service's model on its first calls and keeps on the model, which
+    the clients of a process share (asyncapi_cli/botocore_speedups.py): each operation's streaming and
+    idempotency flags, read on every call, and the map of error codes, built on the first error parsed.
+    Worked out here once instead of in every child."""
+    for name in model.operation_names:
+        operation = model.operation_model(name)
+        for flag in ("has_event_stream_output", "has_streaming_input", "has_streaming_output"):
+            getattr(operation, flag)
+        operation.idempotent_members  # noqa: B018 - read to fill its cache
+    model.shape_for_error_code("")
 
 
 # What a new embedded AWS loads on its first requests: moto's botocore models (its own loader),

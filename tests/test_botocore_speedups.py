@@ -197,3 +197,36 @@ def test_clients_share_a_services_model_and_rules_yet_resolve_their_own_endpoint
         _url_of(virtual, "get_object", Bucket="my-bucket", Key="k")
         == "https://my-bucket.s3.eu-west-1.amazonaws.com/k"
     )
+
+
+def test_event_aliases_are_the_ones_botocores_own_walk_gives() -> None:
+    """Names with every entry of botocore's table (EVENT_ALIASES) as a part, at each position, twice, as
+    a dotted run that lines up and one that does not, and none; each aliased from an empty cache, by
+    botocore's own function (kept as __wrapped__) and by the one that replaced it."""
+    from botocore.utils import EVENT_ALIASES
+
+    botocores = botocore.hooks.EventAliaser._alias_event_name.__wrapped__
+    names = ["before-call", "before-call.sqs.SendMessage", "", "a..b", "x.data.iotx.y", "data.iot"]
+    for old in EVENT_ALIASES:
+        names += [
+            f"before-call.{old}.Operation",
+            f"creating-client-class.{old}",
+            f"{old}.{old}.x",
+            f"x.{old}x.y",
+            f"before-send.x{old}.y",
+            f"needs-retry.{old}.{old.replace('.', '-')}",
+        ]
+    tables = (dict(EVENT_ALIASES), {"foo": "bar", "a.b": "c", "b": "d"})
+    for table in tables:
+        for name in names + ["x.a.b.b", "a.b.foo", "foo.a.bb", "b.a.b"]:
+            ours = botocore.hooks.EventAliaser(botocore.hooks.HierarchicalEmitter(), table)
+            theirs = botocore.hooks.EventAliaser(botocore.hooks.HierarchicalEmitter(), table)
+            ours._alias_name_cache, theirs._alias_name_cache = {}, {}
+            assert ours._alias_event_name(name) == botocores(theirs, name), (table is tables[0], name)
+            assert ours._alias_name_cache == theirs._alias_name_cache
+    assert (
+        botocore.hooks.EventAliaser(botocore.hooks.HierarchicalEmitter())._alias_event_name(
+            "before-call.apigateway.GetRestApis"
+        )
+        == "before-call.api-gateway.GetRestApis"
+    )
