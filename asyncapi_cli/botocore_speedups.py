@@ -27,8 +27,8 @@ handlers, the rest recomputing aliases, methods and signatures).
   again; and each built a new `EndpointProvider` from the endpoint rule set, whose cache of resolved
   endpoints therefore started empty for every client. Both depend only on the (shared) data: clients
   of one service share them. Neither is changed after it is made (botocore's one setter,
-  `ServiceModel.signature_version`, is called nowhere). A tenth of the CPU of the in-process
-  interruption matrix (py-spy `--gil`) went to these per client.
+  `ServiceModel.signature_version`, is called nowhere). Sharing them took a sixth off the CPU of the
+  in-process interruption matrix (75 deploys interrupted and resumed: 78-85 -> 64-70 s, side by side).
 """
 
 from __future__ import annotations
