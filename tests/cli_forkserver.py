@@ -19,6 +19,7 @@ call has completed (the SIGKILL matrices of test_faults.py).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import gc
 import json
 import os
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -282,6 +284,37 @@ def serve() -> None:
         replies.flush()
 
 
+class ReplyLines:
+    """The zygote's answers, a line at a time, with a timeout. A buffered reader's `readline` could take
+    both lines of a quick run (its pid, then its status) in one read; `select` on the descriptor then saw
+    nothing left and waited out the whole timeout (300 s) for a run long finished. Here a line already
+    read is answered first, and `select` is asked only for bytes still to come."""
+
+    def __init__(self, descriptor: int) -> None:
+        self._descriptor = descriptor
+        self._buffer = b""
+
+    def readline(self, timeout: float | None = None) -> str | None:
+        """The next line, without its newline; None once `timeout` seconds pass without one."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([self._descriptor], [], [], remaining)
+            if not ready:
+                return None
+            chunk = os.read(self._descriptor, 65536)
+            if not chunk:
+                raise EOFError("the CLI zygote exited")
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line.decode("utf-8")
+
+    def next_line(self) -> str:
+        line = self.readline()
+        assert line is not None  # without a timeout: a line, or EOFError
+        return line
+
+
 class ForkServer:
     """The test side: starts the zygote and runs the CLI through it, answering as subprocess.run does.
     One run at a time: `try_run` answers None while another thread's run is under way."""
@@ -290,12 +323,10 @@ class ForkServer:
         self._scratch = tempfile.TemporaryDirectory()
         self._busy = threading.Lock()
         self._zygote = subprocess.Popen(
-            [sys.executable, __file__],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-            bufsize=1,
+            [sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
+        assert self._zygote.stdout is not None
+        self._replies = ReplyLines(self._zygote.stdout.fileno())  # never read through the file object
 
     def run(
         self,
@@ -339,15 +370,17 @@ class ForkServer:
             "out": str(out),
             "err": str(err),
         }
-        assert self._zygote.stdin is not None and self._zygote.stdout is not None
-        self._zygote.stdin.write(json.dumps(request) + "\n")
-        pid = json.loads(self._zygote.stdout.readline())["pid"]
-        ready, _, _ = select.select([self._zygote.stdout], [], [], timeout)
-        if not ready:  # a hung run: end it as subprocess.run's timeout would, and say so
-            os.kill(pid, signal.SIGKILL)
-            self._zygote.stdout.readline()
+        assert self._zygote.stdin is not None
+        self._zygote.stdin.write((json.dumps(request) + "\n").encode())
+        self._zygote.stdin.flush()
+        pid = json.loads(self._replies.next_line())["pid"]
+        reply = self._replies.readline(timeout)
+        if reply is None:  # a hung run: end it as subprocess.run's timeout would, and say so
+            with contextlib.suppress(ProcessLookupError):  # it may end just now
+                os.kill(pid, signal.SIGKILL)
+            self._replies.next_line()
             raise subprocess.TimeoutExpired(["asyncapi", *args], timeout)
-        returncode = json.loads(self._zygote.stdout.readline())["returncode"]
+        returncode = json.loads(reply)["returncode"]
         return subprocess.CompletedProcess(
             ["asyncapi", *args],
             returncode,
