@@ -98,14 +98,20 @@ def _share_service_models(creator_class: Any) -> None:
 
 def _share_endpoint_providers(regions: Any) -> None:
     make_provider = regions.EndpointProvider  # the one place botocore makes them: EndpointRulesetResolver
-    providers: dict[tuple[int, int, frozenset[str] | None], tuple[Any, Any, Any]] = {}
+    providers: dict[tuple[Any, ...], tuple[Any, Any, Any]] = {}
 
-    def _provider(ruleset_data: Any, partition_data: Any, excluded_params: Any = None) -> Any:
-        excluded = None if excluded_params is None else frozenset(excluded_params)
-        key = (id(ruleset_data), id(partition_data), excluded)
+    def _provider(ruleset_data: Any, partition_data: Any, **options: Any) -> Any:
+        # The options as this botocore passes them (newer ones pass `excluded_params`, a set, for S3).
+        settings = tuple(
+            sorted(
+                (name, frozenset(value) if isinstance(value, set) else value)
+                for name, value in options.items()
+            )
+        )
+        key = (id(ruleset_data), id(partition_data), settings)
         kept = providers.get(key)
         if kept is None or kept[0] is not ruleset_data or kept[1] is not partition_data:
-            provider = make_provider(ruleset_data, partition_data, excluded_params)
+            provider = make_provider(ruleset_data=ruleset_data, partition_data=partition_data, **options)
             kept = providers[key] = (ruleset_data, partition_data, provider)
         return kept[2]
 

@@ -185,7 +185,7 @@ def test_clients_share_a_services_model_and_rules_yet_resolve_their_own_endpoint
         assert _url_of(east, "list_queues") == "https://sqs.us-east-1.amazonaws.com/"
         assert _url_of(fips, "list_queues") == "https://sqs-fips.us-east-1.amazonaws.com/"
         assert _url_of(china, "list_queues") == "https://sqs.cn-north-1.amazonaws.com.cn/"
-    # S3 leaves some parameters out of its rules (S3_UNREFERENCED_PARAMS): a provider of its own.
+    # S3: a provider of its own (its own rule set; newer botocores also leave S3_UNREFERENCED_PARAMS out).
     s3 = client("s3", "eu-west-1", s3={"addressing_style": "path"})
     assert s3._ruleset_resolver._provider is not east._ruleset_resolver._provider
     assert (
