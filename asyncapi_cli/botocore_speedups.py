@@ -109,7 +109,10 @@ def _share_endpoint_providers(regions: Any) -> None:
             )
         )
         key = (id(ruleset_data), id(partition_data), settings)
-        kept = providers.get(key)
+        try:
+            kept = providers.get(key)
+        except TypeError:  # an option that cannot be a key (a later botocore's): one of its own, unshared
+            return make_provider(ruleset_data=ruleset_data, partition_data=partition_data, **options)
         if kept is None or kept[0] is not ruleset_data or kept[1] is not partition_data:
             provider = make_provider(ruleset_data=ruleset_data, partition_data=partition_data, **options)
             kept = providers[key] = (ruleset_data, partition_data, provider)
