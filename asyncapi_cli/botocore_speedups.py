@@ -36,6 +36,7 @@ from __future__ import annotations
 import inspect
 import threading
 import types
+from collections.abc import Callable
 from typing import Any
 
 _applied = False
@@ -61,46 +62,55 @@ def apply() -> None:
         _applied = True
 
 
+def _kept(
+    cache: dict[tuple[Any, ...], Any], data: tuple[Any, ...], extra: Any, make: Callable[[], Any]
+) -> Any:
+    """What `make` gives, made once per identity of `data` (botocore's loaded data: the shared loader hands
+    out the same objects) and `extra`. The data is kept with the value, so no other object can take its id
+    while the entry lasts."""
+    key = (*(id(item) for item in data), extra)
+    kept = cache.get(key)
+    if kept is None:
+        kept = cache[key] = (data, make())
+    return kept[1]
+
+
 def _remember_client_methods(creator_class: Any) -> None:
-    methods_of: dict[int, tuple[Any, dict[str, Any]]] = {}
+    methods_of: dict[tuple[Any, ...], Any] = {}
     create_methods = creator_class._create_methods
 
     def _create_methods(creator: Any, service_model: Any) -> dict[str, Any]:
         description = getattr(service_model, "_service_description", None)
         if description is None:  # a botocore whose model keeps its data elsewhere: nothing shared
             return create_methods(creator, service_model)  # a new dict each time, as before
-        cached = methods_of.get(id(description))
-        if cached is None or cached[0] is not description:
-            # The description is kept with the methods, so its id cannot be reused by other data.
-            cached = methods_of[id(description)] = (description, create_methods(creator, service_model))
-        return dict(cached[1])  # the caller adds the class's customisations to its copy
+        methods = _kept(methods_of, (description,), None, lambda: create_methods(creator, service_model))
+        return dict(methods)  # the caller adds the class's customisations to its copy
 
     creator_class._create_methods = _create_methods
 
 
 def _share_service_models(creator_class: Any) -> None:
     load_service_model = creator_class._load_service_model
-    models: dict[tuple[int, str], tuple[Any, Any]] = {}
+    models: dict[tuple[Any, ...], Any] = {}
 
     def _load_service_model(creator: Any, service_name: str, api_version: str | None = None) -> Any:
         model = load_service_model(creator, service_name, api_version)
         description = getattr(model, "_service_description", None)
         if description is None:  # a botocore whose model keeps its data elsewhere: nothing shared
             return model
-        key = (id(description), service_name)
-        kept = models.get(key)
-        if kept is None or kept[0] is not description:
-            kept = models[key] = (description, model)  # the data kept: its id cannot be reused
-        return kept[1]
+        return _kept(models, (description,), service_name, lambda: model)
 
     creator_class._load_service_model = _load_service_model
 
 
 def _share_endpoint_providers(regions: Any) -> None:
     make_provider = regions.EndpointProvider  # the one place botocore makes them: EndpointRulesetResolver
-    providers: dict[tuple[Any, ...], tuple[Any, Any, Any]] = {}
+    providers: dict[tuple[Any, ...], Any] = {}
 
     def _provider(ruleset_data: Any, partition_data: Any, **options: Any) -> Any:
+        def make() -> Any:
+            return make_provider(ruleset_data=ruleset_data, partition_data=partition_data, **options)
+
         # The options as this botocore passes them (newer ones pass `excluded_params`, a set, for S3).
         settings = tuple(
             sorted(
@@ -108,15 +118,11 @@ def _share_endpoint_providers(regions: Any) -> None:
                 for name, value in options.items()
             )
         )
-        key = (id(ruleset_data), id(partition_data), settings)
         try:
-            kept = providers.get(key)
+            hash(settings)
         except TypeError:  # an option that cannot be a key (a later botocore's): one of its own, unshared
-            return make_provider(ruleset_data=ruleset_data, partition_data=partition_data, **options)
-        if kept is None or kept[0] is not ruleset_data or kept[1] is not partition_data:
-            provider = make_provider(ruleset_data=ruleset_data, partition_data=partition_data, **options)
-            kept = providers[key] = (ruleset_data, partition_data, provider)
-        return kept[2]
+            return make()
+        return _kept(providers, (ruleset_data, partition_data), settings, make)
 
     regions.EndpointProvider = _provider
 
@@ -147,9 +153,9 @@ def _alias_without_exceptions(hooks: Any) -> None:
 
     def _alias_event_name(self: Any, event_name: str) -> str:
         cache = self._alias_name_cache
-        alias = cache.get(event_name)
+        alias: str | None = cache.get(event_name)
         if alias is not None:
-            return str(alias)
+            return alias
         parts = event_name.split(".")
         present = set(parts)
         alias = event_name

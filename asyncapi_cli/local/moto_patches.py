@@ -103,7 +103,7 @@ def speed_up_sqs() -> None:
         return bytes(97 + byte % 26 for byte in os.urandom(185)).decode("ascii")
 
     sending = threading.local()  # set while this thread is inside SendMessage
-    attributes = Queue.attributes
+    attributes, send = Queue.attributes, SQSBackend.send_message
 
     def attributes_while_sending(self: Queue) -> dict[str, Any]:
         if not getattr(sending, "active", False):
@@ -127,7 +127,6 @@ def speed_up_sqs() -> None:
         finally:
             sending.active = outer
 
-    send = SQSBackend.send_message
     originals.update(
         visible=Message.visible,
         delayed=Message.delayed,
