@@ -66,6 +66,13 @@ CASES: list[tuple[str, dict[str, str], dict[str, Any], str | None]] = [
     ("SET c = :v", {"#a": "a"}, {":v": {"S": "8"}, ":n": {"N": "1"}}, "size(#a) = :n"),  # holds
     ("SET c = :v", {"#a": "a"}, {":v": {"S": "9"}, ":n": {"N": "2"}}, "size(#a) = :n"),  # fails
     ("SET d = :v", {}, {":v": {"S": "1"}, ":unused": {"S": "x"}}, "attribute_exists(a)"),  # unused value
+    # One update text, other names: a check that passed must not answer for them (the overlapping
+    # paths and the key attributes depend on what the names stand for).
+    ("SET #a = :v, #b = :w", {"#a": "x", "#b": "y"}, {":v": {"S": "1"}, ":w": {"S": "2"}}, None),
+    ("SET #a = :v, #b = :w", {"#a": "x", "#b": "x"}, {":v": {"S": "1"}, ":w": {"S": "2"}}, None),  # dup
+    ("SET #k = :v", {"#k": "other"}, {":v": {"S": "1"}}, None),
+    ("SET #k = :v", {"#k": "jobId"}, {":v": {"S": "1"}}, None),  # the key attribute
+    ("SET #k = :v", {"#k": "other"}, {":v": {"S": "2"}}, None),  # passes again
 ]
 
 
@@ -124,7 +131,7 @@ def test_update_item_answers_as_moto_does(patched: None) -> None:
     with moto_dynamodb_speedups.moto_originals():
         slow = run_cases("slow")
     assert fast == slow
-    assert sum(1 for outcome in fast if isinstance(outcome, tuple)) >= 13  # the error cases did fail
+    assert sum(1 for outcome in fast if isinstance(outcome, tuple)) >= 15  # the error cases did fail
 
 
 def test_a_condition_is_parsed_once_per_text_and_looked_up_values(
@@ -222,3 +229,15 @@ def test_a_write_waits_while_another_write_is_in_progress(
     assert still_waiting
     item = dynamodb.get_item(TableName="runs", Key={"id": {"S": "schedule"}}, ConsistentRead=True)["Item"]
     assert sorted(item["runJobIds"]["SS"]) == ["job-1", "job-2"]
+
+
+def test_a_passed_key_check_does_not_answer_for_a_table_with_other_keys(patched: None) -> None:
+    # The same update text and names on two tables: "pk" is free on the first and the key of the
+    # second, where DynamoDB refuses it ("Cannot update attribute pk. This attribute is part of the key").
+    first, second = new_table("keyed-by-job"), new_table("keyed-by-pk", key="pk")
+    request = {"UpdateExpression": "SET #k = :v", "ExpressionAttributeNames": {"#k": "pk"},
+               "ExpressionAttributeValues": {":v": {"S": "1"}}}  # fmt: skip
+    first.update_item(TableName="keyed-by-job", Key={"jobId": {"S": "j"}}, **request)
+    with pytest.raises(ClientError) as refused:
+        second.update_item(TableName="keyed-by-pk", Key={"pk": {"S": "j"}}, **request)
+    assert "part of the key" in refused.value.response["Error"]["Message"]

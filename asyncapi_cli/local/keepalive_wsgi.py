@@ -15,6 +15,7 @@ answer is sent with a Content-Length. HEAD, 1xx, 204 and 304 answers carry no bo
 
 from __future__ import annotations
 
+import logging
 import socket
 import traceback
 from typing import Any
@@ -30,6 +31,7 @@ from werkzeug.wsgi import LimitedStream
 
 from . import moto_direct
 
+_werkzeug_log = logging.getLogger("werkzeug")
 IDLE_SECONDS = 60.0  # an idle kept-alive connection's thread ends after this long
 
 
@@ -110,6 +112,12 @@ class KeepAliveHandler(MotoRequestHandler):
         self.wfile.write(head if no_body else head + body)
         self.wfile.flush()
         self.log_request(code, len(body))
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # werkzeug formats the line (the path decoded, a date, colours) before its logger drops it;
+        # the server sets that logger to WARNING, so most requests need none of it.
+        if _werkzeug_log.isEnabledFor(logging.INFO):
+            super().log_request(code, size)
 
 
 class KeepAliveMotoServer(ThreadedMotoServer):

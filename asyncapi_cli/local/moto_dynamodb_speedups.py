@@ -55,7 +55,9 @@ def _patch_update_expressions() -> None:
 
     @functools.lru_cache(maxsize=512)
     def parse(expression: str) -> Any:
-        return make(UpdateExpressionParser, expression)  # an invalid one raises, and is not cached
+        tree = make(UpdateExpressionParser, expression)  # an invalid one raises, and is not cached
+        _checked_trees.remember(tree)
+        return tree
 
     def cached_make(cls: type, expression: str) -> Any:
         if cls is UpdateExpressionParser and isinstance(expression, str):
@@ -72,6 +74,79 @@ def _patch_update_expressions() -> None:
     DepthFirstTraverser.traverse_node_recursively = _traverse_node_recursively()  # type: ignore[method-assign]
     Node.find_clauses = _find_clauses()  # type: ignore[method-assign]
     validators.deepcopy = _copy_tree
+    _patch_validator_checks()
+
+
+class _CheckedTrees:
+    """The validator's first three passes only check (they raise or return every node unchanged) and
+    depend on nothing but the tree and a few request inputs: the clause counts on the tree alone; the
+    overlapping paths on the names its top-level placeholders stand for; the key attributes on those
+    names and the table's key. They run before any pass changes the tree, so on a tree this module's
+    parse cache made (never mutated: the validator works on a copy), a pass that passed once passes
+    again for the same inputs, and is skipped. A failure is never kept: it is raised each time."""
+
+    LIMIT = 2048
+
+    def __init__(self) -> None:
+        self.trees: dict[int, Any] = {}  # id -> a tree the parse cache made (held, so its id stays its own)
+        self.passed: set[tuple[Any, ...]] = set()
+
+    def remember(self, tree: Any) -> None:
+        if len(self.trees) >= self.LIMIT:
+            self.trees.clear()
+            self.passed.clear()
+        self.trees[id(tree)] = tree
+
+    def key(self, check: Any, source: Any, validator: Any) -> tuple[Any, ...] | None:
+        """What the check's outcome depends on, or None when it cannot be kept."""
+        if self.trees.get(id(source)) is not source:
+            return None
+        names = validator.expression_attribute_names or {}
+        if not isinstance(names, dict) or not all(isinstance(v, str) for v in names.values()):
+            return None
+        inputs: tuple[Any, ...] = (type(check), id(source), tuple(sorted(names.items())))
+        if type(check).__name__ == "UpdateHashRangeKeyValidator":
+            inputs += (tuple(check.table_key_attributes),)
+        return inputs
+
+
+_checked_trees = _CheckedTrees()
+
+
+def _patch_validator_checks() -> None:
+    from moto.dynamodb.parsing.validators import (
+        ActionCountValidator,
+        OverlappingPathsValidator,
+        UpdateExpressionValidator,
+        UpdateHashRangeKeyValidator,
+    )
+
+    checks = (ActionCountValidator, OverlappingPathsValidator, UpdateHashRangeKeyValidator)
+    init = UpdateExpressionValidator.__init__
+    originals.update(validator_init=init, validator_validate=UpdateExpressionValidator.validate)
+
+    def remembering_init(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
+        init(self, expression, *args, **kwargs)
+        self._source_tree = expression  # the uncopied tree: the parse cache's own, or not
+
+    def validate(self: Any) -> Any:
+        node = self.node_to_validate
+        changed = False  # the checks come first; once a pass may have changed the tree, none is skipped
+        for processor in self.processors:
+            key = None
+            if not changed and type(processor) in checks:
+                key = _checked_trees.key(processor, getattr(self, "_source_tree", None), self)
+                if key is not None and key in _checked_trees.passed:
+                    continue
+            else:
+                changed = True
+            node = processor.traverse(node)
+            if key is not None:
+                _checked_trees.passed.add(key)
+        return node
+
+    UpdateExpressionValidator.__init__ = remembering_init  # type: ignore[method-assign]
+    UpdateExpressionValidator.validate = validate  # type: ignore[method-assign]
 
 
 def _processor_of(traverser: Any, node_type: type) -> Any:
@@ -268,7 +343,9 @@ def moto_originals() -> Iterator[None]:
     from moto.dynamodb.parsing import validators
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.dynamodb.parsing.validators import UpdateExpressionValidator
 
+    patched_validator = (UpdateExpressionValidator.__init__, UpdateExpressionValidator.validate)
     patched = (
         UpdateExpressionParser.__dict__["make"],
         DepthFirstTraverser.traverse_node_recursively,
@@ -281,9 +358,12 @@ def moto_originals() -> Iterator[None]:
     Node.find_clauses = originals["find_clauses"]  # type: ignore[method-assign]
     validators.deepcopy = originals["validators_deepcopy"]
     ConditionExpressionParser.parse = originals["ConditionExpressionParser.parse"]  # type: ignore[method-assign]
+    UpdateExpressionValidator.__init__ = originals["validator_init"]  # type: ignore[method-assign]
+    UpdateExpressionValidator.validate = originals["validator_validate"]  # type: ignore[method-assign]
     try:
         yield
     finally:
         UpdateExpressionParser.make, DepthFirstTraverser.traverse_node_recursively = patched[:2]  # type: ignore[method-assign]
         Node.find_clauses, validators.deepcopy = patched[2:4]  # type: ignore[method-assign]
         ConditionExpressionParser.parse = patched[4]  # type: ignore[method-assign]
+        UpdateExpressionValidator.__init__, UpdateExpressionValidator.validate = patched_validator  # type: ignore[method-assign]
