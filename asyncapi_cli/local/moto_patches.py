@@ -240,11 +240,19 @@ def apply() -> None:
     with _lock:
         if _applied:
             return
-        from . import moto_atomic, moto_dynamodb_speedups, moto_routing, sqs_move_tasks, stream_poller
+        from . import (
+            moto_atomic,
+            moto_dynamodb_speedups,
+            moto_json_answers,
+            moto_routing,
+            sqs_move_tasks,
+            stream_poller,
+        )
 
         neutralize_moto_event_sources()
         speed_up_sqs()
         moto_dynamodb_speedups.apply()
+        moto_json_answers.apply()
         lock_free_backend_lookups()
         allow_stream_reenable()
         keep_stage_on_redeploy()
