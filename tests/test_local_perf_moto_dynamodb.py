@@ -241,3 +241,54 @@ def test_a_passed_key_check_does_not_answer_for_a_table_with_other_keys(patched:
     with pytest.raises(ClientError) as refused:
         second.update_item(TableName="keyed-by-pk", Key={"pk": {"S": "j"}}, **request)
     assert "part of the key" in refused.value.response["Error"]["Message"]
+
+
+def _shape_of(tree: Any) -> list[Any]:
+    """A tree in pre-order: each node's class, type, parent (an index) and children (indexes or leaves)."""
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    order: dict[int, int] = {}
+    nodes: list[Any] = []
+
+    def visit(node: Any) -> None:
+        if id(node) not in order:
+            order[id(node)] = len(nodes)
+            nodes.append(node)
+            for child in node.children or []:
+                if isinstance(child, Node):
+                    visit(child)
+
+    visit(tree)
+    return [
+        (type(n).__name__, n.type, order.get(id(n.parent)), sorted(vars(n)),
+         [order[id(c)] if isinstance(c, Node) else c for c in n.children or []])
+        for n in nodes
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("expression", sorted({case[0] for case in CASES if "= =" not in case[0]}))
+def test_a_cached_tree_is_copied_as_deepcopy_copies_it(patched: None, expression: str) -> None:
+    import copy
+
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    from asyncapi_cli.local import moto_dynamodb_trees
+
+    tree = UpdateExpressionParser.make(expression)  # the parse cache's tree
+    for _ in range(2):  # the plan's first use, then a kept plan
+        copied = moto_dynamodb_trees.copy_tree(tree)
+        assert _shape_of(copied) == _shape_of(copy.deepcopy(tree)) == _shape_of(tree)
+        originals = {id(n) for n in _all_nodes(tree)}
+        assert not originals & {id(n) for n in _all_nodes(copied)}  # nothing shared with the original
+    assert moto_dynamodb_trees.checked_trees.copy_plan(tree) is not None  # the plan was used
+
+
+def _all_nodes(tree: Any) -> list[Any]:
+    from moto.dynamodb.parsing.ast_nodes import Node
+
+    found, stack = [], [tree]
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        stack.extend(c for c in node.children or [] if isinstance(c, Node))
+    return found

@@ -1,7 +1,8 @@
 """The embedded AWS's HTTP request headers parsed without the email package (issue 13).
 
 Every request the embedded AWS answers (moto's endpoint and the API gateway, both `http.server`
-handlers) has its header block parsed by `http.client.parse_headers`, which hands the block to
+handlers), and every answer a Lambda worker's SDK reads, has its header block parsed by
+`http.client.parse_headers`, which hands the block to
 `email.parser.Parser`: a feed parser built for MIME messages, about 5% of the server's CPU for a
 DynamoDB UpdateItem. HTTP headers as clients send them are one `Name: value` a line; for exactly those
 lines this builds the same `HTTPMessage` directly (what compat32's `header_source_parse` and
@@ -61,7 +62,7 @@ def parse_headers(fp: Any, _class: Any = http.client.HTTPMessage) -> Any:
 
 
 def apply() -> None:
-    """Idempotent; in the embedded AWS's process only."""
+    """Idempotent; in the embedded AWS's process and its Lambda zygote (workers' answers) only."""
     with _lock:
         if "parse_headers" not in _original:
             _original["parse_headers"] = http.client.parse_headers

@@ -208,6 +208,11 @@ def _serve(sock: socket.socket) -> None:
     from . import lambda_worker  # noqa: F401  (imported here, once)
 
     _share_models()
+    from . import fast_headers
+
+    # Each answer a worker's SDK reads has its headers parsed (http.client): the same message, without
+    # the email package (~5% of a worker's CPU per job, issue 13; fast_headers' tests compare them).
+    fast_headers.apply()
 
     stdlib = sys.stdlib_module_names
     preloaded = sorted({n.split(".", 1)[0] for n in sys.modules} - set(stdlib) - {"__main__"})

@@ -13,8 +13,9 @@ expression machinery run again on the same few expression texts:
   instead of rebuilding the pass's processing map and running abstract-class isinstance checks at
   every node of every call, and call the pre-child hook only for the pass that has one (moto's
   traversal never overrides traverse_node_recursively itself: it recurses directly);
-- the validator's copy of the tree is built node by node (what copy.deepcopy makes of it, without its
-  generic machinery); anything but a plain tree still goes to copy.deepcopy.
+- the validator's copy of the tree is built from a plan of the cached tree (what copy.deepcopy makes of
+  it, without its generic machinery), and its three checking passes are skipped when they passed for
+  the same inputs (moto_dynamodb_trees); anything but a plain tree still goes to copy.deepcopy.
 Worth proposing upstream. tests/test_local_perf_moto_dynamodb.py runs every case with and without
 these and compares items and errors; `moto_originals()` is how.
 """
@@ -28,6 +29,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from . import moto_dynamodb_trees as trees
 from .moto_patches import originals
 
 _lock = threading.Lock()
@@ -56,7 +58,7 @@ def _patch_update_expressions() -> None:
     @functools.lru_cache(maxsize=512)
     def parse(expression: str) -> Any:
         tree = make(UpdateExpressionParser, expression)  # an invalid one raises, and is not cached
-        _checked_trees.remember(tree)
+        trees.checked_trees.remember(tree)
         return tree
 
     def cached_make(cls: type, expression: str) -> Any:
@@ -73,80 +75,8 @@ def _patch_update_expressions() -> None:
     UpdateExpressionParser.make = classmethod(cached_make)  # type: ignore[method-assign,assignment]
     DepthFirstTraverser.traverse_node_recursively = _traverse_node_recursively()  # type: ignore[method-assign]
     Node.find_clauses = _find_clauses()  # type: ignore[method-assign]
-    validators.deepcopy = _copy_tree
-    _patch_validator_checks()
-
-
-class _CheckedTrees:
-    """The validator's first three passes only check (they raise or return every node unchanged) and
-    depend on nothing but the tree and a few request inputs: the clause counts on the tree alone; the
-    overlapping paths on the names its top-level placeholders stand for; the key attributes on those
-    names and the table's key. They run before any pass changes the tree, so on a tree this module's
-    parse cache made (never mutated: the validator works on a copy), a pass that passed once passes
-    again for the same inputs, and is skipped. A failure is never kept: it is raised each time."""
-
-    LIMIT = 2048
-
-    def __init__(self) -> None:
-        self.trees: dict[int, Any] = {}  # id -> a tree the parse cache made (held, so its id stays its own)
-        self.passed: set[tuple[Any, ...]] = set()
-
-    def remember(self, tree: Any) -> None:
-        if len(self.trees) >= self.LIMIT:
-            self.trees.clear()
-            self.passed.clear()
-        self.trees[id(tree)] = tree
-
-    def key(self, check: Any, source: Any, validator: Any) -> tuple[Any, ...] | None:
-        """What the check's outcome depends on, or None when it cannot be kept."""
-        if self.trees.get(id(source)) is not source:
-            return None
-        names = validator.expression_attribute_names or {}
-        if not isinstance(names, dict) or not all(isinstance(v, str) for v in names.values()):
-            return None
-        inputs: tuple[Any, ...] = (type(check), id(source), tuple(sorted(names.items())))
-        if type(check).__name__ == "UpdateHashRangeKeyValidator":
-            inputs += (tuple(check.table_key_attributes),)
-        return inputs
-
-
-_checked_trees = _CheckedTrees()
-
-
-def _patch_validator_checks() -> None:
-    from moto.dynamodb.parsing.validators import (
-        ActionCountValidator,
-        OverlappingPathsValidator,
-        UpdateExpressionValidator,
-        UpdateHashRangeKeyValidator,
-    )
-
-    checks = (ActionCountValidator, OverlappingPathsValidator, UpdateHashRangeKeyValidator)
-    init = UpdateExpressionValidator.__init__
-    originals.update(validator_init=init, validator_validate=UpdateExpressionValidator.validate)
-
-    def remembering_init(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
-        init(self, expression, *args, **kwargs)
-        self._source_tree = expression  # the uncopied tree: the parse cache's own, or not
-
-    def validate(self: Any) -> Any:
-        node = self.node_to_validate
-        changed = False  # the checks come first; once a pass may have changed the tree, none is skipped
-        for processor in self.processors:
-            key = None
-            if not changed and type(processor) in checks:
-                key = _checked_trees.key(processor, getattr(self, "_source_tree", None), self)
-                if key is not None and key in _checked_trees.passed:
-                    continue
-            else:
-                changed = True
-            node = processor.traverse(node)
-            if key is not None:
-                _checked_trees.passed.add(key)
-        return node
-
-    UpdateExpressionValidator.__init__ = remembering_init  # type: ignore[method-assign]
-    UpdateExpressionValidator.validate = validate  # type: ignore[method-assign]
+    validators.deepcopy = trees.copy_tree
+    trees.patch_validator_checks()
 
 
 def _processor_of(traverser: Any, node_type: type) -> Any:
@@ -226,41 +156,6 @@ def _find_clauses() -> Callable[..., Any]:
         return clauses
 
     return find_clauses
-
-
-def _copy_tree(tree: Any) -> Any:
-    """copy.deepcopy of a parsed expression tree (Nodes: type, children, parent), built directly;
-    anything else, or any other shape, is left to copy.deepcopy."""
-    from moto.dynamodb.parsing.ast_nodes import Node
-
-    if not isinstance(tree, Node) or tree.parent is not None:
-        return copy.deepcopy(tree)
-    memo: dict[int, Any] = {}
-
-    def node_copy(node: Any) -> Any:
-        if id(node) in memo:  # shared in the original: shared in the copy, as deepcopy does
-            return memo[id(node)]
-        if node.__dict__.keys() != {"type", "children", "parent"} or (
-            node.parent is not None and id(node.parent) not in memo
-        ):
-            raise LookupError
-        new = memo[id(node)] = object.__new__(type(node))
-        new.type = node.type
-        new.parent = memo[id(node.parent)] if node.parent is not None else None
-        new.children = None if node.children is None else [value(c) for c in node.children]
-        return new
-
-    def value(child: Any) -> Any:
-        if isinstance(child, Node):
-            return node_copy(child)
-        if child is None or type(child) in (str, int, bool, float):
-            return child
-        return copy.deepcopy(child, memo)
-
-    try:
-        return node_copy(tree)
-    except LookupError:
-        return copy.deepcopy(tree)
 
 
 class _ConditionParse:
