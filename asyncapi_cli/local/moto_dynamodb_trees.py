@@ -22,10 +22,10 @@ class CheckedTrees:
     """The validator's first three passes only check (they raise or return every node unchanged) and
     depend on nothing but the tree and a few request inputs: the clause counts on the tree alone; the
     overlapping paths on the names its top-level placeholders stand for; the key attributes on those
-    names and the table's key. They run before any pass changes the tree, so on a tree the parse cache
-    (moto_dynamodb_speedups) made (never mutated: the validator works on a copy), a pass that passed once passes
-    again for the same inputs, and is skipped. A failure is never kept: it is raised each time.
-    The same trees' copy plans are kept here too."""
+    names and the table's key. They run before any pass changes the tree, so on a tree the parse
+    cache (moto_dynamodb_speedups) made (never mutated: the validator works on a copy), a pass that
+    passed once passes again for the same inputs, and is skipped. A failure is never kept: it is
+    raised each time. The same trees' copy plans are kept here too."""
 
     LIMIT = 2048
 
