@@ -281,6 +281,9 @@ def test_a_cached_tree_is_copied_as_deepcopy_copies_it(patched: None, expression
         originals = {id(n) for n in _all_nodes(tree)}
         assert not originals & {id(n) for n in _all_nodes(copied)}  # nothing shared with the original
     assert moto_dynamodb_trees.checked_trees.copy_plan(tree) is not None  # the plan was used
+    uncached = moto_patches.originals["update_expression_make"](expression)  # planned for its one copy
+    assert moto_dynamodb_trees.checked_trees.copy_plan(uncached) is None
+    assert _shape_of(moto_dynamodb_trees.copy_tree(uncached)) == _shape_of(copy.deepcopy(uncached))
 
 
 def _all_nodes(tree: Any) -> list[Any]:

@@ -103,17 +103,17 @@ def patch_validator_checks() -> None:
 
 
 def copy_tree(tree: Any) -> Any:
-    """copy.deepcopy of a parsed expression tree (Nodes: type, children, parent), built directly: for
-    a tree of the parse cache, from a plan of it made once; anything else, or any other shape, is left
-    to copy.deepcopy."""
+    """copy.deepcopy of a parsed expression tree (Nodes: type, children, parent), built from a plan of it:
+    a tree of the parse cache is planned once; any other tree for this copy; one with anything else in
+    it is left to copy.deepcopy."""
     plan = checked_trees.copy_plan(tree)
-    if plan is not None:
-        return _build(plan)
-    return _copy_by_walk(tree)
+    if plan is None:
+        plan = _plan_of(tree)
+    return copy.deepcopy(tree) if plan is None else _build(plan)
 
 
 def _plan_of(tree: Any) -> tuple[list[type], list[tuple[Any, int, Any]]] | None:
-    """The tree in pre-order, as _copy_by_walk visits it: each node's class, and its type, parent (an
+    """The tree in pre-order (as copy.deepcopy meets its nodes): each node's class, and its type, parent (an
     index) and children (an index, or a str/int/bool/float/None leaf); None when it has anything else."""
     from moto.dynamodb.parsing.ast_nodes import Node
 
@@ -164,36 +164,3 @@ def _build(plan: tuple[list[type], list[tuple[Any, int, Any]]]) -> Any:
             "parent": None if parent < 0 else nodes[parent],
         }
     return nodes[0]
-
-
-def _copy_by_walk(tree: Any) -> Any:
-    from moto.dynamodb.parsing.ast_nodes import Node
-
-    if not isinstance(tree, Node) or tree.parent is not None:
-        return copy.deepcopy(tree)
-    memo: dict[int, Any] = {}
-
-    def node_copy(node: Any) -> Any:
-        if id(node) in memo:  # shared in the original: shared in the copy, as deepcopy does
-            return memo[id(node)]
-        if node.__dict__.keys() != {"type", "children", "parent"} or (
-            node.parent is not None and id(node.parent) not in memo
-        ):
-            raise LookupError
-        new = memo[id(node)] = object.__new__(type(node))
-        new.type = node.type
-        new.parent = memo[id(node.parent)] if node.parent is not None else None
-        new.children = None if node.children is None else [value(c) for c in node.children]
-        return new
-
-    def value(child: Any) -> Any:
-        if isinstance(child, Node):
-            return node_copy(child)
-        if child is None or type(child) in (str, int, bool, float):
-            return child
-        return copy.deepcopy(child, memo)
-
-    try:
-        return node_copy(tree)
-    except LookupError:
-        return copy.deepcopy(tree)
