@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import random
 import statistics
@@ -168,64 +167,16 @@ def cpu_seconds() -> dict[str, float]:
         return {}
 
 
-class KeptAliveSubmitter:
-    """POST /submit over one HTTP/1.1 connection per thread, kept alive (as SDKs, load tools and the
-    anchor's boto3 clients keep theirs): what a job costs then is the pipeline's, not a TCP connection
-    and a server thread per request. A connection the server closed is opened again."""
-
-    def __init__(self, submit_url: str) -> None:
-        import http.client
-        import urllib.parse
-
-        self._http = http.client
-        parts = urllib.parse.urlsplit(submit_url)
-        self._host, self._port = parts.hostname or "127.0.0.1", parts.port or 80
-        self._path = parts.path or "/"
-        self._local = threading.local()
-
-    def __call__(self, payload: dict[str, Any]) -> tuple[int, Any]:
-        body = json.dumps(payload).encode()
-        for attempt in range(2):
-            connection = getattr(self._local, "connection", None)
-            if connection is None:
-                connection = self._local.connection = self._http.HTTPConnection(
-                    self._host, self._port, timeout=30
-                )
-            try:
-                connection.request("POST", self._path, body, {"Content-Type": "application/json"})
-                answer = connection.getresponse()
-                raw = answer.read()
-                if answer.getheader("Connection", "").lower() == "close":
-                    connection.close()
-                    self._local.connection = None
-                return answer.status, json.loads(raw) if raw else None
-            except (OSError, self._http.HTTPException):
-                connection.close()
-                self._local.connection = None
-                if attempt:
-                    raise
-        raise AssertionError("unreachable")
-
-
-def submit_all(stack: Any, jobs: int, concurrency: int, kept_alive: bool = False) -> set[str]:
+def submit_all(stack: Any, jobs: int, concurrency: int) -> set[str]:
     from asyncapi_cli import client
 
     url = stack.state.outputs["submit_url"]
-    post = KeptAliveSubmitter(url) if kept_alive else None
-
-    def submit_once(index: int) -> str:
-        if post is None:
-            return client.submit(url, {"index": index})[0]
-        status, answer = post({"index": index})
-        if status != 202 or not isinstance(answer, dict) or "jobId" not in answer:
-            raise client.SubmitRefused(f"submit failed: HTTP {status}: {answer}")
-        return str(answer["jobId"])
 
     def submit(index: int) -> str:
         failures = 0
         while True:  # a busy machine can time a submit out; a job counts once submitted
             try:
-                return submit_once(index)
+                return client.submit(url, {"index": index})[0]
             except client.SubmitRefused as exc:
                 # The stage's throttle (50 requests/s, burst 100: names.StackSettings) answers 429 to a
                 # faster burst, as API Gateway does: back off and retry, as a client should.
@@ -279,13 +230,11 @@ def set_mapping(stack: Any, enabled: bool) -> None:
     lam.update_event_source_mapping(UUID=uuid, Enabled=enabled)
 
 
-def throughput(stack: Any, jobs: int, concurrency: int, backlog: int, kept_alive: bool = True) -> int:
+def throughput(stack: Any, jobs: int, concurrency: int, backlog: int) -> int:
     anchor = moto_send_rate()
-    print(f"submitters: {concurrency} threads, " + ("one kept-alive connection each" if kept_alive
-          else "a new connection per submit (the CLI's client)"))  # fmt: skip
     before = cpu_seconds()
     started = time.perf_counter()
-    ids = submit_all(stack, jobs, concurrency, kept_alive)
+    ids = submit_all(stack, jobs, concurrency)
     submitted = time.perf_counter() - started
     wait_drained(stack)
     after = cpu_seconds()  # before the bench's own table scans below
@@ -303,7 +252,7 @@ def throughput(stack: Any, jobs: int, concurrency: int, backlog: int, kept_alive
     if backlog:
         set_mapping(stack, False)
         submitting = cpu_seconds()
-        queued = submit_all(stack, backlog, concurrency, kept_alive)
+        queued = submit_all(stack, backlog, concurrency)
         submitted_cpu = cpu_seconds()
         enabled_at = time.time()  # the drain starts when the mapping is enabled again
         set_mapping(stack, True)
@@ -332,11 +281,6 @@ def main() -> int:
     parser.add_argument("--throughput", action="store_true")
     parser.add_argument("--backlog", type=int, default=1000)
     parser.add_argument(
-        "--new-connections",
-        action="store_true",
-        help="--throughput: submit with the CLI's client (a new connection per submit), not kept-alive ones",
-    )
-    parser.add_argument(
         "--throttle-rate",
         type=float,
         default=None,
@@ -364,9 +308,7 @@ def main() -> int:
         stack = ops.open_stack(options, creating=True, start_local=True)
         ops.up(stack, SilentReporter())
         if args.throughput:
-            return throughput(
-                stack, args.jobs or 500, args.concurrency or 50, args.backlog, not args.new_connections
-            )
+            return throughput(stack, args.jobs or 500, args.concurrency or 50, args.backlog)
         jobs, concurrency = args.jobs or 1000, args.concurrency or 20
         report = run_load(
             stack,
