@@ -219,3 +219,18 @@ def test_json_path_subset() -> None:
     assert select_json_path(data, "$.missing.deeper") is None
     variable = InputVariable(json.dumps(data))
     assert json.loads(variable.json("$.a")) == data["a"]
+
+
+@pytest.mark.parametrize(("cores", "limit"), [(1, 2), (2, 4), (3, 6), (5, 10), (64, 10)])
+def test_the_local_account_limit_is_two_environments_per_core(
+    monkeypatch: pytest.MonkeyPatch, cores: int, limit: int
+) -> None:
+    from asyncapi_cli.local import lambda_runtime
+
+    monkeypatch.delenv("ASYNCAPI_LOCAL_CONCURRENCY", raising=False)
+    monkeypatch.setattr(lambda_runtime.os, "sched_getaffinity", lambda _: set(range(cores)), raising=False)
+    assert lambda_runtime.account_limit() == limit
+    monkeypatch.setenv("ASYNCAPI_LOCAL_CONCURRENCY", "7")  # the override wins, whatever the machine
+    assert lambda_runtime.account_limit() == 7
+    monkeypatch.setenv("ASYNCAPI_LOCAL_CONCURRENCY", "seven")  # not a number: the default
+    assert lambda_runtime.account_limit() == limit
