@@ -131,6 +131,7 @@ def test_plain_results_take_the_short_way_and_others_do_not() -> None:
             "ConsumedCapacity": {"TableName": "t", "CapacityUnits": 1}
         },  # an int for a double: moto makes it 1.0
         {"Attributes": {"k": None}},  # a None in a map
+        {"Attributes": {"": {"S": "x"}}},  # an empty map key: moto merges a structure under it into the map
     ):
         with pytest.raises(moto_json_answers._NotPlain):
             plain.structure(not_plain, output)

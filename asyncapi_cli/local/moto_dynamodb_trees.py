@@ -32,7 +32,7 @@ class CheckedTrees:
     def __init__(self) -> None:
         self.trees: dict[int, Any] = {}  # id -> a tree the parse cache made (held, so its id stays its own)
         self.passed: set[tuple[Any, ...]] = set()
-        self.plans: dict[int, Any] = {}  # id -> the tree's copy plan (None: copied the other way)
+        self.plans: dict[int, Any] = {}  # id -> the tree's copy plan (None: left to copy.deepcopy)
 
     def remember(self, tree: Any) -> None:
         if len(self.trees) >= self.LIMIT:

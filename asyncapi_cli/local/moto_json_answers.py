@@ -1,4 +1,4 @@
-"""moto's JSON-protocol answers (DynamoDB, Lambda's event sources, Logs...) serialized at less CPU (issue 13).
+"""moto's JSON-protocol answers (DynamoDB, SQS, Logs, EventBridge...) serialized at less CPU (issue 13).
 
 moto serializes a result by walking the operation's output shape and, for every member, asking a
 value picker for it: six alias providers are built and tried per member (the member's own name, its
@@ -84,6 +84,8 @@ class PlainSerializer:
         if kind == "map":
             if type(value) is not dict or shape.value.serialization.get("name") is not None:
                 raise _NotPlain
+            if not all(type(key) is str and key for key in value):
+                raise _NotPlain  # moto merges a structure under an empty key into the map itself
             return {key: self.value(self.present(item), shape.value) for key, item in value.items()}
         if kind == "list":
             if type(value) is not list or shape.member.serialization.get("name") is not None:
