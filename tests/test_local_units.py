@@ -221,7 +221,7 @@ def test_json_path_subset() -> None:
     assert json.loads(variable.json("$.a")) == data["a"]
 
 
-@pytest.mark.parametrize(("cores", "limit"), [(1, 2), (2, 4), (3, 6), (5, 10), (64, 10)])
+@pytest.mark.parametrize(("cores", "limit"), [(1, 4), (2, 4), (3, 6), (5, 10), (64, 10)])
 def test_the_local_account_limit_is_two_environments_per_core(
     monkeypatch: pytest.MonkeyPatch, cores: int, limit: int
 ) -> None:

@@ -37,16 +37,17 @@ MAX_DEFAULT_ACCOUNT_LIMIT = 10  # concurrent environments on a large machine (AW
 
 
 def default_account_limit() -> int:
-    """Two environments per core, between 2 and 10. Every environment's requests go to the one embedded
+    """Two environments per core, between 4 and 10. Every environment's requests go to the one embedded
     AWS process; beyond about two per core they only queue behind each other (issue 13, 500 jobs on 2
     cores, single runs: 10 environments 36-37 jobs/s, 6: 41, 5: 42-44, 4: 49, 3: 46, with less CPU per
     job the fewer there were; at 10, 3-11% of the jobs were processed twice, at 6 or fewer none:
-    batches waiting on the server outlived the local stack's 4 s visibility timeout)."""
+    batches waiting on the server outlived the local stack's 4 s visibility timeout). At least 4: a stack
+    with its features runs several functions and mappings at once, and they share the limit."""
     try:
         cores = len(os.sched_getaffinity(0))  # the cores this process may run on (containers, taskset)
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    return max(2, min(MAX_DEFAULT_ACCOUNT_LIMIT, 2 * cores))
+    return max(4, min(MAX_DEFAULT_ACCOUNT_LIMIT, 2 * cores))
 
 
 def account_limit() -> int:
