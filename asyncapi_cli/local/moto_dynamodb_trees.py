@@ -41,26 +41,36 @@ class CheckedTrees:
             self.plans.clear()
         self.trees[id(tree)] = tree
 
+    def holds(self, tree: Any) -> bool:
+        """Whether the tree is one the parse cache made (and so is never mutated)."""
+        return self.trees.get(id(tree)) is tree
+
     def copy_plan(self, tree: Any) -> Any:
         """The plan to copy a tree of the parse cache (made on its first copy), or None."""
-        if self.trees.get(id(tree)) is not tree:
+        if not self.holds(tree):
             return None
         plan = self.plans.get(id(tree), _MISSING)
         if plan is _MISSING:
             plan = self.plans[id(tree)] = _plan_of(tree)
         return plan
 
-    def key(self, check: Any, source: Any, validator: Any) -> tuple[Any, ...] | None:
-        """What the check's outcome depends on, or None when it cannot be kept."""
-        if self.trees.get(id(source)) is not source:
+    def inputs(self, source: Any, validator: Any) -> tuple[Any, ...] | None:
+        """What the checks of one validation depend on besides the table's key (the same for all three),
+        or None when their outcome cannot be kept."""
+        if not self.holds(source):
             return None
         names = validator.expression_attribute_names or {}
         if not isinstance(names, dict) or not all(isinstance(v, str) for v in names.values()):
             return None
-        inputs: tuple[Any, ...] = (type(check), id(source), tuple(sorted(names.items())))
+        return id(source), tuple(sorted(names.items()))
+
+    @staticmethod
+    def key(check: Any, inputs: tuple[Any, ...]) -> tuple[Any, ...]:
+        """What this check's outcome depends on: the validation's inputs, and the table's key for the
+        key-attribute check."""
         if type(check).__name__ == "UpdateHashRangeKeyValidator":
-            inputs += (tuple(check.table_key_attributes),)
-        return inputs
+            return (type(check), *inputs, tuple(check.table_key_attributes))
+        return (type(check), *inputs)
 
 
 checked_trees = CheckedTrees()
@@ -84,13 +94,17 @@ def patch_validator_checks() -> None:
 
     def validate(self: Any) -> Any:
         node = self.node_to_validate
+        inputs: Any = _MISSING  # worked out at the first check, once for all three
         changed = False  # the checks come first; once a pass may have changed the tree, none is skipped
         for processor in self.processors:
             key = None
             if not changed and type(processor) in checks:
-                key = checked_trees.key(processor, getattr(self, "_source_tree", None), self)
-                if key is not None and key in checked_trees.passed:
-                    continue
+                if inputs is _MISSING:
+                    inputs = checked_trees.inputs(getattr(self, "_source_tree", None), self)
+                if inputs is not None:
+                    key = checked_trees.key(processor, inputs)
+                    if key in checked_trees.passed:
+                        continue
             else:
                 changed = True
             node = processor.traverse(node)
@@ -106,9 +120,7 @@ def copy_tree(tree: Any) -> Any:
     """copy.deepcopy of a parsed expression tree (Nodes: type, children, parent), built from a plan of it:
     a tree of the parse cache is planned once; any other tree for this copy; one with anything else in
     it is left to copy.deepcopy."""
-    plan = checked_trees.copy_plan(tree)
-    if plan is None:
-        plan = _plan_of(tree)
+    plan = checked_trees.copy_plan(tree) if checked_trees.holds(tree) else _plan_of(tree)
     return copy.deepcopy(tree) if plan is None else _build(plan)
 
 
