@@ -15,6 +15,8 @@ from moto.core.serialize import JSONSerializer
 
 from asyncapi_cli.local import moto_json_answers, moto_patches
 
+from .test_local_perf_moto_dynamodb import new_table
+
 REGION = "us-east-1"
 
 
@@ -42,13 +44,7 @@ def compared(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any
 
 
 def test_answers_are_motos_own(compared: dict[str, Any]) -> None:
-    dynamodb = boto3.client("dynamodb", region_name=REGION)
-    dynamodb.create_table(
-        TableName="t",
-        KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    dynamodb = new_table("t", key="k")
     every_type = {
         "k": {"S": "a"},
         "n": {"N": "1.5"},
