@@ -60,6 +60,8 @@ def install_role_enforcement() -> None:
     from moto.scheduler.responses import EventBridgeSchedulerResponse
     from moto.secretsmanager.responses import SecretsManagerResponse
 
+    from .iam_speedups import fast_request_class
+
     with _lock:
         if _installed:
             return
@@ -75,7 +77,8 @@ def install_role_enforcement() -> None:
 
         parsed = urlparse(self.uri)
         path = self.raw_path + ("?" + parsed.query if parsed.query else "")
-        request = iam_request_cls(
+        # Same classes, same decisions, less repeated work per request (iam_speedups).
+        request = fast_request_class(iam_request_cls)(
             account_id=self.current_account,
             method=self.method,
             path=path,
