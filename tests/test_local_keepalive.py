@@ -100,3 +100,18 @@ def test_an_unread_body_and_a_chunked_body_keep_the_framing(server: tuple[str, i
         assert fourth.status == 200 and fourth.getheader("Connection") == "close"
     finally:
         connection.close()
+
+
+def test_the_date_header_is_the_current_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Date text is made once a second and reused: each moment gets http.server's own text for it
+    (email.utils.formatdate, RFC 9110's IMF-fixdate), across second and day boundaries."""
+    import email.utils
+
+    handler = keepalive_wsgi.KeepAliveHandler.__new__(keepalive_wsgi.KeepAliveHandler)
+    now = [0.0]
+    monkeypatch.setattr(keepalive_wsgi.time, "time", lambda: now[0])
+    monkeypatch.setattr(keepalive_wsgi, "_last_date", (-1, ""))
+    for moment in (1798761599.0, 1798761599.5, 1798761599.999, 1798761600.0, 1798761600.2, 1798761599.7, 0.4):
+        now[0] = moment
+        assert handler.date_time_string() == email.utils.formatdate(moment, usegmt=True), moment
+    assert handler.date_time_string(86400.0) == "Fri, 02 Jan 1970 00:00:00 GMT"

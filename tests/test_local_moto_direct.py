@@ -190,3 +190,65 @@ def test_a_request_moto_fails_to_route_is_answered_500(endpoint: str) -> None:
     assert (answer.status, answer.read()) == (500, b"Internal Server Error")
     assert answer.getheader("Connection") == "close"
     connection.close()
+
+
+def _through_response(status: Any, headers: Any, content: Any, method: str, cors: bool) -> Any:
+    """What moto_direct.answer builds when plain_answer declines: Flask's Response, werkzeug's steps."""
+    from flask import Response
+
+    response = Response(response=content, status=status, headers=headers)
+    if method == "HEAD" and "content-length" in headers:
+        response.headers["Content-Length"] = headers["content-length"]
+    if cors:
+        response.headers.setdefault("Access-Control-Allow-Origin", "*")
+    body, status_line, wsgi_headers = response.get_wsgi_response({"REQUEST_METHOD": method})
+    return status_line, list(wsgi_headers), b"".join(body)
+
+
+HEADER_SETS: list[dict[str, Any]] = [
+    {},
+    {"server": "amazon.com"},  # moto's usual
+    {"server": "amazon.com", "x-amzn-RequestId": "r", "x-amz-crc32": "12"},
+    {"Content-Type": "application/x-amz-json-1.0", "server": "amazon.com"},
+    {"content-type": "text/xml", "content-length": "999", "ETag": '"abc"'},  # a wrong length replaced
+    {"x-amz-meta-a": "1", "Content-Length": "3", "content-md5": "x"},
+    {"Access-Control-Allow-Origin": "http://example.test"},  # kept, not doubled
+    {"access-control-allow-origin": "*", "content-type": "application/json"},
+    {"Location": "/a b"},  # werkzeug rewrites: declined
+    {"content-location": "x"},  # declined
+    {"x": 1},  # not a str: declined (werkzeug str()s it)
+    {"x": ["a", "b"]},  # a list: two headers in werkzeug; declined
+    {"x": "a\nb"},  # werkzeug raises: declined, so it raises there as before
+    {"X-A": "1", "x-a": "2"},  # the same name twice: declined
+]
+BODIES: list[Any] = ["", "{}", '{"é": "ü"}', b"", b"\x00\xffbinary", "<a>\U0001f600</a>"]
+STATUSES: list[Any] = [200, 201, 206, 204, 304, 400, 404, 500, 503, "200", 101]
+
+
+@pytest.mark.parametrize("cors", [True, False])
+@pytest.mark.parametrize("method", ["GET", "PUT", "POST", "HEAD"])
+def test_a_plain_answer_is_the_response_werkzeug_builds(method: str, cors: bool) -> None:
+    """plain_answer against werkzeug 3's Response (sansio/response.py __init__, wrappers/response.py
+    set_data, get_wsgi_headers, get_app_iter): status line, every header in order, body, byte for byte;
+    or None, and the Response's way gives the answer (or raises as it did)."""
+    built = 0
+    for status in STATUSES:
+        for headers in HEADER_SETS:
+            for content in BODIES:
+                plain = moto_direct.plain_answer(status, dict(headers), content, method, cors)
+                if plain is None:
+                    continue
+                built += 1
+                assert plain == _through_response(status, dict(headers), content, method, cors), (
+                    status,
+                    headers,
+                    content,
+                )
+    # Declined: HEAD, 1xx/204/304, a str status, and the header sets marked above; built: the rest.
+    assert built == (0 if method == "HEAD" else 7 * 8 * len(BODIES))
+
+
+def test_an_unencodable_body_takes_the_responses_way() -> None:
+    assert moto_direct.plain_answer(200, {}, "\ud800", "GET", True) is None
+    with pytest.raises(UnicodeEncodeError):
+        _through_response(200, {}, "\ud800", "GET", True)
