@@ -25,6 +25,7 @@
    meanwhile (snapshot_iam_role_listing).
 6. How moto routes a request to its backend is remembered, not worked out again per request
    (moto_routing.py).
+6b. JSON-protocol requests are parsed by a walk worked out once per input shape (moto_json_requests.py).
 7. What AWS applies atomically and moto does in several steps runs one at a time: DynamoDB writes, S3
    object operations (moto_atomic.py).
 """
@@ -244,6 +245,7 @@ def apply() -> None:
             moto_atomic,
             moto_dynamodb_speedups,
             moto_json_answers,
+            moto_json_requests,
             moto_routing,
             sqs_move_tasks,
             stream_poller,
@@ -253,6 +255,7 @@ def apply() -> None:
         speed_up_sqs()
         moto_dynamodb_speedups.apply()
         moto_json_answers.apply()
+        moto_json_requests.apply()
         lock_free_backend_lookups()
         allow_stream_reenable()
         keep_stage_on_redeploy()
