@@ -25,7 +25,8 @@
    meanwhile (snapshot_iam_role_listing).
 6. How moto routes a request to its backend is remembered, not worked out again per request
    (moto_routing.py).
-6b. JSON-protocol requests are parsed by a walk worked out once per input shape (moto_json_requests.py).
+6b. JSON-protocol requests are parsed by a walk worked out once per input shape (moto_json_requests.py);
+    XML answers of plain nested strings are written directly (moto_xml_answers.py).
 7. What AWS applies atomically and moto does in several steps runs one at a time: DynamoDB writes, S3
    object operations (moto_atomic.py).
 """
@@ -247,6 +248,7 @@ def apply() -> None:
             moto_json_answers,
             moto_json_requests,
             moto_routing,
+            moto_xml_answers,
             sqs_move_tasks,
             stream_poller,
         )
@@ -256,6 +258,7 @@ def apply() -> None:
         moto_dynamodb_speedups.apply()
         moto_json_answers.apply()
         moto_json_requests.apply()
+        moto_xml_answers.apply()
         lock_free_backend_lookups()
         allow_stream_reenable()
         keep_stage_on_redeploy()
