@@ -115,3 +115,33 @@ def test_the_date_header_is_the_current_second(monkeypatch: pytest.MonkeyPatch) 
         now[0] = moment
         assert handler.date_time_string() == email.utils.formatdate(moment, usegmt=True), moment
     assert handler.date_time_string(86400.0) == "Fri, 02 Jan 1970 00:00:00 GMT"
+
+
+def test_one_100_continue_for_an_expect_header(server: tuple[str, int, list[int]]) -> None:
+    """RFC 9110 10.1.1: a server answers Expect: 100-continue with one interim 100 response before the
+    final one. http.server sends it while parsing an HTTP/1.1 request (handle_expect_100); the handler
+    must not send a second (clients skip extra 100s, but it is a wasted write per S3 PUT)."""
+    import socket
+
+    body = b"Action=ListQueues"
+    request = (
+        b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        b"Authorization: AWS4-HMAC-SHA256 Credential=testing/20000101/us-east-1/sqs/aws4_request\r\n"
+        b"Expect: 100-continue\r\nContent-Length: %d\r\n\r\n" % len(body)
+    )
+    with socket.create_connection(("127.0.0.1", server[1]), timeout=10) as sock:
+        sock.sendall(request)
+        interim = b""
+        while not interim.endswith(b"\r\n\r\n"):
+            chunk = sock.recv(1)
+            assert chunk, interim
+            interim += chunk
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        answer = b""
+        while b"</ListQueuesResponse>" not in answer:
+            chunk = sock.recv(65536)
+            assert chunk, answer
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert b"100 Continue" not in answer

@@ -48,8 +48,8 @@ class KeepAliveHandler(MotoRequestHandler):
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def run_wsgi(self) -> None:
-        if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        # An Expect: 100-continue was answered by http.server while it parsed this HTTP/1.1 request
+        # (handle_expect_100); werkzeug's own line for it here would send a second 100.
         chunked = "chunked" in (self.headers.get("Transfer-Encoding") or "").lower()
         length = self.headers.get("Content-Length")
         if chunked or (length is not None and not length.strip().isdigit()):
