@@ -26,7 +26,8 @@
 6. How moto routes a request to its backend is remembered, not worked out again per request
    (moto_routing.py).
 6b. JSON-protocol requests are parsed by a walk worked out once per input shape (moto_json_requests.py);
-    XML answers of plain nested strings are written directly (moto_xml_answers.py).
+    XML answers of plain nested strings are written directly (moto_xml_answers.py); request ids are
+    drawn with fewer calls, the same draws (moto_request_ids.py).
 7. What AWS applies atomically and moto does in several steps runs one at a time: DynamoDB writes, S3
    object operations (moto_atomic.py).
 """
@@ -247,6 +248,7 @@ def apply() -> None:
             moto_dynamodb_speedups,
             moto_json_answers,
             moto_json_requests,
+            moto_request_ids,
             moto_routing,
             moto_xml_answers,
             sqs_move_tasks,
@@ -259,6 +261,7 @@ def apply() -> None:
         moto_json_answers.apply()
         moto_json_requests.apply()
         moto_xml_answers.apply()
+        moto_request_ids.apply()
         lock_free_backend_lookups()
         allow_stream_reenable()
         keep_stage_on_redeploy()
