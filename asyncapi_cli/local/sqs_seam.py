@@ -11,6 +11,9 @@ The gateway's AWS integrations (apigw/integrations.py) hand their rendered query
 the answer's XML and its error shapes) answers it here, without the HTTP round trip to the server
 itself, the SigV4 signature and werkzeug/Flask around it (issue 13: about a quarter of the server's CPU
 per submitted job).
+
+
+The moto `Request` is built without werkzeug's EnvironBuilder (moto_requests.py).
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import threading
 import time
 import urllib.parse
 from typing import Any
+
+from . import moto_requests
 
 log = logging.getLogger("asyncapi.local.sqs")
 
@@ -151,6 +156,22 @@ class InProcessSqs:
         return answer
 
 
+def form_field(body: str, name: str) -> str:
+    """`dict(urllib.parse.parse_qsl(body)).get(name, "")`: the last non-empty `name=value` field of a form,
+    decoded, without decoding every other field (a message body can be most of the form).
+
+    Python 3.11's parse_qsl (Lib/urllib/parse.py): fields split on "&"; a field without "=" or with an
+    empty value is skipped (keep_blank_values=False); name and value have "+" made " " and are
+    `unquote`d (utf-8, errors="replace"); the dict keeps the last of a name."""
+    if not isinstance(body, str):  # bytes: parse_qsl's own coercion (and its errors)
+        return dict(urllib.parse.parse_qsl(body)).get(name, "")
+    for field in reversed(body.split("&")) if body else ():
+        key, sep, value = field.partition("=")
+        if sep and value and urllib.parse.unquote(key.replace("+", " ")) == name:
+            return urllib.parse.unquote(value.replace("+", " "))
+    return ""
+
+
 def answer_query(
     endpoint: str, region: str, path: str, verb: str, headers: dict[str, str], body: str
 ) -> tuple[int, str, dict[str, str]]:
@@ -161,7 +182,6 @@ def answer_query(
     The region travels in a SigV4 credential scope, as in the signed request API Gateway sends; the
     signature itself is a placeholder: moto verifies signatures only for role sessions (iam_policy),
     and the gateway has already judged its credentials role (integrations._authorize_sqs)."""
-    from moto.core.request import Request
     from moto.sqs.responses import SQSResponse
     from werkzeug.exceptions import HTTPException
 
@@ -171,9 +191,11 @@ def answer_query(
     sent["Authorization"] = f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=0"
     sent.setdefault("Host", urllib.parse.urlsplit(url).netloc)
     data = body.encode("utf-8") if verb not in ("GET", "HEAD") else b""
-    request = Request.from_primitives(verb, url, sent, data)
+    request = moto_requests.request_from_primitives(verb, url, sent, data)
     try:
-        status, answer_headers, answer = SQSResponse.dispatch(request, request.raw_url, request.headers)
+        status, answer_headers, answer = SQSResponse.dispatch(
+            request, moto_requests.raw_url(request), request.headers
+        )
     except HTTPException as exc:  # moto's errors (QueueDoesNotExist...), as its server renders them
         status, answer_headers, answer = exc.code or 500, dict(exc.get_headers()), exc.get_body()
     except Exception:  # noqa: BLE001 - moto itself failed: its server's answer, a 500 without an error code

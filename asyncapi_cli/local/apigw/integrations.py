@@ -224,12 +224,12 @@ class Integrations:
         if not queue:
             # The service root (`sqs:path//`): the queue is named by the form's QueueUrl, as SQS's query
             # API reads it (.../<account>/<queue>).
-            queue_url = dict(urllib.parse.parse_qsl(body)).get("QueueUrl", "")
+            queue_url = sqs_seam.form_field(body, "QueueUrl")  # dict(parse_qsl(body)).get(...), cheaper
             account, _, queue = urllib.parse.urlparse(queue_url).path.strip("/").rpartition("/")
             account = account.rpartition("/")[2]
         queue_arn = f"arn:aws:sqs:{region}:{account}:{queue.strip('/')}"
         target = next((v for k, v in headers.items() if k.lower() == "x-amz-target"), "")
-        name = target.rpartition(".")[2] if target else dict(urllib.parse.parse_qsl(body)).get("Action", "")
+        name = target.rpartition(".")[2] if target else sqs_seam.form_field(body, "Action")
         action = f"sqs:{name}"
         role_arn = invocation.integration.get("credentials") or ""
         role = moto_seam.role_policies(role_arn) if role_arn else None
