@@ -35,6 +35,8 @@ from asyncapi_cli.local.apigw.errors import InternalServerError
 from asyncapi_cli.local.apigw.integrations import Integrations
 from asyncapi_cli.local.apigw.moto_seam import Deployment, StageConfig
 
+from .fidelity_apigw import APIGW_TRUST, LAMBDA_TRUST
+
 ACCOUNT, REGION = "123456789012", "us-east-1"
 ENDPOINT = "http://127.0.0.1:4566"
 FORM = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
@@ -291,20 +293,6 @@ def test_wildcards_match_as_before() -> None:
         assert iam._wildcard(pattern, value, ignore_case) == expected, (pattern, value, ignore_case)
 
 
-TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ],
-}
-LAMBDA_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-    ],
-}
-
-
 def _policy(effect: str, action: str = "sqs:SendMessage") -> str:
     statement = {"Effect": effect, "Action": action, "Resource": f"arn:aws:sqs:{REGION}:{ACCOUNT}:speed-q"}
     return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
@@ -314,7 +302,7 @@ def _create_role(name: str, effect: str) -> tuple[Any, str]:
     import boto3
 
     client = boto3.client("iam", region_name=REGION)
-    arn = client.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    arn = client.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(APIGW_TRUST))["Role"]["Arn"]
     client.put_role_policy(RoleName=name, PolicyName="inline", PolicyDocument=_policy(effect))
     return client, arn
 
@@ -388,7 +376,7 @@ def test_a_changed_role_decides_the_next_submit(sqs: None) -> None:
     iam_client.update_assume_role_policy(RoleName="speed-role", PolicyDocument=json.dumps(LAMBDA_TRUST))
     with pytest.raises(InternalServerError):  # API Gateway may no longer assume it
         submit()
-    iam_client.update_assume_role_policy(RoleName="speed-role", PolicyDocument=json.dumps(TRUST))
+    iam_client.update_assume_role_policy(RoleName="speed-role", PolicyDocument=json.dumps(APIGW_TRUST))
     assert (submit(), queued()) == (200, 5)
 
 
