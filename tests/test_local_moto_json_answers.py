@@ -23,7 +23,7 @@ REGION = "us-east-1"
 @pytest.fixture
 def compared(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     moto_patches.apply()
-    fast, walk = JSONSerializer._serialize_result, moto_json_answers.moto_original()
+    fast, walk = JSONSerializer._serialize_result, moto_patches.originals["JSONSerializer._serialize_result"]
     seen: dict[str, Any] = {"results": 0, "short": 0, "different": []}
 
     def both(self: Any, resp: Any, result: Any) -> Any:

@@ -37,7 +37,7 @@ def same(a: Any, b: Any) -> bool:
 @pytest.fixture
 def compared(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     moto_patches.apply()
-    fast, walk = JSONParser._parse_json_body, moto_json_requests.moto_original()
+    fast, walk = JSONParser._parse_json_body, moto_patches.originals["JSONParser._parse_json_body"]
     assert fast is not walk  # the patch is in place
     seen: dict[str, Any] = {"parsed": [], "different": []}
 
@@ -131,7 +131,7 @@ def test_odd_bodies_come_out_as_motos(body: bytes) -> None:
     from moto.core.responses import get_service_model
 
     operation = get_service_model("dynamodb").operation_model("GetItem")
-    walk = moto_json_requests.moto_original()
+    walk = moto_patches.originals["JSONParser._parse_json_body"]
 
     def outcome(how: Any) -> Any:
         try:

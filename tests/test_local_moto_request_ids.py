@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from moto.moto_api._internal.moto_random import MotoRandom
 
-from asyncapi_cli.local import moto_patches, moto_request_ids
+from asyncapi_cli.local import moto_patches
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +22,7 @@ def test_seeded_draws_are_motos_own(seed: int) -> None:
     """The same seed gives the same strings, draw after draw (moto's /moto-api/seed relies on it), for
     every pool (letters and digits: 62, a 6-bit draw redrawn above 61; letters only: 52)."""
     ours, theirs = MotoRandom(seed), MotoRandom(seed)
-    moto_way = moto_request_ids.moto_original("get_random_string")
+    moto_way = moto_patches.originals["MotoRandom.get_random_string"]
     assert MotoRandom.get_random_string is not moto_way  # the patch is in place
     for length in (52, 20, 1, 0, 200):
         for digits in (True, False):
@@ -40,7 +40,9 @@ def test_a_subclass_drawing_otherwise_keeps_motos_way() -> None:
     class Other(MotoRandom):
         _randbelow = without_getrandbits  # draws through random(), not getrandbits
 
-    assert Other(1).get_random_string(5) == moto_request_ids.moto_original("get_random_string")(Other(1), 5)
+    assert Other(1).get_random_string(5) == moto_patches.originals["MotoRandom.get_random_string"](
+        Other(1), 5
+    )
 
 
 BODIES: list[Any] = [
@@ -60,7 +62,7 @@ def test_enriched_answers_are_motos(body: Any) -> None:
     import moto.moto_api._internal as internal
     from moto.core.responses import BaseResponse
 
-    moto_way = moto_request_ids.moto_original("_enrich_response")
+    moto_way = moto_patches.originals["BaseResponse._enrich_response"]
     for status in ({"status": 200}, {}):
         internal.mock_random.seed(5)
         ours = BaseResponse._enrich_response(dict(status), body)

@@ -15,13 +15,11 @@ tests/test_local_moto_json_answers.py compares answers with moto's for many oper
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from botocore import xform_name
 
-_lock = threading.Lock()
-_original: dict[str, Any] = {}
+from .moto_patches import originals
 
 
 class _NotPlain(Exception):
@@ -116,34 +114,27 @@ _plain = PlainSerializer()
 
 
 def apply() -> None:
-    """Idempotent."""
+    """Once, from moto_patches.apply (under its lock); moto's own is kept in its `originals`."""
     from moto.core.serialize import JSONSerializer, XFormedAttributePicker
 
-    with _lock:
-        if "_serialize_result" in _original:
-            return
-        walk = JSONSerializer._serialize_result
-        _original["_serialize_result"] = walk
+    if "JSONSerializer._serialize_result" in originals:
+        return
+    walk = originals["JSONSerializer._serialize_result"] = JSONSerializer._serialize_result
 
-        def serialize_result(self: Any, resp: Any, result: Any) -> Any:
-            output = self.operation_model.output_shape
-            picker = self._value_picker
-            if (
-                output is None
-                or type(self) is not JSONSerializer
-                or type(picker) is not XFormedAttributePicker
-                or picker.response_transformers
-            ):
-                return walk(self, resp, result)
-            try:
-                serialized = _plain.structure(result, output)
-            except _NotPlain:
-                return walk(self, resp, result)
-            return self._serialized_result_to_response(resp, result, output, serialized)
+    def serialize_result(self: Any, resp: Any, result: Any) -> Any:
+        output = self.operation_model.output_shape
+        picker = self._value_picker
+        if (
+            output is None
+            or type(self) is not JSONSerializer
+            or type(picker) is not XFormedAttributePicker
+            or picker.response_transformers
+        ):
+            return walk(self, resp, result)
+        try:
+            serialized = _plain.structure(result, output)
+        except _NotPlain:
+            return walk(self, resp, result)
+        return self._serialized_result_to_response(resp, result, output, serialized)
 
-        JSONSerializer._serialize_result = serialize_result  # type: ignore[method-assign]
-
-
-def moto_original() -> Any:
-    """moto's own _serialize_result (tests compare with it)."""
-    return _original.get("_serialize_result")
+    JSONSerializer._serialize_result = serialize_result  # type: ignore[method-assign]

@@ -17,13 +17,12 @@ timestamp parsers takes this way; tests/test_local_moto_json_requests.py compare
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from typing import Any
 
+from .moto_patches import originals
+
 Parse = Callable[[Any], Any]
-_lock = threading.Lock()
-_original: dict[str, Any] = {}
 # Per input shape object (held, so its id is never reused) and map type: its compiled parse.
 _compiled: dict[tuple[int, Any], tuple[Any, Parse]] = {}
 
@@ -93,33 +92,24 @@ def compiled_parse(shape: Any, map_type: Any) -> Parse:
 
 
 def apply() -> None:
-    """Idempotent."""
+    """Once, from moto_patches.apply (under its lock); moto's own is kept in its `originals`."""
     from moto.core.parse import JSONParser, default_blob_parser, default_timestamp_parser
 
-    with _lock:
-        if "_parse_json_body" in _original:
-            return
-        walk = JSONParser._parse_json_body
-        _original["_parse_json_body"] = walk
+    if "JSONParser._parse_json_body" in originals:
+        return
+    walk = originals["JSONParser._parse_json_body"] = JSONParser._parse_json_body
 
-        def parse_json_body(self: Any, raw_body: Any, shape: Any) -> Any:
-            if (
-                type(self) is not JSONParser
-                or self._blob_parser is not default_blob_parser
-                or self._timestamp_parser is not default_timestamp_parser
-            ):
-                return walk(self, raw_body, shape)
-            try:
-                parse = compiled_parse(shape, self.MAP_TYPE)
-            except Exception:  # a shape this cannot read: moto's walk, which may explain it
-                return walk(self, raw_body, shape)
-            return parse(self._parse_body_as_json(raw_body))
+    def parse_json_body(self: Any, raw_body: Any, shape: Any) -> Any:
+        if (
+            type(self) is not JSONParser
+            or self._blob_parser is not default_blob_parser
+            or self._timestamp_parser is not default_timestamp_parser
+        ):
+            return walk(self, raw_body, shape)
+        try:
+            parse = compiled_parse(shape, self.MAP_TYPE)
+        except Exception:  # a shape this cannot read: moto's walk, which may explain it
+            return walk(self, raw_body, shape)
+        return parse(self._parse_body_as_json(raw_body))
 
-        JSONParser._parse_json_body = parse_json_body  # type: ignore[method-assign]
-
-
-def moto_original() -> Any:
-    """moto's own _parse_json_body (tests compare with it)."""
-    from moto.core.parse import JSONParser
-
-    return _original.get("_parse_json_body", JSONParser._parse_json_body)
+    JSONParser._parse_json_body = parse_json_body  # type: ignore[method-assign]

@@ -21,11 +21,10 @@ from __future__ import annotations
 import random
 import re
 import string
-import threading
 from typing import Any
 
-_lock = threading.Lock()
-_original: dict[str, Any] = {}
+from .moto_patches import originals
+
 _REQUEST_ID_IN_XML = re.compile(r"(?<=<RequestId>).*(?=<\/RequestId>)")  # moto's pattern
 
 
@@ -37,51 +36,44 @@ def _draws_as_cpython(cls: type) -> bool:
 
 
 def apply() -> None:
-    """Idempotent."""
+    """Once, from moto_patches.apply (under its lock); moto's own are kept in its `originals`."""
     import moto.core.responses as core_responses
     from moto.core.responses import BaseResponse
     from moto.moto_api._internal.moto_random import MotoRandom
 
-    with _lock:
-        if "get_random_string" in _original:
-            return
-        drawn_by_choice = MotoRandom.get_random_string
-        enrich = BaseResponse._enrich_response
-        _original.update(get_random_string=drawn_by_choice, _enrich_response=enrich)
+    if "MotoRandom.get_random_string" in originals:
+        return
+    drawn_by_choice = originals["MotoRandom.get_random_string"] = MotoRandom.get_random_string
+    originals["BaseResponse._enrich_response"] = BaseResponse._enrich_response
 
-        def get_random_string(
-            self: Any, length: int = 20, include_digits: bool = True, lower_case: bool = False
-        ) -> str:
-            if not _draws_as_cpython(type(self)) or type(length) is not int:
-                return drawn_by_choice(self, length, include_digits, lower_case)  # type: ignore[no-any-return]
-            pool = string.ascii_letters + (string.digits if include_digits else "")
-            size = len(pool)
-            bits = size.bit_length()
-            getrandbits = self.getrandbits
-            chars = []
-            for _ in range(length):
+    def get_random_string(
+        self: Any, length: int = 20, include_digits: bool = True, lower_case: bool = False
+    ) -> str:
+        if not _draws_as_cpython(type(self)) or type(length) is not int:
+            return drawn_by_choice(self, length, include_digits, lower_case)  # type: ignore[no-any-return]
+        pool = string.ascii_letters + (string.digits if include_digits else "")
+        size = len(pool)
+        bits = size.bit_length()
+        getrandbits = self.getrandbits
+        chars = []
+        for _ in range(length):
+            r = getrandbits(bits)
+            while r >= size:
                 r = getrandbits(bits)
-                while r >= size:
-                    r = getrandbits(bits)
-                chars.append(pool[r])
-            text = "".join(chars)
-            return text.lower() if lower_case else text
+            chars.append(pool[r])
+        text = "".join(chars)
+        return text.lower() if lower_case else text
 
-        def enrich_response(headers: dict[str, Any], body: Any) -> tuple[dict[str, Any], Any]:
-            if "status" in headers:
-                headers["status"] = str(headers["status"])
-            request_id = core_responses.gen_amzn_requestid_long(headers)  # the name moto's calls
-            if isinstance(body, str) and "<RequestId>" in body:
-                try:
-                    body = _REQUEST_ID_IN_XML.sub(request_id, body)
-                except Exception:  # noqa: BLE001 - moto's own: a body it cannot rewrite is left as it is
-                    pass
-            return headers, body
+    def enrich_response(headers: dict[str, Any], body: Any) -> tuple[dict[str, Any], Any]:
+        if "status" in headers:
+            headers["status"] = str(headers["status"])
+        request_id = core_responses.gen_amzn_requestid_long(headers)  # the name moto's calls
+        if isinstance(body, str) and "<RequestId>" in body:
+            try:
+                body = _REQUEST_ID_IN_XML.sub(request_id, body)
+            except Exception:  # noqa: BLE001 - moto's own: a body it cannot rewrite is left as it is
+                pass
+        return headers, body
 
-        MotoRandom.get_random_string = get_random_string  # type: ignore[method-assign]
-        BaseResponse._enrich_response = staticmethod(enrich_response)  # type: ignore[method-assign,assignment]
-
-
-def moto_original(name: str) -> Any:
-    """moto's own `get_random_string` or `_enrich_response` (tests compare with them)."""
-    return _original[name]
+    MotoRandom.get_random_string = get_random_string  # type: ignore[method-assign]
+    BaseResponse._enrich_response = staticmethod(enrich_response)  # type: ignore[method-assign,assignment]

@@ -17,12 +17,11 @@ is xmltodict's, whole. tests/test_local_moto_xml_answers.py compares the two.
 from __future__ import annotations
 
 import re
-import threading
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-_lock = threading.Lock()
-_original: dict[str, Any] = {}
+from .moto_patches import originals
+
 # Names xmltodict's _validate_name accepts and that need no namespace processing (no ":").
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\Z")
 
@@ -74,27 +73,18 @@ def plain_xml(body: Any) -> str | None:
 
 
 def apply() -> None:
-    """Idempotent."""
+    """Once, from moto_patches.apply (under its lock); moto's own is kept in its `originals`."""
     from moto.core.serialize import BaseXMLSerializer
 
-    with _lock:
-        if "_serialize_body" in _original:
-            return
-        unparse = BaseXMLSerializer._serialize_body
-        _original["_serialize_body"] = unparse
+    if "BaseXMLSerializer._serialize_body" in originals:
+        return
+    unparse = originals["BaseXMLSerializer._serialize_body"] = BaseXMLSerializer._serialize_body
 
-        def serialize_body(self: Any, body: Any) -> str:
-            if not self.pretty_print:
-                written = plain_xml(body)
-                if written is not None:
-                    return written
-            return unparse(self, body)  # type: ignore[no-any-return]
+    def serialize_body(self: Any, body: Any) -> str:
+        if not self.pretty_print:
+            written = plain_xml(body)
+            if written is not None:
+                return written
+        return unparse(self, body)  # type: ignore[no-any-return]
 
-        BaseXMLSerializer._serialize_body = serialize_body  # type: ignore[method-assign]
-
-
-def moto_original() -> Any:
-    """moto's own BaseXMLSerializer._serialize_body (tests compare with it)."""
-    from moto.core.serialize import BaseXMLSerializer
-
-    return _original.get("_serialize_body", BaseXMLSerializer._serialize_body)
+    BaseXMLSerializer._serialize_body = serialize_body  # type: ignore[method-assign]
