@@ -25,9 +25,10 @@
    meanwhile (snapshot_iam_role_listing).
 6. How moto routes a request to its backend is remembered, not worked out again per request
    (moto_routing.py).
-6b. JSON-protocol requests are parsed by a walk worked out once per input shape (moto_json_requests.py);
-    XML answers of plain nested strings are written directly (moto_xml_answers.py); request ids are
-    drawn with fewer calls, the same draws (moto_request_ids.py).
+6b. JSON-protocol requests are parsed by a walk worked out once per input shape (moto_json_requests.py)
+    and their answers of plain data serialized directly (moto_json_answers.py); XML answers of plain
+    nested strings are written directly (moto_xml_answers.py); request ids are drawn with fewer calls,
+    the same draws (moto_request_ids.py).
 7. What AWS applies atomically and moto does in several steps runs one at a time: DynamoDB writes, S3
    object operations (moto_atomic.py).
 """
