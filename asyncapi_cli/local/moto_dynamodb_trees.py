@@ -5,6 +5,8 @@
   children), the same copy `copy.deepcopy` makes, at less than half the cost of walking it.
 - The validator's three checking passes are skipped when they passed before for the same inputs
   (`CheckedTrees`).
+- A simple expression's validated tree is built in one step instead (moto_dynamodb_validated), when its
+  checks passed before: then the copy is never made (`copy_or_defer`).
 tests/test_local_perf_moto_dynamodb.py compares answers and copies with moto's own.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from . import moto_dynamodb_validated as validated
 from .moto_patches import originals
 
 _MISSING = object()
@@ -33,12 +36,14 @@ class CheckedTrees:
         self.trees: dict[int, Any] = {}  # id -> a tree the parse cache made (held, so its id stays its own)
         self.passed: set[tuple[Any, ...]] = set()
         self.plans: dict[int, Any] = {}  # id -> the tree's copy plan (None: left to copy.deepcopy)
+        self.validation_plans: dict[int, Any] = {}  # id -> moto_dynamodb_validated's plan (None: not simple)
 
     def remember(self, tree: Any) -> None:
         if len(self.trees) >= self.LIMIT:
             self.trees.clear()
             self.passed.clear()
             self.plans.clear()
+            self.validation_plans.clear()
         self.trees[id(tree)] = tree
 
     def holds(self, tree: Any) -> bool:
@@ -54,6 +59,15 @@ class CheckedTrees:
             plan = self.plans[id(tree)] = _plan_of(tree)
         return plan
 
+    def validation_plan(self, tree: Any) -> Any:
+        """moto_dynamodb_validated's plan of a tree of the parse cache (made on first use), or None."""
+        if not self.holds(tree):
+            return None
+        plan = self.validation_plans.get(id(tree), _MISSING)
+        if plan is _MISSING:
+            plan = self.validation_plans[id(tree)] = validated.plan_of(tree)
+        return plan
+
     def inputs(self, source: Any, validator: Any) -> tuple[Any, ...] | None:
         """What the checks of one validation depend on besides the table's key (the same for all three),
         or None when their outcome cannot be kept."""
@@ -65,12 +79,12 @@ class CheckedTrees:
         return id(source), tuple(sorted(names.items()))
 
     @staticmethod
-    def key(check: Any, inputs: tuple[Any, ...]) -> tuple[Any, ...]:
-        """What this check's outcome depends on: the validation's inputs, and the table's key for the
-        key-attribute check."""
-        if type(check).__name__ == "UpdateHashRangeKeyValidator":
-            return (type(check), *inputs, tuple(check.table_key_attributes))
-        return (type(check), *inputs)
+    def key(check: type, inputs: tuple[Any, ...], validator: Any) -> tuple[Any, ...]:
+        """What a check's outcome depends on: the validation's inputs, and the table's key for the
+        key-attribute check (moto gives it `table.table_key_attrs`)."""
+        if check.__name__ == "UpdateHashRangeKeyValidator":
+            return (check, *inputs, tuple(validator.table.table_key_attrs))
+        return (check, *inputs)
 
 
 checked_trees = CheckedTrees()
@@ -95,6 +109,14 @@ def patch_validator_checks() -> None:
     def validate(self: Any) -> Any:
         node = self.node_to_validate
         inputs: Any = _MISSING  # worked out at the first check, once for all three
+        if type(node) is Deferred:
+            inputs = checked_trees.inputs(node.tree, self)
+            passed = checked_trees.passed
+            if inputs is not None and all(checked_trees.key(c, inputs, self) in passed for c in checks):
+                built = validated.build(checked_trees.validation_plan(node.tree), self)
+                if built is not None:
+                    return built
+            node = self.node_to_validate = copy_tree(node.tree)  # moto's way after all
         changed = False  # the checks come first; once a pass may have changed the tree, none is skipped
         for processor in self.processors:
             key = None
@@ -102,7 +124,7 @@ def patch_validator_checks() -> None:
                 if inputs is _MISSING:
                     inputs = checked_trees.inputs(getattr(self, "_source_tree", None), self)
                 if inputs is not None:
-                    key = checked_trees.key(processor, inputs)
+                    key = checked_trees.key(type(processor), inputs, self)
                     if key in checked_trees.passed:
                         continue
             else:
@@ -114,6 +136,23 @@ def patch_validator_checks() -> None:
 
     UpdateExpressionValidator.__init__ = remembering_init  # type: ignore[method-assign]
     UpdateExpressionValidator.validate = validate  # type: ignore[method-assign]
+
+
+class Deferred:
+    """A validator's copy of a simple expression's tree, not made yet: its validation may not need it."""
+
+    __slots__ = ("tree",)
+
+    def __init__(self, tree: Any) -> None:
+        self.tree = tree
+
+
+def copy_or_defer(tree: Any) -> Any:
+    """moto's validators.deepcopy: a simple expression's tree of the parse cache deferred, anything else
+    copied (copy_tree)."""
+    if checked_trees.validation_plan(tree) is not None:
+        return Deferred(tree)
+    return copy_tree(tree)
 
 
 def copy_tree(tree: Any) -> Any:
