@@ -14,6 +14,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+# The cyclic collector's thresholds in this process (CPython's default: 700, 10, 10). Under load the
+# server allocates fast (moto's requests, answers and records), most of it freed by reference counting,
+# and at the default it spent ~10% of its CPU collecting (bench/README.md, session 11): a young
+# collection every 700 allocations, and full ones walking everything loaded and deployed since the
+# freeze in main() (90-200 ms each, four during 500 jobs). Young collections every 5,000 and full ones after
+# 100 middle ones instead: cyclic garbage is still collected, a little later.
+GC_THRESHOLDS = (5000, 10, 100)
+
 
 def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
@@ -87,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     # reach, a full collection no longer walks them again while jobs run.
     gc.collect()
     gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
     while not stop.wait(2.0):
         runtime.sweep()  # idle workers reclaimed; none left behind by deleted functions
         # What `asyncapi local status` shows: limits, warm workers, pollers per mapping.
