@@ -6,13 +6,13 @@ import json
 import statistics
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass, field
+from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
+from . import http_keepalive
 from .errors import (
     EXIT_AWS,
     EXIT_JOB_FAILED,
@@ -74,19 +74,16 @@ SESSION_HEADERS: dict[str, str] = {}
 
 
 def http(method: str, url: str, payload: Any = None, timeout: float = 30.0) -> HttpAnswer:
+    """One request on this thread's kept-alive connection to the URL's origin (http_keepalive)."""
     data = json.dumps(payload).encode("utf-8") if payload is not None else None
-    request = urllib.request.Request(
-        url, data=data, method=method, headers={"Content-Type": "application/json", **SESSION_HEADERS}
-    )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            raw, status, headers = response.read(), response.status, dict(response.headers.items())
-    except urllib.error.HTTPError as exc:
-        raw, status, headers = exc.read(), exc.code, dict(exc.headers.items())
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
+        answer = http_keepalive.request(
+            method, url, data, {"Content-Type": "application/json", **SESSION_HEADERS}, timeout
+        )
+    except (OSError, HTTPException, ValueError) as exc:  # ValueError: a malformed URL
         # The endpoint, not the user's input: exit 3 like any unreachable endpoint.
-        raise EndpointError(f"cannot reach {url}: {reason}") from None
+        raise EndpointError(f"cannot reach {url}: {exc}") from None
+    raw, status, headers = answer.body, answer.status, dict(answer.headers)
     try:
         body = json.loads(raw.decode("utf-8")) if raw else None
     except ValueError:

@@ -5,9 +5,9 @@ Usage:
   python bench/load.py --throughput [--jobs 500] [--concurrency 50] [--backlog 1000]
 
 --throughput (issue 13): zero-work jobs; reports completed jobs/s (from the jobs' own createdAt /
-completedAt) beside the anchor measured in the same run, a plain moto server's SendMessage rate at
-concurrency 20; then the same with a backlog (the mapping disabled while `--backlog` jobs queue up,
-then enabled: the drain rate must not drop).
+completedAt) beside the anchor measured in the same run, before and after the pipeline, a plain moto
+server's SendMessage rate at concurrency 20; then the same with a backlog (the mapping disabled while
+`--backlog` jobs queue up, then enabled: the drain rate must not drop).
 """
 
 from __future__ import annotations
@@ -240,9 +240,14 @@ def throughput(stack: Any, jobs: int, concurrency: int, backlog: int) -> int:
     after = cpu_seconds()  # before the bench's own table scans below
     wait_completed(stack, ids)
     rate, done = completion_rate(stack, ids)
-    print(f"anchor: plain moto server SendMessage at concurrency 20: {anchor:.0f} msg/s")
+    # This machine's speed drifts by a third within minutes (the anchor alone measured 45-85 msg/s in one
+    # hour): the anchor again right after the pipeline, and the pipeline against both.
+    anchor_after = moto_send_rate()
+    print(f"anchor: plain moto server SendMessage at concurrency 20: {anchor:.0f} msg/s before the "
+          f"pipeline, {anchor_after:.0f} msg/s after")  # fmt: skip
     print(f"pipeline: {done} zero-work jobs at concurrency {concurrency}: {rate:.0f} completed jobs/s "
-          f"({rate / anchor:.2f}x the anchor); submits {jobs / submitted:.0f}/s; "
+          f"({rate / anchor:.2f}x the anchor before, {rate / anchor_after:.2f}x after); "
+          f"submits {jobs / submitted:.0f}/s; "
           f"p50 createdAt->completedAt {latency_p50(stack, ids) * 1000:.0f} ms; "
           f"{redelivered(stack, ids)} redelivered")  # fmt: skip
     if before and after:

@@ -22,7 +22,7 @@ from asyncapi_cli import ops
 from asyncapi_cli.aws import botocore_session
 from asyncapi_cli.engine import SilentReporter
 from asyncapi_cli.local import moto_atomic
-from asyncapi_cli.local.moto_patches import snapshot_iam_role_listing
+from asyncapi_cli.local.moto_patches import snapshot_iam_role_listing, snapshot_logs_listing
 from asyncapi_cli.local.moto_routing import remember_routing
 from asyncapi_cli.retry import Pacer
 
@@ -32,8 +32,10 @@ ACCOUNT = "123456789012"
 
 # In-process moto stands in for AWS here, and the engine runs units on threads: moto's IAM failed a
 # role lookup while another thread created a role ("dictionary changed size during iteration"),
-# which AWS never does. The embedded AWS applies the same patch (moto_patches.apply()).
+# which AWS never does, and its CloudWatch Logs a log group listing while another thread created one.
+# The embedded AWS applies the same patches (moto_patches.apply()).
 snapshot_iam_role_listing()
+snapshot_logs_listing()
 # DynamoDB writes and S3 object operations are atomic; moto's were not (moto_atomic.py): the handlers'
 # threads, run in-process, lost one of two concurrent ADDs to a set, and read an S3 object being replaced.
 moto_atomic.apply()

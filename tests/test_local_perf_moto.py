@@ -182,6 +182,35 @@ def test_a_role_created_while_roles_are_listed_does_not_break_the_listing(mocked
     assert backend.get_role("third").name == "third"
 
 
+def test_a_log_group_created_while_log_groups_are_listed_does_not_break_the_listing(mocked_aws: None) -> None:
+    """The engine's units create log groups on threads while another unit describes its own; moto's
+    listing iterated its dict live and failed ("dictionary changed size during iteration", seen in the
+    interruption matrix). The patched dicts iterate over a snapshot."""
+    from moto.logs.models import logs_backends
+
+    moto_patches.snapshot_logs_listing()
+    logs = boto3.client("logs", region_name=REGION)
+    logs.create_log_group(logGroupName="/first")
+    logs.create_log_stream(logGroupName="/first", logStreamName="a")
+    backend = logs_backends[ACCOUNT][REGION]
+    for live, create in (
+        (backend.groups, lambda: logs.create_log_group(logGroupName="/second")),
+        (
+            backend.groups["/first"].streams,
+            lambda: logs.create_log_stream(logGroupName="/first", logStreamName="b"),
+        ),
+    ):
+        listing = iter(live.items())
+        next(listing)
+        create()  # as another thread would, mid-listing
+        assert list(listing) == []  # the snapshot ends where it was taken
+        assert len(live) == 2 and isinstance(live, moto_patches.SnapshotDict)
+    names = [group["logGroupName"] for group in logs.describe_log_groups()["logGroups"]]
+    assert names == ["/first", "/second"]
+    streams = logs.describe_log_streams(logGroupName="/first")["logStreams"]
+    assert [stream["logStreamName"] for stream in streams] == ["a", "b"]
+
+
 def test_the_remembered_backend_for_a_host_is_moto_own_choice() -> None:
     """moto_routing: the server's dispatcher answers each host as moto would (service
     hosts of every region form, S3's virtual hosts, moto's own API, and hosts it does not know)."""

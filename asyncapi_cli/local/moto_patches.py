@@ -23,7 +23,8 @@
    tags) and points it at the new deployment, as API Gateway does; moto replaced the stage with a
    fresh one, so a redeploy silently dropped the stage's settings (keep_stage_on_redeploy).
 5. IAM role lookups iterate over a snapshot: moto's failed when another thread created a role
-   meanwhile (snapshot_iam_role_listing).
+   meanwhile (snapshot_iam_role_listing); so do CloudWatch Logs' listings of groups and streams
+   (snapshot_logs_listing).
 6. How moto routes a request to its backend is remembered, not worked out again per request
    (moto_routing.py).
 6b. JSON-protocol requests are parsed by a walk worked out once per input shape (moto_json_requests.py)
@@ -213,6 +214,47 @@ def snapshot_iam_role_listing() -> None:
     IAMBackend.get_roles = get_roles  # type: ignore[assignment,method-assign]
 
 
+class SnapshotDict(dict):  # type: ignore[type-arg]
+    """A dict whose iteration runs over a copy, taken in one step (a C-level copy, under the GIL): an entry
+    added or removed by another thread meanwhile cannot break it. items()/keys()/values() are lists."""
+
+    def __iter__(self) -> Any:
+        return iter(list(dict.keys(self)))
+
+    def keys(self) -> Any:
+        return list(dict.keys(self))
+
+    def values(self) -> Any:
+        return list(dict.values(self))
+
+    def items(self) -> Any:
+        return list(dict.items(self))
+
+
+def snapshot_logs_listing() -> None:
+    """moto's CloudWatch Logs lists log groups and a group's streams by iterating its dicts, live: a
+    CreateLogGroup or CreateLogStream on another thread meanwhile (the engine creates log groups while
+    another unit looks its own up; the embedded AWS's sink creates streams while `logs` lists them)
+    failed the listing with "dictionary changed size during iteration" (seen in the interruption
+    matrix). AWS has no such failure. The backends' dicts iterate over a snapshot. Idempotent."""
+    from moto.logs.models import LogGroup, LogsBackend
+
+    for cls, attribute in ((LogsBackend, "groups"), (LogGroup, "streams")):
+        name = f"{cls.__name__}.__init__"
+        if name in originals:
+            continue
+        init = cls.__init__
+
+        def snapshotting(
+            self: Any, *args: Any, _init: Any = init, _attribute: str = attribute, **kwargs: Any
+        ) -> None:
+            _init(self, *args, **kwargs)
+            setattr(self, _attribute, SnapshotDict(getattr(self, _attribute)))
+
+        originals[name] = init
+        cls.__init__ = snapshotting  # type: ignore[method-assign]
+
+
 def keep_stage_on_redeploy() -> None:
     """CreateDeployment with the name of an existing stage updates that stage's deployment and
     variables and keeps everything else ("stageName: The name of the Stage resource for the Deployment
@@ -268,6 +310,7 @@ def apply() -> None:
         allow_stream_reenable()
         keep_stage_on_redeploy()
         snapshot_iam_role_listing()
+        snapshot_logs_listing()
         moto_atomic.apply()
         moto_routing.remember_routing()
 
