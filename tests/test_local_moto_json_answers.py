@@ -15,7 +15,7 @@ from moto.core.serialize import JSONSerializer
 
 from asyncapi_cli.local import moto_json_answers, moto_patches
 
-from .test_local_perf_moto_dynamodb import new_table
+from .test_local_perf_moto_dynamodb import EVERY_TYPE, new_table
 
 REGION = "us-east-1"
 
@@ -45,20 +45,8 @@ def compared(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any
 
 def test_answers_are_motos_own(compared: dict[str, Any]) -> None:
     dynamodb = new_table("t", key="k")
-    every_type = {
-        "k": {"S": "a"},
-        "n": {"N": "1.5"},
-        "b": {"B": b"\x00\x01"},
-        "ss": {"SS": ["x", "y"]},
-        "ns": {"NS": ["1", "2"]},
-        "bs": {"BS": [b"\x02"]},
-        "m": {"M": {"inner": {"S": "v"}, "list": {"L": [{"N": "1"}, {"NULL": True}, {"BOOL": False}]}}},
-        "empty": {"M": {}},
-        "null": {"NULL": True},
-        "bool": {"BOOL": True},
-    }
     plain = {"k": {"S": "p"}, "status": {"S": "queued"}, "m": {"M": {"x": {"L": [{"S": "1"}]}}}}
-    dynamodb.put_item(TableName="t", Item=every_type)
+    dynamodb.put_item(TableName="t", Item=EVERY_TYPE)
     dynamodb.put_item(TableName="t", Item=plain)
     dynamodb.get_item(TableName="t", Key={"k": {"S": "a"}})
     dynamodb.get_item(TableName="t", Key={"k": {"S": "p"}}, ReturnConsumedCapacity="TOTAL")

@@ -18,7 +18,7 @@ from moto.core.parse import UNDEFINED, JSONParser
 
 from asyncapi_cli.local import moto_json_requests, moto_patches
 
-from .test_local_perf_moto_dynamodb import new_table
+from .test_local_perf_moto_dynamodb import EVERY_TYPE, new_table
 
 REGION = "us-east-1"
 
@@ -54,18 +54,7 @@ def compared(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any
 
 def test_requests_are_parsed_as_moto_parses_them(compared: dict[str, Any]) -> None:
     dynamodb = new_table("t", key="k")
-    every_type = {
-        "k": {"S": "a"},
-        "n": {"N": "1.5"},
-        "b": {"B": b"\x00\x01"},
-        "ss": {"SS": ["x", "y"]},
-        "ns": {"NS": ["1", "2"]},
-        "bs": {"BS": [b"\x02", b"\x03"]},
-        "m": {"M": {"inner": {"B": b"\xff"}, "list": {"L": [{"N": "1"}, {"NULL": True}, {"M": {}}]}}},
-        "null": {"NULL": True},
-        "bool": {"BOOL": False},
-    }
-    dynamodb.put_item(TableName="t", Item=every_type)
+    dynamodb.put_item(TableName="t", Item=EVERY_TYPE)
     dynamodb.update_item(
         TableName="t",
         Key={"k": {"S": "a"}},

@@ -76,6 +76,29 @@ CASES: list[tuple[str, dict[str, str], dict[str, Any], str | None]] = [
 ]
 
 
+# An item with every DynamoDB attribute type, nested and empty ones included, keyed by "k" (the JSON
+# parser's and serializer's tests compare what moto's own code makes of it).
+EVERY_TYPE: dict[str, Any] = {
+    "k": {"S": "a"},
+    "n": {"N": "1.5"},
+    "b": {"B": b"\x00\x01"},
+    "ss": {"SS": ["x", "y"]},
+    "ns": {"NS": ["1", "2"]},
+    "bs": {"BS": [b"\x02", b"\x03"]},
+    "m": {
+        "M": {
+            "inner": {"B": b"\xff"},
+            "text": {"S": "v"},
+            "list": {"L": [{"N": "1"}, {"NULL": True}, {"M": {}}, {"BOOL": False}]},
+        }
+    },
+    "empty": {"M": {}},
+    "null": {"NULL": True},
+    "bool": {"BOOL": True},
+    "off": {"BOOL": False},
+}
+
+
 def new_table(name: str, key: str = "jobId") -> Any:
     """A DynamoDB client and a new on-demand table keyed by `key` (a string)."""
     dynamodb = boto3.client("dynamodb", region_name=REGION)
