@@ -67,10 +67,10 @@ def request(method: str, url: str, body: bytes | None, headers: dict[str, str], 
     when the endpoint cannot be reached or answers no HTTP."""
     for _ in range(MAX_REDIRECTS + 1):
         answer = _one(method, url, body, headers, timeout)
-        location = dict((k.lower(), v) for k, v in answer.headers).get("location")
         safe = method in ("GET", "HEAD")
         follow = answer.status in (301, 302, 303) or (answer.status in (307, 308) and safe)
-        if not (follow and location):
+        location = next((v for k, v in answer.headers if k.lower() == "location"), None) if follow else None
+        if not location:
             return answer
         url = urllib.parse.urljoin(url, location)
         method = "HEAD" if method == "HEAD" else "GET"
