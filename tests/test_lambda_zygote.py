@@ -159,3 +159,44 @@ def test_a_zygote_not_ready_in_time_is_given_up_and_workers_are_new_interpreters
     assert result.ok, result
     assert lambda_runtime._zygote is None
     assert result.payload["ppid"] == os.getpid()  # a new interpreter, started by the runtime
+
+
+def test_a_prepared_function_is_unpacked_and_its_zygote_started_before_its_first_invocation(
+    runtime: tuple[LambdaRuntime, dict[str, Any]], tmp_path: Path
+) -> None:
+    """prepare() (called when a function is created): the code is unpacked and the zygote started in the
+    background, and the first invocation forks from that zygote and runs from that directory."""
+    lambda_runtime, specs = runtime
+    specs["fn"] = make_spec("fn", source=SOURCE)
+    lambda_runtime.prepare("123456789012", "us-east-1", "fn")
+    code_root = tmp_path / "code"
+
+    def prepared() -> bool:
+        zygote = lambda_runtime._zygote
+        return zygote is not None and zygote.alive and code_root.is_dir() and any(code_root.iterdir())
+
+    wait_until(prepared, pacer=Pacer(), what="the prepared function", timeout=60)
+    zygote = lambda_runtime._zygote
+    assert zygote is not None
+    (unpacked,) = list(code_root.iterdir())
+    result = invoke(lambda_runtime, "fn", {})
+    assert result.ok, result
+    assert result.payload["ppid"] == zygote._process.pid and lambda_runtime._zygote is zygote
+    assert result.payload["task_root"] == str(unpacked)
+
+
+def test_concurrent_first_invocations_unpack_the_code_once(
+    runtime: tuple[LambdaRuntime, dict[str, Any]], tmp_path: Path
+) -> None:
+    """Four environments starting at once (a mapping's first batches) share one unpacked copy; each
+    used to unpack its own and leave the losers' staging directories behind."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    lambda_runtime, specs = runtime
+    specs["fn"] = make_spec("fn", source=SOURCE)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: invoke(lambda_runtime, "fn", {"sleep": 0.5}), range(4)))
+    assert all(result.ok for result in results), results
+    assert len({result.payload["pid"] for result in results}) == 4  # four environments
+    (unpacked,) = list((tmp_path / "code").iterdir())
+    assert {result.payload["task_root"] for result in results} == {str(unpacked)}

@@ -342,3 +342,44 @@ def test_operation_routers_are_built_one_at_a_time(monkeypatch: pytest.MonkeyPat
     second.join(10)
     assert most_inside[0] == 1 and len(built) == 1
     assert got == [built[0], built[0]]
+
+
+def test_create_function_and_update_function_code_tell_the_code_watchers(mocked_aws: None) -> None:
+    """watch_function_code: the embedded AWS's Lambda runtime prepares a function's code when it is
+    created or its code replaced (issue 13); a watcher that fails does not fail the call, and one that
+    stopped watching hears nothing more."""
+    import io
+    import json
+    import zipfile
+
+    told: list[tuple[str, str, str]] = []
+
+    def failing(account: str, region: str, name: str) -> None:
+        raise RuntimeError("a watcher's own failure")
+
+    stops = [moto_patches.watch_function_code(failing), moto_patches.watch_function_code(
+        lambda account, region, name: told.append((account, region, name)))]  # fmt: skip
+    try:
+        trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                                "Action": "sts:AssumeRole"}]}  # fmt: skip
+        role = boto3.client("iam", region_name=REGION).create_role(
+            RoleName="runner", AssumeRolePolicyDocument=json.dumps(trust)
+        )["Role"]["Arn"]
+        archive = io.BytesIO()
+        with zipfile.ZipFile(archive, "w") as package:
+            package.writestr("fn.py", "def handler(event, context):\n    return 1\n")
+        lam = boto3.client("lambda", region_name=REGION)
+        lam.create_function(FunctionName="fn", Runtime="python3.12", Role=role, Handler="fn.handler",
+                            Code={"ZipFile": archive.getvalue()})  # fmt: skip
+        assert told == [(ACCOUNT, REGION, "fn")]
+        lam.update_function_code(FunctionName="fn", ZipFile=archive.getvalue())
+        assert told == [(ACCOUNT, REGION, "fn")] * 2
+        with pytest.raises(ClientError):  # a call that fails tells nobody
+            lam.update_function_code(FunctionName="missing", ZipFile=archive.getvalue())
+        for stop in stops:
+            stop()
+        lam.update_function_code(FunctionName="fn", ZipFile=archive.getvalue())
+        assert len(told) == 2
+    finally:
+        for stop in stops:
+            stop()

@@ -33,17 +33,22 @@
     the same draws (moto_request_ids.py).
 7. What AWS applies atomically and moto does in several steps runs one at a time: DynamoDB writes, S3
    object operations (moto_atomic.py).
+8. CreateFunction and UpdateFunctionCode tell the Lambda runtime, which prepares the code then
+   (watch_function_code, installed by the server with its runtime).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 _applied = False
 _lock = threading.Lock()
+_watch_lock = threading.Lock()
 originals: dict[str, Any] = {}  # what each patch replaced (tests compare against it)
 
 
@@ -253,6 +258,54 @@ def snapshot_logs_listing() -> None:
 
         originals[name] = init
         cls.__init__ = snapshotting  # type: ignore[method-assign]
+
+
+CodeWatcher = Callable[[str, str, str], None]
+_code_watchers: list[CodeWatcher] = []
+
+
+def watch_function_code(watcher: CodeWatcher) -> Callable[[], None]:
+    """watcher(account, region, function name or ARN) after each successful CreateFunction and
+    UpdateFunctionCode: the Lambda runtime unpacks the code and starts its worker zygote then, not
+    inside the first invocation (issue 13). A watcher's failure never fails the call. Returns what
+    stops the watching."""
+    from moto.awslambda.models import LambdaBackend
+
+    def unwatch() -> None:
+        with _watch_lock:
+            if watcher in _code_watchers:
+                _code_watchers.remove(watcher)
+
+    with _watch_lock:
+        if watcher not in _code_watchers:
+            _code_watchers.append(watcher)
+        if "LambdaBackend.create_function" in originals:
+            return unwatch
+        create, update = LambdaBackend.create_function, LambdaBackend.update_function_code
+
+        def create_function(self: Any, spec: dict[str, Any]) -> Any:
+            function = create(self, spec)
+            _tell_code_watchers(self.account_id, self.region_name, function.function_name)
+            return function
+
+        def update_function_code(self: Any, function_name: str, qualifier: Any, body: dict[str, Any]) -> Any:
+            answer = update(self, function_name, qualifier, body)
+            _tell_code_watchers(self.account_id, self.region_name, function_name)
+            return answer
+
+        originals["LambdaBackend.create_function"] = create
+        originals["LambdaBackend.update_function_code"] = update
+        LambdaBackend.create_function = create_function  # type: ignore[method-assign]
+        LambdaBackend.update_function_code = update_function_code  # type: ignore[method-assign]
+    return unwatch
+
+
+def _tell_code_watchers(account: str, region: str, name: str) -> None:
+    for watcher in list(_code_watchers):
+        try:
+            watcher(account, region, name)
+        except Exception as exc:  # the function is saved; what the watcher prepares is done again later
+            logging.getLogger("asyncapi.local").warning("watching function %s: %s", name, exc)
 
 
 def keep_stage_on_redeploy() -> None:

@@ -64,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         # Each function runs with its execution role's temporary credentials (IAM enforced).
         credentials=lambda spec: iam_policy.role_credentials(spec.account, spec.region, spec.role, spec.name),
     )
+    # A function's code is unpacked, and the zygote its workers fork from started, when it is created.
+    moto_patches.watch_function_code(runtime.prepare)
     gateway_server = make_server(Gateway(runtime.invoke, endpoint), port=args.gateway_port)
     threading.Thread(target=gateway_server.serve_forever, daemon=True, name="gateway").start()
     gateway_url = f"http://127.0.0.1:{gateway_server.server_address[1]}"
