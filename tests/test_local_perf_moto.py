@@ -344,14 +344,36 @@ def test_operation_routers_are_built_one_at_a_time(monkeypatch: pytest.MonkeyPat
     assert got == [built[0], built[0]]
 
 
+def function_zip(source: str = "def handler(event, context):\n    return 1\n") -> bytes:
+    import io
+    import zipfile
+
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as package:
+        package.writestr("fn.py", source)
+    return archive.getvalue()
+
+
+def create_function(name: str, code: bytes) -> Any:
+    import json
+
+    trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole"}]}  # fmt: skip
+    iam = boto3.client("iam", region_name=REGION)
+    try:
+        role = iam.get_role(RoleName="runner")["Role"]["Arn"]
+    except ClientError:
+        role = iam.create_role(RoleName="runner", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    lam = boto3.client("lambda", region_name=REGION)
+    lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="fn.handler",
+                        Code={"ZipFile": code})  # fmt: skip
+    return lam
+
+
 def test_create_function_and_update_function_code_tell_the_code_watchers(mocked_aws: None) -> None:
     """watch_function_code: the embedded AWS's Lambda runtime prepares a function's code when it is
     created or its code replaced (issue 13); a watcher that fails does not fail the call, and one that
     stopped watching hears nothing more."""
-    import io
-    import json
-    import zipfile
-
     told: list[tuple[str, str, str]] = []
 
     def failing(account: str, region: str, name: str) -> None:
@@ -360,26 +382,47 @@ def test_create_function_and_update_function_code_tell_the_code_watchers(mocked_
     stops = [moto_patches.watch_function_code(failing), moto_patches.watch_function_code(
         lambda account, region, name: told.append((account, region, name)))]  # fmt: skip
     try:
-        trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                                "Action": "sts:AssumeRole"}]}  # fmt: skip
-        role = boto3.client("iam", region_name=REGION).create_role(
-            RoleName="runner", AssumeRolePolicyDocument=json.dumps(trust)
-        )["Role"]["Arn"]
-        archive = io.BytesIO()
-        with zipfile.ZipFile(archive, "w") as package:
-            package.writestr("fn.py", "def handler(event, context):\n    return 1\n")
-        lam = boto3.client("lambda", region_name=REGION)
-        lam.create_function(FunctionName="fn", Runtime="python3.12", Role=role, Handler="fn.handler",
-                            Code={"ZipFile": archive.getvalue()})  # fmt: skip
+        lam = create_function("fn", function_zip())
         assert told == [(ACCOUNT, REGION, "fn")]
-        lam.update_function_code(FunctionName="fn", ZipFile=archive.getvalue())
+        lam.update_function_code(FunctionName="fn", ZipFile=function_zip())
         assert told == [(ACCOUNT, REGION, "fn")] * 2
         with pytest.raises(ClientError):  # a call that fails tells nobody
-            lam.update_function_code(FunctionName="missing", ZipFile=archive.getvalue())
+            lam.update_function_code(FunctionName="missing", ZipFile=function_zip())
         for stop in stops:
             stop()
-        lam.update_function_code(FunctionName="fn", ZipFile=archive.getvalue())
+        lam.update_function_code(FunctionName="fn", ZipFile=function_zip())
         assert len(told) == 2
     finally:
         for stop in stops:
             stop()
+
+
+def test_a_function_code_is_hashed_once_per_code_not_per_invocation(
+    mocked_aws: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """lookup_function (every invocation): the code's digest is computed when the code is new and kept
+    beside it; new code gets its own."""
+    import hashlib
+    import types
+
+    from asyncapi_cli.local import lambda_runtime
+
+    hashed: list[int] = []
+    real_sha256 = hashlib.sha256
+
+    def sha256(data: bytes = b"") -> Any:
+        hashed.append(len(data))
+        return real_sha256(data)
+
+    first, second = function_zip(), function_zip("def handler(event, context):\n    return 2\n")
+    lam = create_function("fn", first)
+    # Counted where lookup_function hashes (moto computes CodeSha256 with hashlib too).
+    monkeypatch.setattr(lambda_runtime, "hashlib", types.SimpleNamespace(sha256=sha256))
+    specs = [lambda_runtime.lookup_function(ACCOUNT, REGION, "fn") for _ in range(3)]
+    assert all(spec is not None and spec.digest == real_sha256(first).hexdigest() for spec in specs)
+    assert hashed == [len(first)]  # once, not per lookup
+    lam.update_function_code(FunctionName="fn", ZipFile=second)
+    spec = lambda_runtime.lookup_function(ACCOUNT, REGION, "fn")
+    assert spec is not None and spec.digest == real_sha256(second).hexdigest()
+    assert hashed == [len(first), len(second)]
+    assert specs[0].key != spec.key  # new code: new environments

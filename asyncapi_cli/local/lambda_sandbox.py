@@ -44,10 +44,16 @@ class FunctionSpec:
     role: str = ""
     runtime: str = "python3.12"
     reserved_concurrency: int | None = field(default=None, compare=False)
+    code_digest: str = field(default="", compare=False)  # sha256 of code, when the caller knows it
+
+    @property
+    def digest(self) -> str:
+        """The code's sha256 (hex)."""
+        return self.code_digest or hashlib.sha256(self.code).hexdigest()
 
     @property
     def key(self) -> str:
-        digest = hashlib.sha256(self.code)
+        digest = hashlib.sha256(self.digest.encode())
         digest.update(
             json.dumps(
                 [self.handler, self.timeout, self.memory, self.environment, self.role, self.runtime],
