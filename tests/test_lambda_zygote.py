@@ -28,6 +28,7 @@ def handler(event, context):
         "pid": os.getpid(), "ppid": os.getppid(), "cwd": os.getcwd(), "path0": sys.path[0],
         "boto3": boto3.__file__, "zone": time.strftime("%Z"), "argv0": os.path.basename(sys.argv[0]),
         "task_root": os.environ["LAMBDA_TASK_ROOT"], "secret": os.environ.get("ZYGOTE_TEST_SECRET"),
+        "niceness": os.nice(0),
     }
 """
 
@@ -75,6 +76,7 @@ def test_a_forked_worker_is_the_sandbox_a_new_interpreter_would_be(
     assert found["cwd"] == found["path0"] == found["task_root"]
     assert found["zone"] == "UTC" and found["argv0"] == "lambda_worker.py"
     assert found["secret"] is None
+    assert found["niceness"] == below_the_runtime()
     assert "boto3" in zygote.preloaded and found["boto3"].endswith(os.path.join("boto3", "__init__.py"))
     # A timed-out worker is killed and reaped; the next invocation gets a new one.
     specs["fn"] = make_spec("fn", source=SOURCE, timeout=1.0)
@@ -99,6 +101,14 @@ def test_a_function_that_brings_its_own_boto3_gets_a_new_interpreter(
     assert result.ok, result
     assert result.payload["boto3"] == os.path.join(result.payload["task_root"], "boto3", "__init__.py")
     assert result.payload["ppid"] == os.getpid()  # a new interpreter, started by the runtime
+    assert result.payload["niceness"] == below_the_runtime()
+
+
+def below_the_runtime() -> int:
+    """A worker's niceness: lambda_worker.WORKER_NICENESS above this process's, at most 19 (Linux)."""
+    from asyncapi_cli.local.lambda_worker import WORKER_NICENESS
+
+    return min(19, os.nice(0) + WORKER_NICENESS)
 
 
 def test_workers_die_with_the_zygote_and_a_new_zygote_serves_the_next(

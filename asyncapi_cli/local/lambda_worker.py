@@ -137,7 +137,24 @@ def _error_line(error_type: str, message: str) -> str:
     return f"[ERROR] {error_type}: {message}\n"
 
 
+# Workers run below the embedded AWS's own priority (`nice`, relative to the runtime). The services
+# they call (SQS, DynamoDB, S3, the gateway) are one Python process that every worker and client waits
+# on; on AWS a function's CPU never slows them. With the workers at the same priority, that process
+# waited for a core while they ran, and was busy ~77% of the time in a backlog's drain with the rest of
+# the machine idle; at +10, 85-90% and 16% more jobs a second (issue 13, bench/README.md, session 12).
+# A worker still gets any core nothing else wants.
+WORKER_NICENESS = 10
+
+
+def _lower_priority() -> None:
+    try:
+        os.nice(WORKER_NICENESS)
+    except (AttributeError, OSError):  # no nice() here (Windows): the same priority, as before
+        pass
+
+
 def main() -> None:
+    _lower_priority()
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # the handler's stdout goes to the log, like its stderr
     sys.stdout = sys.stderr
