@@ -195,6 +195,20 @@ def test_a_prepared_function_is_unpacked_and_its_zygote_started_before_its_first
     assert result.payload["task_root"] == str(unpacked)
 
 
+# Each invocation waits until `count` of them are running at once (a file each in `dir`), so the four
+# are in four environments however slowly the machine starts them.
+RENDEZVOUS_SOURCE = """
+import os, time
+def handler(event, context):
+    open(os.path.join(event["dir"], str(os.getpid())), "w").close()
+    deadline = time.monotonic() + 30
+    while len(os.listdir(event["dir"])) < event["count"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    met = len(os.listdir(event["dir"]))
+    return {"pid": os.getpid(), "task_root": os.environ["LAMBDA_TASK_ROOT"], "met": met}
+"""
+
+
 def test_concurrent_first_invocations_unpack_the_code_once(
     runtime: tuple[LambdaRuntime, dict[str, Any]], tmp_path: Path
 ) -> None:
@@ -203,10 +217,14 @@ def test_concurrent_first_invocations_unpack_the_code_once(
     from concurrent.futures import ThreadPoolExecutor
 
     lambda_runtime, specs = runtime
-    specs["fn"] = make_spec("fn", source=SOURCE)
+    specs["fn"] = make_spec("fn", source=RENDEZVOUS_SOURCE, timeout=60.0)
+    meeting = tmp_path / "meeting"
+    meeting.mkdir()
+    event = {"dir": str(meeting), "count": 4}
     with ThreadPoolExecutor(4) as pool:
-        results = list(pool.map(lambda _: invoke(lambda_runtime, "fn", {"sleep": 0.5}), range(4)))
+        results = list(pool.map(lambda _: invoke(lambda_runtime, "fn", event), range(4)))
     assert all(result.ok for result in results), results
-    assert len({result.payload["pid"] for result in results}) == 4  # four environments
+    assert [result.payload["met"] for result in results] == [4] * 4  # all four ran at once
+    assert len({result.payload["pid"] for result in results}) == 4
     (unpacked,) = list((tmp_path / "code").iterdir())
     assert {result.payload["task_root"] for result in results} == {str(unpacked)}
