@@ -15,6 +15,9 @@ from botocore.exceptions import ClientError
 
 from asyncapi_cli.local import moto_patches, moto_routing
 
+from .fidelity_apigw import LAMBDA_TRUST
+from .test_fidelity_lambda import function_zip
+
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
@@ -344,26 +347,19 @@ def test_operation_routers_are_built_one_at_a_time(monkeypatch: pytest.MonkeyPat
     assert got == [built[0], built[0]]
 
 
-def function_zip(source: str = "def handler(event, context):\n    return 1\n") -> bytes:
-    import io
-    import zipfile
-
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as package:
-        package.writestr("fn.py", source)
-    return archive.getvalue()
+FN_SOURCE = "def handler(event, context):\n    return 1\n"
 
 
 def create_function(name: str, code: bytes) -> Any:
     import json
 
-    trust = {"Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                            "Action": "sts:AssumeRole"}]}  # fmt: skip
     iam = boto3.client("iam", region_name=REGION)
     try:
         role = iam.get_role(RoleName="runner")["Role"]["Arn"]
     except ClientError:
-        role = iam.create_role(RoleName="runner", AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+        role = iam.create_role(RoleName="runner", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST))["Role"][
+            "Arn"
+        ]
     lam = boto3.client("lambda", region_name=REGION)
     lam.create_function(FunctionName=name, Runtime="python3.12", Role=role, Handler="fn.handler",
                         Code={"ZipFile": code})  # fmt: skip
@@ -382,15 +378,15 @@ def test_create_function_and_update_function_code_tell_the_code_watchers(mocked_
     stops = [moto_patches.watch_function_code(failing), moto_patches.watch_function_code(
         lambda account, region, name: told.append((account, region, name)))]  # fmt: skip
     try:
-        lam = create_function("fn", function_zip())
+        lam = create_function("fn", function_zip(FN_SOURCE))
         assert told == [(ACCOUNT, REGION, "fn")]
-        lam.update_function_code(FunctionName="fn", ZipFile=function_zip())
+        lam.update_function_code(FunctionName="fn", ZipFile=function_zip(FN_SOURCE))
         assert told == [(ACCOUNT, REGION, "fn")] * 2
         with pytest.raises(ClientError):  # a call that fails tells nobody
-            lam.update_function_code(FunctionName="missing", ZipFile=function_zip())
+            lam.update_function_code(FunctionName="missing", ZipFile=function_zip(FN_SOURCE))
         for stop in stops:
             stop()
-        lam.update_function_code(FunctionName="fn", ZipFile=function_zip())
+        lam.update_function_code(FunctionName="fn", ZipFile=function_zip(FN_SOURCE))
         assert len(told) == 2
     finally:
         for stop in stops:
@@ -414,7 +410,7 @@ def test_a_function_code_is_hashed_once_per_code_not_per_invocation(
         hashed.append(len(data))
         return real_sha256(data)
 
-    first, second = function_zip(), function_zip("def handler(event, context):\n    return 2\n")
+    first, second = function_zip(FN_SOURCE), function_zip("def handler(event, context):\n    return 2\n")
     lam = create_function("fn", first)
     # Counted where lookup_function hashes (moto computes CodeSha256 with hashlib too).
     monkeypatch.setattr(lambda_runtime, "hashlib", types.SimpleNamespace(sha256=sha256))

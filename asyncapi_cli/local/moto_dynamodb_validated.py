@@ -102,8 +102,7 @@ def plan_of(tree: Any) -> Plan | None:
         kind = type(node)
         if kind is ast.UpdateExpressionSetAction:
             path, value = children(node, 2)
-            key = path.children[0].children[0] if type(path) is ast.UpdateExpressionPath else None
-            attribute(path)
+            _, key = attribute(path)  # its raw text: what moto's last two checks compare
             (inner,) = children(value, 1)
             if type(value) is not ast.UpdateExpressionValue:
                 raise _NotSimple

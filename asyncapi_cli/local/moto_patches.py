@@ -48,7 +48,6 @@ from typing import Any
 
 _applied = False
 _lock = threading.Lock()
-_watch_lock = threading.Lock()
 originals: dict[str, Any] = {}  # what each patch replaced (tests compare against it)
 
 
@@ -272,11 +271,11 @@ def watch_function_code(watcher: CodeWatcher) -> Callable[[], None]:
     from moto.awslambda.models import LambdaBackend
 
     def unwatch() -> None:
-        with _watch_lock:
+        with _lock:
             if watcher in _code_watchers:
                 _code_watchers.remove(watcher)
 
-    with _watch_lock:
+    with _lock:
         if watcher not in _code_watchers:
             _code_watchers.append(watcher)
         if "LambdaBackend.create_function" in originals:
