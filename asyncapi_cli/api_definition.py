@@ -20,7 +20,7 @@ JOB_SCHEMA = {
     "type": "object",
 }
 
-# Issue 14: the job id is $context.extendedRequestId made URL-safe, never $context.requestId, which a
+# The job id is $context.extendedRequestId made URL-safe, never $context.requestId, which a
 # client can set with an X-Amzn-RequestId header (AWS docs, "$context variables for data models,
 # authorizers, mapping templates, and access logging": "Clients can override this request ID").
 JOB_ID_VTL = URL_SAFE_REQUEST_ID_VTL

@@ -261,7 +261,7 @@ def up(
     _print_stack(out, stack, outcomes, "up")
     from .secure_api import account_logging_note
 
-    note = account_logging_note(outcomes)  # issue 14: an account-wide setting changed: say so
+    note = account_logging_note(outcomes)  # an account-wide setting changed: say so
     if note:
         out.raw(note)
 

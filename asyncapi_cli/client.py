@@ -223,7 +223,7 @@ def run_test_jobs(
     submit_url = stack.state.outputs.get("submit_url")
     if not submit_url or "(known" in submit_url:
         raise AsyncApiError("the stack has no deployed API yet; run 'asyncapi up' first")
-    submit_url += query  # "?priority=high" (issue 10); relative Locations still resolve
+    submit_url += query  # "?priority=high"; relative Locations still resolve
     from .secure_api import stack_api_key
 
     key = stack_api_key(stack)  # read from API Gateway now; never stored

@@ -1,4 +1,4 @@
-"""CORS for the stack's API (issue 14), as route and gateway-response data secure_api.py applies.
+"""CORS for the stack's API, as route and gateway-response data secure_api.py applies.
 
 One allowed origin (or "*"): static header values. Several: API Gateway's static values cannot echo, so
 templates set Access-Control-Allow-Origin to the request's Origin only when listed (plus Vary: Origin);

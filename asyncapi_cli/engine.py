@@ -349,7 +349,7 @@ def destroy(units: list[Unit], ctx: Context, store: StateStore, reporter: Report
             # go when their parent is deleted: nothing to do. A child retired while its parent stays
             # (a feature's second invoke permission on a base function) is deleted itself.
             action = f"deleted with {parent}"
-        elif getattr(unit, "kept_on_down", False):  # an account-wide setting (issue 14): never undone
+        elif getattr(unit, "kept_on_down", False):  # an account-wide setting: never undone
             action = "kept"
         elif recorded is not None:
             start_deletion()

@@ -193,9 +193,9 @@ class StackSettings:
     extra_tags: tuple[tuple[str, str], ...] = ()  # extra tags on every taggable resource
     work: str | None = None  # "work.py:handle" relative to the config file; None = the built-in demo work
     requirements: str | None = None  # "requirements.txt" relative to the config file
-    # --- Features (issues 10 and 11), each off by default: the base stack stays the recipe. ---
+    # --- Features, each off by default: the base stack stays the recipe. ---
     features: frozenset[str] = field(default_factory=frozenset)
-    # --- Secure API defaults (issue 14). ---
+    # --- Secure API defaults. ---
     throttle_rate_limit: float = 50.0  # steady requests per second on the stage
     throttle_burst_limit: int = 100
     auth: str = "none"  # none | api-key (usage plan with throttle and quota)

@@ -179,7 +179,7 @@ def open_stack(
     look_for_owner (`up`): look up the main queue's ownership tags while the preflight runs, for
     check_ownership (one serial call fewer before the first resource)."""
     loaded = config.apply_to(options)  # asyncapi.toml, validated before any AWS call
-    loaded.overrides.update(options.overrides)  # issue 14: up --auth/--cors-origin/--throttle-*
+    loaded.overrides.update(options.overrides)  # up --auth/--cors-origin/--throttle-*
     path = resolve_state_path(options, must_exist=not creating and not allow_missing_state)
     if path is not None:
         check_state_path(path)  # bad input stops here, before the embedded AWS or any call

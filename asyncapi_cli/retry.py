@@ -63,7 +63,7 @@ def retry_call(
     settling: the error passes by itself after a while (IAM propagation), not under our load: retry
     on a waiter's cadence measured from each attempt's start (`Pacer.settle_pause`) rather than
     backing off from AWS. A failed attempt that took long is retried almost at once, so the attempt
-    that succeeds lands at most about one attempt's duration after the error stopped (issue 13).
+    that succeeds lands at most about one attempt's duration after the error stopped.
     """
     deadline = pacer.clock() + timeout
     attempt = 0
@@ -100,7 +100,7 @@ def wait_until(
     """Poll probe until it returns something truthy: every `base` seconds (jittered 20 %) for the
     first `steady_for` seconds, then on intervals growing from `base` to about `cap`.
 
-    The interval is capped near 1 s (issue 13): with a 5 s cap the last poll landed a median 1 s,
+    The interval is capped near 1 s: with a 5 s cap the last poll landed a median 1 s,
     up to 3.5 s, after the resource was ready, once per wait on `up`'s critical path. The transient
     states `up` waits through (a function Pending, a mapping Creating, a table CREATING) last a few
     seconds: there (Context.wait) a steady ~0.5 s cadence notices their end about 0.25 s late on

@@ -1,4 +1,5 @@
-"""The CLI's side of issue 11: `asyncapi schedules`, `test-job --at/--every/--runs` and `--watch`.
+"""The CLI's side of scheduling and WebSocket status push: `asyncapi schedules`,
+`test-job --at/--every/--runs` and `--watch`.
 
 cli.py only parses options; this module talks to the stack (its API, its WebSocket URL, the
 scheduler) and renders. Job and schedule data are printed as plain text (out.raw), never as markup.

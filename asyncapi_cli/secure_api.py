@@ -1,4 +1,4 @@
-"""Secure API defaults (issue 14), as units and definitions stack.py adds with a few lines.
+"""Secure API defaults, as units and definitions stack.py adds with a few lines.
 
 - Throttling: the stage's `*/*` method settings (settings.throttle_*; see names.py for the numbers).
 - Access logs: JSON lines to /aws/apigateway/<name>-access, which `up` creates and `down` removes;

@@ -89,7 +89,7 @@ def processor_policy(ctx: Context) -> dict[str, Any]:
 def status_policy(ctx: Context) -> dict[str, Any]:
     return _policy(
         _statement(["dynamodb:GetItem"], [ctx.arn("dynamodb", f"table/{ctx.names.table}")]),
-        secure_api.status_result_statement(ctx),  # issue 14: resultUrl is signed with this role
+        secure_api.status_result_statement(ctx),  # resultUrl is signed with this role
         _log_statement(ctx, ctx.names.status_checker),
         *wiring.status_statements(ctx),
     )
@@ -185,7 +185,7 @@ def build_units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
         status_uri=status_uri,
     )
     routes = scheduling.routes(ctx, wiring.routes(ctx, routes, status_uri))
-    routes = secure_api.secure_routes(ctx, routes)  # issue 14: 503s, API keys, CORS
+    routes = secure_api.secure_routes(ctx, routes)  # secure defaults: 503s, API keys, CORS
     return [
         _queue("dlq", names.dlq, settings.dlq_visibility_timeout, ctx),
         _queue(
@@ -196,7 +196,7 @@ def build_units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
             # The main queue says which state file owns the stack (ownership.py).
             tags=ctx.owner_tags,
             RedrivePolicy=Json(
-                # issue 14: through the dead-letter recorder's inbox, which forwards to the DLQ.
+                # Through the dead-letter recorder's inbox, which forwards to the DLQ.
                 {
                     "deadLetterTargetArn": ref(secure_api.DLQ_INBOX).arn,
                     "maxReceiveCount": settings.max_receive_count,
@@ -305,7 +305,7 @@ def build_units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
                 "stageName": settings.stage,
                 "stageDescription": "asyncapi production stage",
                 "description": secure_api.stage_description(ctx),
-                **secure_api.stage_attributes(ctx),  # issue 14: throttling, access logs
+                **secure_api.stage_attributes(ctx),  # throttling, access logs
             },
             # Deploy once API Gateway may invoke the status checker: no 500s in the first seconds;
             # access logs need the account's CloudWatch role first.

@@ -3,7 +3,7 @@
 moto answers at once and every resource is ready the moment it exists. AWS is slower and settles:
 a loopback HTTP proxy (`AwsProxy`) forwards every call to moto, adds latency, and makes resources
 go through the transient states AWS documents, by rejecting calls that AWS would reject and by
-rewriting moto's JSON answers to show the state AWS would show. The figures are issue 13's model;
+rewriting moto's JSON answers to show the state AWS would show. The figures are the model's;
 the sources say that the states exist (and, where they say so, roughly how long they last):
 
 - IAM is eventually consistent: a new role is not usable by Lambda for a few seconds

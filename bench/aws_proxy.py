@@ -106,7 +106,7 @@ class AwsProxy:
 
     def _forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
         # A new connection per call: moto's server writes headers and body separately, and on a kept-alive
-        # connection Nagle plus delayed ACKs would add ~40 ms to some answers (issue 13).
+        # connection Nagle plus delayed ACKs would add ~40 ms to some answers.
         connection = http.client.HTTPConnection(*self._upstream, timeout=120)
         try:
             forwarded = {k: v for k, v in headers.items() if k.lower() not in HOP_BY_HOP}

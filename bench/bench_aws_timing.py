@@ -1,4 +1,4 @@
-"""`asyncapi up` and `down` under AWS-like timing, against the best schedule the model allows (issue 13).
+"""`asyncapi up` and `down` under AWS-like timing, against the best schedule the model allows.
 
 Runs the real CLI (separate processes, as a user would) against a moto server on 127.0.0.1 behind the
 AWS-like proxy (aws_model.py), then again behind a proxy with the same latency and no settling. For each

@@ -5,7 +5,7 @@
 Starts moto's server and the gateway in this process on 127.0.0.1, deploys a one-route REST API (a MOCK
 integration, or the SQS SendMessage integration as `asyncapi up` deploys it), then sends N sequential
 requests over one kept-alive HTTP/1.1 connection and N over a new connection each, and prints req/s
-and latency percentiles for both. Issue 13: replies on kept-alive connections used to stall ~44 ms
+and latency percentiles for both. Replies on kept-alive connections used to stall ~44 ms
 (Nagle's algorithm meeting delayed ACKs, with headers and body written separately).
 """
 

@@ -1,4 +1,4 @@
-"""The embedded AWS's CPU for each request a Lambda worker makes per job (issue 13).
+"""The embedded AWS's CPU for each request a Lambda worker makes per job.
 
     python bench/bench_moto_ops.py [--requests 400] [--threads 8]
 

@@ -4,7 +4,7 @@ Usage:
   python bench/load.py [--jobs 1000] [--concurrency 20] [--poison 5]      reconcile under failures
   python bench/load.py --throughput [--jobs 500] [--concurrency 50] [--backlog 1000]
 
---throughput (issue 13): zero-work jobs; reports completed jobs/s (from the jobs' own createdAt /
+--throughput: zero-work jobs; reports completed jobs/s (from the jobs' own createdAt /
 completedAt) beside the anchor measured in the same run, before and after the pipeline, a plain moto
 server's SendMessage rate at concurrency 20; then the same with a backlog (the mapping disabled while
 `--backlog` jobs queue up, then enabled: the drain rate must not drop).

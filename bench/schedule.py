@@ -48,7 +48,7 @@ class Schedule:
 
 ROLES = ("api_role", "processor_role", "status_role", "recorder_role")
 LOG_GROUPS = ("processor_logs", "status_logs", "recorder_logs", "access_logs")
-# Each function, its role; the dead-letter recorder (issue 14) with them.
+# Each function, its role; the dead-letter recorder with them.
 FUNCTIONS = (
     ("processor_fn", "processor_role"),
     ("status_fn", "status_role"),
@@ -151,7 +151,7 @@ def up_plan() -> list[Step]:
             "stage.settings",
             "apigateway.UpdateStage",
             after=("stage.deploy", "access_logs.create"),
-            why="throttling and access logs (issue 14): the stage and the log group must exist",
+            why="throttling and access logs: the stage and the log group must exist",
         ),
         s(
             "mapping.create",

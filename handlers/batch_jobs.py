@@ -1,4 +1,4 @@
-"""Batch jobs (issue 10): one SQS message `{"jobs": [...]}` with attributes kind=batch and batchId.
+"""Batch jobs: one SQS message `{"jobs": [...]}` with attributes kind=batch and batchId.
 
 Each item runs exactly as a single job (the processor's own process_record, so claims, conditional
 writes, retries and webhooks are the same) with job id `<batchId>-<n>` and `batchId` on its record.

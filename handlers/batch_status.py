@@ -1,4 +1,4 @@
-"""GET /batches/{batchId} (issue 10): a batch's progress, as an API Gateway Lambda proxy response.
+"""GET /batches/{batchId}: a batch's progress, as an API Gateway Lambda proxy response.
 
 Served by the status checker's function (it routes this resource here) or deployable on its own
 (lambda_handler). Reads the batch record (`jobId = "batch#<batchId>"`) and its items' records in one

@@ -43,7 +43,7 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-import webhook_outbox  # issue 10: a dead-lettered job's webhook
+import webhook_outbox  # a dead-lettered job's webhook
 from botocore.exceptions import ClientError
 from handler_shared import Clients, write_log_line
 

@@ -1,5 +1,5 @@
-"""The hooks through which the job processor and the status checker serve the optional features
-(issue 10): priorities and batch ids recorded on the job, batch messages, webhooks once a job is final.
+"""The hooks through which the job processor and the status checker serve the optional features:
+priorities and batch ids recorded on the job, batch messages, webhooks once a job is final.
 
 Everything here is inert when a feature is off: no `priority`/`batchId`/`kind` message attributes
 arrive, and without WEBHOOK_QUEUE_URL no webhook is ever enqueued.

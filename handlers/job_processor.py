@@ -23,8 +23,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
-import job_features  # issue 10 hooks: priority/batchId on the record, batch messages, webhooks
-import schedule_runs  # issue 11 hooks: a schedule's run (its envelope, scheduleId, the runs record)
+import job_features  # feature hooks: priority/batchId on the record, batch messages, webhooks
+import schedule_runs  # scheduling hooks: a schedule's run (its envelope, scheduleId, the runs record)
 from botocore.exceptions import BotoCoreError, ClientError
 from handler_shared import Clients, write_log_line
 

@@ -17,9 +17,9 @@ import time
 from decimal import Decimal
 from typing import Any
 
-import batch_status  # issue 10: GET /batches/{batchId} is served by this function too
+import batch_status  # GET /batches/{batchId} is served by this function too
 import boto3
-import job_features  # issue 10: priority, batchId and webhook fields on a job's status
+import job_features  # priority, batchId and webhook fields on a job's status
 
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 PENDING = ("processing", "retrying")
@@ -36,7 +36,7 @@ FIELDS = (
     "result",
     "error",
 )
-FIELDS += ("scheduleId",)  # issue 11: a scheduled run names its schedule
+FIELDS += ("scheduleId",)  # a scheduled run names its schedule
 _clients: dict[str, Any] = {}
 
 
@@ -95,7 +95,7 @@ def _plain(value: dict[str, Any]) -> Any:
 
 
 def allowed_origin(event: dict[str, Any]) -> str | None:
-    """Access-Control-Allow-Origin for this request (issue 14). ALLOWED_ORIGINS (comma-separated, set
+    """Access-Control-Allow-Origin for this request. ALLOWED_ORIGINS (comma-separated, set
     by `up --cors-origin`; not a secret): the request's Origin only when listed ("*" allows any);
     unset: "*", the recipe's answer."""
     configured = [o for o in os.environ.get("ALLOWED_ORIGINS", "").split(",") if o]

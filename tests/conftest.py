@@ -66,7 +66,7 @@ REPO = Path(__file__).resolve().parent.parent
 # Modules whose tests spend most of their time waiting on the embedded AWS's clocks (schedules of a
 # minute, pollers, webhook backoffs, job backlogs) rather than computing; the longest first.
 WAITING_MODULES = (
-    "test_feature11_e2e.py",
+    "test_schedules_websocket_e2e.py",
     "test_local.py",
     "test_daytwo.py",
     "test_feature_e2e.py",

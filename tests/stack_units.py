@@ -87,7 +87,7 @@ def live_inventory(name: str = "test-stack", region: str = "us-east-1") -> dict[
     tables = [t for t in _client("dynamodb", region).list_tables()["TableNames"] if t.startswith(name)]
     buckets = [b for b in _client("s3").list_buckets()["Buckets"] if b["Name"].startswith(name)]
     logs = _client("logs", region)
-    groups = [  # the functions' log groups and the stage's access log group (issue 14)
+    groups = [  # the functions' log groups and the stage's access log group
         group
         for prefix in (f"/aws/lambda/{name}", f"/aws/apigateway/{name}")
         for group in logs.describe_log_groups(logGroupNamePrefix=prefix)["logGroups"]

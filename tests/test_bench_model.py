@@ -1,4 +1,4 @@
-"""The AWS-like timing model of bench/ (issue 13): it forwards to moto, and settles as AWS documents.
+"""The AWS-like timing model of bench/: it forwards to moto, and settles as AWS documents.
 
 A manual clock makes the deadlines exact (the model's sleeps are recorded, not slept); one test runs
 the model on the real clock, 20 times faster, and waits on conditions. Sources for each behaviour

@@ -193,7 +193,7 @@ def test_down_twice_treats_not_found_as_deleted(mocked_aws: None) -> None:
     stack.store.path.write_text(saved)  # a stale state that names resources already gone
     outcomes = ops.down(ops.open_stack(stack_options(NAME), creating=False), SilentReporter())
     # The routes and stage go with their API, the invoke permission with its function (no calls);
-    # "kept": the account's API Gateway CloudWatch role setting, never undone (issue 14).
+    # "kept": the account's API Gateway CloudWatch role setting, never undone.
     assert {o.action for o in outcomes} <= {
         "absent",
         "deleted with rest_api",
@@ -206,7 +206,7 @@ def test_down_twice_treats_not_found_as_deleted(mocked_aws: None) -> None:
 # The kill matrices (below and in test_faults.py) have one case per mutating call of `up` on an empty
 # account, and of `down` after it. Their sizes are written here, for collection: counting them there
 # meant a full deploy and teardown before any test ran, while every pytest-xdist worker waited on the
-# one counting (issue 13: "two tests deploy at import time"). The next test counts for real: a stack
+# one counting. The next test counts for real: a stack
 # that makes more calls (a kill point untested) or fewer (a case that kills nothing) fails it.
 UP_CALLS = 52
 DOWN_CALLS = 23

@@ -1,4 +1,4 @@
-"""The engine's two schedules (issue 13): `up` waits only where a resource must exist, `down` follows
+"""The engine's two schedules: `up` waits only where a resource must exist, `down` follows
 AWS's deletion order only; and waiters notice readiness within about a second."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def test_up_waits_only_for_what_must_exist() -> None:
     # it unchecked (PutIntegration), so the routes do not wait for the function.
     assert waits["routes"] == ["api_role", "main_queue", "rest_api"]
     assert waits["mapping"] == ["main_queue", "processor_fn"]
-    # The stage's access logs need their log group and the account's CloudWatch role (issue 14).
+    # The stage's access logs need their log group and the account's CloudWatch role.
     assert waits["stage"] == ["access_logs", "apigw_account", "rest_api", "routes", "status_permission"]
     # A redrive policy's target must exist (CreateQueue checks deadLetterTargetArn): the main queue
     # redrives to the recorder's inbox, the inbox to the DLQ.

@@ -1,4 +1,4 @@
-"""Batch jobs (issue 10): one message, items run together, partial outcomes, reruns of failed items only.
+"""Batch jobs: one message, items run together, partial outcomes, reruns of failed items only.
 
 The POST /batches request template is rendered with the embedded gateway's Velocity engine; its form
 is sent with SendMessage to in-process moto and the received message goes to the processor from the

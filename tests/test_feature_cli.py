@@ -1,4 +1,4 @@
-"""The features' CLI bits (issue 10): `up --with`, `webhook-secret`, `test-job --batch` input errors.
+"""The features' CLI bits: `up --with`, `webhook-secret`, `test-job --batch` input errors.
 Against a moto server through the real CLI; bad input is one line on stderr and exit 2."""
 
 from __future__ import annotations

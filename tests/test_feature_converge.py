@@ -1,4 +1,4 @@
-"""Features (issue 10) converge: turning one on, off and on again creates or removes exactly its
+"""Priorities, batches and webhooks converge: turning one on, off and on again creates or removes exactly its
 resources; `down` removes every feature's resources too. In-process moto, through ops (as `up` runs).
 """
 

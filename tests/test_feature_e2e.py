@@ -1,4 +1,4 @@
-"""Issue 10's features end to end on the embedded AWS, through the CLI: one stack with all three
+"""Priorities, batches and webhooks end to end on the embedded AWS, through the CLI: one stack with all three
 features, shared by the cases (they use separate jobs and do not interfere), then `down`.
 """
 

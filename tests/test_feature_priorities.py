@@ -1,4 +1,4 @@
-"""Job priorities (issue 10): the /submit templates choose the queue from a fixed pair; anything else is 400.
+"""Job priorities: the /submit templates choose the queue from a fixed pair; anything else is 400.
 
 Templates are rendered with the embedded gateway's Velocity engine (asyncapi_cli/local/vtl.py) and a
 $context as API Gateway provides it; the rendered form is then sent, signed as API Gateway sends it,

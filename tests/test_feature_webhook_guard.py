@@ -1,4 +1,4 @@
-"""The webhook notifier's SSRF guard (issue 10): resolve, check every address, allow only global unicast.
+"""The webhook notifier's SSRF guard: resolve, check every address, allow only global unicast.
 
 Runs webhook_http from the deployment zip; no AWS and no network (the resolver is injected).
 """

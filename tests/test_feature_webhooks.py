@@ -1,4 +1,4 @@
-"""Webhooks (issue 10): the processor enqueues one delivery, the notifier signs, retries and records it.
+"""Webhooks: the processor enqueues one delivery, the notifier signs, retries and records it.
 
 Handlers run from the deployment zip against in-process moto; deliveries go to a real HTTP receiver
 on 127.0.0.1. The SQS event source is played by the test: receive, hand the record to the notifier,

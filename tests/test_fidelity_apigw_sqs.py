@@ -31,8 +31,8 @@ JSON_ID_TEMPLATE = (
     "#set($id = $input.path('$.SendMessageResponse.SendMessageResult.MessageId'))"
     '{"messageId": "$id", "requestId": "$input.path(\'$.SendMessageResponse.ResponseMetadata.RequestId\')"}'
 )
-# The recipe's original /submit templates (before issue 14), kept literally to show the forgery they
-# allowed: the job id was $context.requestId.
+# The recipe's original /submit templates (before the secure defaults), kept literally to show the
+# forgery they allowed: the job id was $context.requestId.
 REQUEST_ID_TEMPLATE = (
     "Action=SendMessage"
     "&MessageBody=$util.urlEncode($input.body)"

@@ -1,4 +1,5 @@
-"""Issue 14 in the handlers: no AWS error text on the job, pre-signed results, the dead-letter recorder.
+"""Secure defaults in the handlers: no AWS error text on the job, pre-signed results, the dead-letter
+recorder.
 
 The handlers are imported from the deployment zip, as Lambda loads them (fixtures of test_handlers).
 """
@@ -272,8 +273,9 @@ def test_through_real_queues_each_message_is_handled_once(recorder: SimpleNamesp
 def test_a_dead_lettered_job_gets_its_one_webhook(
     recorder: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Issue 10 with issue 14: a job that ends failed by dead-lettering is final like any other, so a
-    # job that asked for a callback gets its job.failed delivery, once, with the same delivery id.
+    # Webhooks with the dead-letter recorder: a job that ends failed by dead-lettering is final like
+    # any other, so a job that asked for a callback gets its job.failed delivery, once, with the same
+    # delivery id.
     webhooks_url = recorder.sqs.create_queue(QueueName="h-webhooks")["QueueUrl"]
     monkeypatch.setenv("WEBHOOK_QUEUE_URL", webhooks_url)
     hooked = inbox_record("dl-hook", {"callbackUrl": "https://example.com/hook", "n": 1})

@@ -368,7 +368,7 @@ def create_function(name: str, code: bytes) -> Any:
 
 def test_create_function_and_update_function_code_tell_the_code_watchers(mocked_aws: None) -> None:
     """watch_function_code: the embedded AWS's Lambda runtime prepares a function's code when it is
-    created or its code replaced (issue 13); a watcher that fails does not fail the call, and one that
+    created or its code replaced; a watcher that fails does not fail the call, and one that
     stopped watching hears nothing more."""
     told: list[tuple[str, str, str]] = []
 

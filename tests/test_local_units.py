@@ -189,7 +189,7 @@ def test_submit_template_renders_the_documented_sqs_form() -> None:
     import urllib.parse
 
     body = json.dumps({"t": "a&b+c%d é"}, ensure_ascii=False)
-    # The job id is extendedRequestId made URL-safe (issue 14), never the client-settable requestId.
+    # The job id is extendedRequestId made URL-safe, never the client-settable requestId.
     context = {
         "requestId": "req-1",
         "extendedRequestId": "Ab+c/D=",

@@ -1,4 +1,4 @@
-"""AWS answers moto never gives, injected through botocore's event hooks (issues 13 and 14).
+"""AWS answers moto never gives, injected through botocore's event hooks.
 
 Each fault is modelled on AWS's documented (or observed and reported) behaviour, cited beside it.
 """
@@ -227,7 +227,7 @@ class LostAnswer:
 
 def test_table_create_whose_answer_was_lost_succeeds(mocked_aws: None) -> None:
     # DynamoDB answers a second CreateTable of the same name with ResourceInUseException "Table
-    # already exists" (DynamoDB API reference, CreateTable, Errors). Issue 13.
+    # already exists" (DynamoDB API reference, CreateTable, Errors).
     lost = LostAnswer("CreateTable")
     stack = deploy(NAME, hooks=[lost])
     assert lost.lost == 1
@@ -237,7 +237,7 @@ def test_table_create_whose_answer_was_lost_succeeds(mocked_aws: None) -> None:
 
 def test_one_down_empties_a_bucket_of_more_than_a_thousand_objects(mocked_aws: None) -> None:
     # ListObjectVersions returns at most 1,000 entries a page (S3 API reference); paging on while
-    # deleting skipped the rest (issue 13): one `down` must still remove everything.
+    # deleting skipped the rest: one `down` must still remove everything.
     deploy(NAME)
     s3 = boto3.client("s3")
     bucket = f"{NAME}-results"

@@ -1,4 +1,4 @@
-"""Issue 14's stack-level secure defaults, end to end on the embedded AWS (its gateway enforces API
+"""The stack-level secure defaults, end to end on the embedded AWS (its gateway enforces API
 Gateway's behaviour; each case cites the AWS source for what it asserts)."""
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def test_secure_stack_end_to_end(secure_stack: dict[str, Any]) -> None:
     assert headers.get("access-control-allow-origin") == ORIGIN
     assert call("POST", submit, {"n": 1}, {"x-api-key": "not-the-key-0123456789"})[0] == 403
 
-    # --- Unforgeable job ids (issue 14 defect 1): AWS docs "$context variables for data models,
+    # --- Unforgeable job ids: AWS docs "$context variables for data models,
     # authorizers, mapping templates, and access logging": requestId "Clients can override this
     # request ID" with X-Amzn-RequestId; extendedRequestId cannot be set by a client.
     status, first, headers = call("POST", submit, {"n": 1}, {"x-api-key": key})
@@ -135,7 +135,7 @@ def test_secure_stack_end_to_end(secure_stack: dict[str, Any]) -> None:
     # --- test-job sends the key by itself.
     assert run_cli("test-job", "--timeout", "60").returncode == 0
 
-    # --- Dead-lettered (issue 14 defect 11): a poison message with a job id fails 3 receives (the
+    # --- Dead-lettered: a poison message with a job id fails 3 receives (the
     # processor reports it failed without a record) and is dead-lettered; the recorder marks the job
     # failed/dead-lettered and the message stays in the DLQ for inspection.
     sqs = client("sqs", info)

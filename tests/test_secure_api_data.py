@@ -1,4 +1,4 @@
-"""Issue 14's secure defaults as data: what `up` deploys for several CORS origins, the stage's patch
+"""The secure defaults as data: what `up` deploys for several CORS origins, the stage's patch
 operations, the job id template, and flag validation (no AWS; fast)."""
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ def test_every_dependency_is_derived_and_names_a_unit_of_the_stack() -> None:
     for unit in units.values():
         assert set(unit.depends_on) <= set(units), unit.key
     # What the values need, not a list kept by hand beside them.
-    # Issue 14: the main queue dead-letters into the recorder's inbox, which dead-letters into the DLQ.
+    # The main queue dead-letters into the recorder's inbox, which dead-letters into the DLQ.
     assert units["main_queue"].depends_on == ("dlq_inbox",)
     assert units["dlq_inbox"].depends_on == ("dlq",)
     assert units["recorder_fn"].depends_on == ("dlq", "recorder_logs", "recorder_role", "table")

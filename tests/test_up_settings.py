@@ -29,7 +29,7 @@ def test_queues_redrive_visibility_retention_encryption(stack) -> None:  # noqa:
     dlq_url = sqs.get_queue_url(QueueName=f"{NAME}-dlq")["QueueUrl"]
     main = sqs.get_queue_attributes(QueueUrl=main_url, AttributeNames=["All"])["Attributes"]
     dlq = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["All"])["Attributes"]
-    # Issue 14: main queue -> the dead-letter recorder's inbox -> the DLQ (both after 3 receives).
+    # Main queue -> the dead-letter recorder's inbox -> the DLQ (both after 3 receives).
     inbox_url = sqs.get_queue_url(QueueName=f"{NAME}-dlq-inbox")["QueueUrl"]
     inbox = sqs.get_queue_attributes(QueueUrl=inbox_url, AttributeNames=["All"])["Attributes"]
     redrive = json.loads(main["RedrivePolicy"])
@@ -125,7 +125,7 @@ def test_lambda_roles_are_scoped(stack) -> None:  # noqa: ANN001
     assert role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
         "Service": "lambda.amazonaws.com"
     }
-    # Least privilege (issue 14, defect 8): exactly the table and bucket calls the processor makes.
+    # Least privilege: exactly the table and bucket calls the processor makes.
     calls = handler_actions(REPO / "handlers" / "job_processor.py")
     assert calls == {"dynamodb:UpdateItem", "s3:PutObject"}
     by_resource = {s["Resource"][0]: sorted(s["Action"]) for s in policy["Statement"]}
@@ -147,7 +147,7 @@ def test_lambda_roles_are_scoped(stack) -> None:  # noqa: ANN001
     _, status_policy = _role(f"{NAME}-status-role")
     actions = sorted(a for s in status_policy["Statement"] for a in s["Action"])
     assert actions == ["dynamodb:GetItem", "logs:CreateLogStream", "logs:PutLogEvents", "s3:GetObject"]
-    # Issue 14: resultUrl is presigned with the status role, so it may read results/* and nothing else.
+    # resultUrl is presigned with the status role, so it may read results/* and nothing else.
     (get_object,) = [s for s in status_policy["Statement"] if s["Action"] == ["s3:GetObject"]]
     assert get_object["Resource"] == [f"arn:aws:s3:::{NAME}-results/results/*"]
     assert not any(r == "*" for s in status_policy["Statement"] + policy["Statement"] for r in s["Resource"])
@@ -176,7 +176,7 @@ def test_log_groups_with_retention(stack) -> None:  # noqa: ANN001
     assert {(g["logGroupName"], g["retentionInDays"]) for g in groups} == {
         (f"/aws/lambda/{NAME}-job-processor", 14),
         (f"/aws/lambda/{NAME}-status-checker", 14),
-        (f"/aws/lambda/{NAME}-dl-recorder", 14),  # issue 14: the dead-letter recorder
+        (f"/aws/lambda/{NAME}-dl-recorder", 14),  # the dead-letter recorder
     }
     access = boto3.client("logs").describe_log_groups(logGroupNamePrefix="/aws/apigateway/")["logGroups"]
     assert [(g["logGroupName"], g["retentionInDays"]) for g in access] == [
@@ -206,7 +206,7 @@ def test_submit_integration_is_form_encoded_sqs(stack) -> None:  # noqa: ANN001
     template = integration["requestTemplates"]["application/json"]
     assert template == SUBMIT_REQUEST_TEMPLATE
     assert template.startswith("Action=SendMessage&MessageBody=$util.urlEncode($input.body)")
-    # Issue 14: the job id is extendedRequestId (a client can set requestId with X-Amzn-RequestId).
+    # The job id is extendedRequestId (a client can set requestId with X-Amzn-RequestId).
     assert "$context.requestId" not in template and "$context.extendedRequestId" in template
     assert integration["passthroughBehavior"] == "NEVER"
     responses = integration["integrationResponses"]

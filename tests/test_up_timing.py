@@ -1,4 +1,4 @@
-"""`up` under AWS-like timing (issue 13): role-propagation retries, waiters, what starts first, and
+"""`up` under AWS-like timing: role-propagation retries, waiters, what starts first, and
 the calls a new stack skips. Clock and sleep are injected: nothing here really waits."""
 
 from __future__ import annotations

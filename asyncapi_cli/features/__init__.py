@@ -1,4 +1,4 @@
-"""Optional features of the stack (issue 10), as deploy-side DATA for the stack's units to wire.
+"""Optional features of the stack, as deploy-side DATA for the stack's units to wire.
 
 Each module is a set of plain functions of the stack's names and ARNs returning dicts: queue and
 function specs, role policy statements, API method definitions in routes.py's normalized method shape,

@@ -1,4 +1,4 @@
-"""Batch jobs (issue 10): `POST /batches` and `GET /batches/{batchId}`, as data.
+"""Batch jobs: `POST /batches` and `GET /batches/{batchId}`, as data.
 
 - POST /batches `{"jobs": [<object>, ...]}` (1-100 items; the request validator's model, 400
   otherwise) sends ONE message to the main queue with attributes kind=batch, batchId (API Gateway's

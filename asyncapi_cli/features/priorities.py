@@ -1,4 +1,4 @@
-"""Job priorities (issue 10): `POST /submit?priority=high|normal` and what serves high-priority jobs.
+"""Job priorities: `POST /submit?priority=high|normal` and what serves high-priority jobs.
 
 Resources: `<name>-high-queue` (redrive to `<name>-high-dlq` as the main queue does) and
 `<name>-high-processor` (the processor's code, handler and environment) with reserved concurrency,

@@ -1,4 +1,4 @@
-"""Scheduled and recurring jobs (issue 11): what the stack deploys for them, as data.
+"""Scheduled and recurring jobs: what the stack deploys for them, as data.
 
 - the schedule group `<name>-schedules` (one per stack; deleting it deletes every schedule in it);
 - the scheduler role `<name>-scheduler-role`, trusted by scheduler.amazonaws.com for this account

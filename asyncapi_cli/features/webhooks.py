@@ -1,4 +1,4 @@
-"""Webhooks (issue 10): what `up` deploys for them, as data, and the signing secret's helpers.
+"""Webhooks: what `up` deploys for them, as data, and the signing secret's helpers.
 
 Resources (all named from the project):
 - `<name>-webhooks` (SQS; redrive to `<name>-webhooks-dlq` after MAX_ATTEMPTS receives) and its DLQ;

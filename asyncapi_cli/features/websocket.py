@@ -1,4 +1,4 @@
-"""WebSocket status push (issue 11): what the stack deploys for it, as data.
+"""WebSocket status push: what the stack deploys for it, as data.
 
 - the jobs table gets a stream: JOBS_STREAM (NEW_AND_OLD_IMAGES);
 - the table `<name>-connections` (key connectionId S, on demand, encrypted, TTL on `expiresAt`);

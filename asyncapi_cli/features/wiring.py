@@ -1,4 +1,4 @@
-"""The features (issue 10) as units of the stack: what each adds, and what it changes in the base units.
+"""The features as units of the stack: what each adds, and what it changes in the base units.
 
 stack.py asks this module, per feature in `ctx.settings.features`, for extra policy statements,
 environment and routes of the base units, and for the feature's own units (one function per

@@ -1,4 +1,4 @@
-"""The embedded AWS's HTTP request headers parsed without the email package (issue 13).
+"""The embedded AWS's HTTP request headers parsed without the email package.
 
 Every request the embedded AWS answers (moto's endpoint and the API gateway, both `http.server`
 handlers), and every answer a Lambda worker's SDK reads, has its header block parsed by

@@ -1,4 +1,4 @@
-"""Issue 11's services for the embedded AWS, started and stopped as one (server.py's hook).
+"""The scheduler and the WebSocket server for the embedded AWS, started and stopped as one (server.py's hook).
 
 from .feature_services import start_feature_services
 stop_features, feature_info = start_feature_services(endpoint, runtime.invoke)  # after moto starts

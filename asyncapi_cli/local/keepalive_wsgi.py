@@ -4,7 +4,7 @@ connection, not per request.
 werkzeug's development server closes every connection after one answer ("Always close the
 connection. This disables HTTP/1.1 keep-alive connections", werkzeug/serving.py), then waits 10 ms
 for leftover request bytes before closing. Every boto3 call of every Lambda worker therefore opened a
-TCP connection and the server started a thread for it: three per job (issue 13). AWS's endpoints keep
+TCP connection and the server started a thread for it: three per job. AWS's endpoints keep
 connections alive, and botocore pools them (max_pool_connections).
 
 `KeepAliveHandler` answers what werkzeug answers (the same WSGI application, moto's environ with its

@@ -41,7 +41,7 @@ MAX_DEFAULT_ACCOUNT_LIMIT = 10  # concurrent environments on a large machine (AW
 
 def default_account_limit() -> int:
     """Two environments per core, between 4 and 10. Every environment's requests go to the one embedded
-    AWS process; beyond about two per core they only queue behind each other (issue 13, 500 jobs on 2
+    AWS process; beyond about two per core they only queue behind each other (500 jobs on 2
     cores, single runs: 10 environments 36-37 jobs/s, 6: 41, 5: 42-44, 4: 49, 3: 46, with less CPU per
     job the fewer there were; at 10, 3-11% of the jobs were processed twice, at 6 or fewer none:
     batches waiting on the server outlived the local stack's 4 s visibility timeout). At least 4: a stack
@@ -161,7 +161,7 @@ class LambdaRuntime:
         """Unpack the function's code and start the worker zygote now, in the background, rather than
         inside its first invocations (called when a function is created or its code updated). Under
         load, both took ~0.5 s there, four environments unpacking the same code at once while the
-        server's threads were busy with submits (issue 13). Neither is an AWS environment: the first
+        server's threads were busy with submits. Neither is an AWS environment: the first
         invocation still starts one and runs its init phase, as on AWS."""
         threading.Thread(
             target=self._prepare, args=(account, region, name), daemon=True, name="lambda-prepare"

@@ -141,7 +141,7 @@ def _error_line(error_type: str, message: str) -> str:
 # they call (SQS, DynamoDB, S3, the gateway) are one Python process that every worker and client waits
 # on; on AWS a function's CPU never slows them. With the workers at the same priority, that process
 # waited for a core while they ran, and was busy ~77% of the time in a backlog's drain with the rest of
-# the machine idle; at +10, 85-90% and 16% more jobs a second (issue 13, bench/README.md, session 12).
+# the machine idle; at +10, 85-90% and 16% more jobs a second (bench/README.md, `load.py --throughput`).
 # A worker still gets any core nothing else wants.
 WORKER_NICENESS = 10
 

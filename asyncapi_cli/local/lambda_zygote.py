@@ -211,7 +211,7 @@ def _serve(sock: socket.socket) -> None:
     from . import fast_headers
 
     # Each answer a worker's SDK reads has its headers parsed (http.client): the same message, without
-    # the email package (~5% of a worker's CPU per job, issue 13; fast_headers' tests compare them).
+    # the email package (~5% of a worker's CPU per job; fast_headers' tests compare them).
     fast_headers.apply()
 
     stdlib = sys.stdlib_module_names

@@ -1,4 +1,4 @@
-"""moto's server answering a request without Flask in between (issue 13).
+"""moto's server answering a request without Flask in between.
 
 moto's server hands each request to a Flask application per service, which routes it to the handler
 moto registered for the URL (`convert_to_flask_response(handler)`), and the handler does the real work
@@ -94,7 +94,7 @@ def plain_answer(
     rewrites). None for anything else: then the Response does it.
 
     Building a Response (its Headers, the header copy, the closing iterator) was ~3% of the
-    embedded AWS's CPU per Lambda worker request (issue 13). werkzeug's steps for such an answer
+    embedded AWS's CPU per Lambda worker request. werkzeug's steps for such an answer
     (sansio/response.py __init__, wrappers/response.py set_data and get_wsgi_headers): the dict's
     items in order; a missing Content-Type added as Flask's default "text/html; charset=utf-8"; the
     Content-Length set from the encoded body (an existing one replaced in place, and respelled, by

@@ -1,4 +1,4 @@
-"""moto's DynamoDB UpdateItem at less CPU, with the same answers (issue 13).
+"""moto's DynamoDB UpdateItem at less CPU, with the same answers.
 
 The processor makes two UpdateItems per job (claim, then the final write), and they were the largest
 cost of the embedded AWS under load: 8-9 ms of its CPU each (bench/README.md), most of it moto's

@@ -1,4 +1,4 @@
-"""moto's DynamoDB update-expression trees, validated at less CPU (issue 13; see moto_dynamodb_speedups).
+"""moto's DynamoDB update-expression trees, validated at less CPU (see moto_dynamodb_speedups).
 
 - A parsed tree is copied for every validation (moto's validator replaces nodes as it goes): a tree of
   the parse cache is copied from a plan of it made once (its nodes in order, their classes, parents and

@@ -1,4 +1,4 @@
-"""moto's validation of a simple UpdateExpression, built in one step (issue 13; see moto_dynamodb_speedups).
+"""moto's validation of a simple UpdateExpression, built in one step (see moto_dynamodb_speedups).
 
 moto validates an UpdateExpression on a copy of its parsed tree by ten depth-first passes
 (validators.UpdateExpressionValidator): three checks, then the `:value` placeholders made values, the

@@ -1,4 +1,4 @@
-"""moto's JSON-protocol answers (DynamoDB, SQS, Logs, EventBridge...) serialized at less CPU (issue 13).
+"""moto's JSON-protocol answers (DynamoDB, SQS, Logs, EventBridge...) serialized at less CPU.
 
 moto serializes a result by walking the operation's output shape and, for every member, asking a
 value picker for it: six alias providers are built and tried per member (the member's own name, its

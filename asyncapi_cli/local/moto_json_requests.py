@@ -1,4 +1,4 @@
-"""moto's parse of JSON-protocol requests (DynamoDB, SQS's JSON, Logs...) at less CPU (issue 13).
+"""moto's parse of JSON-protocol requests (DynamoDB, SQS's JSON, Logs...) at less CPU.
 
 moto parses every request's parameters against the operation's input shape (moto/core/parse.py
 JSONParser): `json.loads`, then a walk where each node looks its handler up by name

@@ -3,7 +3,7 @@
 1. moto's own event source execution is switched off: moto invokes a mapped function inside
    SendMessage / PutItem (through Docker) and consumes the messages or stream records. Our pollers own
    that job, so queues and tables see no mappings.
-2. SQS cost per call no longer grows with queue depth (issue 13). moto computes every message's
+2. SQS cost per call no longer grows with queue depth. moto computes every message's
    visibility with datetime arithmetic, builds every queue attribute (three passes over the messages)
    for each SendMessage, and runs that attribute build again for *each* message in ReceiveMessage to
    read the retention period: quadratic in the depth. The patched versions compute the same answers:
@@ -160,7 +160,7 @@ def speed_up_sqs() -> None:
 def lock_free_backend_lookups() -> None:
     """moto takes one process-wide lock on every backend lookup (BackendDict.__getitem__), several
     per request, to create an account's backends on first use; under load the server's threads queue
-    on it (7% of samples waiting, issue 13). Once the account's backends exist the lookup is a plain
+    on it (7% of samples waiting). Once the account's backends exist the lookup is a plain
     dict read: an account key is only ever added together with the BackendDict's registration (for
     reset), and reset removes both under the lock, so a missing key still takes moto's path."""
     from moto.core.base_backend import BackendDict
@@ -266,7 +266,7 @@ _code_watchers: list[CodeWatcher] = []
 def watch_function_code(watcher: CodeWatcher) -> Callable[[], None]:
     """watcher(account, region, function name or ARN) after each successful CreateFunction and
     UpdateFunctionCode: the Lambda runtime unpacks the code and starts its worker zygote then, not
-    inside the first invocation (issue 13). A watcher's failure never fails the call. Returns what
+    inside the first invocation. A watcher's failure never fails the call. Returns what
     stops the watching."""
     from moto.awslambda.models import LambdaBackend
 

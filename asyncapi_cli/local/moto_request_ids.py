@@ -1,4 +1,4 @@
-"""moto's request ids at less CPU: the same draws, the same ids (issue 13).
+"""moto's request ids at less CPU: the same draws, the same ids.
 
 Every answer moto gives gets an `x-amzn-RequestId` of 52 letters and digits
 (moto/utilities/aws_headers.py gen_amzn_requestid_long), drawn by `MotoRandom.get_random_string` as

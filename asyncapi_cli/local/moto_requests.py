@@ -1,5 +1,5 @@
 """moto `Request`s for in-process dispatch (the gateway's SQS integration, sqs_seam.answer_query), built
-without werkzeug's EnvironBuilder (issue 13).
+without werkzeug's EnvironBuilder.
 
 A moto `Request` over a WSGI environ built here directly (`request_from_primitives`): the environ
 moto's `Request.from_primitives` builds through werkzeug's `EnvironBuilder` (6% of the submit path's

@@ -1,4 +1,4 @@
-"""moto's request routing, remembered instead of worked out again for every request (issue 13).
+"""moto's request routing, remembered instead of worked out again for every request.
 
 moto's answer to "which backend serves this request" never changes within a process, yet it derives
 it per request:

@@ -1,5 +1,4 @@
-"""moto's XML answers (the query protocol: SQS behind the gateway, IAM, STS...) written at less CPU
-(issue 13).
+"""moto's XML answers (the query protocol: SQS behind the gateway, IAM, STS...) written at less CPU.
 
 moto writes every XML answer with `xmltodict.unparse(body, full_document=False,
 short_empty_elements=True)` (moto/core/serialize.py BaseXMLSerializer._serialize_body): per element,

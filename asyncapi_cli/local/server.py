@@ -16,7 +16,7 @@ from typing import Any
 
 # The cyclic collector's thresholds in this process (CPython's default: 700, 10, 10). Under load the
 # server allocates fast (moto's requests, answers and records), most of it freed by reference counting,
-# and at the default it spent ~10% of its CPU collecting (bench/README.md, session 11): a young
+# and at the default it spent ~10% of its CPU collecting (bench/README.md, `load.py --throughput`): a young
 # collection every 700 allocations, and full ones walking everything loaded and deployed since the
 # freeze in main() (90-200 ms each, four during 500 jobs). Young collections every 5,000 and full ones after
 # 100 middle ones instead: cyclic garbage is still collected, a little later.
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     pollers.start()
     from .feature_services import start_feature_services
 
-    # Issue 11's services: the scheduler fires schedules, the WebSocket server serves WebSocket APIs.
+    # The features' services: the scheduler fires schedules, the WebSocket server serves WebSocket APIs.
     stop_features, feature_info = start_feature_services(endpoint, runtime.invoke)
 
     stop = threading.Event()

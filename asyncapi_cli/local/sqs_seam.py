@@ -3,13 +3,13 @@
 Calling moto's `receive_message` / `delete_message` directly keeps SQS's semantics (visibility
 timeout, receive counts, redrive to the DLQ after maxReceiveCount, FIFO group locking all live in the
 backend) and skips the serialize/HTTP/parse round trip the server would otherwise make to itself
-(43% of the server's CPU under load, issue 13). Answers are shaped like boto3's, so the pollers can
+(43% of the server's CPU under load). Answers are shaped like boto3's, so the pollers can
 be given a boto3 client instead (tests do, and so does anything pointed at real AWS).
 
 The gateway's AWS integrations (apigw/integrations.py) hand their rendered query-protocol request to
 `answer_query`: moto's own SQS front end (the handler its server runs: parameter parsing, validation,
 the answer's XML and its error shapes) answers it here, without the HTTP round trip to the server
-itself, the SigV4 signature and werkzeug/Flask around it (issue 13: about a quarter of the server's CPU
+itself, the SigV4 signature and werkzeug/Flask around it (about a quarter of the server's CPU
 per submitted job).
 
 

@@ -87,7 +87,7 @@ class Function(Resource):
 
     def _retry_while_settling(self, ctx: Context, call: Callable[[], Any], what: str) -> Any:
         # Role propagation (about 8 s) and a function's Pending (a few seconds) end by themselves:
-        # retry on a waiter's interval, so that the call lands soon after they end (issue 13).
+        # retry on a waiter's interval, so that the call lands soon after they end.
         return ctx.pacer_retry(
             call, retry_if=_settling, what=what, timeout=120, base=0.5, cap=1.25, settling=True
         )

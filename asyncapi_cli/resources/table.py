@@ -127,7 +127,7 @@ class Table(Resource):
             )
         except Exception as exc:
             # When botocore retried a CreateTable whose answer was lost, the retry finds our own
-            # table: "Table already exists" is success (issue 13).
+            # table: "Table already exists" is success.
             if error_code(exc) != "ResourceInUseException" or "exist" not in error_message(exc).lower():
                 raise
         else:

@@ -1,6 +1,7 @@
-"""Issue 11 on the embedded AWS, before the stack wiring: the pieces started as server.py will start them
-(moto server, Lambda runtime with real worker processes, SQS pollers, DynamoDB stream pollers, the scheduler
-and the WebSocket server), the resources created with boto3 from the features' deploy-side data.
+"""Scheduling and websocket on the embedded AWS, before the stack wiring: the pieces started as
+server.py will start them (moto server, Lambda runtime with real worker processes, SQS pollers,
+DynamoDB stream pollers, the scheduler and the WebSocket server), the resources created with boto3
+from the features' deploy-side data.
 
 - a WebSocket client subscribed to a job sees processing -> completed (final) pushed from the jobs table's
   stream through the pusher function, and the other client sees nothing of it;
@@ -29,7 +30,7 @@ from asyncapi_cli.package import build_zip
 
 # Its tests share module-scoped fixtures that start servers: one pytest-xdist worker runs them all
 # (`--dist loadgroup`), so the fixtures start once, not once per worker.
-pytestmark = pytest.mark.xdist_group("test_feature11_embedded")
+pytestmark = pytest.mark.xdist_group("test_schedules_websocket_embedded")
 
 STACK = "e11"
 

@@ -1,4 +1,4 @@
-"""Issue 11 end to end on the embedded AWS, through the CLI: one stack with scheduling and websocket
+"""Scheduling and websocket end to end on the embedded AWS, through the CLI: one stack with both
 (`up --local --with scheduling,websocket`), shared by the cases; the last case runs `down` and checks
 that nothing of the stack is left.
 """
@@ -24,7 +24,7 @@ from .conftest import run_cli
 
 # Its tests share module-scoped fixtures that start servers: one pytest-xdist worker runs them all
 # (`--dist loadgroup`), so the fixtures start once, not once per worker.
-pytestmark = pytest.mark.xdist_group("test_feature11_e2e")
+pytestmark = pytest.mark.xdist_group("test_schedules_websocket_e2e")
 
 NAME = "f11-e2e"
 

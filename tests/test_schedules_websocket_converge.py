@@ -1,4 +1,4 @@
-"""Issue 11's features converge (in-process moto, through ops as `up` and `down` run them): turning
+"""Scheduling and websocket converge (in-process moto, through ops as `up` and `down` run them): turning
 scheduling / websocket on creates their resources, off removes exactly them (the jobs table's stream
 is turned off), on again recreates them; `down` leaves nothing of them.
 """
