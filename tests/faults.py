@@ -157,11 +157,16 @@ class Refuse:
         protocol = client.meta.service_model.protocol
         event = f"{client.meta.service_model.service_id.hyphenize()}.{self.operation}"
 
-        def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-            context["refuse_params"] = params
+        # The call's parameters, carried from provide-client-params to before-send on the calling
+        # thread: a call and its retries run on one thread, and a prepared request has no `context`
+        # before botocore 1.44.
+        calling = threading.local()
+
+        def remember(params: dict[str, Any], **_: Any) -> None:
+            calling.params = params
 
         def refuse(request: Any, **_: Any) -> Any:
-            call_params = request.context.get("refuse_params", {})
+            call_params = getattr(calling, "params", {})
             with self._lock:
                 if self.refused >= self.times or not self.when(call_params):
                     return None

@@ -6,6 +6,7 @@ Each fault is modelled on AWS's documented (or observed and reported) behaviour,
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,7 @@ class QueueStillAnswering:
         self.pacer, self.seconds = pacer, seconds
         self.deleted_at: dict[str, float] = {}
         self.answered = 0
+        self._calling = threading.local()
 
     def __call__(self, client: Any) -> None:
         if client.meta.service_model.service_name != "sqs":
@@ -113,6 +115,9 @@ class QueueStillAnswering:
 
     def _remember(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["params"] = dict(params)
+        # before-send sees only the prepared request, which has no `context` before botocore 1.44:
+        # the call's parameters go there through the calling thread (a call and its retries share it).
+        self._calling.params = dict(params)
 
     def _deleted(self, context: dict[str, Any], **_: Any) -> None:
         name = context["params"]["QueueUrl"].rsplit("/", 1)[1]
@@ -123,7 +128,7 @@ class QueueStillAnswering:
 
         from .faults import _Body
 
-        name = request.context["params"]["QueueName"]
+        name = self._calling.params["QueueName"]
         deleted = self.deleted_at.get(name)
         if deleted is None or self.pacer.clock() >= deleted + self.seconds:
             return None
