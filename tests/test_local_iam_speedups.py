@@ -8,6 +8,7 @@ names the outcome it expects, so a case that fails to test anything (both passin
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import random
@@ -17,6 +18,7 @@ from unittest import mock
 from urllib.parse import urlsplit
 
 import boto3
+import botocore.auth
 import pytest
 from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -92,10 +94,28 @@ def sign(
     if unsigned:  # S3 over https with payload signing off: X-Amz-Content-SHA256: UNSIGNED-PAYLOAD
         request.context["client_config"] = Config(s3={"payload_signing_enabled": False})
     auth = (S3SigV4Auth if s3 else SigV4Auth)(credentials, service, region)
-    with mock.patch("botocore.auth.get_current_datetime", return_value=when):
+    with signing_time(when):
         auth.add_auth(request)
     parts = urlsplit(url)
     return parts.path + (f"?{parts.query}" if parts.query else ""), dict(request.headers.items()), body
+
+
+@contextlib.contextmanager
+def signing_time(when: datetime.datetime) -> Iterator[None]:
+    """botocore signs at `when`: it reads the time through auth.get_current_datetime from 1.40.2 on,
+    through datetime.datetime.utcnow() in auth.py before."""
+    if hasattr(botocore.auth, "get_current_datetime"):
+        with mock.patch("botocore.auth.get_current_datetime", return_value=when):
+            yield
+        return
+
+    class _SigningClock(datetime.datetime):
+        @classmethod
+        def utcnow(cls) -> datetime.datetime:  # type: ignore[override]
+            return when
+
+    with mock.patch.object(botocore.auth, "datetime", mock.Mock(datetime=_SigningClock)):
+        yield
 
 
 def werkzeug_headers(headers: dict[str, str], body: bytes, base: str = BASE) -> Any:
