@@ -213,7 +213,7 @@ def _warm() -> None:
 
 def _fill_model_caches(model: Any) -> None:
     """What botocore works out about a service's model on its first calls and keeps on the model, which
-    the clients of a process share (asyncapi_cli/botocore_speedups.py): each operation's streaming and
+    the clients of one botocore session share: each operation's streaming and
     idempotency flags, read on every call, and the map of error codes, built on the first error parsed.
     Worked out here once instead of in every child."""
     for name in model.operation_names:

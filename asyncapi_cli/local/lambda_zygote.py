@@ -208,11 +208,6 @@ def _serve(sock: socket.socket) -> None:
     from . import lambda_worker  # noqa: F401  (imported here, once)
 
     _share_models()
-    from . import fast_headers
-
-    # Each answer a worker's SDK reads has its headers parsed (http.client): the same message, without
-    # the email package (~5% of a worker's CPU per job; fast_headers' tests compare them).
-    fast_headers.apply()
 
     stdlib = sys.stdlib_module_names
     preloaded = sorted({n.split(".", 1)[0] for n in sys.modules} - set(stdlib) - {"__main__"})
@@ -262,12 +257,10 @@ _MODELS = ("dynamodb", "s3", "sqs", "secretsmanager", "scheduler", "apigatewayma
 
 
 def _share_models() -> None:
-    """Workers' botocore sessions read models through one loader the zygote has filled (the shared
-    loader of aws.py, with its speedups): a new worker spent a third of its CPU parsing endpoints.json
-    and its services' models again. The parsed data is only read. A function whose environment names a
-    data path of its own (AWS_DATA_PATH) still gets a loader of its own, as before."""
-    import botocore.session
-
+    """Workers' default boto3 session reads models through one loader the zygote has filled (the shared
+    loader of aws.py): a new worker spent a third of its CPU parsing endpoints.json and its services'
+    models again. The parsed data is only read. Public API only (botocore and boto3 stay stock): each
+    worker registers it on its default session (_default_session_on_shared_models)."""
     from ..aws import shared_loader
 
     loader = shared_loader()
@@ -276,12 +269,22 @@ def _share_models() -> None:
     for service in _MODELS:
         for model in ("service-2", "endpoint-rule-set-1"):
             loader.load_service_model(service, model)
-    create_loader = botocore.session.create_loader
 
-    def _create_loader(search_path_string: str | None = None) -> Any:
-        return loader if search_path_string is None else create_loader(search_path_string)
 
-    botocore.session.create_loader = _create_loader
+def _default_session_on_shared_models() -> None:
+    """In a worker, its environment set: boto3's default session (what boto3.client() uses) over the
+    zygote's filled loader, through boto3's and botocore's public API. A function whose environment names
+    a data path of its own (AWS_DATA_PATH) keeps a loader of its own, as botocore would make it."""
+    if os.environ.get("AWS_DATA_PATH"):
+        return
+    import boto3
+    import botocore.session
+
+    from ..aws import shared_loader
+
+    session = botocore.session.Session()
+    session.register_component("data_loader", shared_loader())
+    boto3.setup_default_session(botocore_session=session)
 
 
 def _tell(sock: socket.socket, message: dict[str, Any]) -> bool:
@@ -312,6 +315,7 @@ def _become_worker(sock: socket.socket, request: dict[str, Any], fds: list[int])
         import time
 
         time.tzset()  # TZ is the sandbox's
+        _default_session_on_shared_models()
         sys.path[0] = request["cwd"]  # as `python -m` puts the working directory first
         from . import lambda_worker
 

@@ -41,13 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     log = logging.getLogger("asyncapi.local")
 
-    from . import fast_headers, iam_policy, moto_patches
+    from . import iam_policy, moto_patches
     from .event_sources import PollerManager
     from .gateway import Gateway, make_server
     from .lambda_runtime import LambdaRuntime
 
     moto_patches.apply()
-    fast_headers.apply()  # every request's headers, both servers
     iam_policy.install_role_enforcement()
 
     from .keepalive_wsgi import KeepAliveMotoServer
