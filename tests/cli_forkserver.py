@@ -243,7 +243,6 @@ def _warm_embedded_aws() -> None:
         keepalive_wsgi,
         lambda_runtime,
         logs_sink,
-        moto_patches,
         server,
     )
 

@@ -29,6 +29,15 @@ def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def apply_patches() -> None:
+    """Every library patch the embedded AWS needs, through the compat registry (raises CompatError when a
+    fidelity patch cannot apply). Importing these modules registers their patches."""
+    from . import compat, iam_policy, scheduler, sqs_move_tasks, stream_poller, vtl  # noqa: F401
+    from .apigw import moto_seam  # noqa: F401
+
+    compat.REGISTRY.apply()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="asyncapi-local")
     parser.add_argument("--home", required=True, type=Path)
@@ -41,13 +50,18 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     log = logging.getLogger("asyncapi.local")
 
-    from . import iam_policy, moto_patches
+    from . import compat, iam_policy
+    from .compat.moto_fixes import watch_function_code
     from .event_sources import PollerManager
     from .gateway import Gateway, make_server
     from .lambda_runtime import LambdaRuntime
 
-    moto_patches.apply()
-    iam_policy.install_role_enforcement()
+    try:
+        apply_patches()
+    except compat.CompatError as exc:  # a fidelity patch's library changed: stop, naming it
+        log.error("%s", exc)
+        print(f"asyncapi local: {exc}", file=sys.stderr, flush=True)
+        return 3
 
     from .keepalive_wsgi import KeepAliveMotoServer
 
@@ -64,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         credentials=lambda spec: iam_policy.role_credentials(spec.account, spec.region, spec.role, spec.name),
     )
     # A function's code is unpacked, and the zygote its workers fork from started, when it is created.
-    moto_patches.watch_function_code(runtime.prepare)
+    watch_function_code(runtime.prepare)
     gateway_server = make_server(Gateway(runtime.invoke, endpoint), port=args.gateway_port)
     threading.Thread(target=gateway_server.serve_forever, daemon=True, name="gateway").start()
     gateway_url = f"http://127.0.0.1:{gateway_server.server_address[1]}"
@@ -88,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             "gateway": gateway_url,
             "log": str(args.home / "server.log"),
             "started_at": time.time(),
+            "compat": compat.REGISTRY.report(),  # the library patches applied and skipped
             **feature_info,
         },
     )

@@ -24,6 +24,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from .compat.registry import REGISTRY, Patch, register
+
 _SOURCE_ATTR = "_asyncapi_dead_lettered_from"  # set on a message when it lands in a DLQ
 
 
@@ -167,15 +169,8 @@ def cancel(handle: str) -> int:
     return task.moved
 
 
-def install() -> None:
-    """Teach moto's SQS the three actions, and remember where each dead-lettered message came from."""
-    from moto.core.responses import ActionResult
-    from moto.sqs.models import Queue
-    from moto.sqs.responses import SQSResponse
-
-    original_add = Queue.add_message
-
-    def add_message(self: Queue, message: Any) -> None:
+def _add_message(original_add: Any) -> Any:
+    def add_message(self: Any, message: Any) -> None:
         # moto moves a message to the DLQ by adding the same object: its previous queue is its source.
         previous = getattr(message, "_asyncapi_queue_arn", None)
         if previous is not None and previous != self.queue_arn:
@@ -183,7 +178,13 @@ def install() -> None:
         message._asyncapi_queue_arn = self.queue_arn
         original_add(self, message)
 
-    def start_message_move_task(self: SQSResponse) -> Any:
+    return add_message
+
+
+def _start_action(_: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    def start_message_move_task(self: Any) -> Any:
         rate = self._get_param("MaxNumberOfMessagesPerSecond")
         handle = start(
             self.current_account,
@@ -194,7 +195,13 @@ def install() -> None:
         )
         return ActionResult({"TaskHandle": handle})
 
-    def list_message_move_tasks(self: SQSResponse) -> Any:
+    return start_message_move_task
+
+
+def _list_action(_: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    def list_message_move_tasks(self: Any) -> Any:
         results = list_tasks(
             self.current_account,
             self.region,
@@ -203,10 +210,57 @@ def install() -> None:
         )
         return ActionResult({"Results": results})
 
-    def cancel_message_move_task(self: SQSResponse) -> Any:
+    return list_message_move_tasks
+
+
+def _cancel_action(_: Any) -> Any:
+    from moto.core.responses import ActionResult
+
+    def cancel_message_move_task(self: Any) -> Any:
         return ActionResult({"ApproximateNumberOfMessagesMoved": cancel(self._get_param("TaskHandle"))})
 
-    Queue.add_message = add_message  # type: ignore[method-assign]
-    SQSResponse.start_message_move_task = start_message_move_task  # type: ignore[attr-defined]
-    SQSResponse.list_message_move_tasks = list_message_move_tasks  # type: ignore[attr-defined]
-    SQSResponse.cancel_message_move_task = cancel_message_move_task  # type: ignore[attr-defined]
+    return cancel_message_move_task
+
+
+# moto's SQS lacks the three actions; each dead-lettered message remembers where it came from.
+GROUP = "sqs-move-tasks"
+RESPONSE = "moto.sqs.responses:SQSResponse"
+register(
+    Patch(
+        "moto.sqs.models:Queue.add_message",
+        _add_message,
+        "fidelity",
+        "a DLQ message's source queue",
+        GROUP,
+        params=("self", "message"),
+    ),
+    Patch(
+        f"{RESPONSE}.start_message_move_task",
+        _start_action,
+        "fidelity",
+        "StartMessageMoveTask",
+        GROUP,
+        adds=True,
+    ),
+    Patch(
+        f"{RESPONSE}.list_message_move_tasks",
+        _list_action,
+        "fidelity",
+        "ListMessageMoveTasks",
+        GROUP,
+        adds=True,
+    ),
+    Patch(
+        f"{RESPONSE}.cancel_message_move_task",
+        _cancel_action,
+        "fidelity",
+        "CancelMessageMoveTask",
+        GROUP,
+        adds=True,
+    ),
+)
+
+
+def install() -> None:
+    """Teach moto's SQS the three actions (through the compat registry; idempotent)."""
+    REGISTRY.apply([GROUP])

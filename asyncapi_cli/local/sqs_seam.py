@@ -12,8 +12,6 @@ the answer's XML and its error shapes) answers it here, without the HTTP round t
 itself, the SigV4 signature and werkzeug/Flask around it (about a quarter of the server's CPU
 per submitted job).
 
-
-The moto `Request` is built without werkzeug's EnvironBuilder (moto_requests.py).
 """
 
 from __future__ import annotations
@@ -24,8 +22,6 @@ import threading
 import time
 import urllib.parse
 from typing import Any
-
-from . import moto_requests
 
 log = logging.getLogger("asyncapi.local.sqs")
 
@@ -182,6 +178,7 @@ def answer_query(
     The region travels in a SigV4 credential scope, as in the signed request API Gateway sends; the
     signature itself is a placeholder: moto verifies signatures only for role sessions (iam_policy),
     and the gateway has already judged its credentials role (integrations._authorize_sqs)."""
+    from moto.core.request import Request
     from moto.sqs.responses import SQSResponse
     from werkzeug.exceptions import HTTPException
 
@@ -191,11 +188,9 @@ def answer_query(
     sent["Authorization"] = f"AWS4-HMAC-SHA256 Credential={scope}, SignedHeaders=host, Signature=0"
     sent.setdefault("Host", urllib.parse.urlsplit(url).netloc)
     data = body.encode("utf-8") if verb not in ("GET", "HEAD") else b""
-    request = moto_requests.request_from_primitives(verb, url, sent, data)
+    request = Request.from_primitives(verb, url, sent, data)
     try:
-        status, answer_headers, answer = SQSResponse.dispatch(
-            request, moto_requests.raw_url(request), request.headers
-        )
+        status, answer_headers, answer = SQSResponse.dispatch(request, request.raw_url, request.headers)
     except HTTPException as exc:  # moto's errors (QueueDoesNotExist...), as its server renders them
         status, answer_headers, answer = exc.code or 500, dict(exc.get_headers()), exc.get_body()
     except Exception:  # noqa: BLE001 - moto itself failed: its server's answer, a 500 without an error code

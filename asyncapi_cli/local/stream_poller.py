@@ -19,6 +19,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from .compat.registry import REGISTRY, Patch, register
 from .lambda_runtime import InvokeResult
 
 log = logging.getLogger("asyncapi.local.poller")
@@ -159,13 +160,8 @@ class StreamPoller(threading.Thread):
             self.stopping.wait(min(1.0, 0.05 * (retries + 1)))  # a short, growing pause between retries
 
 
-def install() -> None:
-    """Pin LATEST to the moment the mapping is created (AWS: records written after creation), not to
-    when our poller first looks, which may be later."""
-    from moto.awslambda.models import LambdaBackend
+def _create_event_source_mapping(original: Any) -> Any:
     from moto.dynamodb.models import dynamodb_backends
-
-    original = LambdaBackend.create_event_source_mapping
 
     def create_event_source_mapping(self: Any, spec: dict[str, Any]) -> Any:
         esm = original(self, spec)
@@ -179,4 +175,23 @@ def install() -> None:
                 pass  # no such table: moto has already refused, or the poller will report it
         return esm
 
-    LambdaBackend.create_event_source_mapping = create_event_source_mapping  # type: ignore[method-assign]
+    return create_event_source_mapping
+
+
+# LATEST is the moment the mapping is created (AWS: records written after creation), not when our poller
+# first looks, which may be later.
+register(
+    Patch(
+        "moto.awslambda.models:LambdaBackend.create_event_source_mapping",
+        _create_event_source_mapping,
+        "fidelity",
+        "a stream mapping's LATEST is its creation",
+        "stream-start",
+        params=("self", "spec"),
+    )
+)
+
+
+def install() -> None:
+    """Through the compat registry (idempotent)."""
+    REGISTRY.apply(["stream-start"])

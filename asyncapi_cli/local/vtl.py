@@ -23,6 +23,8 @@ from typing import Any
 
 import airspeed
 
+from .compat.registry import REGISTRY, Patch, register
+
 
 class GatewayTemplateError(Exception):
     """A template could not be applied; `bad_body` when the request body was not JSON."""
@@ -239,16 +241,15 @@ class UtilVariable:
         return wrap_json(json.loads(to_vtl_string(value)))
 
 
-def _patch_airspeed() -> None:
-    """Java Velocity's output and literals (see the module docstring); this process renders only API
-    Gateway templates with airspeed."""
-    ops = airspeed.__dict__
-    original_calculate = ops["VariableExpression"].calculate
-
+def _calculate(original_calculate: Any) -> Any:
     def calculate(self: Any, namespace: Any, loader: Any, global_namespace: Any = None) -> Any:
         value = original_calculate(self, namespace, loader, global_namespace)
         return "" if value is None else value
 
+    return calculate
+
+
+def _reference_evaluate_raw(_: Any) -> Any:
     def evaluate_raw(self: Any, stream: Any, namespace: Any, loader: Any) -> None:
         value = self.expression.calculate(namespace, loader) if self.expression is not None else None
         if value is None and self.alternate is not None:
@@ -257,13 +258,16 @@ def _patch_airspeed() -> None:
             value = self.my_text()
         stream.write(to_vtl_string(value))
 
-    ops["VariableExpression"].calculate = calculate
-    _patch_set_directive(ops["SetDirective"])
-    ops["FormalReference"].evaluate_raw = evaluate_raw
-    never = re.compile(r"(?!)")
-    ops["StringLiteral"].ESCAPED_CHAR = never
-    ops["InterpolatedStringLiteral"].ESCAPED_CHAR = never
-    methods = airspeed.__additional_methods__
+    return evaluate_raw
+
+
+def _no_escapes(_: Any) -> Any:
+    return re.compile(r"(?!)")
+
+
+def _java_methods(methods: Any) -> Any:
+    """airspeed's table of methods by type, with Java's String, Map and List methods templates use."""
+    methods = {kind: dict(table) for kind, table in methods.items()}
     string_methods = {
         "replaceAll": java_replace_all,
         "replace": lambda s, a, b: s.replace(to_vtl_string(a), to_vtl_string(b)),
@@ -291,6 +295,7 @@ def _patch_airspeed() -> None:
     methods[JsonMap] = map_methods
     methods[list].update({"isEmpty": lambda s: not s, "toString": to_vtl_string})
     methods[JsonList] = methods[list]
+    return methods
 
 
 SET_PLACE = re.compile(
@@ -302,9 +307,10 @@ SET_TERM = re.compile(
 )
 
 
-def _patch_set_directive(directive: Any) -> None:
+def _set_parse(_: Any) -> Any:
     """`#set($a.b[$key] = v)` and `#set($a["k"].b = v)`: Velocity assigns into maps by index too
     (LocalStack snapshot test_integration_mock_with_vtl_map_assignation); airspeed only knows dots."""
+    ops_expression = airspeed.__dict__["Expression"]
 
     def parse(self: Any) -> None:
         self.identity_match(self.START)
@@ -323,6 +329,10 @@ def _patch_set_directive(directive: Any) -> None:
         self.value = self.require_next_element(ops_expression, "expression")
         self.require_match(self.END, "closing paren")
 
+    return parse
+
+
+def _set_evaluate_raw(_: Any) -> Any:
     def evaluate_raw(self: Any, stream: Any, namespace: Any, loader: Any) -> None:
         value = self.value.calculate(namespace, loader)
         if len(self.terms) == 1:
@@ -334,16 +344,79 @@ def _patch_set_directive(directive: Any) -> None:
             current = current[key]
         current[keys[-1]] = value
 
-    ops_expression = airspeed.__dict__["Expression"]
-    directive.parse = parse
-    directive.evaluate_raw = evaluate_raw
+    return evaluate_raw
 
 
-_patch_airspeed()
+# Java Velocity's output and literals (see the module docstring); the embedded AWS renders only API
+# Gateway templates with airspeed.
+VERIFIED = ("airspeed", "0.7.1")
+register(
+    Patch(
+        "airspeed:VariableExpression.calculate",
+        _calculate,
+        "fidelity",
+        "null renders as empty",
+        "vtl",
+        VERIFIED,
+        params=("self", "namespace", "loader", "global_namespace"),
+    ),
+    Patch(
+        "airspeed:FormalReference.evaluate_raw",
+        _reference_evaluate_raw,
+        "fidelity",
+        "references render as Velocity's",
+        "vtl",
+        VERIFIED,
+        params=("self", "stream", "namespace", "loader"),
+    ),
+    Patch(
+        "airspeed:SetDirective.parse",
+        _set_parse,
+        "fidelity",
+        "#set into maps by index",
+        "vtl",
+        VERIFIED,
+        params=("self",),
+    ),
+    Patch(
+        "airspeed:SetDirective.evaluate_raw",
+        _set_evaluate_raw,
+        "fidelity",
+        "#set into maps by index",
+        "vtl",
+        VERIFIED,
+        params=("self", "stream", "namespace", "loader"),
+    ),
+    Patch(
+        "airspeed:StringLiteral.ESCAPED_CHAR",
+        _no_escapes,
+        "fidelity",
+        "Velocity has no escapes",
+        "vtl",
+        VERIFIED,
+    ),
+    Patch(
+        "airspeed:InterpolatedStringLiteral.ESCAPED_CHAR",
+        _no_escapes,
+        "fidelity",
+        "Velocity has no escapes",
+        "vtl",
+        VERIFIED,
+    ),
+    Patch(
+        "airspeed:__additional_methods__",
+        _java_methods,
+        "fidelity",
+        "Java's String/Map/List methods",
+        "vtl",
+        VERIFIED,
+    ),
+)
 
 
 @functools.lru_cache(maxsize=256)
 def _compiled(template: str) -> airspeed.Template:
+    REGISTRY.apply(["vtl"])  # once applied, a no-op (templates are rendered in the embedded AWS only)
     return airspeed.Template(template)
 
 

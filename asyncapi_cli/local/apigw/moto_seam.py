@@ -20,6 +20,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..compat import moto_fixes
+from ..compat.registry import REGISTRY
+
 _SNAPSHOTS: dict[tuple[str, str], Deployment] = {}
 _LOCK = threading.Lock()
 _INSTALLED = False
@@ -72,32 +75,23 @@ def _snapshot(api: Any, deployment_id: str) -> Deployment:
     )
 
 
+def _snapshot_deployment(api: Any, deployment: Any) -> None:
+    with _LOCK:
+        _SNAPSHOTS[(api.id, deployment.id)] = _snapshot(api, deployment.id)
+        live = {api_id for api_id, _ in _SNAPSHOTS if find_api(api_id) is not None}
+        for key in [k for k in _SNAPSHOTS if k[0] not in live]:
+            del _SNAPSHOTS[key]  # the snapshots of deleted APIs
+
+
 def install() -> None:
-    """Snapshot every deployment when it is created; keep stage settings across redeployments."""
+    """Snapshot every deployment when it is created (a watcher of compat's one CreateDeployment wrapper,
+    which also keeps stage settings across redeployments)."""
     global _INSTALLED
     with _LOCK:
         if _INSTALLED:
             return
-        from moto.apigateway.models import RestAPI
-
-        original = RestAPI.create_deployment
-
-        def create_deployment(self: Any, name: str, description: str, stage_variables: Any = None) -> Any:
-            kept = self.stages.get(name) if name else None
-            deployment = original(self, name, description, stage_variables)
-            with _LOCK:
-                _SNAPSHOTS[(self.id, deployment.id)] = _snapshot(self, deployment.id)
-                live = {api_id for api_id, _ in _SNAPSHOTS if find_api(api_id) is not None}
-                for key in [k for k in _SNAPSHOTS if k[0] not in live]:
-                    del _SNAPSHOTS[key]  # the snapshots of deleted APIs
-            if kept is not None:
-                kept.deployment_id = deployment.id
-                if stage_variables:
-                    kept.variables.update(stage_variables)
-                self.stages[name] = kept
-            return deployment
-
-        RestAPI.create_deployment = create_deployment  # type: ignore[method-assign]
+        moto_fixes.deployment_watchers.append(_snapshot_deployment)
+        REGISTRY.apply(["stage-on-redeploy"])
         _INSTALLED = True
 
 

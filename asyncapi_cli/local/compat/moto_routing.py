@@ -25,27 +25,11 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from .moto_patches import originals
-
-_lock = threading.Lock()
+from .registry import Patch, register
 
 
-def remember_routing() -> None:
-    """Both (idempotent)."""
-    with _lock:
-        _remember_backend_for_host()
-        _remember_backend_lookups()
-        _build_routers_one_at_a_time()
-        _remember_action_methods()
-
-
-def _remember_backend_for_host() -> None:
+def _backend_for_host(original: Any) -> Any:
     """Per dispatcher, so that a new server still starts from moto's own answers."""
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
-
-    if "DomainDispatcherApplication.get_backend_for_host" in originals:
-        return
-    original = DomainDispatcherApplication.get_backend_for_host
 
     def get_backend_for_host(self: Any, host: str | None) -> Any:
         known = self.__dict__.setdefault("_asyncapi_backend_for_host", {})
@@ -53,49 +37,37 @@ def _remember_backend_for_host() -> None:
             known[host] = original(self, host)
         return known[host]
 
-    originals["DomainDispatcherApplication.get_backend_for_host"] = original
-    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host  # type: ignore[method-assign]
+    return get_backend_for_host
 
 
-def _remember_backend_lookups() -> None:
-    """In-process moto's backend lookups and URL tables."""
-    import moto.backends
-    import moto.settings
-    from moto.core.base_backend import BaseBackend
-
-    if "moto.backends.get_backend" in originals:
-        return
-    get_backend = moto.backends.get_backend
+def _get_backend(get_backend: Any) -> Any:
     backends: dict[str, Any] = {}
 
     def remembered_get_backend(name: str) -> Any:
         # Each service's BackendDict is a module-level object: the same one for the process's life.
         if name not in backends:
-            backends[name] = get_backend(name)  # type: ignore[call-overload]
+            backends[name] = get_backend(name)
         return backends[name]
 
-    urls = BaseBackend.urls
+    return remembered_get_backend
+
+
+def _urls(urls: Any) -> property:
+    import moto.settings
+
     tables: dict[tuple[type, bool], Any] = {}
 
     def remembered_urls(self: Any) -> Any:
         # A backend's URL table depends on its class's URL bases and paths and on one setting.
         key = (type(self), moto.settings.enable_iso_regions())
         if key not in tables:
-            tables[key] = urls.fget(self)  # type: ignore[attr-defined]
+            tables[key] = urls.fget(self)
         return tables[key]
 
-    originals["moto.backends.get_backend"] = get_backend
-    originals["BaseBackend.urls"] = urls
-    moto.backends.get_backend = remembered_get_backend  # type: ignore[assignment]
-    BaseBackend.urls = property(remembered_urls)  # type: ignore[assignment,method-assign]
+    return property(remembered_urls)
 
 
-def _build_routers_one_at_a_time() -> None:
-    from moto.core.routing import ServiceOperationRouter
-
-    if "ServiceOperationRouter._get_router" in originals:
-        return
-    original = ServiceOperationRouter._get_router
+def _get_router(original: Any) -> Any:
     building = threading.Lock()
 
     def get_router(self: Any, protocol: str) -> Any:
@@ -104,16 +76,10 @@ def _build_routers_one_at_a_time() -> None:
         with building:
             return original(self, protocol)
 
-    originals["ServiceOperationRouter._get_router"] = original
-    ServiceOperationRouter._get_router = get_router  # type: ignore[method-assign]
+    return get_router
 
 
-def _remember_action_methods() -> None:
-    import moto.core.responses
-
-    if "moto.core.responses.method_names_from_class" in originals:
-        return
-    original = moto.core.responses.method_names_from_class
+def _method_names(original: Any) -> Any:
     names: dict[type, tuple[tuple[int, ...], list[str]]] = {}
 
     def method_names_from_class(clazz: Any) -> list[str]:
@@ -125,5 +91,48 @@ def _remember_action_methods() -> None:
             known = names[clazz] = (sizes, original(clazz))
         return known[1]
 
-    originals["moto.core.responses.method_names_from_class"] = original
-    moto.core.responses.method_names_from_class = method_names_from_class  # type: ignore[assignment]
+    return method_names_from_class
+
+
+register(
+    Patch(
+        "moto.moto_server.werkzeug_app:DomainDispatcherApplication.get_backend_for_host",
+        _backend_for_host,
+        "speed",
+        "the host's backend, remembered",
+        "routing",
+        params=("self", "host"),
+    ),
+    Patch(
+        "moto.backends:get_backend",
+        _get_backend,
+        "speed",
+        "no import per request",
+        "routing",
+        params=("name",),
+    ),
+    Patch(
+        "moto.core.base_backend:BaseBackend.urls",
+        _urls,
+        "speed",
+        "URL tables, remembered",
+        "routing",
+        params=("self",),
+    ),
+    Patch(
+        "moto.core.responses:method_names_from_class",
+        _method_names,
+        "speed",
+        "action methods, remembered",
+        "routing",
+        params=("clazz",),
+    ),
+    Patch(
+        "moto.core.routing:ServiceOperationRouter._get_router",
+        _get_router,
+        "fidelity",
+        "CPython 3.11 AST recursion counter (gh-106905)",
+        "routers-one-at-a-time",
+        params=("self", "protocol"),
+    ),
+)

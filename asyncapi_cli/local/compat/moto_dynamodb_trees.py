@@ -1,24 +1,27 @@
-"""moto's DynamoDB update-expression trees, validated at less CPU (see moto_dynamodb_speedups).
+"""moto's DynamoDB update-expression validation at less CPU (speed; the same answers).
 
-- A parsed tree is copied for every validation (moto's validator replaces nodes as it goes): a tree of
-  the parse cache is copied from a plan of it made once (its nodes in order, their classes, parents and
-  children), the same copy `copy.deepcopy` makes, at less than half the cost of walking it.
-- The validator's three checking passes are skipped when they passed before for the same inputs
-  (`CheckedTrees`).
-- A simple expression's validated tree is built in one step instead (moto_dynamodb_validated), when its
-  checks passed before: then the copy is never made (`copy_or_defer`).
-tests/test_local_perf_moto_dynamodb.py compares answers and copies with moto's own.
+Under load, validating the two UpdateItems of every job was the largest remaining cost of the embedded
+AWS (bench/README.md). moto validates on a deep copy of the parsed tree, by ten depth-first passes:
+- the copy of a tree of the parse cache (moto_dynamodb.py: never mutated) is built from a plan of it made
+  once (its nodes in order, their classes, parents and children): the same copy `copy.deepcopy` makes;
+- the first three passes only check (they raise or return every node unchanged): one that passed for the
+  same inputs is skipped (`CheckedTrees`); a failure is never kept;
+- each pass finds each node's processor once per (pass, node type) instead of rebuilding the pass's map
+  and running abstract-class isinstance checks at every node, and calls the pre-child hook only for the
+  pass that has one.
+tests/test_local_perf_moto_dynamodb.py compares answers with moto's own, with and without these.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
-from . import moto_dynamodb_validated as validated
-from .moto_patches import originals
+from .registry import Patch, register
 
 _MISSING = object()
+_PER_INSTANCE = object()  # a processing map whose entries are not the pass's own methods
 
 
 class CheckedTrees:
@@ -26,7 +29,7 @@ class CheckedTrees:
     depend on nothing but the tree and a few request inputs: the clause counts on the tree alone; the
     overlapping paths on the names its top-level placeholders stand for; the key attributes on those
     names and the table's key. They run before any pass changes the tree, so on a tree the parse
-    cache (moto_dynamodb_speedups) made (never mutated: the validator works on a copy), a pass that
+    cache (moto_dynamodb.py) made (never mutated: the validator works on a copy), a pass that
     passed once passes again for the same inputs, and is skipped. A failure is never kept: it is
     raised each time. The same trees' copy plans are kept here too."""
 
@@ -36,14 +39,12 @@ class CheckedTrees:
         self.trees: dict[int, Any] = {}  # id -> a tree the parse cache made (held, so its id stays its own)
         self.passed: set[tuple[Any, ...]] = set()
         self.plans: dict[int, Any] = {}  # id -> the tree's copy plan (None: left to copy.deepcopy)
-        self.validation_plans: dict[int, Any] = {}  # id -> moto_dynamodb_validated's plan (None: not simple)
 
     def remember(self, tree: Any) -> None:
         if len(self.trees) >= self.LIMIT:
             self.trees.clear()
             self.passed.clear()
             self.plans.clear()
-            self.validation_plans.clear()
         self.trees[id(tree)] = tree
 
     def holds(self, tree: Any) -> bool:
@@ -57,15 +58,6 @@ class CheckedTrees:
         plan = self.plans.get(id(tree), _MISSING)
         if plan is _MISSING:
             plan = self.plans[id(tree)] = _plan_of(tree)
-        return plan
-
-    def validation_plan(self, tree: Any) -> Any:
-        """moto_dynamodb_validated's plan of a tree of the parse cache (made on first use), or None."""
-        if not self.holds(tree):
-            return None
-        plan = self.validation_plans.get(id(tree), _MISSING)
-        if plan is _MISSING:
-            plan = self.validation_plans[id(tree)] = validated.plan_of(tree)
         return plan
 
     def inputs(self, source: Any, validator: Any) -> tuple[Any, ...] | None:
@@ -90,33 +82,26 @@ class CheckedTrees:
 checked_trees = CheckedTrees()
 
 
-def patch_validator_checks() -> None:
-    from moto.dynamodb.parsing.validators import (
-        ActionCountValidator,
-        OverlappingPathsValidator,
-        UpdateExpressionValidator,
-        UpdateHashRangeKeyValidator,
-    )
-
-    checks = (ActionCountValidator, OverlappingPathsValidator, UpdateHashRangeKeyValidator)
-    init = UpdateExpressionValidator.__init__
-    originals.update(validator_init=init, validator_validate=UpdateExpressionValidator.validate)
-
+def _remembering_init(init: Any) -> Any:
     def remembering_init(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
         init(self, expression, *args, **kwargs)
         self._source_tree = expression  # the uncopied tree: the parse cache's own, or not
 
+    return remembering_init
+
+
+def _validate(_: Any) -> Any:
+    from moto.dynamodb.parsing.validators import (
+        ActionCountValidator,
+        OverlappingPathsValidator,
+        UpdateHashRangeKeyValidator,
+    )
+
+    checks = (ActionCountValidator, OverlappingPathsValidator, UpdateHashRangeKeyValidator)
+
     def validate(self: Any) -> Any:
         node = self.node_to_validate
         inputs: Any = _MISSING  # worked out at the first check, once for all three
-        if type(node) is Deferred:
-            inputs = checked_trees.inputs(node.tree, self)
-            passed = checked_trees.passed
-            if inputs is not None and all(checked_trees.key(c, inputs, self) in passed for c in checks):
-                built = validated.build(checked_trees.validation_plan(node.tree), self)
-                if built is not None:
-                    return built
-            node = self.node_to_validate = copy_tree(node.tree)  # moto's way after all
         changed = False  # the checks come first; once a pass may have changed the tree, none is skipped
         for processor in self.processors:
             key = None
@@ -134,25 +119,7 @@ def patch_validator_checks() -> None:
                 checked_trees.passed.add(key)
         return node
 
-    UpdateExpressionValidator.__init__ = remembering_init  # type: ignore[method-assign]
-    UpdateExpressionValidator.validate = validate  # type: ignore[method-assign]
-
-
-class Deferred:
-    """A validator's copy of a simple expression's tree, not made yet: its validation may not need it."""
-
-    __slots__ = ("tree",)
-
-    def __init__(self, tree: Any) -> None:
-        self.tree = tree
-
-
-def copy_or_defer(tree: Any) -> Any:
-    """moto's validators.deepcopy: a simple expression's tree of the parse cache deferred, anything else
-    copied (copy_tree)."""
-    if checked_trees.validation_plan(tree) is not None:
-        return Deferred(tree)
-    return copy_tree(tree)
+    return validate
 
 
 def copy_tree(tree: Any) -> Any:
@@ -215,3 +182,125 @@ def _build(plan: tuple[list[type], list[tuple[Any, int, Any]]]) -> Any:
             "parent": None if parent < 0 else nodes[parent],
         }
     return nodes[0]
+
+
+def _processor_of(traverser: Any, node_type: type) -> Any:
+    """moto's DepthFirstTraverser.process(): the first entry of the processing map the node is an
+    instance of, or None."""
+    return next((fn for kind, fn in traverser._processing_map().items() if issubclass(node_type, kind)), None)
+
+
+def _traverse_node_recursively(_: Any) -> Callable[..., Any]:
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
+
+    is_node: dict[type, bool] = {}
+    # (pass class, node type) -> the pass's method (unbound), None, or _PER_INSTANCE. Every moto pass
+    # maps node classes to its own methods, the same for every instance; anything else is looked up
+    # per instance, as moto does.
+    processors: dict[tuple[type, type], Any] = {}
+    no_op = DepthFirstTraverser.pre_processing_of_child
+    hooked: dict[type, bool] = {}  # pass class -> whether its pre_processing_of_child does anything
+
+    def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+        node_type = type(node)
+        known = is_node.get(node_type)
+        if known is None:
+            known = is_node[node_type] = isinstance(node, Node)
+        if not known:
+            return node
+        parent_node = node.parent
+        pass_type = type(self)
+        children = node.children
+        if children is not None:
+            hook = hooked.get(pass_type)
+            if hook is None:
+                hook = hooked[pass_type] = pass_type.pre_processing_of_child is not no_op
+            for i, child_node in enumerate(children):
+                if hook:
+                    self.pre_processing_of_child(node, i)
+                child_known = is_node.get(type(child_node))
+                if child_known is None:
+                    child_known = is_node[type(child_node)] = isinstance(child_node, Node)
+                if child_known:  # a leaf (a name's text) is returned as it is: no call for it
+                    traverse_node_recursively(self, child_node, i)
+        key = (pass_type, node_type)
+        method = processors.get(key, _MISSING)
+        if method is _MISSING:
+            found = _processor_of(self, node_type)
+            own = getattr(found, "__self__", None) is self and hasattr(found, "__func__")
+            method = processors[key] = found.__func__ if own else (None if found is None else _PER_INSTANCE)
+        if method is None:
+            return node
+        node = method(self, node) if method is not _PER_INSTANCE else _processor_of(self, node_type)(node)
+        node.parent = parent_node
+        if parent_node:
+            parent_node.children[child_id] = node
+        return node
+
+    return traverse_node_recursively
+
+
+def _find_clauses(_: Any) -> Callable[..., Any]:
+    from moto.dynamodb.parsing.ast_nodes import Expression, UpdateExpressionFunction
+
+    nested: dict[type, bool] = {}
+
+    def find_clauses(self: Any, clause_types: list[type]) -> list[Any]:
+        # moto's: children of the exact types asked for, descending into expressions and functions.
+        clauses = []
+        for child in self.children or []:
+            child_type = type(child)
+            if child_type in clause_types:
+                clauses.append(child)
+                continue
+            descend = nested.get(child_type)
+            if descend is None:
+                descend = nested[child_type] = issubclass(child_type, (Expression, UpdateExpressionFunction))
+            if descend:
+                clauses.extend(child.find_clauses(clause_types))
+        return clauses
+
+    return find_clauses
+
+
+PARSING = "moto.dynamodb.parsing"
+register(
+    Patch(
+        f"{PARSING}.validators:UpdateExpressionValidator.__init__",
+        _remembering_init,
+        "speed",
+        "remembers the uncopied tree",
+        "dynamodb-validation",
+    ),
+    Patch(
+        f"{PARSING}.validators:UpdateExpressionValidator.validate",
+        _validate,
+        "speed",
+        "checks that passed are not run again",
+        "dynamodb-validation",
+        params=("self",),
+    ),
+    Patch(
+        f"{PARSING}.validators:deepcopy",
+        lambda _: copy_tree,
+        "speed",
+        "a planned copy of the tree",
+        "dynamodb-validation",
+    ),
+    Patch(
+        f"{PARSING}.ast_nodes:DepthFirstTraverser.traverse_node_recursively",
+        _traverse_node_recursively,
+        "speed",
+        "processors found once per node type",
+        "dynamodb-validation",
+        params=("self", "node", "child_id"),
+    ),
+    Patch(
+        f"{PARSING}.ast_nodes:Node.find_clauses",
+        _find_clauses,
+        "speed",
+        "clause types found once",
+        "dynamodb-validation",
+        params=("self", "clause_types"),
+    ),
+)
