@@ -21,7 +21,7 @@ from typing import Any
 
 import boto3
 
-from asyncapi_cli.local.gateway import Gateway, make_server
+from asyncapi_cli.local.gateway.rest import Gateway, make_server
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 
@@ -125,7 +125,7 @@ def main() -> None:
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     from asyncapi_cli.local import server
-    from asyncapi_cli.local.keepalive_wsgi import KeepAliveMotoServer
+    from asyncapi_cli.local.moto_server.keepalive import KeepAliveMotoServer
 
     server.apply_patches()  # moto as the embedded server runs it (SQS cost per send flat in depth)
     moto = KeepAliveMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

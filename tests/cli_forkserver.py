@@ -235,16 +235,11 @@ def _warm_embedded_aws() -> None:
     from moto.backends import get_backend
     from moto.moto_server import werkzeug_app
 
-    from asyncapi_cli.local import (  # noqa: F401 - what server.main imports
-        event_sources,
-        feature_services,
-        gateway,
-        iam_policy,
-        keepalive_wsgi,
-        lambda_runtime,
-        logs_sink,
-        server,
-    )
+    from asyncapi_cli.local import feature_services, iam_policy, logs, server  # noqa: F401 - what server.main imports
+    from asyncapi_cli.local.events import sources  # noqa: F401
+    from asyncapi_cli.local.gateway import rest  # noqa: F401
+    from asyncapi_cli.local.lambda_ import runtime  # noqa: F401
+    from asyncapi_cli.local.moto_server import keepalive as keepalive_wsgi
 
     apps = {}
     for service in MOTO_SERVICES:

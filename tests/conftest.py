@@ -45,7 +45,7 @@ EMBEDDED_MOTO_GROUPS = (
 
 
 def apply_embedded_moto_patches() -> None:
-    from asyncapi_cli.local import sqs_move_tasks, stream_poller  # noqa: F401  (they register theirs)
+    from asyncapi_cli.local.events import move_tasks, stream_poller  # noqa: F401  (they register theirs)
 
     REGISTRY.apply(EMBEDDED_MOTO_GROUPS)
 
@@ -191,7 +191,7 @@ def deploy(name: str = "test-stack", **kwargs: Any) -> ops.Stack:
 @pytest.fixture(scope="session")
 def moto_server_url() -> Iterator[str]:
     """A real moto server on 127.0.0.1 (HTTP), shared by the tests that need one; reset per test."""
-    from asyncapi_cli.local.keepalive_wsgi import KeepAliveMotoServer
+    from asyncapi_cli.local.moto_server.keepalive import KeepAliveMotoServer
 
     # AWS runs an event source mapping from its own pollers, apart from SendMessage; moto instead invokes
     # the mapped function inside SendMessage through Docker, and answers 500 where Docker is absent (a fresh

@@ -19,7 +19,7 @@ import boto3
 import pytest
 
 from asyncapi_cli.local import iam_policy
-from asyncapi_cli.local.lambda_runtime import LambdaRuntime
+from asyncapi_cli.local.lambda_.runtime import LambdaRuntime
 
 from .conftest import apply_embedded_moto_patches
 

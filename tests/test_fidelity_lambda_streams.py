@@ -21,9 +21,9 @@ from typing import Any
 import boto3
 import pytest
 
-from asyncapi_cli.local.event_sources import PollerManager
-from asyncapi_cli.local.lambda_runtime import LambdaRuntime
-from asyncapi_cli.local.logs_sink import CloudWatchLogsSink
+from asyncapi_cli.local.events.sources import PollerManager
+from asyncapi_cli.local.lambda_.runtime import LambdaRuntime
+from asyncapi_cli.local.logs import CloudWatchLogsSink
 
 from .conftest import apply_embedded_moto_patches
 

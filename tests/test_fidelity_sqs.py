@@ -22,10 +22,10 @@ from typing import Any
 import boto3
 import pytest
 
+from asyncapi_cli.local.events.sqs_poller import MappingPoller, MappingSpec, failed_ids, to_record
+from asyncapi_cli.local.events.sqs_seam import InProcessSqs
 from asyncapi_cli.local.iam_policy import sqs_mapping_check
-from asyncapi_cli.local.lambda_runtime import InvokeResult
-from asyncapi_cli.local.poller import MappingPoller, MappingSpec, failed_ids, to_record
-from asyncapi_cli.local.sqs_seam import InProcessSqs
+from asyncapi_cli.local.lambda_.runtime import InvokeResult
 
 from .conftest import apply_embedded_moto_patches
 

@@ -1,4 +1,4 @@
-"""Lambda workers forked from the warm zygote (asyncapi_cli/local/lambda_zygote.py): the same worker as a
+"""Lambda workers forked from the warm zygote (asyncapi_cli/local/lambda_/zygote.py): the same worker as a
 new interpreter would be, a new interpreter where the function brings its own libraries, and nothing
 left when a worker or the zygote dies."""
 
@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from asyncapi_cli.local.lambda_runtime import LambdaRuntime
+from asyncapi_cli.local.lambda_.runtime import LambdaRuntime
 from asyncapi_cli.retry import Pacer, wait_until
 
 from .test_fidelity_lambda import Clock, Sink, make_spec
@@ -74,7 +74,7 @@ def test_a_forked_worker_is_the_sandbox_a_new_interpreter_would_be(
     zygote = lambda_runtime._zygote
     assert zygote is not None and found["ppid"] == zygote._process.pid  # forked, not a new interpreter
     assert found["cwd"] == found["path0"] == found["task_root"]
-    assert found["zone"] == "UTC" and found["argv0"] == "lambda_worker.py"
+    assert found["zone"] == "UTC" and found["argv0"] == "worker.py"
     assert found["secret"] is None
     assert found["niceness"] == below_the_runtime()
     assert "boto3" in zygote.preloaded and found["boto3"].endswith(os.path.join("boto3", "__init__.py"))
@@ -106,7 +106,7 @@ def test_a_function_that_brings_its_own_boto3_gets_a_new_interpreter(
 
 def below_the_runtime() -> int:
     """A worker's niceness: lambda_worker.WORKER_NICENESS above this process's, at most 19 (Linux)."""
-    from asyncapi_cli.local.lambda_worker import WORKER_NICENESS
+    from asyncapi_cli.local.lambda_.worker import WORKER_NICENESS
 
     return min(19, os.nice(0) + WORKER_NICENESS)
 
@@ -160,7 +160,7 @@ def test_workers_read_models_the_zygote_parsed_unless_given_their_own_data_path(
 def test_a_zygote_not_ready_in_time_is_given_up_and_workers_are_new_interpreters(
     runtime: tuple[LambdaRuntime, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from asyncapi_cli.local import lambda_zygote
+    from asyncapi_cli.local.lambda_ import zygote as lambda_zygote
 
     monkeypatch.setattr(lambda_zygote, "_START_TIMEOUT", 0.001)  # no zygote imports boto3 that fast
     lambda_runtime, specs = runtime

@@ -410,7 +410,7 @@ def test_a_function_code_is_hashed_once_per_code_not_per_invocation(
     import hashlib
     import types
 
-    from asyncapi_cli.local import lambda_runtime
+    from asyncapi_cli.local.lambda_ import runtime as lambda_runtime
 
     hashed: list[int] = []
     real_sha256 = hashlib.sha256

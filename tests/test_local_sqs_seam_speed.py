@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
-from asyncapi_cli.local import sqs_seam
-from asyncapi_cli.local.apigw import iam
-from asyncapi_cli.local.apigw.context import Invocation
-from asyncapi_cli.local.apigw.context import Request as GatewayRequest
-from asyncapi_cli.local.apigw.errors import InternalServerError
-from asyncapi_cli.local.apigw.integrations import Integrations
-from asyncapi_cli.local.apigw.moto_seam import Deployment, StageConfig
+from asyncapi_cli.local.events import sqs_seam
+from asyncapi_cli.local.gateway import iam
+from asyncapi_cli.local.gateway.context import Invocation
+from asyncapi_cli.local.gateway.context import Request as GatewayRequest
+from asyncapi_cli.local.gateway.errors import InternalServerError
+from asyncapi_cli.local.gateway.integrations import Integrations
+from asyncapi_cli.local.gateway.moto_seam import Deployment, StageConfig
 
 from .fidelity_apigw import APIGW_TRUST, LAMBDA_TRUST
 

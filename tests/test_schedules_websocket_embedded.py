@@ -21,10 +21,10 @@ import pytest
 
 from asyncapi_cli.features import FeatureTarget, scheduling, websocket
 from asyncapi_cli.features.watch_client import WebSocketClient
-from asyncapi_cli.local import stream_poller
-from asyncapi_cli.local.event_sources import PollerManager
+from asyncapi_cli.local.events import stream_poller
+from asyncapi_cli.local.events.sources import PollerManager
 from asyncapi_cli.local.feature_services import start_feature_services
-from asyncapi_cli.local.lambda_runtime import LambdaRuntime
+from asyncapi_cli.local.lambda_.runtime import LambdaRuntime
 from asyncapi_cli.names import StackNames
 from asyncapi_cli.package import build_zip
 

@@ -98,7 +98,7 @@ def test_a_cli_run_against_an_endpoint_leaves_botocore_and_the_stdlib_stock(moto
 
 
 def test_a_lambda_worker_runs_on_stock_botocore_and_standard_library(tmp_path: Path) -> None:
-    from asyncapi_cli.local.lambda_runtime import LambdaRuntime
+    from asyncapi_cli.local.lambda_.runtime import LambdaRuntime
     from tests.test_fidelity_lambda import Sink, make_spec
 
     spec = make_spec("probe", source=PROBE, handler="fn.handler", timeout=60.0)

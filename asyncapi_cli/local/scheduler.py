@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..features.handler_modules import load
+from ..handler_modules import load
 from .compat.registry import REGISTRY, Patch, register
 
 expressions = load("schedule_expressions")

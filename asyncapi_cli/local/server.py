@@ -32,8 +32,9 @@ def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
 def apply_patches() -> None:
     """Every library patch the embedded AWS needs, through the compat registry (raises CompatError when a
     fidelity patch cannot apply). Importing these modules registers their patches."""
-    from . import compat, iam_policy, scheduler, sqs_move_tasks, stream_poller, vtl  # noqa: F401
-    from .apigw import moto_seam  # noqa: F401
+    from . import compat, iam_policy, scheduler  # noqa: F401
+    from .events import move_tasks, stream_poller  # noqa: F401
+    from .gateway import moto_seam, vtl  # noqa: F401
 
     compat.REGISTRY.apply()
 
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--gateway-port", type=int, default=0)
     args = parser.parse_args(argv)
-    from .logs_sink import CloudWatchLogsSink, rotating_server_log
+    from .logs import CloudWatchLogsSink, rotating_server_log
 
     logging.basicConfig(level=logging.INFO, handlers=[rotating_server_log(args.home / "server.log")])
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -52,9 +53,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from . import compat, iam_policy
     from .compat.moto_fixes import watch_function_code
-    from .event_sources import PollerManager
-    from .gateway import Gateway, make_server
-    from .lambda_runtime import LambdaRuntime
+    from .events.sources import PollerManager
+    from .gateway.rest import Gateway, make_server
+    from .lambda_.runtime import LambdaRuntime
 
     try:
         apply_patches()
@@ -63,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"asyncapi local: {exc}", file=sys.stderr, flush=True)
         return 3
 
-    from .keepalive_wsgi import KeepAliveMotoServer
+    from .moto_server.keepalive import KeepAliveMotoServer
 
     # moto's server, keeping connections alive (werkzeug's closes each after one answer).
     moto_server = KeepAliveMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)

@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from .compat.registry import REGISTRY, Patch, register
+from ..compat.registry import REGISTRY, Patch, register
 
 _SOURCE_ATTR = "_asyncapi_dead_lettered_from"  # set on a message when it lands in a DLQ
 

@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .poller import Invoke, MappingPoller, MappingSpec
+from .sqs_poller import Invoke, MappingPoller, MappingSpec
 from .stream_poller import StreamMappingSpec, StreamPoller
 
 log = logging.getLogger("asyncapi.local.poller")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .lambda_runtime import InvokeResult
+from ..lambda_.runtime import InvokeResult
 
 log = logging.getLogger("asyncapi.local.poller")
 

@@ -19,8 +19,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from .compat.registry import REGISTRY, Patch, register
-from .lambda_runtime import InvokeResult
+from ..compat.registry import REGISTRY, Patch, register
+from ..lambda_.runtime import InvokeResult
 
 log = logging.getLogger("asyncapi.local.poller")
 

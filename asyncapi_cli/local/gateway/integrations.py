@@ -25,7 +25,7 @@ import xml.etree.ElementTree as ElementTree
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .. import sqs_seam
+from ..events import sqs_seam
 from . import iam, lambda_proxy, moto_seam
 from .context import Invocation
 from .errors import InternalServerError

@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..vtl import GatewayTemplateError, InputVariable, render
 from .context import Invocation
 from .errors import ApiConfigurationError, BadRequestBody, InternalServerError, UnsupportedMediaType
+from .vtl import GatewayTemplateError, InputVariable, render
 
 
 @dataclass

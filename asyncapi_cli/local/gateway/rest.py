@@ -25,9 +25,10 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .apigw import access_log, moto_seam
-from .apigw.context import Invocation, Request, add_route, build_context, extended_request_id, trace_id
-from .apigw.errors import (
+from ..lambda_.runtime import InvokeResult
+from . import access_log, moto_seam
+from .context import Invocation, Request, add_route, build_context, extended_request_id, trace_id
+from .errors import (
     BadRequest,
     BadRequestBody,
     GatewayError,
@@ -37,10 +38,9 @@ from .apigw.errors import (
     RequestTooLarge,
     render_error,
 )
-from .apigw.integrations import Integrations
-from .apigw.limits import Limits, method_setting
-from .apigw.router import route
-from .lambda_runtime import InvokeResult
+from .integrations import Integrations
+from .limits import Limits, method_setting
+from .router import route
 from .vtl import parse_json_strictly
 
 log = logging.getLogger("asyncapi.local.gateway")

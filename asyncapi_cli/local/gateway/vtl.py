@@ -23,7 +23,7 @@ from typing import Any
 
 import airspeed
 
-from .compat.registry import REGISTRY, Patch, register
+from ..compat.registry import REGISTRY, Patch, register
 
 
 class GatewayTemplateError(Exception):

@@ -20,16 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from .lambda_sandbox import (
-    Credentials,
-    FunctionSpec,
-    InvokeResult,
-    LogSink,
-    Sandbox,
-    StderrSink,
-    static_credentials,
-)
-from .lambda_zygote import ZygoteLauncher
+from .sandbox import Credentials, FunctionSpec, InvokeResult, LogSink, Sandbox, StderrSink, static_credentials
+from .zygote import ZygoteLauncher
 
 __all__ = ["FunctionSpec", "InvokeResult", "LambdaRuntime", "lookup_function", "account_limit"]
 
@@ -188,7 +180,7 @@ class LambdaRuntime:
                     archive.extractall(staging)
                 # --- asyncapi.toml (package.py): requirements built for this host when the Lambda
                 # wheels in the zip cannot load here (another CPython or machine); else a no-op. ---
-                from ..package import overlay_host_dependencies
+                from ...package import overlay_host_dependencies
 
                 overlay_host_dependencies(spec.code, staging)
                 try:

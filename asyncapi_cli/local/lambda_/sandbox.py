@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from .lambda_zygote import ForkedWorker, ZygoteLauncher
+from .zygote import ForkedWorker, ZygoteLauncher
 
 INIT_TIMEOUT = 10.0  # AWS: the init phase is limited to 10 seconds
 _END_MARK = "\x00asyncapi-end "  # written by the worker after each invocation's output (see _read_log)
@@ -185,7 +185,7 @@ class Sandbox:
             except OSError:
                 pass  # the zygote is gone: a new interpreter still works
         return subprocess.Popen(
-            [sys.executable, "-m", "asyncapi_cli.local.lambda_worker"],
+            [sys.executable, "-m", "asyncapi_cli.local.lambda_.worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

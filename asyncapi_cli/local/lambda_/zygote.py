@@ -87,7 +87,7 @@ class ZygoteLauncher:
             "PYTHONIOENCODING": "utf-8",
         }
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "asyncapi_cli.local.lambda_zygote", str(child.fileno())],
+            [sys.executable, "-m", "asyncapi_cli.local.lambda_.zygote", str(child.fileno())],
             pass_fds=[child.fileno()],
             stdin=subprocess.DEVNULL,
             env=env,
@@ -205,7 +205,7 @@ def _serve(sock: socket.socket) -> None:
 
     for module in _PRELOAD:
         importlib.import_module(module)
-    from . import lambda_worker  # noqa: F401  (imported here, once)
+    from . import worker as lambda_worker  # noqa: F401  (imported here, once)
 
     _share_models()
 
@@ -261,7 +261,7 @@ def _share_models() -> None:
     loader of aws.py): a new worker spent a third of its CPU parsing endpoints.json and its services'
     models again. The parsed data is only read. Public API only (botocore and boto3 stay stock): each
     worker registers it on its default session (_default_session_on_shared_models)."""
-    from ..aws import shared_loader
+    from ...aws import shared_loader
 
     loader = shared_loader()
     for name in ("endpoints", "partitions", "sdk-default-configuration", "_retry"):
@@ -280,7 +280,7 @@ def _default_session_on_shared_models() -> None:
     import boto3
     import botocore.session
 
-    from ..aws import shared_loader
+    from ...aws import shared_loader
 
     session = botocore.session.Session()
     session.register_component("data_loader", shared_loader())
@@ -296,7 +296,7 @@ def _tell(sock: socket.socket, message: dict[str, Any]) -> bool:
 
 
 def _become_worker(sock: socket.socket, request: dict[str, Any], fds: list[int]) -> None:
-    """In the forked child: become what `python -m asyncapi_cli.local.lambda_worker` would be."""
+    """In the forked child: become what `python -m asyncapi_cli.local.lambda_.worker` would be."""
     code = 1
     try:
         sock.close()
@@ -317,7 +317,7 @@ def _become_worker(sock: socket.socket, request: dict[str, Any], fds: list[int])
         time.tzset()  # TZ is the sandbox's
         _default_session_on_shared_models()
         sys.path[0] = request["cwd"]  # as `python -m` puts the working directory first
-        from . import lambda_worker
+        from . import worker as lambda_worker
 
         sys.argv = [lambda_worker.__file__]
         lambda_worker.main()

@@ -30,7 +30,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 from werkzeug.wsgi import LimitedStream
 
-from . import moto_direct
+from . import direct as moto_direct
 
 _werkzeug_log = logging.getLogger("werkzeug")
 IDLE_SECONDS = 60.0  # an idle kept-alive connection's thread ends after this long

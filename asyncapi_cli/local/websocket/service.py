@@ -34,8 +34,8 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from . import ws_frames as wsf
-from .ws_control import WsApi, read_ws_api, select_route
+from . import frames as wsf
+from .control import WsApi, read_ws_api, select_route
 
 log = logging.getLogger("asyncapi.local.websocket")
 MAX_MESSAGE = 128 * 1024

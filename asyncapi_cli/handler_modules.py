@@ -21,7 +21,7 @@ def load(name: str) -> ModuleType:
     qualified = f"asyncapi_handlers_{name}"
     if qualified in sys.modules:
         return sys.modules[qualified]
-    from ..package import handlers_dir
+    from .package import handlers_dir
 
     spec = importlib.util.spec_from_file_location(qualified, handlers_dir() / f"{name}.py")
     if spec is None or spec.loader is None:
