@@ -179,7 +179,8 @@ def describe_compat(patches: list[dict[str, Any]]) -> list[str]:
         skipped = [p for p in members if p["state"] != "applied"]
         state = skipped[0]["state"] if skipped else "applied"
         verified = members[0]["verified"]
-        lines.append(f"patch {group} ({purpose}, {len(members)} targets, verified on {verified}): {state}")
+        targets = f"{len(members)} target{'s' if len(members) > 1 else ''}"
+        lines.append(f"patch {group} ({purpose}, {targets}, verified on {verified}): {state}")
     return lines
 
 
