@@ -8,7 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import botocore_speedups
 from .errors import AwsError, InputError
 from .state import Target
 
@@ -69,7 +68,6 @@ def shared_loader() -> Any:
             extra = os.environ.get("AWS_DATA_PATH", "")
             paths = [os.path.expanduser(os.path.expandvars(p)) for p in extra.split(os.pathsep) if p]
             _loader = botocore.loaders.Loader(extra_search_paths=_SearchPaths(paths))
-            botocore_speedups.apply()
         return _loader
 
 
@@ -87,9 +85,8 @@ def botocore_session() -> Any:
     """A new botocore session that reads models through the shared loader."""
     import botocore.session
 
-    loader = shared_loader()  # first: it speeds up how sessions are made (botocore_speedups)
     session = botocore.session.Session()
-    session.register_component("data_loader", loader)
+    session.register_component("data_loader", shared_loader())  # public API: botocore stays stock
     return session
 
 

@@ -8,13 +8,21 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .aws import AwsClients
 from .errors import StateError
 
-if TYPE_CHECKING:
-    from .ops import Stack
+
+class Stack(Protocol):
+    """What ownership reads and sets of an open stack (ops.Stack; ops imports this module, not the other
+    way round)."""
+
+    store: Any  # state.StateStore: its path names the owner
+    clients: AwsClients
+    ctx: Any  # engine.Context: the main queue's name, what this run created
+    state: Any
+    owner_lookup: Any  # the tags lookup started when the stack was opened, or None
 
 T = TypeVar("T")
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bench.aws_ops import Call, short_name
 
-if TYPE_CHECKING:
-    from bench.aws_model import AwsModel
+# bench.aws_model.AwsModel, which imports this module's settlers: named here, not imported (no cycle).
+AwsModel = Any
 
 
 @dataclass

@@ -21,7 +21,7 @@ from typing import Any
 
 import boto3
 
-from asyncapi_cli.local.gateway import Gateway, make_server
+from asyncapi_cli.local.gateway.rest import Gateway, make_server
 
 REGION, ACCOUNT = "us-east-1", "123456789012"
 
@@ -124,10 +124,10 @@ def main() -> None:
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    from asyncapi_cli.local import moto_patches
-    from asyncapi_cli.local.keepalive_wsgi import KeepAliveMotoServer
+    from asyncapi_cli.local import server
+    from asyncapi_cli.local.moto_server.keepalive import KeepAliveMotoServer
 
-    moto_patches.apply()  # moto as the embedded server runs it (SQS cost per send flat in depth)
+    server.apply_patches()  # moto as the embedded server runs it (SQS cost per send flat in depth)
     moto = KeepAliveMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     endpoint = f"http://127.0.0.1:{moto.get_host_and_port()[1]}"

@@ -213,7 +213,7 @@ def _warm() -> None:
 
 def _fill_model_caches(model: Any) -> None:
     """What botocore works out about a service's model on its first calls and keeps on the model, which
-    the clients of a process share (asyncapi_cli/botocore_speedups.py): each operation's streaming and
+    the clients of one botocore session share: each operation's streaming and
     idempotency flags, read on every call, and the map of error codes, built on the first error parsed.
     Worked out here once instead of in every child."""
     for name in model.operation_names:
@@ -235,17 +235,11 @@ def _warm_embedded_aws() -> None:
     from moto.backends import get_backend
     from moto.moto_server import werkzeug_app
 
-    from asyncapi_cli.local import (  # noqa: F401 - what server.main imports
-        event_sources,
-        feature_services,
-        gateway,
-        iam_policy,
-        keepalive_wsgi,
-        lambda_runtime,
-        logs_sink,
-        moto_patches,
-        server,
-    )
+    from asyncapi_cli.local import feature_services, iam_policy, logs, server  # noqa: F401 - what server.main imports
+    from asyncapi_cli.local.events import sources  # noqa: F401
+    from asyncapi_cli.local.gateway import rest  # noqa: F401
+    from asyncapi_cli.local.lambda_ import runtime  # noqa: F401
+    from asyncapi_cli.local.moto_server import keepalive as keepalive_wsgi
 
     apps = {}
     for service in MOTO_SERVICES:

@@ -21,27 +21,39 @@ import pytest
 from asyncapi_cli import ops
 from asyncapi_cli.aws import botocore_session
 from asyncapi_cli.engine import SilentReporter
-from asyncapi_cli.local import moto_atomic
-from asyncapi_cli.local.moto_patches import snapshot_iam_role_listing, snapshot_logs_listing
-from asyncapi_cli.local.moto_routing import remember_routing
+from asyncapi_cli.local.compat import REGISTRY
 from asyncapi_cli.retry import Pacer
 
 from .cli_forkserver import ForkServer
 
 ACCOUNT = "123456789012"
 
-# In-process moto stands in for AWS here, and the engine runs units on threads: moto's IAM failed a
-# role lookup while another thread created a role ("dictionary changed size during iteration"),
-# which AWS never does, and its CloudWatch Logs a log group listing while another thread created one.
-# The embedded AWS applies the same patches (moto_patches.apply()).
-snapshot_iam_role_listing()
-snapshot_logs_listing()
-# DynamoDB writes and S3 object operations are atomic; moto's were not (moto_atomic.py): the handlers'
-# threads, run in-process, lost one of two concurrent ADDs to a set, and read an S3 object being replaced.
-moto_atomic.apply()
-# moto derived each request's backend anew (its package directory, every service's URL patterns, an
-# import): most of the CPU of the CLI tests' server, a third of in-process moto's (moto_routing.py).
-remember_routing()
+# In-process moto stands in for AWS here, with the embedded AWS's fixes, through its patch registry
+# (asyncapi_cli/local/compat): the engine runs units on threads, and moto's IAM failed a role lookup while
+# another thread created a role ("dictionary changed size during iteration"), which AWS never does, and its
+# CloudWatch Logs a log group listing while another thread created one; DynamoDB writes and S3 object
+# operations are atomic, moto's were not (the handlers' threads, run in-process, lost one of two concurrent
+# ADDs to a set, and read an S3 object being replaced); a redeploy keeps the stage's settings. And moto's
+# routing, remembered (speed): most of the CPU of the CLI tests' server, a third of in-process moto's.
+# What the embedded AWS does to moto itself (its services' own hooks apart: IAM enforcement, the
+# gateway's VTL, the scheduler's guard), for the tests that run moto in-process as the embedded AWS does.
+EMBEDDED_MOTO_GROUPS = (
+    "event-sources-off", "sqs-depth", "dynamodb-parse-cache", "dynamodb-validation", "stream-reenable",
+    "stage-on-redeploy", "iam-role-listing", "logs-listing", "atomic-dynamodb", "atomic-s3", "routing",
+    "routers-one-at-a-time", "sqs-move-tasks", "stream-start",
+)  # fmt: skip
+
+
+def apply_embedded_moto_patches() -> None:
+    from asyncapi_cli.local.events import move_tasks, stream_poller  # noqa: F401  (they register theirs)
+
+    REGISTRY.apply(EMBEDDED_MOTO_GROUPS)
+
+
+REGISTRY.apply(
+    ["iam-role-listing", "logs-listing", "atomic-dynamodb", "atomic-s3", "stage-on-redeploy", "routing",
+     "routers-one-at-a-time"]
+)
 
 
 # The tests' own clients (boto3.client, its default session) read botocore's models through the
@@ -161,9 +173,6 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
 def mocked_aws() -> Iterator[None]:
     from moto import mock_aws
 
-    from asyncapi_cli.local.moto_patches import keep_stage_on_redeploy
-
-    keep_stage_on_redeploy()  # the stage keeps its settings across redeploys, as on API Gateway
     with mock_aws():
         yield
 
@@ -182,13 +191,12 @@ def deploy(name: str = "test-stack", **kwargs: Any) -> ops.Stack:
 @pytest.fixture(scope="session")
 def moto_server_url() -> Iterator[str]:
     """A real moto server on 127.0.0.1 (HTTP), shared by the tests that need one; reset per test."""
-    from asyncapi_cli.local.keepalive_wsgi import KeepAliveMotoServer
-    from asyncapi_cli.local.moto_patches import neutralize_moto_event_sources
+    from asyncapi_cli.local.moto_server.keepalive import KeepAliveMotoServer
 
     # AWS runs an event source mapping from its own pollers, apart from SendMessage; moto instead invokes
     # the mapped function inside SendMessage through Docker, and answers 500 where Docker is absent (a fresh
     # venv). This stand-in for AWS should behave like AWS here: the mapping exists, SendMessage just queues.
-    neutralize_moto_event_sources()
+    REGISTRY.apply(["event-sources-off"])
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
     # Connections kept alive as AWS's endpoints keep them (werkzeug's server closes each after one answer).
     server = KeepAliveMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

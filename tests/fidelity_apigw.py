@@ -19,9 +19,9 @@ from typing import Any
 
 import boto3
 
-from asyncapi_cli.local.apigw.limits import Limits
-from asyncapi_cli.local.gateway import Gateway, make_server
-from asyncapi_cli.local.lambda_runtime import LambdaRuntime
+from asyncapi_cli.local.gateway.limits import Limits
+from asyncapi_cli.local.gateway.rest import Gateway, make_server
+from asyncapi_cli.local.lambda_.runtime import LambdaRuntime
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -51,7 +51,7 @@ class FakeClock:
 
 class Embedded:
     def __init__(self) -> None:
-        from asyncapi_cli.local.keepalive_wsgi import KeepAliveMotoServer
+        from asyncapi_cli.local.moto_server.keepalive import KeepAliveMotoServer
 
         self.moto = KeepAliveMotoServer(ip_address="127.0.0.1", port=0, verbose=False)  # server.py's
         self.moto.start()

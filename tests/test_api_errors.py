@@ -1,7 +1,7 @@
 """Defect 10: retryable SQS errors answer 503 + Retry-After; permanent ones 500; nothing from AWS leaks.
 
 The integration responses are run through the embedded gateway's own selection and Velocity rendering
-(asyncapi_cli/local/gateway.py, vtl.py), as API Gateway runs them on an SQS answer.
+(asyncapi_cli/local/gateway/rest.py, vtl.py), as API Gateway runs them on an SQS answer.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from botocore.retries import standard
 
 from asyncapi_cli import api_errors
 from asyncapi_cli.api_definition import SUBMIT_ACCEPTED_TEMPLATE
-from asyncapi_cli.local.apigw.context import Invocation, Request
-from asyncapi_cli.local.apigw.mapping import EndpointResponse, render_response
-from asyncapi_cli.local.apigw.moto_seam import Deployment, StageConfig
+from asyncapi_cli.local.gateway.context import Invocation, Request
+from asyncapi_cli.local.gateway.mapping import EndpointResponse, render_response
+from asyncapi_cli.local.gateway.moto_seam import Deployment, StageConfig
 
 
 def integration() -> dict[str, Any]:

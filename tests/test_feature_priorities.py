@@ -1,6 +1,6 @@
 """Job priorities: the /submit templates choose the queue from a fixed pair; anything else is 400.
 
-Templates are rendered with the embedded gateway's Velocity engine (asyncapi_cli/local/vtl.py) and a
+Templates are rendered with the embedded gateway's Velocity engine (asyncapi_cli/local/gateway/vtl.py) and a
 $context as API Gateway provides it; the rendered form is then sent, signed as API Gateway sends it,
 to a moto server's SQS root (the integration URI `sqs:path//`), where it must land in the right queue.
 """
@@ -20,7 +20,7 @@ import boto3
 import pytest
 
 from asyncapi_cli.features import FeatureTarget, priorities
-from asyncapi_cli.local.vtl import InputVariable, render
+from asyncapi_cli.local.gateway.vtl import InputVariable, render
 from asyncapi_cli.names import StackNames
 from asyncapi_cli.resources.routes import normalize_live_method
 from tests import feature_support as fs

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from asyncapi_cli.local.apigw import iam
+from asyncapi_cli.local.gateway import iam
 
 from .fidelity_apigw import Embedded, json_body
 

@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
-from asyncapi_cli.local.apigw.integrations import HttpSqs, InProcessSqs, _xml_to_json
+from asyncapi_cli.local.gateway.integrations import HttpSqs, InProcessSqs, _xml_to_json
 
 from .fidelity_apigw import ACCOUNT, REGION, Embedded
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from asyncapi_cli.local.lambda_runtime import FunctionSpec, LambdaRuntime
+from asyncapi_cli.local.lambda_.runtime import FunctionSpec, LambdaRuntime
 
 # Its tests share module-scoped fixtures that start servers: one pytest-xdist worker runs them all
 # (`--dist loadgroup`), so the fixtures start once, not once per worker.

@@ -18,8 +18,10 @@ from typing import Any
 import boto3
 import pytest
 
-from asyncapi_cli.local import iam_policy, moto_patches
-from asyncapi_cli.local.lambda_runtime import LambdaRuntime
+from asyncapi_cli.local import iam_policy
+from asyncapi_cli.local.lambda_.runtime import LambdaRuntime
+
+from .conftest import apply_embedded_moto_patches
 
 REGION = "us-east-1"
 FUNCTION = """
@@ -36,7 +38,7 @@ def handler(event, context):
 
 @pytest.fixture
 def aws(moto_server: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    moto_patches.apply()
+    apply_embedded_moto_patches()
     iam_policy.install_role_enforcement()
 
     def client(service: str) -> Any:

@@ -21,10 +21,11 @@ from typing import Any
 import boto3
 import pytest
 
-from asyncapi_cli.local import moto_patches
-from asyncapi_cli.local.event_sources import PollerManager
-from asyncapi_cli.local.lambda_runtime import LambdaRuntime
-from asyncapi_cli.local.logs_sink import CloudWatchLogsSink
+from asyncapi_cli.local.events.sources import PollerManager
+from asyncapi_cli.local.lambda_.runtime import LambdaRuntime
+from asyncapi_cli.local.logs import CloudWatchLogsSink
+
+from .conftest import apply_embedded_moto_patches
 
 REGION = "us-east-1"
 FUNCTION = """
@@ -40,7 +41,7 @@ def handler(event, context):
 
 @pytest.fixture
 def aws(mocked_aws: None, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    moto_patches.apply()
+    apply_embedded_moto_patches()
     iam = boto3.client("iam", region_name=REGION)
     role = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     buffer = io.BytesIO()

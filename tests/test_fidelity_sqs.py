@@ -22,11 +22,12 @@ from typing import Any
 import boto3
 import pytest
 
-from asyncapi_cli.local import moto_patches
+from asyncapi_cli.local.events.sqs_poller import MappingPoller, MappingSpec, failed_ids, to_record
+from asyncapi_cli.local.events.sqs_seam import InProcessSqs
 from asyncapi_cli.local.iam_policy import sqs_mapping_check
-from asyncapi_cli.local.lambda_runtime import InvokeResult
-from asyncapi_cli.local.poller import MappingPoller, MappingSpec, failed_ids, to_record
-from asyncapi_cli.local.sqs_seam import InProcessSqs
+from asyncapi_cli.local.lambda_.runtime import InvokeResult
+
+from .conftest import apply_embedded_moto_patches
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -34,7 +35,7 @@ REGION = "us-east-1"
 
 @pytest.fixture
 def sqs(mocked_aws: None) -> Iterator[Any]:
-    moto_patches.apply()
+    apply_embedded_moto_patches()
     yield boto3.client("sqs", region_name=REGION)
 
 

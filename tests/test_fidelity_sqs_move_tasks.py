@@ -18,14 +18,14 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from asyncapi_cli.local import moto_patches
+from .conftest import apply_embedded_moto_patches
 
 REGION = "us-east-1"
 
 
 @pytest.fixture
 def sqs(mocked_aws: None) -> Iterator[Any]:
-    moto_patches.apply()
+    apply_embedded_moto_patches()
     yield boto3.client("sqs", region_name=REGION)
 
 

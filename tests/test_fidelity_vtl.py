@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from asyncapi_cli.local.vtl import GatewayTemplateError, InputVariable, render
+from asyncapi_cli.local.gateway.vtl import GatewayTemplateError, InputVariable, render
 
 
 def vtl(template: str, body: str = "", params: dict[str, Any] | None = None, **context: Any) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from asyncapi_cli.local.gateway import Gateway, make_server
+from asyncapi_cli.local.gateway.rest import Gateway, make_server
 
 
 class Kept(logging.Handler):

@@ -1,4 +1,4 @@
-"""moto's server with keep-alive (asyncapi_cli/local/keepalive_wsgi.py): several requests on one
+"""moto's server with keep-alive (asyncapi_cli/local/moto_server/keepalive.py): several requests on one
 connection, answered as werkzeug answers them; HEAD, bodiless errors, Expect: 100-continue and chunked
 request bodies keep the framing right."""
 
@@ -12,8 +12,8 @@ from typing import Any
 import boto3
 import pytest
 
-from asyncapi_cli.local import keepalive_wsgi
-from asyncapi_cli.local.keepalive_wsgi import KeepAliveMotoServer
+from asyncapi_cli.local.moto_server import keepalive as keepalive_wsgi
+from asyncapi_cli.local.moto_server.keepalive import KeepAliveMotoServer
 
 # Its tests share a module-scoped server: one pytest-xdist worker runs them all (`--dist loadgroup`).
 pytestmark = pytest.mark.xdist_group("test_local_keepalive")

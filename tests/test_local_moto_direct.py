@@ -1,4 +1,4 @@
-"""moto's server without Flask per request (asyncapi_cli/local/moto_direct.py): the same answers.
+"""moto's server without Flask per request (asyncapi_cli/local/moto_server/direct.py): the same answers.
 
 One scenario of calls (DynamoDB's JSON protocol with its errors, S3's REST protocol with metadata,
 HEAD, ranges, errors and listings, SQS's and IAM's query protocol, Lambda's REST JSON) runs twice
@@ -17,8 +17,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from asyncapi_cli.local import moto_direct
-from asyncapi_cli.local.keepalive_wsgi import KeepAliveMotoServer
+from asyncapi_cli.local.moto_server import direct as moto_direct
+from asyncapi_cli.local.moto_server.keepalive import KeepAliveMotoServer
 
 pytestmark = pytest.mark.xdist_group("test_local_moto_direct")
 

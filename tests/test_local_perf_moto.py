@@ -1,4 +1,4 @@
-"""moto's SQS, patched for speed (asyncapi_cli/local/moto_patches.py): same answers, no slowdown with depth.
+"""moto's SQS, patched for speed (asyncapi_cli/local/compat): same answers, no slowdown with depth.
 
 Each patched function is compared with the moto original it replaced, on the same queue state.
 """
@@ -13,18 +13,25 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from asyncapi_cli.local import moto_patches, moto_routing
+from asyncapi_cli.local.compat import REGISTRY
+from asyncapi_cli.local.compat.moto_fixes import SnapshotDict, watch_function_code
 
+from .conftest import apply_embedded_moto_patches
 from .fidelity_apigw import LAMBDA_TRUST
 from .test_fidelity_lambda import function_zip
 
 ACCOUNT = "123456789012"
+
+
+def _original(target: str) -> Any:
+    """What the registered patch of `target` replaced (moto's own)."""
+    return REGISTRY.get(target).original
 REGION = "us-east-1"
 
 
 @pytest.fixture
 def sqs(mocked_aws: None) -> Iterator[Any]:
-    moto_patches.apply()
+    apply_embedded_moto_patches()
     yield boto3.client("sqs", region_name=REGION)
 
 
@@ -100,8 +107,8 @@ def test_visibility_and_delay_match_moto(sqs: Any) -> None:
     sqs.receive_message(QueueUrl=url)
     queue = backend().get_queue("same")
     for message in queue._messages:
-        assert message.visible == moto_patches.originals["visible"].fget(message)
-        assert message.delayed == moto_patches.originals["delayed"].fget(message)
+        assert message.visible == _original("moto.sqs.models:Message.visible").fget(message)
+        assert message.delayed == _original("moto.sqs.models:Message.delayed").fget(message)
     assert {(m.body, m.visible, m.delayed) for m in queue._messages} == {
         ("now", False, False),
         ("later", True, True),
@@ -115,7 +122,7 @@ def test_retention_still_expires_messages(sqs: Any) -> None:
     queue = backend().get_queue("retained")
     old, new = queue._messages
     old.sent_timestamp -= 61_000  # sent 61 s ago: past its 60 s retention
-    original = moto_patches.originals["is_message_valid_based_on_retention_period"]
+    original = _original("moto.sqs.models:SQSBackend.is_message_valid_based_on_retention_period")
     for message, valid in ((old, False), (new, True)):
         assert backend().is_message_valid_based_on_retention_period("retained", message) is valid
         assert original(backend(), "retained", message) is valid
@@ -147,7 +154,7 @@ def test_delete_semantics_are_moto_and_aws(sqs: Any) -> None:
 
 
 def test_backend_lookups_after_a_reset_register_again(sqs: Any) -> None:
-    # The lock-free lookup (moto_patches.lock_free_backend_lookups) must not skip moto's registration
+    # The lock-free lookup (the backend-lookups patch) must not skip moto's registration
     # of a BackendDict for reset: after a reset, state made again is reset again.
     from moto.core.base_backend import BackendDict
     from moto.sqs.models import sqs_backends
@@ -168,7 +175,7 @@ def test_a_role_created_while_roles_are_listed_does_not_break_the_listing(mocked
     lookup fail ("dictionary changed size during iteration"). The patched listing is a snapshot."""
     from moto.iam.models import iam_backends
 
-    moto_patches.snapshot_iam_role_listing()
+    REGISTRY.apply(["iam-role-listing"])
     iam = boto3.client("iam", region_name=REGION)
     trust = '{"Version": "2012-10-17", "Statement": []}'
     iam.create_role(RoleName="first", AssumeRolePolicyDocument=trust)
@@ -178,7 +185,7 @@ def test_a_role_created_while_roles_are_listed_does_not_break_the_listing(mocked
     iam.create_role(RoleName="second", AssumeRolePolicyDocument=trust)  # as another thread would
     assert [role.name for role in listing] == []  # the snapshot ends where it was taken
     with pytest.raises(RuntimeError):  # moto's own live view fails exactly there
-        original = iter(moto_patches.originals["IAMBackend.get_roles"](backend))
+        original = iter(_original("moto.iam.models:IAMBackend.get_roles")(backend))
         next(original)
         iam.create_role(RoleName="third", AssumeRolePolicyDocument=trust)
         list(original)
@@ -191,7 +198,7 @@ def test_a_log_group_created_while_log_groups_are_listed_does_not_break_the_list
     interruption matrix). The patched dicts iterate over a snapshot."""
     from moto.logs.models import logs_backends
 
-    moto_patches.snapshot_logs_listing()
+    REGISTRY.apply(["logs-listing"])
     logs = boto3.client("logs", region_name=REGION)
     logs.create_log_group(logGroupName="/first")
     logs.create_log_stream(logGroupName="/first", logStreamName="a")
@@ -207,7 +214,7 @@ def test_a_log_group_created_while_log_groups_are_listed_does_not_break_the_list
         next(listing)
         create()  # as another thread would, mid-listing
         assert list(listing) == []  # the snapshot ends where it was taken
-        assert len(live) == 2 and isinstance(live, moto_patches.SnapshotDict)
+        assert len(live) == 2 and isinstance(live, SnapshotDict)
     names = [group["logGroupName"] for group in logs.describe_log_groups()["logGroups"]]
     assert names == ["/first", "/second"]
     streams = logs.describe_log_streams(logGroupName="/first")["logStreams"]
@@ -215,12 +222,12 @@ def test_a_log_group_created_while_log_groups_are_listed_does_not_break_the_list
 
 
 def test_the_remembered_backend_for_a_host_is_moto_own_choice() -> None:
-    """moto_routing: the server's dispatcher answers each host as moto would (service
+    """The routing patches: the server's dispatcher answers each host as moto would (service
     hosts of every region form, S3's virtual hosts, moto's own API, and hosts it does not know)."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    moto_routing.remember_routing()
-    original = moto_patches.originals["DomainDispatcherApplication.get_backend_for_host"]
+    REGISTRY.apply(["routing", "routers-one-at-a-time"])
+    original = _original("moto.moto_server.werkzeug_app:DomainDispatcherApplication.get_backend_for_host")
     dispatcher = DomainDispatcherApplication(create_backend_app)
     hosts = [
         *(
@@ -261,14 +268,14 @@ def test_the_remembered_backend_for_a_host_is_moto_own_choice() -> None:
 
 
 def test_the_remembered_backends_and_url_tables_are_moto_own() -> None:
-    """moto_routing: in-process moto (mock_aws) looks each request's backend up through
+    """The routing patches: in-process moto (mock_aws) looks each request's backend up through
     moto.backends.get_backend and the backend's URL table; the remembered ones are moto's own."""
     import moto.backends
     from moto.core.base_backend import BaseBackend
 
-    moto_routing.remember_routing()
-    get_backend = moto_patches.originals["moto.backends.get_backend"]
-    urls = moto_patches.originals["BaseBackend.urls"]
+    REGISTRY.apply(["routing", "routers-one-at-a-time"])
+    get_backend = _original("moto.backends:get_backend")
+    urls = _original("moto.core.base_backend:BaseBackend.urls")
     for service in ("sqs", "dynamodb", "s3", "iam", "lambda", "apigateway", "logs", "scheduler"):
         backends = moto.backends.get_backend(service)
         assert backends is get_backend(service)
@@ -281,7 +288,7 @@ def test_the_remembered_backends_and_url_tables_are_moto_own() -> None:
 
 
 def test_the_remembered_action_methods_are_moto_own() -> None:
-    """moto_routing: moto finds the method serving an action among the response class's functions,
+    """The routing patches: moto finds the method serving an action among the response class's functions,
     listed with inspect.getmembers on every request; the remembered lists are moto's own."""
     import moto.core.responses
     from moto.apigateway.responses import APIGatewayResponse
@@ -289,8 +296,8 @@ def test_the_remembered_action_methods_are_moto_own() -> None:
     from moto.dynamodb.responses import DynamoHandler
     from moto.sqs.responses import SQSResponse
 
-    moto_routing.remember_routing()
-    original = moto_patches.originals["moto.core.responses.method_names_from_class"]
+    REGISTRY.apply(["routing", "routers-one-at-a-time"])
+    original = _original("moto.core.responses:method_names_from_class")
     remembered = moto.core.responses.method_names_from_class
     assert remembered is not original
     for clazz in (SQSResponse, DynamoHandler, LambdaResponse, APIGatewayResponse):
@@ -307,14 +314,15 @@ def test_the_remembered_action_methods_are_moto_own() -> None:
 
 
 def test_operation_routers_are_built_one_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto_routing: two threads' first requests to a service built its router at once, and CPython 3.11's
-    ast.parse is not safe for that (gh-106905: "AST constructor recursion depth mismatch", seen in a
-    deploy's threads). The second waits for the first, then uses the router the first built."""
+    """routers-one-at-a-time: two threads' first requests to a service built its router at once, and
+    CPython 3.11's ast.parse is not safe for that (gh-106905: "AST constructor recursion depth
+    mismatch", seen in a deploy's threads). The second waits for the first, then uses the router the
+    first built."""
     import threading
 
     import moto.core.routing as routing
 
-    moto_routing.remember_routing()
+    REGISTRY.apply(["routing", "routers-one-at-a-time"])
     first_inside, second_inside = threading.Event(), threading.Event()
     inside, most_inside, built = [0], [0], []
     lock = threading.Lock()
@@ -370,12 +378,13 @@ def test_create_function_and_update_function_code_tell_the_code_watchers(mocked_
     """watch_function_code: the embedded AWS's Lambda runtime prepares a function's code when it is
     created or its code replaced; a watcher that fails does not fail the call, and one that
     stopped watching hears nothing more."""
+    REGISTRY.apply(["function-code-watch"])
     told: list[tuple[str, str, str]] = []
 
     def failing(account: str, region: str, name: str) -> None:
         raise RuntimeError("a watcher's own failure")
 
-    stops = [moto_patches.watch_function_code(failing), moto_patches.watch_function_code(
+    stops = [watch_function_code(failing), watch_function_code(
         lambda account, region, name: told.append((account, region, name)))]  # fmt: skip
     try:
         lam = create_function("fn", function_zip(FN_SOURCE))
@@ -401,7 +410,7 @@ def test_a_function_code_is_hashed_once_per_code_not_per_invocation(
     import hashlib
     import types
 
-    from asyncapi_cli.local import lambda_runtime
+    from asyncapi_cli.local.lambda_ import runtime as lambda_runtime
 
     hashed: list[int] = []
     real_sha256 = hashlib.sha256

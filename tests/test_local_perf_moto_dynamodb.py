@@ -1,4 +1,4 @@
-"""moto's DynamoDB UpdateItem, patched for speed (moto_dynamodb_speedups): same answers.
+"""moto's DynamoDB expression parsing, kept per text (compat/moto_dynamodb.py): same answers.
 
 Every case runs twice on a fresh table, once with the patches and once with the moto originals they
 replaced, and the items left behind and the errors raised (code and message) must be the same.
@@ -6,13 +6,15 @@ replaced, and the items left behind and the errors raised (code and message) mus
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from asyncapi_cli.local import moto_atomic, moto_dynamodb_speedups, moto_patches
+from asyncapi_cli.local.compat import REGISTRY
 
 from .faults import hold_first_call
 
@@ -146,12 +148,22 @@ def run_cases(table: str) -> list[Any]:
 
 @pytest.fixture
 def patched(mocked_aws: None) -> None:
-    moto_patches.apply()
+    REGISTRY.apply(["dynamodb-parse-cache", "atomic-dynamodb"])
+
+
+@contextlib.contextmanager
+def moto_originals() -> Iterator[None]:
+    """moto's own parsing, for the duration (the registry undoes the speed patches, then applies them)."""
+    REGISTRY.undo(["dynamodb-parse-cache"])
+    try:
+        yield
+    finally:
+        REGISTRY.apply(["dynamodb-parse-cache"])
 
 
 def test_update_item_answers_as_moto_does(patched: None) -> None:
     fast = run_cases("fast")
-    with moto_dynamodb_speedups.moto_originals():
+    with moto_originals():
         slow = run_cases("slow")
     assert fast == slow
     assert sum(1 for outcome in fast if isinstance(outcome, tuple)) >= 15  # the error cases did fail
@@ -219,15 +231,16 @@ def test_a_new_item_claim_then_its_final_write(patched: None) -> None:
 def test_a_write_waits_while_another_write_is_in_progress(
     mocked_aws: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """moto_atomic.atomic_dynamodb_writes: DynamoDB applies each write to an item atomically (Developer
-    Guide, "Atomic counters"), so two ADDs to one set both land. moto read, changed and stored the item
-    in Python, and a concurrent ADD could lose the other's element. Here the first UpdateItem is held
-    inside moto's executor; the second must not get past it meanwhile, and both elements are kept."""
+    """The atomic-dynamodb patch (compat/moto_fixes.py): DynamoDB applies each write to an item
+    atomically (Developer Guide, "Atomic counters"), so two ADDs to one set both land. moto read,
+    changed and stored the item in Python, and a concurrent ADD could lose the other's element. Here the
+    first UpdateItem is held inside moto's executor; the second must not get past it meanwhile, and both
+    elements are kept."""
     import threading
 
     from moto.dynamodb.parsing.executors import UpdateExpressionExecutor
 
-    moto_atomic.atomic_dynamodb_writes()
+    REGISTRY.apply(["atomic-dynamodb"])
     dynamodb = new_table("runs", key="id")
     inside, release = hold_first_call(monkeypatch, UpdateExpressionExecutor, "execute")  # the first write
 
@@ -252,69 +265,3 @@ def test_a_write_waits_while_another_write_is_in_progress(
     assert still_waiting
     item = dynamodb.get_item(TableName="runs", Key={"id": {"S": "schedule"}}, ConsistentRead=True)["Item"]
     assert sorted(item["runJobIds"]["SS"]) == ["job-1", "job-2"]
-
-
-def test_a_passed_key_check_does_not_answer_for_a_table_with_other_keys(patched: None) -> None:
-    # The same update text and names on two tables: "pk" is free on the first and the key of the
-    # second, where DynamoDB refuses it ("Cannot update attribute pk. This attribute is part of the key").
-    first, second = new_table("keyed-by-job"), new_table("keyed-by-pk", key="pk")
-    request = {"UpdateExpression": "SET #k = :v", "ExpressionAttributeNames": {"#k": "pk"},
-               "ExpressionAttributeValues": {":v": {"S": "1"}}}  # fmt: skip
-    first.update_item(TableName="keyed-by-job", Key={"jobId": {"S": "j"}}, **request)
-    with pytest.raises(ClientError) as refused:
-        second.update_item(TableName="keyed-by-pk", Key={"pk": {"S": "j"}}, **request)
-    assert "part of the key" in refused.value.response["Error"]["Message"]
-
-
-def _shape_of(tree: Any) -> list[Any]:
-    """A tree in pre-order: each node's class, type, parent (an index) and children (indexes or leaves)."""
-    from moto.dynamodb.parsing.ast_nodes import Node
-
-    order: dict[int, int] = {}
-    nodes: list[Any] = []
-
-    def visit(node: Any) -> None:
-        if id(node) not in order:
-            order[id(node)] = len(nodes)
-            nodes.append(node)
-            for child in node.children or []:
-                if isinstance(child, Node):
-                    visit(child)
-
-    visit(tree)
-    return [
-        (type(n).__name__, n.type, order.get(id(n.parent)), sorted(vars(n)),
-         [order[id(c)] if isinstance(c, Node) else c for c in n.children or []])
-        for n in nodes
-    ]  # fmt: skip
-
-
-@pytest.mark.parametrize("expression", sorted({case[0] for case in CASES if "= =" not in case[0]}))
-def test_a_cached_tree_is_copied_as_deepcopy_copies_it(patched: None, expression: str) -> None:
-    import copy
-
-    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
-
-    from asyncapi_cli.local import moto_dynamodb_trees
-
-    tree = UpdateExpressionParser.make(expression)  # the parse cache's tree
-    for _ in range(2):  # the plan's first use, then a kept plan
-        copied = moto_dynamodb_trees.copy_tree(tree)
-        assert _shape_of(copied) == _shape_of(copy.deepcopy(tree)) == _shape_of(tree)
-        originals = {id(n) for n in _all_nodes(tree)}
-        assert not originals & {id(n) for n in _all_nodes(copied)}  # nothing shared with the original
-    assert moto_dynamodb_trees.checked_trees.copy_plan(tree) is not None  # the plan was used
-    uncached = moto_patches.originals["update_expression_make"](expression)  # planned for its one copy
-    assert moto_dynamodb_trees.checked_trees.copy_plan(uncached) is None
-    assert _shape_of(moto_dynamodb_trees.copy_tree(uncached)) == _shape_of(copy.deepcopy(uncached))
-
-
-def _all_nodes(tree: Any) -> list[Any]:
-    from moto.dynamodb.parsing.ast_nodes import Node
-
-    found, stack = [], [tree]
-    while stack:
-        node = stack.pop()
-        found.append(node)
-        stack.extend(c for c in node.children or [] if isinstance(c, Node))
-    return found

@@ -1,11 +1,6 @@
 """The submit path's SQS seam, made cheaper without changing a byte of what it does.
 
-- moto_requests.request_from_primitives builds moto's Request from a WSGI environ made directly: the
-  environ must be the one Request.from_primitives builds through werkzeug's EnvironBuilder (every key,
-  value and their order; the input stream compared by its bytes), for many inputs; the inputs it cannot
-  prove go to from_primitives itself (same request, or the same error). moto's answers to real SQS
-  requests are the same either way, once request ids, message ids and dates are blanked.
-- moto_requests.raw_url is request.raw_url; sqs_seam.form_field is dict(parse_qsl(body)).get(name, "").
+- sqs_seam.form_field is dict(parse_qsl(body)).get(name, "").
 - iam's wildcard matching caches the compiled pattern (a pure function of the pattern); the gateway
   still reads the role's policies on every request, so a changed inline policy or trust policy
   decides the very next one.
@@ -13,179 +8,30 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 import random
 import re
-import sys
 import urllib.parse
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from moto import mock_aws
-from moto.core.request import Request
 
-from asyncapi_cli.local import moto_requests, sqs_seam
-from asyncapi_cli.local.apigw import iam
-from asyncapi_cli.local.apigw.context import Invocation
-from asyncapi_cli.local.apigw.context import Request as GatewayRequest
-from asyncapi_cli.local.apigw.errors import InternalServerError
-from asyncapi_cli.local.apigw.integrations import Integrations
-from asyncapi_cli.local.apigw.moto_seam import Deployment, StageConfig
+from asyncapi_cli.local.events import sqs_seam
+from asyncapi_cli.local.gateway import iam
+from asyncapi_cli.local.gateway.context import Invocation
+from asyncapi_cli.local.gateway.context import Request as GatewayRequest
+from asyncapi_cli.local.gateway.errors import InternalServerError
+from asyncapi_cli.local.gateway.integrations import Integrations
+from asyncapi_cli.local.gateway.moto_seam import Deployment, StageConfig
 
 from .fidelity_apigw import APIGW_TRUST, LAMBDA_TRUST
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 ENDPOINT = "http://127.0.0.1:4566"
 FORM = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
-
-VERBS = ("GET", "POST", "HEAD")
-URLS = (
-    f"{ENDPOINT}/{ACCOUNT}/q",
-    f"{ENDPOINT}/",
-    f"{ENDPOINT}/?Action=GetQueueUrl&QueueName=q",
-    f"{ENDPOINT}/{ACCOUNT}/q?Action=SendMessage&MessageBody=a%20b+c&Empty=",
-    f"http://localhost/{ACCOUNT}/q%2Fslash%20space",
-    "http://localhost:80/ünïcödé/q?x=ü€&y=%E2%82%AC",
-    "https://Example.COM/path",
-    "https://example.com:8443/a b/c",
-    "http://[::1]:4566/q",
-    "http://127.0.0.1:notaport/q",  # werkzeug refuses the port: both raise
-    "http://host/a;params?x=1",
-    "http://host/p?x=1#fragment",
-    "http://host//double//slash",
-    "http://user:pw@host:1/x",
-    "http://host/%E2%82%AC/%zz/%",
-    "http://hôst.example/q",
-    "http://host/\ud800",  # a lone surrogate: both raise
-    "http://host",
-)
-SCOPE = "testing/20000101/us-east-1/sqs/aws4_request"
-SIGNED = f"AWS4-HMAC-SHA256 Credential={SCOPE}, SignedHeaders=host, Signature=0"
-HEADERS: tuple[dict[str, Any], ...] = (
-    {},
-    {**FORM, "Authorization": SIGNED, "Host": "127.0.0.1:4566"},
-    {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"},
-    {"content-type": "text/plain", "Accept": "*/*"},
-    {"Content-Type": "application/json", "content-type": "text/xml"},  # the same header in two cases
-    {"X-Amz-Target": "AmazonSQS.SendMessage", "Content-Type": "application/x-amz-json-1.0"},
-    {"x-amz-meta-with_underscore": "v", "X-Amz-Meta-Plain": "p", "x_plain_underscore": "u"},
-    {"Host": "other:1", "host": "second", "HOST": "third"},
-    {"Content-Length": "999", "content-length": "1"},
-    {"Transfer-Encoding": "chunked", "transfer-encoding": "x", "Accept": "application/xml"},
-    {"Content-Type": ""},
-    {"Content-Type": "multipart/form-data; boundary=x"},  # with no body: from_primitives's own
-    {"Content-Type": " application/x-www-form-urlencoded "},
-    {"Content-Type": "APPLICATION/X-WWW-FORM-URLENCODED"},
-    {"Content_Type": "odd", "Content_Length": "5"},
-    {"X-Bad": "a\r\nb"},  # werkzeug's Headers refuse it: both raise
-    {"X-Uni": "ünï €", "Accept": "application/json", "X-Empty": ""},
-    {"X-Bytes": b"bytes-value", "Accept": "application/json"},  # from_primitives decodes it
-    {"X-Repeat": "1", "x-repeat": "2", "X-REPEAT": "3"},
-)
-BODIES = (
-    b"",
-    b"Action=SendMessage&MessageBody=hi",
-    "MessageBody=é€ü&Action=SendMessage".encode(),
-    b"\xff\xfe\x00",
-    b'{"QueueUrl": "x"}',
-)
-
-
-def _streams_bytes(environ: dict[str, Any]) -> tuple[bytes, int]:
-    stream = environ["wsgi.input"]
-    assert type(stream) is io.BytesIO
-    return stream.getvalue(), stream.tell()
-
-
-def assert_same_environ(fast: Request, reference: Request) -> None:
-    mine, theirs = fast.environ, reference.environ
-    assert list(mine) == list(theirs)  # the same keys in the same order (EnvironHeaders iterates it)
-    for key, value in theirs.items():
-        if key == "wsgi.input":
-            assert _streams_bytes(mine) == _streams_bytes(theirs)
-        elif key == "wsgi.errors":
-            assert mine[key] is value is sys.stderr
-        elif key == "werkzeug.request":
-            assert mine[key] is fast and value is reference
-        else:
-            assert (type(mine[key]), mine[key]) == (type(value), value), key
-
-
-def assert_same_request(fast: Request, reference: Request) -> None:
-    assert_same_environ(fast, reference)
-    assert moto_requests.raw_url(fast) == reference.raw_url == fast.raw_url
-    assert list(fast.headers) == list(reference.headers)
-    assert (fast.method, fast.path, fast.query_string, fast.host, fast.url) == (
-        reference.method,
-        reference.path,
-        reference.query_string,
-        reference.host,
-        reference.url,
-    )
-    assert fast.get_data() == reference.get_data()
-    assert fast.form.to_dict(flat=False) == reference.form.to_dict(flat=False)
-
-
-def _outcome(build: Any, *args: Any) -> tuple[Request | None, tuple[type, str] | None]:
-    try:
-        return build(*args), None
-    except Exception as exc:  # noqa: BLE001 - the error itself is compared
-        return None, (type(exc), str(exc))
-
-
-def _fallback_reason(url: str, headers: dict[str, Any], data: bytes) -> str | None:
-    """Why _environ may decline an input (it must build every other one)."""
-    if moto_requests._url_parts(url) is None:
-        return "url werkzeug refuses"
-    if any(type(v) is not str or "\r" in v or "\n" in v for v in headers.values()):
-        return "header value not plain text"
-    types = [v for k, v in headers.items() if k.lower() == "content-type"]
-    if not data and types and types[0].partition(";")[0].strip() == "multipart/form-data":
-        return "bodiless multipart"
-    return None
-
-
-def test_the_builder_is_proven_for_the_installed_versions() -> None:
-    # Under other versions every request takes from_primitives; the comparison below still runs.
-    assert moto_requests._builder_proven()
-
-
-def test_environ_is_from_primitives_environ(monkeypatch: pytest.MonkeyPatch) -> None:
-    original = Request.from_primitives.__func__  # type: ignore[attr-defined]
-    calls: list[tuple[Any, ...]] = []
-
-    def spied(cls: type[Request], *args: Any) -> Request:
-        calls.append(args)
-        return original(cls, *args)  # type: ignore[no-any-return]
-
-    monkeypatch.setattr(Request, "from_primitives", classmethod(spied))
-    built = declined = 0
-    for verb, url, headers, data in itertools.product(VERBS, URLS, HEADERS, BODIES):
-        case = (verb, url, headers, data)
-        reference, reference_error = _outcome(Request.from_primitives, verb, url, dict(headers), data)
-        calls.clear()
-        fast, fast_error = _outcome(moto_requests.request_from_primitives, verb, url, dict(headers), data)
-        assert fast_error == reference_error, case
-        environ = moto_requests._environ(verb, url, dict(headers), data)
-        reason = _fallback_reason(url, headers, data)
-        if environ is None:  # declined: from_primitives itself built it (or raised)
-            assert reason is not None and len(calls) == 1, case
-            declined += 1
-        else:
-            assert reason is None and not calls, case
-            built += 1
-        if reference is None:
-            assert environ is None, case  # what from_primitives refuses is left to it
-            continue
-        assert fast is not None
-        if reason == "bodiless multipart":
-            continue  # from_primitives's own, with a random boundary of its own
-        assert_same_request(fast, reference)
-    assert built > 2000 and declined > 0
-
 
 # --- moto's answers -----------------------------------------------------------------------------------
 
@@ -199,61 +45,7 @@ def sqs() -> Iterator[None]:
         yield
 
 
-def _blank(answer: tuple[int, str, dict[str, str]]) -> tuple[int, str, dict[str, str]]:
-    status, body, headers = answer
-    body = re.sub(r"<RequestId>[^<]*</RequestId>", "<RequestId/>", body)
-    body = re.sub(r"<MessageId>[^<]*</MessageId>", "<MessageId/>", body)
-    body = re.sub(r'"MessageId": "[^"]*"', '"MessageId": ""', body)
-    blanked = {k: ("" if k.lower() in ("date", "x-amzn-requestid") else v) for k, v in headers.items()}
-    return status, body, blanked
-
-
-def _send_form(**extra: str) -> str:
-    form = {
-        "Action": "SendMessage",
-        "MessageBody": json.dumps({"jobId": "LuDK8Fq1vHcFxzA", "payload": {"text": "héllo €"}}),
-        "MessageAttribute.1.Name": "jobId",
-        "MessageAttribute.1.Value.DataType": "String",
-        "MessageAttribute.1.Value.StringValue": "LuDK8Fq1vHcFxzA",
-        "MessageAttribute.2.Name": "submittedAt",
-        "MessageAttribute.2.Value.DataType": "Number",
-        "MessageAttribute.2.Value.StringValue": "1700000000000",
-        **extra,
-    }
-    return urllib.parse.urlencode(form)
-
-
 QUEUE = f"{ACCOUNT}/speed-q"
-QUERIES = [
-    pytest.param(QUEUE, "POST", FORM, _send_form(), id="send-with-attributes"),
-    pytest.param("", "POST", FORM, _send_form(QueueUrl=f"{ENDPOINT}/{QUEUE}"), id="send-at-the-root"),
-    pytest.param(f"{ACCOUNT}/no-such-queue", "POST", FORM, _send_form(), id="send-to-a-bad-queue"),
-    pytest.param(QUEUE, "POST", FORM, _send_form(DelaySeconds="901"), id="bad-parameter"),
-    pytest.param(QUEUE, "POST", FORM, "Action=SendMessage", id="missing-body"),
-    pytest.param(QUEUE, "POST", FORM, "Action=NoSuchAction", id="unknown-action"),
-    pytest.param("", "POST", FORM, "Action=GetQueueUrl&QueueName=speed-q", id="get-queue-url"),
-    pytest.param("?Action=GetQueueUrl&QueueName=speed-q", "GET", FORM, "", id="get-queue-url-by-get"),
-    pytest.param(
-        "",
-        "POST",
-        {"X-Amz-Target": "AmazonSQS.GetQueueUrl", "Content-Type": "application/x-amz-json-1.0"},
-        '{"QueueName": "speed-q"}',
-        id="json-protocol",
-    ),
-    pytest.param(QUEUE, "POST", {"Accept": "application/xml"}, _send_form(), id="no-content-type"),
-]
-
-
-@pytest.mark.parametrize(("path", "verb", "headers", "body"), QUERIES)
-def test_moto_answers_alike(
-    sqs: None, monkeypatch: pytest.MonkeyPatch, path: str, verb: str, headers: dict[str, str], body: str
-) -> None:
-    fast = sqs_seam.answer_query(ENDPOINT, REGION, path, verb, dict(headers), body)
-    with monkeypatch.context() as before:  # answer_query as it was: from_primitives, request.raw_url
-        before.setattr(moto_requests, "request_from_primitives", Request.from_primitives)
-        before.setattr(moto_requests, "raw_url", lambda request: request.raw_url)
-        reference = sqs_seam.answer_query(ENDPOINT, REGION, path, verb, dict(headers), body)
-    assert _blank(fast) == _blank(reference)
 
 
 # --- form_field ------------------------------------------------------------------------------------------

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from asyncapi_cli.api_definition import SUBMIT_ACCEPTED_TEMPLATE, SUBMIT_REQUEST_TEMPLATE
-from asyncapi_cli.local.lambda_runtime import FunctionSpec, InvokeResult, LambdaRuntime
-from asyncapi_cli.local.poller import MappingSpec, failed_ids, to_record
-from asyncapi_cli.local.vtl import InputVariable, UtilVariable, render, select_json_path
+from asyncapi_cli.local.events.sqs_poller import MappingSpec, failed_ids, to_record
+from asyncapi_cli.local.gateway.vtl import InputVariable, UtilVariable, render, select_json_path
+from asyncapi_cli.local.lambda_.runtime import FunctionSpec, InvokeResult, LambdaRuntime
 
 HANDLER_SOURCE = """
 import os, time
@@ -225,7 +225,7 @@ def test_json_path_subset() -> None:
 def test_the_local_account_limit_is_two_environments_per_core(
     monkeypatch: pytest.MonkeyPatch, cores: int, limit: int
 ) -> None:
-    from asyncapi_cli.local import lambda_runtime
+    from asyncapi_cli.local.lambda_ import runtime as lambda_runtime
 
     monkeypatch.delenv("ASYNCAPI_LOCAL_CONCURRENCY", raising=False)
     monkeypatch.setattr(lambda_runtime.os, "sched_getaffinity", lambda _: set(range(cores)), raising=False)

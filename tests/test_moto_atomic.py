@@ -1,5 +1,5 @@
-"""moto_atomic: operations AWS applies atomically run one at a time in moto (the DynamoDB case is in
-test_local_perf_moto_dynamodb.py, beside its table helper)."""
+"""The atomic-s3 patch (compat/moto_fixes.py): operations AWS applies atomically run one at a time in
+moto (the DynamoDB case is in test_local_perf_moto_dynamodb.py, beside its table helper)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import threading
 import boto3
 import pytest
 
-from asyncapi_cli.local import moto_atomic
+from asyncapi_cli.local.compat import REGISTRY
 
 from .faults import hold_first_call
 
@@ -22,7 +22,7 @@ def test_an_object_read_waits_while_the_object_is_being_replaced(
     a PutObject is held inside moto's backend; a GetObject of the key must wait for it, then read it."""
     from moto.s3.models import S3Backend
 
-    moto_atomic.atomic_s3_object_operations()
+    REGISTRY.apply(["atomic-s3"])
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket="results")
     s3.put_object(Bucket="results", Key="results/job-1.json", Body=b"first")

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from asyncapi_cli.features.handler_modules import load
+from asyncapi_cli.handler_modules import load
 
 expressions = load("schedule_expressions")
 ExpressionError, next_run, parse, zone = (

@@ -12,7 +12,7 @@ import pytest
 
 from asyncapi_cli import ops
 from asyncapi_cli.engine import SilentReporter
-from asyncapi_cli.local.moto_patches import allow_stream_reenable
+from asyncapi_cli.local.compat import REGISTRY
 
 from .conftest import deploy, stack_options
 
@@ -133,7 +133,7 @@ def test_scheduling_on_off_on_and_down(mocked_aws: None) -> None:
 
 
 def test_websocket_on_off_on_and_down(mocked_aws: None) -> None:
-    allow_stream_reenable()  # as the embedded AWS runs moto (DynamoDB lets a stream be re-enabled)
+    REGISTRY.apply(["stream-reenable"])  # as the embedded AWS runs moto (a stream may be re-enabled)
     stack = _up("websocket")
     assert set(stack.state.resources) >= WEBSOCKET_KEYS
     assert _live_websocket() == WEBSOCKET_ON

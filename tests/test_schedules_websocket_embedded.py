@@ -21,12 +21,14 @@ import pytest
 
 from asyncapi_cli.features import FeatureTarget, scheduling, websocket
 from asyncapi_cli.features.watch_client import WebSocketClient
-from asyncapi_cli.local import moto_patches, stream_poller
-from asyncapi_cli.local.event_sources import PollerManager
+from asyncapi_cli.local.events import stream_poller
+from asyncapi_cli.local.events.sources import PollerManager
 from asyncapi_cli.local.feature_services import start_feature_services
-from asyncapi_cli.local.lambda_runtime import LambdaRuntime
+from asyncapi_cli.local.lambda_.runtime import LambdaRuntime
 from asyncapi_cli.names import StackNames
 from asyncapi_cli.package import build_zip
+
+from .conftest import apply_embedded_moto_patches
 
 # Its tests share module-scoped fixtures that start servers: one pytest-xdist worker runs them all
 # (`--dist loadgroup`), so the fixtures start once, not once per worker.
@@ -50,7 +52,7 @@ def wait_for(probe: Any, timeout: float = 30.0) -> Any:
 def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     from moto.server import ThreadedMotoServer
 
-    moto_patches.apply()  # as server.py: moto's own synchronous invocations off
+    apply_embedded_moto_patches()  # as server.py: moto's own synchronous invocations off
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"

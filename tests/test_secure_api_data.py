@@ -7,7 +7,7 @@ import dataclasses
 
 from asyncapi_cli import cors, secure_api
 from asyncapi_cli.api_definition import SUBMIT_ACCEPTED_TEMPLATE, SUBMIT_REQUEST_TEMPLATE
-from asyncapi_cli.local.vtl import InputVariable, render
+from asyncapi_cli.local.gateway.vtl import InputVariable, render
 from asyncapi_cli.names import StackSettings
 from asyncapi_cli.resources.stage import patch_operations
 

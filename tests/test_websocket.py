@@ -1,4 +1,4 @@
-"""WebSocket status push: the embedded RFC 6455 server (asyncapi_cli/local/websocket.py), the route
+"""WebSocket status push: the embedded RFC 6455 server (asyncapi_cli/local/websocket/service.py), the route
 handler and the status pusher (handlers/websocket_routes.py, status_pusher.py), and the watch client.
 
 Everything real: the server reads the WebSocket API from moto's apigatewayv2 backend; its Lambda integrations
@@ -28,9 +28,9 @@ import boto3
 import pytest
 
 from asyncapi_cli.features.watch_client import WebSocketClient, WebSocketError, follow_or_poll
-from asyncapi_cli.local import websocket as ws
-from asyncapi_cli.local import ws_frames as wsf
-from asyncapi_cli.local.lambda_runtime import InvokeResult
+from asyncapi_cli.local.lambda_.runtime import InvokeResult
+from asyncapi_cli.local.websocket import frames as wsf
+from asyncapi_cli.local.websocket import service as ws
 from asyncapi_cli.package import build_zip
 
 ACCOUNT, REGION = "123456789012", "us-east-1"

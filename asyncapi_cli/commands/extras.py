@@ -119,5 +119,7 @@ def local_status(json_mode: bool) -> None:
         )
         for line in manager.describe_limits(limits):
             click.echo(line)
+        for line in manager.describe_compat(info.get("compat") or []):
+            click.echo(line)
     else:
         click.echo("not running")

@@ -1,4 +1,4 @@
-"""A minimal WebSocket client (stdlib; RFC 6455 via local/ws_frames.py) for `test-job --watch`.
+"""A minimal WebSocket client (stdlib; RFC 6455 via local/websocket/frames.py) for `test-job --watch`.
 
 `follow(url, job_id, on_status)` subscribes to a job on the stack's WebSocket API and calls
 `on_status(message)` for each status message until the final one. ws:// (the embedded AWS) and
@@ -15,7 +15,7 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
-from ..local import ws_frames as wsf
+from ..local.websocket import frames as wsf
 
 MAX_MESSAGE = 1024 * 1024
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import scheduler, websocket
+from . import scheduler
+from .websocket import service as websocket
 
 
 def start_feature_services(endpoint: str, invoke: Any) -> tuple[Callable[[], None], dict[str, str]]:

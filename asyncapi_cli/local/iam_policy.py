@@ -18,6 +18,8 @@ import json
 import threading
 from typing import Any
 
+from .compat.registry import REGISTRY, Patch, register
+
 SQS_MAPPING_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 SESSION_SECONDS = 12 * 3600
 
@@ -49,26 +51,7 @@ def _request_key(headers: Any) -> str | None:
     return str(authorization.split("Credential=", 1)[1].split("/", 1)[0])
 
 
-_installed = False
-
-
-def install_role_enforcement() -> None:
-    """Idempotent: patch moto once per process."""
-    global _installed
-    from moto.core.authorization import ActionAuthenticatorMixin
-    from moto.dynamodb.responses import DynamoHandler
-    from moto.scheduler.responses import EventBridgeSchedulerResponse
-    from moto.secretsmanager.responses import SecretsManagerResponse
-
-    from .iam_speedups import fast_request_class
-
-    with _lock:
-        if _installed:
-            return
-        _installed = True
-
-    original = ActionAuthenticatorMixin._authenticate_and_authorize_action
-
+def _authenticate_and_authorize(original: Any) -> Any:
     def authenticate_and_authorize(self: Any, iam_request_cls: type, resource: str = "*") -> None:
         key = _request_key(self.headers)
         if key is None or not _temporary_key(key):
@@ -77,8 +60,7 @@ def install_role_enforcement() -> None:
 
         parsed = urlparse(self.uri)
         path = self.raw_path + ("?" + parsed.query if parsed.query else "")
-        # Same classes, same decisions, less repeated work per request (iam_speedups).
-        request = fast_request_class(iam_request_cls)(
+        request = iam_request_cls(
             account_id=self.current_account,
             method=self.method,
             path=path,
@@ -94,6 +76,10 @@ def install_role_enforcement() -> None:
         request.check_signature()
         request.check_action_permitted(resource)
 
+    return authenticate_and_authorize
+
+
+def _dynamodb_resource(_: Any) -> Any:
     def dynamodb_resource(self: Any) -> str:
         # moto judges DynamoDB calls against "*": name the table, as AWS does, so policies scoped to
         # the table's ARN match.
@@ -103,6 +89,10 @@ def install_role_enforcement() -> None:
             return "*"
         return f"arn:aws:dynamodb:{self.region}:{self.current_account}:table/{table}"
 
+    return dynamodb_resource
+
+
+def _secret_resource(_: Any) -> Any:
     def secret_resource(self: Any) -> str:
         # Likewise Secrets Manager: judge GetSecretValue & co. against the secret's ARN (a name given as
         # SecretId is looked up), so a policy naming the exact secret matches as on AWS.
@@ -120,6 +110,10 @@ def install_role_enforcement() -> None:
         secret = secrets.get(secret_id) if hasattr(secrets, "get") else None
         return getattr(secret, "arn", "*")
 
+    return secret_resource
+
+
+def _schedule_resource(_: Any) -> Any:
     def schedule_resource(self: Any) -> str:
         # EventBridge Scheduler: CreateSchedule, GetSchedule, DeleteSchedule and UpdateSchedule act on
         # the resource type "schedule", arn:...:schedule/<group>/<name> (the group "default" when none
@@ -134,10 +128,51 @@ def install_role_enforcement() -> None:
         group = self._get_param("GroupName") or self._get_param("groupName") or "default"
         return f"arn:aws:scheduler:{self.region}:{self.current_account}:schedule/{group}/{name}"
 
-    ActionAuthenticatorMixin._authenticate_and_authorize_action = authenticate_and_authorize  # type: ignore[method-assign]
-    EventBridgeSchedulerResponse._determine_resource = schedule_resource  # type: ignore[attr-defined]
-    DynamoHandler._determine_resource = dynamodb_resource  # type: ignore[attr-defined]
-    SecretsManagerResponse._determine_resource = secret_resource  # type: ignore[attr-defined]
+    return schedule_resource
+
+
+# Role sessions (the Lambda workers' credentials) are judged by their role's policies, against the resource
+# each call acts on, as IAM does; moto enforces nothing by default.
+VERIFIED = ("moto", "5.2.5")
+register(
+    Patch(
+        "moto.core.authorization:ActionAuthenticatorMixin._authenticate_and_authorize_action",
+        _authenticate_and_authorize,
+        "fidelity",
+        "role sessions judged by their policies",
+        "iam-enforcement",
+        params=("self", "iam_request_cls", "resource"),
+    ),
+    Patch(
+        "moto.dynamodb.responses:DynamoHandler._determine_resource",
+        _dynamodb_resource,
+        "fidelity",
+        "DynamoDB calls judged against the table",
+        "iam-enforcement",
+        adds=True,
+    ),
+    Patch(
+        "moto.secretsmanager.responses:SecretsManagerResponse._determine_resource",
+        _secret_resource,
+        "fidelity",
+        "secret calls judged against the secret",
+        "iam-enforcement",
+        adds=True,
+    ),
+    Patch(
+        "moto.scheduler.responses:EventBridgeSchedulerResponse._determine_resource",
+        _schedule_resource,
+        "fidelity",
+        "schedule calls judged against the schedule",
+        "iam-enforcement",
+        adds=True,
+    ),
+)
+
+
+def install_role_enforcement() -> None:
+    """Through the compat registry (idempotent)."""
+    REGISTRY.apply(["iam-enforcement"])
 
 
 def role_credentials(account: str, region: str, role_arn: str, session: str) -> dict[str, str]:

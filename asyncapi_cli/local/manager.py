@@ -135,7 +135,10 @@ def ensure_running(pacer: Pacer | None = None) -> dict[str, Any]:
 
         def started() -> dict[str, Any] | None:
             if process.poll() is not None:
-                raise AwsError(f"the embedded local AWS failed to start; see {log_path}")
+                reason = _last_line(log_path)
+                raise AwsError(
+                    f"the embedded local AWS failed to start{': ' + reason if reason else ''}; see {log_path}"
+                )
             return running_info()
 
         return wait_until(
@@ -148,12 +151,37 @@ def ensure_running(pacer: Pacer | None = None) -> dict[str, Any]:
         )
 
 
+def _last_line(path: Path) -> str:
+    """The server's one-line reason for exiting at start (a line "asyncapi local: ..."), if any."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    last = next((line for line in reversed(lines) if line.strip()), "")
+    return last.removeprefix("asyncapi local: ") if last.startswith("asyncapi local: ") else ""
+
+
 def local_status() -> dict[str, Any]:
     """The running server's limits, warm workers and pollers (written by it every 2 s), or {}."""
     try:
         return dict(json.loads((home() / "status.json").read_text()))
     except (FileNotFoundError, ValueError):
         return {}
+
+
+def describe_compat(patches: list[dict[str, Any]]) -> list[str]:
+    """`asyncapi local status` lines for the library patches the server applied or skipped, by group."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for patch in patches:
+        groups.setdefault((patch["group"], patch["purpose"]), []).append(patch)
+    lines = []
+    for (group, purpose), members in groups.items():
+        skipped = [p for p in members if p["state"] != "applied"]
+        state = skipped[0]["state"] if skipped else "applied"
+        verified = members[0]["verified"]
+        targets = f"{len(members)} target{'s' if len(members) > 1 else ''}"
+        lines.append(f"patch {group} ({purpose}, {targets}, verified on {verified}): {state}")
+    return lines
 
 
 def describe_limits(status: dict[str, Any]) -> list[str]:

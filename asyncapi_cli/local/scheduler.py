@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..features.handler_modules import load
+from ..handler_modules import load
+from .compat.registry import REGISTRY, Patch, register
 
 expressions = load("schedule_expressions")
 log = logging.getLogger("asyncapi.local.scheduler")
@@ -73,21 +74,41 @@ def moto_schedules() -> Iterator[tuple[str, str, Any, Any]]:
                     yield account, region, group, schedule
 
 
+def _guarded(original: Any) -> Any:
+    def guarded(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with SCHEDULE_LOCK:
+            return original(self, *args, **kwargs)
+
+    return guarded
+
+
+BACKEND = "moto.scheduler.models:EventBridgeSchedulerBackend"
+register(
+    Patch(
+        f"{BACKEND}.delete_schedule",
+        _guarded,
+        "fidelity",
+        "waits for a run being sent",
+        "scheduler-guard",
+        params=("self", "group_name", "name"),
+    ),
+    Patch(
+        f"{BACKEND}.update_schedule", _guarded, "fidelity", "waits for a run being sent", "scheduler-guard"
+    ),
+    Patch(
+        f"{BACKEND}.delete_schedule_group",
+        _guarded,
+        "fidelity",
+        "waits for a run being sent",
+        "scheduler-guard",
+        params=("self", "name"),
+    ),
+)
+
+
 def guard_moto_scheduler() -> None:
-    """Make moto's schedule deletion and update wait for a run being sent (once per process)."""
-    from moto.scheduler.models import EventBridgeSchedulerBackend as Backend
-
-    if getattr(Backend, "_asyncapi_guarded", False):
-        return
-    for method in ("delete_schedule", "update_schedule", "delete_schedule_group"):
-        original = getattr(Backend, method)
-
-        def guarded(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-            with SCHEDULE_LOCK:
-                return _original(self, *args, **kwargs)
-
-        setattr(Backend, method, guarded)
-    Backend._asyncapi_guarded = True  # type: ignore[attr-defined]
+    """Make moto's schedule deletion and update wait for a run being sent (compat registry; idempotent)."""
+    REGISTRY.apply(["scheduler-guard"])
 
 
 def _view(account: str, region: str, schedule: Any) -> ScheduleView:

@@ -29,28 +29,42 @@ def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def apply_patches() -> None:
+    """Every library patch the embedded AWS needs, through the compat registry (raises CompatError when a
+    fidelity patch cannot apply). Importing these modules registers their patches."""
+    from . import compat, iam_policy, scheduler  # noqa: F401
+    from .events import move_tasks, stream_poller  # noqa: F401
+    from .gateway import moto_seam, vtl  # noqa: F401
+
+    compat.REGISTRY.apply()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="asyncapi-local")
     parser.add_argument("--home", required=True, type=Path)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--gateway-port", type=int, default=0)
     args = parser.parse_args(argv)
-    from .logs_sink import CloudWatchLogsSink, rotating_server_log
+    from .logs import CloudWatchLogsSink, rotating_server_log
 
     logging.basicConfig(level=logging.INFO, handlers=[rotating_server_log(args.home / "server.log")])
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     log = logging.getLogger("asyncapi.local")
 
-    from . import fast_headers, iam_policy, moto_patches
-    from .event_sources import PollerManager
-    from .gateway import Gateway, make_server
-    from .lambda_runtime import LambdaRuntime
+    from . import compat, iam_policy
+    from .compat.moto_fixes import watch_function_code
+    from .events.sources import PollerManager
+    from .gateway.rest import Gateway, make_server
+    from .lambda_.runtime import LambdaRuntime
 
-    moto_patches.apply()
-    fast_headers.apply()  # every request's headers, both servers
-    iam_policy.install_role_enforcement()
+    try:
+        apply_patches()
+    except compat.CompatError as exc:  # a fidelity patch's library changed: stop, naming it
+        log.error("%s", exc)
+        print(f"asyncapi local: {exc}", file=sys.stderr, flush=True)
+        return 3
 
-    from .keepalive_wsgi import KeepAliveMotoServer
+    from .moto_server.keepalive import KeepAliveMotoServer
 
     # moto's server, keeping connections alive (werkzeug's closes each after one answer).
     moto_server = KeepAliveMotoServer(ip_address="127.0.0.1", port=args.port, verbose=False)
@@ -65,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         credentials=lambda spec: iam_policy.role_credentials(spec.account, spec.region, spec.role, spec.name),
     )
     # A function's code is unpacked, and the zygote its workers fork from started, when it is created.
-    moto_patches.watch_function_code(runtime.prepare)
+    watch_function_code(runtime.prepare)
     gateway_server = make_server(Gateway(runtime.invoke, endpoint), port=args.gateway_port)
     threading.Thread(target=gateway_server.serve_forever, daemon=True, name="gateway").start()
     gateway_url = f"http://127.0.0.1:{gateway_server.server_address[1]}"
@@ -89,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             "gateway": gateway_url,
             "log": str(args.home / "server.log"),
             "started_at": time.time(),
+            "compat": compat.REGISTRY.report(),  # the library patches applied and skipped
             **feature_info,
         },
     )

@@ -9,13 +9,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from ..aws import is_not_found
 from ..refs import refs_in
 
-if TYPE_CHECKING:
-    from ..engine import Context
+
+class Context(Protocol):
+    """What a unit asks of the engine's context here (engine.Context; the engine imports the units, not
+    the other way round)."""
+
+    def resolve(self, value: Any) -> Any: ...
+
 
 T = TypeVar("T")
 

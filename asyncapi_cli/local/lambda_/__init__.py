@@ -1,0 +1,1 @@
+"""The embedded Lambda runtime: function code, sandboxes, warm workers and the zygote they fork from."""

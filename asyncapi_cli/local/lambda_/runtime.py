@@ -1,0 +1,335 @@
+"""Runs the function code stored in the control plane, in warm, separate worker processes.
+
+Execution environments (lambda_sandbox.Sandbox) are kept warm per (function, code, configuration),
+reclaimed after idling (AWS reclaims idle environments too), replaced after a crash or a timeout, and
+bounded: per function by its reserved concurrency (GetFunctionConcurrency) and in total by a local
+account limit. A function with reserved concurrency 0 is throttled, as on AWS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import os
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from .sandbox import Credentials, FunctionSpec, InvokeResult, LogSink, Sandbox, StderrSink, static_credentials
+from .zygote import ZygoteLauncher
+
+__all__ = ["FunctionSpec", "InvokeResult", "LambdaRuntime", "lookup_function", "account_limit"]
+
+log = logging.getLogger("asyncapi.local.lambda")
+
+IDLE_SECONDS = 60.0  # a warm environment unused this long is reclaimed
+MAX_DEFAULT_ACCOUNT_LIMIT = 10  # concurrent environments on a large machine (AWS's default is 1,000)
+
+
+def default_account_limit() -> int:
+    """Two environments per core, between 4 and 10. Every environment's requests go to the one embedded
+    AWS process; beyond about two per core they only queue behind each other (500 jobs on 2
+    cores, single runs: 10 environments 36-37 jobs/s, 6: 41, 5: 42-44, 4: 49, 3: 46, with less CPU per
+    job the fewer there were; at 10, 3-11% of the jobs were processed twice, at 6 or fewer none:
+    batches waiting on the server outlived the local stack's 4 s visibility timeout). At least 4: a stack
+    with its features runs several functions and mappings at once, and they share the limit."""
+    try:
+        cores = len(os.sched_getaffinity(0))  # the cores this process may run on (containers, taskset)
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(4, min(MAX_DEFAULT_ACCOUNT_LIMIT, 2 * cores))
+
+
+def account_limit() -> int:
+    """The local account concurrency limit (ASYNCAPI_LOCAL_CONCURRENCY overrides)."""
+    try:
+        return max(1, int(os.environ.get("ASYNCAPI_LOCAL_CONCURRENCY") or default_account_limit()))
+    except ValueError:
+        return default_account_limit()
+
+
+class FunctionPool:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        make_sandbox: Callable[[FunctionSpec], Sandbox],
+        monotonic: Callable[[], float],
+    ) -> None:
+        self.spec = spec
+        self._make = make_sandbox
+        self._monotonic = monotonic
+        self._idle: list[tuple[float, Sandbox]] = []
+        self._lock = threading.Lock()
+        self.busy = 0
+
+    def acquire(self) -> Sandbox:
+        with self._lock:
+            self.busy += 1
+            while self._idle:
+                _, sandbox = self._idle.pop()
+                if sandbox.usable and sandbox.process.poll() is None:
+                    return sandbox
+                sandbox.kill()
+        try:
+            return self._make(self.spec)
+        except BaseException:
+            with self._lock:
+                self.busy -= 1
+            raise
+
+    def release(self, sandbox: Sandbox) -> None:
+        with self._lock:
+            self.busy -= 1
+            if sandbox.usable and sandbox.process.poll() is None:
+                self._idle.append((self._monotonic(), sandbox))
+                return
+        sandbox.kill()
+
+    def reap_idle(self, idle_seconds: float) -> int:
+        """Kill environments idle longer than idle_seconds; the number reclaimed."""
+        cutoff = self._monotonic() - idle_seconds
+        with self._lock:
+            old = [s for t, s in self._idle if t <= cutoff]
+            self._idle = [(t, s) for t, s in self._idle if t > cutoff]
+        for sandbox in old:
+            sandbox.kill()
+        return len(old)
+
+    @property
+    def warm(self) -> int:
+        with self._lock:
+            return len(self._idle)
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for _, sandbox in idle:
+            sandbox.kill()
+
+
+class LambdaRuntime:
+    """Invokes functions by name; specs are read from the control plane on each call."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        code_root: Path,
+        log: IO[str] | None = None,
+        lookup: Any = None,
+        sink: LogSink | None = None,
+        credentials: Credentials | None = None,
+        limit: int | None = None,
+        idle_seconds: float = IDLE_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+        zygote: bool = True,
+    ) -> None:
+        self.endpoint = endpoint
+        self.code_root = code_root
+        self._lookup = lookup or lookup_function
+        self._sink = sink or StderrSink(log)
+        self._credentials = credentials or static_credentials
+        self.limit = limit or account_limit()
+        self.idle_seconds = idle_seconds
+        self._monotonic = monotonic
+        self._account_slots = threading.BoundedSemaphore(self.limit)
+        self._function_slots: dict[tuple[str, str, str], tuple[int, threading.Semaphore]] = {}
+        self._pools: dict[str, FunctionPool] = {}
+        self._lock = threading.Lock()
+        self._use_zygote = zygote
+        self._zygote: ZygoteLauncher | None = None
+        self._closed = False
+        # Apart from _lock: starting the zygote or unpacking code takes a while, and invocations of
+        # functions already warm must not wait for it.
+        self._zygote_lock = threading.Lock()
+        self._unpack_lock = threading.Lock()
+        self._unpacking: dict[str, threading.Lock] = {}  # per code version
+
+    def prepare(self, account: str, region: str, name: str) -> None:
+        """Unpack the function's code and start the worker zygote now, in the background, rather than
+        inside its first invocations (called when a function is created or its code updated). Under
+        load, both took ~0.5 s there, four environments unpacking the same code at once while the
+        server's threads were busy with submits. Neither is an AWS environment: the first
+        invocation still starts one and runs its init phase, as on AWS."""
+        threading.Thread(
+            target=self._prepare, args=(account, region, name), daemon=True, name="lambda-prepare"
+        ).start()
+
+    def _prepare(self, account: str, region: str, name: str) -> None:
+        try:
+            spec = self._lookup(account, region, name)
+            if spec is None:
+                return  # deleted meanwhile
+            self._code_dir(spec)
+            self._launcher()
+        except Exception as exc:  # the first invocation does it again and reports what fails
+            log.warning("preparing function %s: %s", name, exc)
+
+    def _code_dir(self, spec: FunctionSpec) -> Path:
+        target = self.code_root / spec.digest[:24]
+        with self._unpack_lock:
+            unpacking = self._unpacking.setdefault(target.name, threading.Lock())
+        with unpacking:  # once: concurrent first invocations wait for it, not unpack it again
+            if not target.exists():
+                staging = target.with_name(target.name + f".{uuid.uuid4().hex}")
+                with zipfile.ZipFile(io.BytesIO(spec.code)) as archive:
+                    archive.extractall(staging)
+                # --- asyncapi.toml (package.py): requirements built for this host when the Lambda
+                # wheels in the zip cannot load here (another CPython or machine); else a no-op. ---
+                from ...package import overlay_host_dependencies
+
+                overlay_host_dependencies(spec.code, staging)
+                try:
+                    staging.rename(target)
+                except OSError:  # another server process sharing this code root renamed it first
+                    pass
+        return target
+
+    def _make_sandbox(self, spec: FunctionSpec) -> Sandbox:
+        return Sandbox(
+            spec,
+            self._code_dir(spec),
+            self.endpoint,
+            self._sink,
+            self._credentials(spec),
+            launcher=self._launcher(),
+        )
+
+    def _launcher(self) -> ZygoteLauncher | None:
+        """The warm zygote workers are forked from (lambda_zygote.py), started on first use and again
+        if it died; None when it cannot start (workers are then new interpreters)."""
+        if not self._use_zygote:
+            return None
+        with self._zygote_lock:
+            if self._closed:
+                return None  # a prepare() finishing after close() starts nothing
+            if self._zygote is None or not self._zygote.alive:
+                try:
+                    self._zygote = ZygoteLauncher()
+                except OSError:
+                    self._zygote = None
+            return self._zygote
+
+    def _slots_for(self, spec: FunctionSpec) -> threading.Semaphore:
+        """The function's own bound: its reserved concurrency, else the account limit."""
+        bound = (
+            self.limit if spec.reserved_concurrency is None else min(self.limit, spec.reserved_concurrency)
+        )
+        key = (spec.account, spec.region, spec.name)
+        with self._lock:
+            current = self._function_slots.get(key)
+            if current is None or current[0] != bound:  # new or changed reserved concurrency
+                current = self._function_slots[key] = (bound, threading.Semaphore(bound))
+            return current[1]
+
+    def invoke(
+        self,
+        account: str,
+        region: str,
+        function: str,
+        event: Any,
+        client_context: dict[str, Any] | None = None,
+        identity: dict[str, Any] | None = None,
+    ) -> InvokeResult:
+        spec = self._lookup(account, region, function)
+        if spec is None:
+            return InvokeResult(
+                False, error_type="ResourceNotFoundException", error_message=f"no function {function}"
+            )
+        if spec.reserved_concurrency == 0:
+            # AWS: reserved concurrency 0 throttles every invocation.
+            return InvokeResult(False, error_type="TooManyRequestsException", error_message="Rate Exceeded.")
+        with self._lock:
+            pool = self._pools.get(spec.key)
+            if pool is None:
+                prefix = spec.key.rsplit("/", 1)[0]
+                for key in [k for k in self._pools if k.rsplit("/", 1)[0] == prefix]:
+                    self._pools.pop(key).close()  # the function's code or configuration changed
+                pool = self._pools[spec.key] = FunctionPool(spec, self._make_sandbox, self._monotonic)
+        pool.spec.reserved_concurrency = spec.reserved_concurrency
+        with self._slots_for(spec), self._account_slots:
+            sandbox = pool.acquire()
+            try:
+                return sandbox.invoke(event, client_context, identity)
+            finally:
+                pool.release(sandbox)
+
+    def status(self) -> dict[str, Any]:
+        """Local limits and environments, for `asyncapi local status`."""
+        with self._lock:
+            pools = list(self._pools.values())
+        return {
+            "accountConcurrencyLimit": self.limit,
+            "idleSeconds": self.idle_seconds,
+            "functions": {
+                f"{p.spec.region}/{p.spec.name}": {
+                    "warm": p.warm,
+                    "busy": p.busy,
+                    "reservedConcurrency": p.spec.reserved_concurrency,
+                }
+                for p in pools
+            },
+        }
+
+    def sweep(self) -> None:
+        """Reclaim idle environments, and close those of functions deleted or changed since."""
+        with self._lock:
+            pools = list(self._pools.items())
+        for key, pool in pools:
+            spec = pool.spec
+            current = self._lookup(spec.account, spec.region, spec.name)
+            if current is None or current.key != key:
+                with self._lock:
+                    self._pools.pop(key, None)
+                pool.close()
+            else:
+                pool.reap_idle(self.idle_seconds)
+
+    def close(self) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
+        with self._zygote_lock:
+            self._closed = True
+            zygote, self._zygote = self._zygote, None
+        if zygote is not None:
+            zygote.close()
+
+
+def lookup_function(account: str, region: str, name: str) -> FunctionSpec | None:
+    """The function as stored by moto (in this process): code, handler, timeout, environment, role."""
+    from moto.awslambda.models import lambda_backends
+
+    try:
+        backend = lambda_backends[account][region]
+        function = backend.get_function(name)
+    except Exception:
+        return None
+    reserved = getattr(function, "reserved_concurrency", None)
+    code = function.code_bytes
+    # The code's digest, kept on moto's function beside the code it was computed from: every invocation
+    # looks its function up, and hashing a 20 MB package took ~10 ms of the server's CPU each time.
+    known = getattr(function, "_asyncapi_code_digest", None)
+    if known is None or known[0] is not code:
+        known = (code, hashlib.sha256(code).hexdigest())
+        function._asyncapi_code_digest = known
+    return FunctionSpec(
+        account=account,
+        region=region,
+        name=function.function_name,
+        arn=function.function_arn,
+        handler=function.handler,
+        timeout=float(function.timeout),
+        memory=int(function.memory_size),
+        environment=dict(function.environment_vars or {}),
+        code=code,
+        role=str(function.role or ""),
+        runtime=str(function.run_time or "python3.12"),
+        reserved_concurrency=None if reserved is None else int(reserved),
+        code_digest=known[1],
+    )

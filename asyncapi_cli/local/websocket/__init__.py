@@ -1,0 +1,1 @@
+"""The embedded WebSocket APIs: the server, its frames, its @connections control plane."""
