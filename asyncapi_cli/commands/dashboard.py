@@ -26,10 +26,10 @@ def dashboard(ctx: click.Context, port: int, no_open: bool, **kwargs: Any) -> No
 
 def build_server(stack: Any, port: int = 0) -> Any:
     """The console for this stack, bound to 127.0.0.1:port (0: a free port), not yet serving."""
-    from ..dashboard import pages
+    from ..dashboard import actions, pages
     from ..dashboard.server import Console, ConsoleServer
 
-    console = Console(stack, pages.ROUTES)
+    console = Console(stack, pages.ROUTES + actions.ROUTES)
     try:
         return ConsoleServer(console, port)
     except OSError as exc:
