@@ -21,7 +21,7 @@ MAX_CHART_JOBS = 5000  # per status: a very busy hour is sampled (the page says 
 PAGE_SIZE = 25
 # Record fields that describe a failure (the processor's error; where in the user's code, when the
 # runtime records it): shown together on a job's page.
-ERROR_FIELDS = ("error", "errorType", "errorMessage", "errorLocation", "errorFile", "errorLine", "reason")
+ERROR_FIELDS = ("error", "errorType", "errorMessage", "errorLocation", "errorFile", "errorLine", "errorTrace")
 TIMELINE_FIELDS = {
     "createdAt": "submitted",
     "startedAt": "started",

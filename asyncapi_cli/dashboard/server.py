@@ -35,7 +35,9 @@ SECURITY_HEADERS = {
     ),
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: under no-referrer a form POST carries "Origin: null" (Fetch standard,
+    # "append a request `Origin` header"), and the actions need the console's own Origin.
+    "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
 
