@@ -27,7 +27,7 @@ def dead_letter(served: Served, job_id: str) -> None:
     put_job(job_id, "failed", "2026-12-07T05:00:00.000Z", error="JobFailed: boom")
     boto3.client("sqs").send_message(
         QueueUrl=served.stack.state.resources["dlq"]["url"],
-        MessageBody=json.dumps({"task": "x"}),
+        MessageBody=json.dumps({"task": "<i>x</i>"}),
         MessageAttributes={"jobId": {"DataType": "String", "StringValue": job_id}},
     )
 
@@ -69,6 +69,13 @@ def test_a_post_without_the_token_or_from_elsewhere_is_refused(
     refused = console.request("POST", "/dlq/redrive", form=form | {"job": "bad-job"}, headers=headers)
     assert refused.status == 403
     assert queue_depth(console, "dlq") == 1 and job_status("bad-job") == "failed"  # nothing happened
+
+
+def test_the_dlq_page_shows_the_message_body_escaped(console: Served) -> None:
+    dead_letter(console, "bad-job")
+    page = console.get("/dlq")
+    assert 'data-job-id="bad-job"' in page.text and "JobFailed: boom" in page.text
+    assert "{&#34;task&#34;: &#34;&lt;i&gt;x&lt;/i&gt;&#34;}" in page.text
 
 
 def test_a_get_never_acts(console: Served) -> None:

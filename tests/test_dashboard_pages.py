@@ -28,6 +28,7 @@ def console(mocked_aws: None) -> Iterator[Served]:
             "2026-12-07T05:00:02.000Z",
             error=f"JobFailed: {MARKUP}",
             errorLocation="jobwork.py:41 in run_job",
+            errorType="JobFailed",
             completedAt="2026-12-07T05:00:09.000Z",
         )
         yield served
@@ -64,6 +65,9 @@ def test_job_page_shows_timeline_error_location_and_result(console: Served) -> N
     bad = console.get("/jobs/bad-job")
     assert bad.status == 200
     assert "jobwork.py:41 in run_job" in bad.text and "&lt;b&gt;bold&lt;/b&gt;" in bad.text
+    error_box = bad.text.split('id="job-error"')[1].split("</table>")[0]
+    # Every error field the record has, the processor's own first.
+    assert error_box.index(">error<") < error_box.index(">errorLocation<") < error_box.index(">errorType<")
     assert "2026-12-07T05:00:02.000Z" in bad.text and "finished" in bad.text
     s3 = boto3.client("s3")
     s3.put_object(Bucket="dash-stack-results", Key="results/done-job.json", Body=b'{"result": {"n": 42}}')

@@ -7,6 +7,7 @@ job lists page through the jobs index, the charts read at most MAX_CHART_JOBS pe
 from __future__ import annotations
 
 import datetime as dt
+import json
 import statistics
 from typing import Any
 
@@ -19,9 +20,9 @@ from ..jobs_index import INDEX_NAME, INDEXED_STATUSES
 CHART_MINUTES = 60
 MAX_CHART_JOBS = 5000  # per status: a very busy hour is sampled (the page says so), never a table scan
 PAGE_SIZE = 25
-# Record fields that describe a failure (the processor's error; where in the user's code, when the
-# runtime records it): shown together on a job's page.
-ERROR_FIELDS = ("error", "errorType", "errorMessage", "errorLocation", "errorFile", "errorLine", "errorTrace")
+# Record fields that describe a failure: the processor's "error", and every "error..." field the runtime
+# adds (its type, message, location in the user's code): shown together on a job's page, "error" first.
+ERROR_PREFIX = "error"
 TIMELINE_FIELDS = {
     "createdAt": "submitted",
     "startedAt": "started",
@@ -168,8 +169,9 @@ def job_detail(stack: Any, job_id: str) -> dict[str, Any]:
     shown = job_records.show_job(stack, job_id)
     record = shown["record"]
     timeline = [(label, record[name]) for name, label in TIMELINE_FIELDS.items() if record.get(name)]
-    errors = [(name, record[name]) for name in ERROR_FIELDS if record.get(name) not in (None, "")]
-    shown_keys = {"jobId", "status", "attempts", "result", "payload", *TIMELINE_FIELDS, *ERROR_FIELDS}
+    error_names = sorted((k for k in record if k.startswith(ERROR_PREFIX)), key=lambda k: (k != "error", k))
+    errors = [(name, _text(record[name])) for name in error_names if record[name] not in (None, "")]
+    shown_keys = {"jobId", "status", "attempts", "result", "payload", *TIMELINE_FIELDS, *error_names}
     return {
         "jobId": job_id,
         "status": record.get("status"),
@@ -181,6 +183,11 @@ def job_detail(stack: Any, job_id: str) -> dict[str, Any]:
         "result": shown["result"],
         "other": sorted((k, v) for k, v in record.items() if k not in shown_keys),
     }
+
+
+def _text(value: Any) -> str:
+    """A field as text: structured ones (a location with file, line and function) as indented JSON."""
+    return value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
 def dlq_count(stack: Any) -> int | None:
