@@ -65,15 +65,15 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]
     home = tmp_path_factory.mktemp("dashboard-browser")
     env = _environment(home)
     state = ["--name", NAME, "--state", str(home / "stack.json")]
-    up = _cli(env, "up", "--local", *state, "--json")
+    up = _cli(env, "up", "--local", "--with", "scheduling", *state, "--json")
     try:
         assert up.returncode == 0, up.stderr
-        yield from _served(env, state)
+        yield from _served(env, state, up.stdout)
     finally:
         _cli(env, "local", "stop")
 
 
-def _served(env: dict[str, str], state: list[str]) -> Iterator[dict[str, Any]]:
+def _served(env: dict[str, str], state: list[str], up_outputs: str) -> Iterator[dict[str, Any]]:
     endpoint = json.loads((Path(env["ASYNCAPI_HOME"]) / "local" / "server.json").read_text())["endpoint"]
     done = _cli(env, "test-job", *state, "--json")
     assert done.returncode == 0, done.stderr
@@ -96,6 +96,7 @@ def _served(env: dict[str, str], state: list[str]) -> Iterator[dict[str, Any]]:
         browser = headless_chromium()
         try:
             yield {
+                "api": json.loads(up_outputs)["outputs"]["api_url"],
                 "url": match[0].rstrip("/"),
                 "done": done_id,
                 "failed": failed_id,
@@ -238,3 +239,25 @@ def test_redrive_from_the_page_completes_the_job(console: dict[str, Any]) -> Non
     # The job's page, open since before the redrive, turns completed by itself (live updates).
     shows(browser, "#job-status", "completed", timeout=90)
     assert browser.find_elements("css selector", "#job-error") == []
+
+
+def test_schedules_show_their_next_run_and_delete_from_the_page(console: dict[str, Any]) -> None:
+    from asyncapi_cli.features import schedule_client
+
+    body = {
+        "job": {"task": "<b>daily</b> report"},
+        "expression": "cron(0 9 * * ? *)",
+        "timezone": "Europe/Paris",
+    }
+    created = schedule_client.create(console["api"], body)
+    schedule_id = str(created["scheduleId"])
+    browser = console["browser"]
+    browser.get(console["url"] + "/schedules")
+    row = shows(browser, "#schedules tr", schedule_id)
+    assert "cron(0 9 * * ? *)" in row.text and "Europe/Paris" in row.text
+    assert created["nextRunAt"] in row.text  # the next run, as the schedules API answers it
+    row.find_element("css selector", "button.danger").click()
+    shows(browser, "#question", f"Delete schedule {schedule_id}?")
+    browser.find_element("id", "confirm").click()
+    shows(browser, "#done", f"deleted schedule {schedule_id}")
+    assert schedule_id not in browser.find_element("id", "schedules").text
