@@ -96,13 +96,13 @@ def dlq_listing(console: Console, fresh: bool = False) -> tuple[list[dict[str, A
     """The DLQ's messages, listed again only when its count changed (or a minute passed): SQS has no
     peek, and each listing adds one to every message's receive count (dayops/dlq.py)."""
     count = data.dlq_count(console.stack)
-    cached = getattr(console, "dlq_cache", None)
+    cached = console.dlq_cache
     now = time.time()
     if fresh or cached is None or cached[0] != count or now - cached[2] > DLQ_RELIST_SECONDS:
         with console.action_lock:  # never while a redrive receives the same messages
             rows = data.dlq_rows(console.stack)
         cached = (count, rows, now)
-        console.dlq_cache = cached  # type: ignore[attr-defined]
+        console.dlq_cache = cached
     return cached[1], cached[2]
 
 

@@ -90,6 +90,8 @@ class Console:
         self.templates = _environment()
         self.routes = [(method, re.compile(pattern + r"\Z"), route) for method, pattern, route in routes]
         self.action_lock = threading.Lock()  # one change at a time (a redrive lists, then moves)
+        # The last DLQ listing: (the queue's count then, its rows, when), reused until the count changes.
+        self.dlq_cache: tuple[int | None, list[dict[str, Any]], float] | None = None
 
     @property
     def origin(self) -> str:
