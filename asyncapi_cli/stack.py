@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import secure_api
+from . import jobs_index, secure_api
 from .api_definition import STATUS_PATH, SUBMIT_PATH, job_api
 from .engine import Context, Unit
 from .features import scheduling, websocket, wiring
@@ -238,9 +238,12 @@ def build_units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
             key="table",
             name=names.table,
             attributes={
-                "AttributeDefinitions": [{"AttributeName": "jobId", "AttributeType": "S"}],
+                "AttributeDefinitions": [{"AttributeName": "jobId", "AttributeType": "S"}]
+                + jobs_index.table_attributes()["AttributeDefinitions"],
                 "KeySchema": [{"AttributeName": "jobId", "KeyType": "HASH"}],
                 "BillingMode": "PAY_PER_REQUEST",
+                # Newest jobs (by status) without a Scan: `asyncapi jobs` and the dashboard page with it.
+                "GlobalSecondaryIndexes": jobs_index.table_attributes()["GlobalSecondaryIndexes"],
                 **websocket.table_attributes(ctx),
             },
         ),

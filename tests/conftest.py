@@ -127,6 +127,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items[:] = ordered
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "browser: drives the dashboard in headless chromium (selenium)")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Browser tests skip, all with the one reason from here, where chromium is absent (.ci/run installs
+    it): `-ra` folds them into one line that says why."""
+    if item.get_closest_marker("browser") is not None:
+        from .browser_support import missing_browser
+
+        if reason := missing_browser():
+            pytest.skip(reason)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """What is loaded by now (moto's and botocore's models, the test modules) lives as long as the worker:
     frozen out of the collector's reach. Each full collection walked all of it again, about a fifth of the

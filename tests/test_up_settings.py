@@ -49,7 +49,12 @@ def test_queues_redrive_visibility_retention_encryption(stack) -> None:  # noqa:
 def test_table_key_and_billing(stack) -> None:  # noqa: ANN001
     table = boto3.client("dynamodb").describe_table(TableName=f"{NAME}-jobs")["Table"]
     assert table["KeySchema"] == [{"AttributeName": "jobId", "KeyType": "HASH"}]
-    assert table["AttributeDefinitions"] == [{"AttributeName": "jobId", "AttributeType": "S"}]
+    assert table["AttributeDefinitions"] == [
+        {"AttributeName": name, "AttributeType": "S"} for name in ("jobId", "status", "createdAt")
+    ]
+    # Newest jobs by status are a Query on this index, not a Scan of the table (jobs_index.py).
+    (index,) = table["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == "byStatusCreated" and index["Projection"] == {"ProjectionType": "ALL"}
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert table["TableStatus"] == "ACTIVE"
 

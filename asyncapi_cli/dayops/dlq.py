@@ -119,6 +119,7 @@ def list_dead_letters(stack: Any, limit: int = MAX_LISTED) -> list[dict[str, Any
                 "sentAt": _sent_time(message),
                 "status": record.get("status"),
                 "error": record.get("error") or (None if job_id else "poison message: no job id"),
+                "body": message.get("Body"),
             }
         )
     rows.sort(key=lambda row: row["sentAt"] or "")

@@ -14,8 +14,10 @@ from . import Resource, ignore_not_found, or_none
 @dataclass(kw_only=True)
 class Table(Resource):
     """attributes: AttributeDefinitions, KeySchema, BillingMode, and optionally SSESpecification,
-    StreamSpecification (CreateTable's own names; absent: no stream, and an existing one is disabled)
-    and TimeToLiveSpecification (UpdateTimeToLive's, applied once the table is ACTIVE).
+    StreamSpecification (CreateTable's own names; absent: no stream, and an existing one is disabled),
+    GlobalSecondaryIndexes (converged one index per UpdateTable call: missing ones created, on an
+    existing table too, others deleted) and TimeToLiveSpecification (UpdateTimeToLive's, applied once
+    the table is ACTIVE).
     The record's stream_arn is the table's LatestStreamArn (None without a stream)."""
 
     kind = "dynamodb-table"
@@ -73,6 +75,9 @@ class Table(Resource):
             live_stream = {"StreamEnabled": False}
         if live_stream != self._stream(desired):
             changes.append(Change("StreamSpecification", live_stream, self._stream(desired)))
+        live_indexes, desired_indexes = _index_shapes(table), _index_shapes(desired)
+        if live_indexes != desired_indexes:
+            changes.append(Change("GlobalSecondaryIndexes", live_indexes, desired_indexes))
         if "TimeToLiveSpecification" in desired:
             live_ttl = self._time_to_live(ctx)
             if live_ttl != desired["TimeToLiveSpecification"]:
@@ -90,7 +95,11 @@ class Table(Resource):
 
         def active() -> dict[str, Any] | None:
             table = self._describe(ctx) or {}
-            return table if table.get("TableStatus") == "ACTIVE" else None
+            # An index being added backfills while the table is ACTIVE: its own IndexStatus says when
+            # it answers (DynamoDB API reference, GlobalSecondaryIndexDescription.IndexStatus).
+            indexes = table.get("GlobalSecondaryIndexes") or []
+            ready = all(index.get("IndexStatus", "ACTIVE") == "ACTIVE" for index in indexes)
+            return table if table.get("TableStatus") == "ACTIVE" and ready else None
 
         # About every second, not every half: a new table takes longer than a function's Pending, and
         # in the base stack nothing waits for it (a function's environment needs only its name).
@@ -150,12 +159,44 @@ class Table(Resource):
             # stream descriptor").
             answer = dynamodb.update_table(TableName=self.name, StreamSpecification=self._stream(desired))
             self._wait_active(ctx, answer.get("TableDescription"))
+        if "GlobalSecondaryIndexes" in settings:
+            self._converge_indexes(ctx, desired)
         if "TimeToLiveSpecification" in settings:
             dynamodb.update_time_to_live(
                 TableName=self.name, TimeToLiveSpecification=desired["TimeToLiveSpecification"]
             )
         table = self._describe(ctx)
         return self._record(table) if table else found.record
+
+    def _converge_indexes(self, ctx: Context, desired: dict[str, Any]) -> None:
+        """Delete the indexes not wanted (or changed), then create the missing ones: one index per
+        UpdateTable call, each awaited, as DynamoDB allows (API reference, UpdateTable:
+        "You can create or delete only one global secondary index per UpdateTable operation")."""
+        dynamodb = ctx.clients("dynamodb")
+        wanted = {index["IndexName"]: index for index in desired.get("GlobalSecondaryIndexes") or []}
+        wanted_shapes = _index_shapes(desired)
+        live_shapes = _index_shapes(self._describe(ctx) or {})
+        unchanged = {name for name, shape in wanted_shapes.items() if live_shapes.get(name) == shape}
+        for name in sorted(set(live_shapes) - unchanged):
+            answer = dynamodb.update_table(
+                TableName=self.name, GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": name}}]
+            )
+            self._wait_active(ctx, answer.get("TableDescription"))
+            ctx.wait(
+                lambda name=name: name not in _index_shapes(self._describe(ctx) or {}),
+                what=f"index {name} of table {self.name} to be deleted",
+                every=1.0,
+            )
+        live_shapes = _index_shapes(self._describe(ctx) or {})
+        for name in sorted(set(wanted) - set(live_shapes)):
+            keys = {key["AttributeName"] for key in wanted[name]["KeySchema"]}
+            definitions = [d for d in desired["AttributeDefinitions"] if d["AttributeName"] in keys]
+            answer = dynamodb.update_table(
+                TableName=self.name,
+                AttributeDefinitions=definitions,
+                GlobalSecondaryIndexUpdates=[{"Create": wanted[name]}],
+            )
+            self._wait_active(ctx, answer.get("TableDescription"))
 
     def delete(self, ctx: Context, record: dict[str, Any]) -> None:
         dynamodb = ctx.clients("dynamodb")
@@ -172,3 +213,14 @@ class Table(Resource):
         # Wait until it is really gone, so that an `up` right after a `down` can create it again
         # (about every second: nothing in `down` waits for it).
         ctx.wait(lambda: self._describe(ctx) is None, what=f"table {record['name']} to be deleted", every=1.0)
+
+
+def _index_shapes(table: dict[str, Any]) -> dict[str, Any]:
+    """IndexName -> (key schema, projection type) of a description or a desired attribute map."""
+    return {
+        index["IndexName"]: {
+            "KeySchema": index["KeySchema"],
+            "ProjectionType": (index.get("Projection") or {}).get("ProjectionType", "ALL"),
+        }
+        for index in table.get("GlobalSecondaryIndexes") or []
+    }
