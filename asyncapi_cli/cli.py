@@ -365,5 +365,6 @@ def down(options: Any, out: Any, yes: bool, **_: Any) -> None:
 # The other commands register themselves on `main`: test-job; the feature commands, init, demo and
 # local; the day-two groups (jobs, dlq, logs).
 from .commands import daytwo as _daytwo  # noqa: E402, F401
+from .commands import export as _export  # noqa: E402, F401
 from .commands import extras as _extras  # noqa: E402, F401
 from .commands import test_job as _test_job  # noqa: E402, F401

@@ -1,0 +1,90 @@
+"""`asyncapi export`: the stack as a CloudFormation template, its API as OpenAPI. No AWS call."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..cli import main
+
+
+def export_options(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that choose the stack's configuration, as `up` takes them."""
+    options = [
+        click.option("--name", help="Project name (default: the state file's, asyncapi.toml's)."),
+        click.option("--state", "state_path", type=click.Path(path_type=Path), help="State file."),
+        click.option(
+            "--config",
+            "config_path",
+            type=click.Path(path_type=Path),
+            help="Settings file (default: ./asyncapi.toml when present).",
+        ),
+        click.option(
+            "--with", "with_features", metavar="FEATURES", help="Features to include, as up --with."
+        ),
+        click.option("--auth", type=click.Choice(["none", "api-key"]), help="As up --auth."),
+        click.option("--cors-origin", "cors_origins", multiple=True, help="As up --cors-origin."),
+        click.option("--throttle-rate", type=float, help="As up --throttle-rate (the parameter's default)."),
+        click.option("--throttle-burst", type=int, help="As up --throttle-burst (the parameter's default)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def configuration(kwargs: dict[str, Any]) -> Any:
+    from .. import feature_client
+    from ..export.configuration import export_configuration
+    from ..names import validate_name
+    from ..ops import StackOptions
+    from ..secure_api import flag_overrides
+
+    if kwargs.get("name") is not None:
+        validate_name(kwargs["name"])
+    options = StackOptions(
+        name=kwargs.get("name"), state_path=kwargs.get("state_path"), config_path=kwargs.get("config_path")
+    )
+    options.overrides = flag_overrides(
+        kwargs.get("auth"),
+        tuple(kwargs.get("cors_origins") or ()),
+        kwargs.get("throttle_rate"),
+        kwargs.get("throttle_burst"),
+    )
+    options.features = feature_client.with_features(kwargs.get("with_features"))
+    return export_configuration(options)
+
+
+def dump(document: Any, path: Path | None) -> str:
+    """YAML, or JSON when the file's name ends in .json."""
+    if path is not None and path.suffix == ".json":
+        return json.dumps(document, indent=2) + "\n"
+    import yaml
+
+    return str(yaml.safe_dump(document, sort_keys=False, width=110, allow_unicode=True))
+
+
+@main.group()
+def export() -> None:
+    """Write the stack as infrastructure code (CloudFormation) or its API as OpenAPI 3."""
+
+
+@export.command("openapi")
+@export_options
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="File (default: stdout)."
+)
+def export_openapi(output: Path | None, **kwargs: Any) -> None:
+    """OpenAPI 3 of the API `up` deploys: routes of the enabled features, models, responses, API key."""
+    from ..export.openapi import openapi_document
+
+    chosen = configuration(kwargs)
+    text = dump(openapi_document(chosen.settings, chosen.name), output)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.write_text(text)
+    click.echo(f"wrote {output} (OpenAPI 3 of {chosen.name}, settings from {chosen.source})", err=True)
