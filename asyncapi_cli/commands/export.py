@@ -64,7 +64,13 @@ def dump(document: Any, path: Path | None) -> str:
         return json.dumps(document, indent=2) + "\n"
     import yaml
 
-    return str(yaml.safe_dump(document, sort_keys=False, width=110, allow_unicode=True))
+    class NoAliases(yaml.SafeDumper):
+        """Every value written out in full: CloudFormation reads YAML without anchors and aliases."""
+
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    return str(yaml.dump(document, Dumper=NoAliases, sort_keys=False, width=110, allow_unicode=True))
 
 
 @main.group()
@@ -88,3 +94,38 @@ def export_openapi(output: Path | None, **kwargs: Any) -> None:
         return
     output.write_text(text)
     click.echo(f"wrote {output} (OpenAPI 3 of {chosen.name}, settings from {chosen.source})", err=True)
+
+
+@export.command("cloudformation")
+@export_options
+@click.option(
+    "--output-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("cloudformation"),
+    show_default=True,
+    help="Where template.yaml and function.zip go.",
+)
+@click.option(
+    "--format", "template_format", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
+)
+def export_cloudformation(output_dir: Path, template_format: str, **kwargs: Any) -> None:
+    """DIR/template.yaml (every resource `up` deploys, names from ProjectName) and DIR/function.zip."""
+    from ..export.cloudformation import CODE_KEY, export_stack
+
+    chosen = configuration(kwargs)
+    exported = export_stack(chosen.name, chosen.settings)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    template = output_dir / f"template.{template_format}"
+    template.write_text(dump(exported.template, template))
+    (output_dir / CODE_KEY).write_bytes(exported.code_zip)
+    resources = len(exported.template["Resources"])
+    features = ", ".join(sorted(chosen.settings.features)) or "none"
+    click.echo(
+        f"wrote {template} ({resources} resources; features: {features}; settings from {chosen.source}) "
+        f"and {output_dir / CODE_KEY} (sha256 {exported.code_sha256})"
+    )
+    click.echo(
+        f"deploy: aws s3 cp {output_dir / CODE_KEY} s3://BUCKET/{CODE_KEY} && aws cloudformation deploy "
+        f"--template-file {template} --stack-name {chosen.name} --capabilities CAPABILITY_NAMED_IAM "
+        f"--parameter-overrides ProjectName={chosen.name} CodeS3Bucket=BUCKET CodeS3Key={CODE_KEY}"
+    )
