@@ -209,7 +209,8 @@ def account(b: Builder, unit: Unit) -> Resources:
                         "PolicyDocument": PUSH_TO_CLOUDWATCH_LOGS,
                     }
                 ],
-                "Tags": b.tags(),
+                # Account-wide, like the one `up` makes (resources/apigw_account.py): no stack's tag.
+                "Tags": [{"Key": "asyncapi:account-setting", "Value": "apigateway-cloudwatch-role"}],
             },
         },
         b.id_of(unit.key): {
