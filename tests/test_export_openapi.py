@@ -20,7 +20,7 @@ NAME = "export-oa"
 
 def _export(tmp_path: Path, *args: str) -> dict:
     out = tmp_path / "api.json"
-    result = run_cli("export", "openapi", "--name", NAME, "-o", str(out), *args, env={"HOME": str(tmp_path)})
+    result = run_cli("export", "openapi", "-o", str(out), *args, env={"HOME": str(tmp_path)})
     assert result.returncode == 0, result.stderr
     document = json.loads(out.read_text())
     validate(document)
@@ -51,8 +51,9 @@ def test_every_deployed_route_model_and_response_is_in_the_openapi_document(
 ) -> None:
     features = frozenset(flags[1].split(",")) if flags else frozenset()
     overrides = {"auth": "api-key", "cors_origins": ("https://app.example",)} if flags else {}
-    deploy(NAME, features=features, overrides=overrides, state_path=tmp_path / "state.json")
-    document = _export(tmp_path, *flags)
+    stack = deploy(NAME, features=features, overrides=overrides, state_path=tmp_path / "state.json")
+    document = _export(tmp_path, "--state", str(tmp_path / "state.json"), *flags)
+    assert document["servers"] == [{"url": stack.state.outputs["api_url"]}]
     deployed = _deployed_api()
     assert deployed["methods"], "up deployed no routes"
     for key, method in deployed["methods"].items():
@@ -85,7 +86,7 @@ def test_every_deployed_route_model_and_response_is_in_the_openapi_document(
 
 
 def test_every_feature_route_is_listed(tmp_path: Path) -> None:
-    document = _export(tmp_path, "--with", ",".join(ALL_FEATURES))
+    document = _export(tmp_path, "--name", NAME, "--with", ",".join(ALL_FEATURES))
     routes = {f"{verb.upper()} {path}" for path, item in document["paths"].items() for verb in item}
     assert {"POST /submit", "GET /status/{jobId}", "POST /batches", "GET /batches/{batchId}"} <= routes
     assert {"POST /schedules", "GET /schedules/{scheduleId}", "DELETE /schedules/{scheduleId}"} <= routes

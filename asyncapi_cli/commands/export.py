@@ -88,7 +88,7 @@ def export_openapi(output: Path | None, **kwargs: Any) -> None:
     from ..export.openapi import openapi_document
 
     chosen = configuration(kwargs)
-    text = dump(openapi_document(chosen.settings, chosen.name), output)
+    text = dump(openapi_document(chosen.settings, chosen.name, chosen.api_url), output)
     if output is None:
         click.echo(text, nl=False)
         return

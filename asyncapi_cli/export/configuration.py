@@ -51,6 +51,7 @@ class ExportConfiguration:
     name: str
     settings: StackSettings
     source: str  # where the settings came from, for the command's summary
+    api_url: str | None = None  # the deployed stage's URL, when a state file records one
 
 
 def export_configuration(options: Any) -> ExportConfiguration:
@@ -65,16 +66,20 @@ def export_configuration(options: Any) -> ExportConfiguration:
     features = frozenset(settings.features | options.features)
     path = resolve_state_path(options, must_exist=False)
     name = options.name
+    api_url = None
     source = str(loaded.path) if loaded.path is not None else "defaults"
     if path is not None and path.exists():
         state = read_state(path)
         name = name or state.name
         features |= frozenset(state.settings.get("features") or ())
+        recorded_url = state.outputs.get("api_url")
+        api_url = recorded_url if isinstance(recorded_url, str) and recorded_url.startswith("http") else None
         source = f"{source} and {path}"
     return ExportConfiguration(
         name=name or "async-api-stack",
         settings=dataclasses.replace(settings, features=features),
         source=source,
+        api_url=api_url,
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..names import StackSettings
 from ..resources.routes import ApiRoutes
-from .configuration import MARKS, export_units
+from .configuration import export_units
 
 OPENAPI_VERSION = "3.0.3"
 API_KEY_SCHEME = "api_key"
@@ -109,7 +109,22 @@ def _operation(verb: str, path: str, method: dict[str, Any]) -> dict[str, Any]:
     return operation
 
 
-def openapi_document(settings: StackSettings, name: str) -> dict[str, Any]:
+def _servers(settings: StackSettings, api_url: str | None) -> list[dict[str, Any]]:
+    if api_url:  # the deployed stage (a state file records it)
+        return [{"url": api_url}]
+    return [
+        {
+            "url": "https://{apiId}.execute-api.{region}.amazonaws.com/{stage}",
+            "variables": {
+                "apiId": {"default": "API_ID", "description": "the REST API's id (the stack's ApiId output)"},
+                "region": {"default": "us-east-1"},
+                "stage": {"default": settings.stage},
+            },
+        }
+    ]
+
+
+def openapi_document(settings: StackSettings, name: str, api_url: str | None = None) -> dict[str, Any]:
     """The OpenAPI 3 document of the stack's REST API as `up` deploys it for these settings."""
     definition = routes_definition(settings)
     paths: dict[str, dict[str, Any]] = {}
@@ -131,30 +146,7 @@ def openapi_document(settings: StackSettings, name: str) -> dict[str, Any]:
             "version": "1.0.0",
             "description": f"asyncapi stack {name}: POST /submit queues a job; GET /status/{{jobId}}",
         },
-        "servers": [
-            {
-                "url": "https://{apiId}.execute-api.{region}.amazonaws.com/{stage}",
-                "variables": {
-                    "apiId": {"default": "API_ID", "description": "the REST API's id (asyncapi status)"},
-                    "region": {"default": "us-east-1"},
-                    "stage": {"default": settings.stage},
-                },
-            }
-        ],
+        "servers": _servers(settings, api_url),
         "paths": {path: paths[path] for path in sorted(paths)},
         "components": components,
     }
-
-
-def unmarked(document: Any, name: str) -> Any:
-    """A document with the export markers replaced (the stack's name for the project; never expected
-    in the API's definition, which names no resource, but a model description could)."""
-    if isinstance(document, str):
-        for mark in MARKS:
-            document = document.replace(mark, name)
-        return document
-    if isinstance(document, dict):
-        return {key: unmarked(value, name) for key, value in document.items()}
-    if isinstance(document, list):
-        return [unmarked(value, name) for value in document]
-    return document
