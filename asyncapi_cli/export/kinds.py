@@ -6,32 +6,11 @@ The API Gateway kinds are in kinds_api.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from ..engine import Unit
-from .template import Builder, Resources
-
-Intrinsic = Callable[[Builder, Unit], Any]
-
-
-@dataclass(frozen=True)
-class KindRenderer:
-    render: Callable[[Builder, Unit], Resources]
-    attributes: dict[str, Intrinsic]
-
-
-def ref_of(b: Builder, unit: Unit) -> Any:
-    return {"Ref": b.id_of(unit.key)}
-
-
-def get_att(name: str) -> Intrinsic:
-    return lambda b, unit: {"Fn::GetAtt": [b.id_of(unit.key), name]}
-
-
-def name_of(b: Builder, unit: Unit) -> Any:
-    return b.value(unit.name)
+from . import kinds_api
+from .template import Builder, KindRenderer, Resources, get_att, name_of, ref_of
 
 
 def _sqs_value(value: Any) -> Any:
@@ -177,41 +156,17 @@ def schedule_group(b: Builder, unit: Unit) -> Resources:
     return {b.id_of(unit.key): {"Type": "AWS::Scheduler::ScheduleGroup", "Properties": properties}}
 
 
-def _renderers() -> dict[str, KindRenderer]:
-    from . import kinds_api
-
-    arn_and_name = {"arn": get_att("Arn"), "name": ref_of}
-    return {
-        "sqs-queue": KindRenderer(
-            queue, {"arn": get_att("Arn"), "name": get_att("QueueName"), "url": ref_of}
-        ),
-        "s3-bucket": KindRenderer(bucket, arn_and_name),
-        "iam-role": KindRenderer(role, arn_and_name),
-        "log-group": KindRenderer(log_group, {"arn": log_group_arn, "name": ref_of}),
-        "dynamodb-table": KindRenderer(table, arn_and_name | {"stream_arn": get_att("StreamArn")}),
-        "lambda-function": KindRenderer(function, arn_and_name),
-        "lambda-permission": KindRenderer(permission, {}),
-        "event-source-mapping": KindRenderer(mapping, {"uuid": ref_of}),
-        "secretsmanager-secret": KindRenderer(secret, {"arn": ref_of, "name": name_of}),
-        "scheduler-schedule-group": KindRenderer(schedule_group, arn_and_name),
-        **kinds_api.RENDERERS,
-    }
-
-
-class _Registry(dict[str, KindRenderer]):
-    """Built on first use (kinds_api imports this module)."""
-
-    def _load(self) -> None:
-        if not super().__len__():
-            self.update(_renderers())
-
-    def __getitem__(self, kind: str) -> KindRenderer:
-        self._load()
-        return super().__getitem__(kind)
-
-    def __contains__(self, kind: object) -> bool:
-        self._load()
-        return super().__contains__(kind)
-
-
-RENDERERS = _Registry()
+ARN_AND_NAME = {"arn": get_att("Arn"), "name": ref_of}
+RENDERERS: dict[str, KindRenderer] = {
+    "sqs-queue": KindRenderer(queue, {"arn": get_att("Arn"), "name": get_att("QueueName"), "url": ref_of}),
+    "s3-bucket": KindRenderer(bucket, ARN_AND_NAME),
+    "iam-role": KindRenderer(role, ARN_AND_NAME),
+    "log-group": KindRenderer(log_group, {"arn": log_group_arn, "name": ref_of}),
+    "dynamodb-table": KindRenderer(table, ARN_AND_NAME | {"stream_arn": get_att("StreamArn")}),
+    "lambda-function": KindRenderer(function, ARN_AND_NAME),
+    "lambda-permission": KindRenderer(permission, {}),
+    "event-source-mapping": KindRenderer(mapping, {"uuid": ref_of}),
+    "secretsmanager-secret": KindRenderer(secret, {"arn": ref_of, "name": name_of}),
+    "scheduler-schedule-group": KindRenderer(schedule_group, ARN_AND_NAME),
+    **kinds_api.RENDERERS,
+}

@@ -9,8 +9,7 @@ from typing import Any
 from ..engine import Unit
 from ..refs import Ref
 from ..resources.apigw_account import PUSH_TO_CLOUDWATCH_LOGS, TRUST
-from .kinds import KindRenderer, get_att, ref_of
-from .template import Builder, Resources, digest, logical_id
+from .template import Builder, KindRenderer, Resources, digest, get_att, logical_id, ref_of
 
 
 def rest_api(b: Builder, unit: Unit) -> Resources:

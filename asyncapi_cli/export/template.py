@@ -10,6 +10,7 @@ import hashlib
 import json
 import re
 import string
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,3 +171,26 @@ def render_resources(ctx: Context, units: list[Unit]) -> tuple[Resources, Builde
                 resource["DependsOn"] = depends
             resources[name] = resource
     return resources, builder
+
+
+Intrinsic = Callable[[Builder, Unit], Any]
+
+
+@dataclass(frozen=True)
+class KindRenderer:
+    """How one kind of unit renders: its resources, and its record's attributes as intrinsics."""
+
+    render: Callable[[Builder, Unit], Resources]
+    attributes: dict[str, Intrinsic]
+
+
+def ref_of(b: Builder, unit: Unit) -> Any:
+    return {"Ref": b.id_of(unit.key)}
+
+
+def get_att(name: str) -> Intrinsic:
+    return lambda b, unit: {"Fn::GetAtt": [b.id_of(unit.key), name]}
+
+
+def name_of(b: Builder, unit: Unit) -> Any:
+    return b.value(unit.name)
