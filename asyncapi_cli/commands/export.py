@@ -84,7 +84,7 @@ def export() -> None:
     "-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="File (default: stdout)."
 )
 def export_openapi(output: Path | None, **kwargs: Any) -> None:
-    """OpenAPI 3 of the API `up` deploys: routes of the enabled features, models, responses, API key."""
+    """The API as OpenAPI 3: routes of the enabled features, models, responses, the API-key scheme."""
     from ..export.openapi import openapi_document
 
     chosen = configuration(kwargs)
@@ -109,7 +109,10 @@ def export_openapi(output: Path | None, **kwargs: Any) -> None:
     "--format", "template_format", type=click.Choice(["yaml", "json"]), default="yaml", show_default=True
 )
 def export_cloudformation(output_dir: Path, template_format: str, **kwargs: Any) -> None:
-    """DIR/template.yaml (every resource `up` deploys, names from ProjectName) and DIR/function.zip."""
+    """The stack as CloudFormation: DIR/template.yaml and the functions' DIR/function.zip.
+
+    Every resource `up` deploys for this configuration, names derived from the ProjectName parameter.
+    No AWS call."""
     from ..export.cloudformation import CODE_KEY, export_stack
 
     chosen = configuration(kwargs)
