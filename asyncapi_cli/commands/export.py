@@ -127,8 +127,10 @@ def export_cloudformation(output_dir: Path, template_format: str, **kwargs: Any)
         f"wrote {template} ({resources} resources; features: {features}; settings from {chosen.source}) "
         f"and {output_dir / CODE_KEY} (sha256 {exported.code_sha256})"
     )
+    # --s3-bucket: a template over 51,200 bytes (features on) must reach CloudFormation through S3.
     click.echo(
         f"deploy: aws s3 cp {output_dir / CODE_KEY} s3://BUCKET/{CODE_KEY} && aws cloudformation deploy "
-        f"--template-file {template} --stack-name {chosen.name} --capabilities CAPABILITY_NAMED_IAM "
-        f"--parameter-overrides ProjectName={chosen.name} CodeS3Bucket=BUCKET CodeS3Key={CODE_KEY}"
+        f"--template-file {template} --s3-bucket BUCKET --stack-name {chosen.name} "
+        f"--capabilities CAPABILITY_NAMED_IAM --parameter-overrides ProjectName={chosen.name} "
+        f"CodeS3Bucket=BUCKET CodeS3Key={CODE_KEY}"
     )

@@ -108,7 +108,8 @@ def cloudformation_template(name: str, settings: StackSettings) -> dict[str, Any
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Description": f"asyncapi stack: API Gateway -> SQS -> Lambda -> DynamoDB/S3; features: {features}",
-        "Parameters": _parameters(name, settings),
+        "Parameters": _parameters(name, settings) | builder.parameters,
+        **({"Conditions": builder.conditions} if builder.conditions else {}),
         "Resources": resources,
         "Outputs": _outputs(builder),
     }

@@ -191,13 +191,27 @@ def stage_url(b: Builder, unit: Unit) -> Any:
 ACCOUNT_ROLE = "ApiGatewayCloudWatchRole"
 
 
+ROLE_PARAMETER = "ApiGatewayCloudWatchRoleArn"
+MAKE_ROLE = "MakeApiGatewayCloudWatchRole"
+
+
 def account(b: Builder, unit: Unit) -> Resources:
     """API Gateway's account-wide CloudWatch role, which access logs need. `up` sets one only when
-    the account has none; a template cannot ask, so it sets its own. Both are retained on delete:
-    every API of the account and region logs through that role, not only this stack's."""
+    the account has none; a template cannot look, so the role to use is a parameter: empty (the
+    default) makes one. Role and setting are retained on delete: every API of the account and region
+    logs through that role, not only this stack's."""
+    b.parameters[ROLE_PARAMETER] = {
+        "Type": "String",
+        "Default": "",
+        "Description": "The account's API Gateway CloudWatch role, when it has one (apigateway "
+        "get-account: cloudwatchRoleArn); empty: the stack makes one, retained on delete.",
+    }
+    b.conditions[MAKE_ROLE] = {"Fn::Equals": [{"Ref": ROLE_PARAMETER}, ""]}
+    role_arn = {"Fn::If": [MAKE_ROLE, {"Fn::GetAtt": [ACCOUNT_ROLE, "Arn"]}, {"Ref": ROLE_PARAMETER}]}
     return {
         ACCOUNT_ROLE: {
             "Type": "AWS::IAM::Role",
+            "Condition": MAKE_ROLE,
             "DeletionPolicy": "Retain",
             "UpdateReplacePolicy": "Retain",
             "Properties": {
@@ -216,7 +230,7 @@ def account(b: Builder, unit: Unit) -> Resources:
             "Type": "AWS::ApiGateway::Account",
             "DeletionPolicy": "Retain",
             "UpdateReplacePolicy": "Retain",
-            "Properties": {"CloudWatchRoleArn": {"Fn::GetAtt": [ACCOUNT_ROLE, "Arn"]}},
+            "Properties": {"CloudWatchRoleArn": role_arn},
         },
     }
 

@@ -51,6 +51,9 @@ class Builder:
     units: dict[str, Unit]
     # What each unit rendered to (logical ids), for DependsOn and fingerprints.
     rendered: dict[str, Resources] = field(default_factory=dict)
+    # Parameters and conditions a renderer adds (beside the template's own).
+    parameters: dict[str, Any] = field(default_factory=dict)
+    conditions: dict[str, Any] = field(default_factory=dict)
 
     def id_of(self, key: str) -> str:
         return logical_id(key)
@@ -142,7 +145,10 @@ class Builder:
         return digest(self.rendered[key])
 
     def resource_ids(self, key: str) -> list[str]:
-        return sorted(self.rendered.get(key, {}))
+        """What waits on a unit waits on these: its resources that always exist (no Condition)."""
+        return sorted(
+            name for name, resource in self.rendered.get(key, {}).items() if "Condition" not in resource
+        )
 
 
 def render_resources(ctx: Context, units: list[Unit]) -> tuple[Resources, Builder]:
