@@ -126,9 +126,6 @@ class Builder:
     def ref_attr(self, key: str, attr: str) -> Any:
         return self.ref(Ref(key, attr))
 
-    def text(self, value: str) -> Any:
-        return self.value(value)
-
     def tags(self) -> list[dict[str, Any]]:
         return [{"Key": k, "Value": self.value(v)} for k, v in sorted(self.ctx.tags.items())]
 
