@@ -293,9 +293,14 @@ def plan(options: Any, out: Any, **_: Any) -> None:
     is_flag=True,
     help=f"Exit {EXIT_DRIFT} when something drifted, 0 when nothing did (errors keep their own codes).",
 )
+@click.option("--url", help="Probe a deployed API by URL instead (no state file; reads only).")
 @_stack_kwargs
-def status(options: Any, out: Any, detailed_exit_code: bool, **_: Any) -> None:
+def status(options: Any, out: Any, detailed_exit_code: bool, url: str | None = None, **_: Any) -> None:
     """Show the stack's resources, what drifted from the desired settings, and live queue figures."""
+    if url is not None:
+        from .url_stack import url_status
+
+        return url_status(url, out)
     from . import ops
     from .dayops.live import brief_change, figure_rows, live_figures
 
@@ -366,5 +371,6 @@ def down(options: Any, out: Any, yes: bool, **_: Any) -> None:
 # local; the day-two groups (jobs, dlq, logs).
 from .commands import dashboard as _dashboard  # noqa: E402, F401
 from .commands import daytwo as _daytwo  # noqa: E402, F401
+from .commands import export as _export  # noqa: E402, F401
 from .commands import extras as _extras  # noqa: E402, F401
 from .commands import test_job as _test_job  # noqa: E402, F401

@@ -34,6 +34,7 @@ from ..errors import InputError
 @click.option(
     "--watch", is_flag=True, help="Follow the job over the WebSocket (feature websocket; else polls)."
 )
+@click.option("--url", help="A deployed API's URL (no state file); x-api-key from ASYNCAPI_API_KEY.")
 @stack_kwargs
 def test_job(
     options: Any,
@@ -48,6 +49,7 @@ def test_job(
     every: str | None,
     runs: int,
     watch: bool,
+    url: str | None = None,
     **_: Any,
 ) -> None:
     """Submit a real job through the API, follow it to completion, show the result."""
@@ -56,6 +58,10 @@ def test_job(
 
     if not math.isfinite(timeout) or timeout <= 0:
         raise InputError(f"--timeout must be a finite number of seconds above zero, got {timeout:g}")
+    if url is not None and (at is not None or every is not None or watch or batch is not None):
+        raise InputError(
+            "--url submits to /submit only; --at, --every, --watch and --batch need the state file"
+        )
     if at is not None or every is not None or watch:
         stack = ops.open_stack(options, creating=False)
         if watch:
@@ -71,6 +77,22 @@ def test_job(
     parsed = client.parse_payload(payload)
     if count < 1 or concurrency < 1:
         raise InputError("--count and --concurrency must be at least 1")
+    if url is not None:
+        from ..url_stack import UrlStack, api_base, use_api_key
+
+        use_api_key()
+        query = feature_client.priority_query(priority)
+        sys.exit(
+            client.run_test_jobs(
+                UrlStack(api_base(url)),
+                out,
+                parsed,
+                timeout=timeout,
+                count=count,
+                concurrency=concurrency,
+                query=query,
+            )
+        )
     stack = ops.open_stack(options, creating=False)
     require_deployed(stack)
     query = feature_client.priority_query(priority)
