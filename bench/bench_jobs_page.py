@@ -122,9 +122,9 @@ def main() -> int:
 
     from asyncapi_cli import ops
     from asyncapi_cli.engine import SilentReporter
-    from asyncapi_cli.local.moto_patches import neutralize_moto_event_sources
+    from asyncapi_cli.local.compat import REGISTRY
 
-    neutralize_moto_event_sources()
+    REGISTRY.apply(["event-sources-off"])
     os.chdir(tempfile.mkdtemp(prefix="asyncapi-bench-jobs-"))  # the stack's state file goes there
     os.environ["ASYNCAPI_HOME"] = os.getcwd()
     results = []

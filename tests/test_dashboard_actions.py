@@ -14,10 +14,10 @@ from .dashboard_support import STACK, Served, put_job, served_console
 
 @pytest.fixture
 def console(mocked_aws: None) -> Iterator[Served]:
-    from asyncapi_cli.local.moto_patches import neutralize_moto_event_sources
+    from asyncapi_cli.local.compat import REGISTRY
 
     # As on AWS, SendMessage only queues: the mapped processor is not run inside it (conftest's moto server).
-    neutralize_moto_event_sources()
+    REGISTRY.apply(["event-sources-off"])
     with served_console() as served:
         yield served
 
