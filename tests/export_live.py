@@ -204,6 +204,11 @@ def table(props: dict[str, Any]) -> dict[str, Any]:
     stream = live.get("StreamSpecification") or {}
     if stream.get("StreamEnabled"):
         out["StreamSpecification"] = {"StreamViewType": stream["StreamViewType"]}
+    indexes = live.get("GlobalSecondaryIndexes") or []
+    if indexes:
+        out["GlobalSecondaryIndexes"] = [
+            {key: index[key] for key in ("IndexName", "KeySchema", "Projection")} for index in indexes
+        ]
     ttl = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
     if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING"):
         out["TimeToLiveSpecification"] = {"AttributeName": ttl["AttributeName"], "Enabled": True}

@@ -96,7 +96,15 @@ def log_group_arn(b: Builder, unit: Unit) -> Any:
 def table(b: Builder, unit: Unit) -> Resources:
     attributes = dict(unit.attributes)  # type: ignore[attr-defined]
     properties: dict[str, Any] = {"TableName": b.value(unit.name)}
-    for key in ("AttributeDefinitions", "KeySchema", "BillingMode", "TimeToLiveSpecification"):
+    # The same field names in CreateTable and AWS::DynamoDB::Table.
+    same = (
+        "AttributeDefinitions", "KeySchema", "BillingMode", "TimeToLiveSpecification",
+        "GlobalSecondaryIndexes",
+    )  # fmt: skip
+    unrendered = set(attributes) - set(same) - {"StreamSpecification", "SSESpecification"}
+    if unrendered:  # a setting up converges must never be dropped from the template silently
+        raise ValueError(f"no CloudFormation rendering for the table's {', '.join(sorted(unrendered))}")
+    for key in same:
         if key in attributes:
             properties[key] = b.value(attributes[key])
     stream = attributes.get("StreamSpecification") or {}
