@@ -12,7 +12,9 @@ import pytest
 
 from asyncapi_cli import ops
 from asyncapi_cli.engine import SilentReporter
+from asyncapi_cli.features import FeatureTarget, websocket
 from asyncapi_cli.local.moto_patches import allow_stream_reenable
+from asyncapi_cli.names import StackNames
 
 from .conftest import deploy, stack_options
 
@@ -145,6 +147,11 @@ def test_websocket_on_off_on_and_down(mocked_aws: None) -> None:
         "subscribe",
     }
     assert v2.get_stage(ApiId=api_id, StageName="prod")["AutoDeploy"] is True
+    # A Lambda integration is invoked with POST, and AWS requires IntegrationMethod POST on it (API
+    # Gateway developer guide, "Set up a WebSocket API integration request": "for Lambda integrations,
+    # you must use the HTTP method of POST"; apigatewayv2 CreateIntegration, IntegrationMethod).
+    (integration,) = v2.get_integrations(ApiId=api_id)["Items"]
+    assert (integration["IntegrationType"], integration["IntegrationMethod"]) == ("AWS_PROXY", "POST")
     ttl = boto3.client("dynamodb").describe_time_to_live(TableName=f"{NAME}-connections")
     assert ttl["TimeToLiveDescription"]["AttributeName"] == "expiresAt"
     assert stack.state.outputs["websocket_url"] == f"wss://{api_id}.execute-api.us-east-1.amazonaws.com/prod"
@@ -179,6 +186,21 @@ def test_websocket_on_off_on_and_down(mocked_aws: None) -> None:
     assert boto3.client("scheduler").list_schedule_groups()["ScheduleGroups"] == [] or all(
         g["Name"] == "default" for g in boto3.client("scheduler").list_schedule_groups()["ScheduleGroups"]
     )
+
+
+@pytest.mark.parametrize(
+    ("region", "partition", "host"),
+    [
+        ("us-east-1", "aws", "abc123.execute-api.us-east-1.amazonaws.com"),
+        # China regions: amazonaws.com.cn (botocore's endpoints.json, partition aws-cn, dnsSuffix; API
+        # Gateway endpoints in the China regions, "execute-api.cn-north-1.amazonaws.com.cn").
+        ("cn-north-1", "aws-cn", "abc123.execute-api.cn-north-1.amazonaws.com.cn"),
+        ("cn-northwest-1", "aws-cn", "abc123.execute-api.cn-northwest-1.amazonaws.com.cn"),
+    ],
+)
+def test_the_websocket_url_uses_the_partitions_dns_suffix(region: str, partition: str, host: str) -> None:
+    where = FeatureTarget(StackNames(NAME), region, "123456789012", partition)
+    assert websocket.url(where, "abc123") == f"wss://{host}/prod"
 
 
 @pytest.mark.parametrize("feature", ["scheduling", "websocket"])

@@ -4,7 +4,8 @@
 - the table `<name>-connections` (key connectionId S, on demand, encrypted, TTL on `expiresAt`);
 - the WebSocket API `<name>-ws` (route selection `$request.body.action`; routes $connect,
   $disconnect, subscribe; AWS_PROXY integrations to `<name>-websocket`), stage `prod` (auto-deploy),
-  URL wss://<apiId>.execute-api.<region>.amazonaws.com/prod (embedded AWS: ws://127.0.0.1:<port>/<apiId>/prod);
+  URL wss://<apiId>.execute-api.<region>.<the partition's DNS suffix>/prod (embedded AWS:
+  ws://127.0.0.1:<port>/<apiId>/prod);
 - the functions `<name>-websocket` (handlers/websocket_routes.py) and `<name>-status-pusher`
   (handlers/status_pusher.py), each with its own role scoped to these resources;
 - an event source mapping: the jobs table's stream -> the pusher (STREAM_MAPPING).
@@ -15,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..engine import Context, Unit
+from ..names import dns_suffix_of
 from ..refs import Sub, ref
 from ..resources.function import Function
 from ..resources.log_group import LogGroup
@@ -95,7 +97,8 @@ def url(target: FeatureTarget, api_id: str, local_base: str | None = None) -> st
     """The clients' URL; `local_base` is the embedded AWS's ws://127.0.0.1:<port>."""
     if local_base:
         return f"{local_base}/{api_id}/{STAGE}"
-    return f"wss://{api_id}.execute-api.{target.region}.amazonaws.com/{STAGE}"
+    # The partition's DNS suffix: execute-api.cn-north-1.amazonaws.com.cn in the China regions.
+    return f"wss://{api_id}.execute-api.{target.region}.{dns_suffix_of(target.region)}/{STAGE}"
 
 
 def connections_arn(target: FeatureTarget) -> str:
@@ -281,6 +284,9 @@ def units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
                 "ApiId": api_id,
                 "Integration": {
                     "IntegrationType": "AWS_PROXY",
+                    # API Gateway invokes a Lambda function with POST whatever the route; AWS requires
+                    # IntegrationMethod POST on a Lambda integration (apigatewayv2 CreateIntegration).
+                    "IntegrationMethod": "POST",
                     "IntegrationUri": Sub.of(
                         where.lambda_integration_uri("{function}"), function=ref("websocket_fn").arn
                     ),
