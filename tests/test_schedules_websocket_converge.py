@@ -107,11 +107,15 @@ def test_scheduling_on_off_on_and_down(mocked_aws: None) -> None:
         for verb in r.get("resourceMethods") or {}
     }
     assert {"POST /schedules", "GET /schedules/{scheduleId}", "DELETE /schedules/{scheduleId}"} <= routes
-    # The scheduler role: trusted by EventBridge Scheduler for this account only.
+    # The scheduler role: trusted by EventBridge Scheduler for this account's schedule group only
+    # (aws:SourceArn and aws:SourceAccount: EventBridge Scheduler user guide, "Confused deputy prevention").
     role = boto3.client("iam").get_role(RoleName=f"{NAME}-scheduler-role")["Role"]
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
-    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": stack.ctx.account}}
+    group = boto3.client("scheduler").get_schedule_group(Name=f"{NAME}-schedules")
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": stack.ctx.account, "aws:SourceArn": group["Arn"]}
+    }
 
     stack = _up()
     assert not SCHEDULING_KEYS & set(stack.state.resources)

@@ -2,7 +2,8 @@
 
 - the schedule group `<name>-schedules` (one per stack; deleting it deletes every schedule in it);
 - the scheduler role `<name>-scheduler-role`, trusted by scheduler.amazonaws.com for this account
-  only (aws:SourceAccount, the confused-deputy guard AWS documents for Scheduler's execution role),
+  only from the stack's schedule group (aws:SourceAccount and aws:SourceArn, the confused-deputy guard AWS
+  documents for Scheduler's execution role),
   allowed `sqs:SendMessage` on the main queue and nothing else;
 - the function `<name>-schedules-api` (handlers/schedules_api.py) behind POST /schedules and
   GET/DELETE /schedules/{scheduleId} (Lambda proxy), with its role `<name>-schedules-role`;
@@ -53,7 +54,14 @@ def scheduler_role_arn(target: FeatureTarget) -> str:
     return f"arn:{target.partition}:iam::{target.account}:role/{scheduler_role_name(target)}"
 
 
+def group_arn(target: FeatureTarget) -> str:
+    return target.arn("scheduler", f"schedule-group/{group_name(target)}")
+
+
 def scheduler_trust_policy(target: FeatureTarget) -> dict[str, Any]:
+    """Scheduler may assume the role for this account's schedule group only: AWS documents both keys
+    for the execution role's trust policy, aws:SourceArn being the schedule group's ARN (EventBridge
+    Scheduler user guide, "Confused deputy prevention"; since September 2023 the source is the group)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -61,7 +69,9 @@ def scheduler_trust_policy(target: FeatureTarget) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Principal": {"Service": "scheduler.amazonaws.com"},
                 "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": target.account}},
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": target.account, "aws:SourceArn": group_arn(target)}
+                },
             }
         ],
     }

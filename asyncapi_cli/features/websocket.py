@@ -152,14 +152,13 @@ def pusher_policy(target: FeatureTarget, api_id: str) -> dict[str, Any]:
         ),
         # What the stream mapping needs, on the jobs table's streams only.
         statement(
-            [
-                "dynamodb:DescribeStream",
-                "dynamodb:GetRecords",
-                "dynamodb:GetShardIterator",
-                "dynamodb:ListStreams",
-            ],
+            ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
             [f"{target.table_arn}/stream/*"],
         ),
+        # ListStreams has no resource type (Service Authorization Reference, Amazon DynamoDB: "*" only),
+        # so a stream ARN would grant nothing; Lambda lists the mapping's streams with it
+        # (AWSLambdaDynamoDBExecutionRole grants it on "*" too). It reveals stream ARNs, nothing else.
+        statement(["dynamodb:ListStreams"], ["*"]),
         statement(["execute-api:ManageConnections"], [manage_connections_arn(target, api_id)]),
         log_statement(target, pusher_function_name(target)),
     )
