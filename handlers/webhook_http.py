@@ -102,9 +102,11 @@ class Answer:
     error: str | None = None
 
 
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """`sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`, keyed with the stack's signing secret."""
-    message = str(timestamp).encode("ascii") + b"." + body
+def sign(secret: str, timestamp: int, delivery_id: str, body: bytes) -> str:
+    """`sha256=<hex HMAC-SHA256 of "<timestamp>.<deliveryId>.<body>">`, keyed with the stack's signing
+    secret. The delivery id is signed so that a captured delivery replayed under a new id (to get past
+    a receiver's seen-ids check) fails verification; the timestamp, so that it cannot be refreshed."""
+    message = f"{timestamp}.{delivery_id}.".encode() + body
     return "sha256=" + hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
