@@ -145,6 +145,9 @@ def create(body: Any) -> dict[str, Any]:
             "Arn": os.environ["SCHEDULE_TARGET_ARN"],
             "RoleArn": os.environ["SCHEDULER_ROLE_ARN"],
             "Input": schedule_runs.envelope(schedule_id, definition["job"]),
+            # A run Scheduler cannot send (after its retries) lands in the schedules' DLQ rather than
+            # being dropped (Scheduler API reference, Target.DeadLetterConfig; `asyncapi dlq list`).
+            "DeadLetterConfig": {"Arn": os.environ["SCHEDULE_DLQ_ARN"]},
         },
     }
     if definition["expression"].startswith("at("):

@@ -77,9 +77,16 @@ def test_policies_are_scoped_to_the_stacks_resources(document: dict[str, Any]) -
         assert not any(action.endswith(":*") for action in statement["Action"])
 
 
-def test_scheduler_role_sends_to_the_main_queue_only() -> None:
+def test_scheduler_role_sends_to_the_main_queue_and_the_schedules_dlq_only() -> None:
+    # The DLQ too: Scheduler sends undeliverable runs there with the execution role ("Configuring a
+    # dead-letter queue for EventBridge Scheduler").
+    dlq = LONGEST.queue_arn(scheduling.dlq_name(LONGEST))
     assert scheduling.scheduler_role_policy(LONGEST)["Statement"] == [
-        {"Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": [scheduling.main_queue_arn(LONGEST)]}
+        {
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage"],
+            "Resource": [scheduling.main_queue_arn(LONGEST), dlq],
+        }
     ]
     trust = scheduling.scheduler_trust_policy(LONGEST)["Statement"][0]
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}

@@ -21,6 +21,7 @@ from .conftest import deploy, stack_options
 NAME = "f11-conv"
 SCHEDULING_KEYS = {
     "schedule_group",
+    "schedules_dlq",
     "scheduler_role",
     "schedules_role",
     "schedules_logs",
@@ -29,6 +30,7 @@ SCHEDULING_KEYS = {
 }
 WEBSOCKET_KEYS = {
     "connections_table",
+    "pusher_dlq",
     "ws_api",
     "ws_role",
     "pusher_role",
@@ -52,8 +54,10 @@ def _live_scheduling() -> dict[str, Any]:
     groups = {g["Name"] for g in scheduler.list_schedule_groups()["ScheduleGroups"]}
     functions = {f["FunctionName"] for f in lam.list_functions()["Functions"]}
     roles = {r["RoleName"] for r in iam.list_roles()["Roles"]}
+    queues = boto3.client("sqs").list_queues(QueueNamePrefix=f"{NAME}-schedules-dlq").get("QueueUrls", [])
     return {
         "group": f"{NAME}-schedules" in groups,
+        "dlq": len(queues),
         "function": f"{NAME}-schedules-api" in functions,
         "roles": {f"{NAME}-scheduler-role", f"{NAME}-schedules-role"} & roles,
     }
@@ -69,8 +73,10 @@ def _live_websocket() -> dict[str, Any]:
         for m in lam.list_event_source_mappings()["EventSourceMappings"]
         if ":dynamodb:" in m["EventSourceArn"]
     ]
+    pusher_dlqs = boto3.client("sqs").list_queues(QueueNamePrefix=f"{NAME}-pusher-dlq").get("QueueUrls", [])
     return {
         "stream": bool((jobs.get("StreamSpecification") or {}).get("StreamEnabled")),
+        "pusher_dlq": len(pusher_dlqs),
         "connections": f"{NAME}-connections" in ddb.list_tables()["TableNames"],
         "functions": {f"{NAME}-websocket", f"{NAME}-status-pusher"} & functions,
         "apis": len(apis),
@@ -80,18 +86,27 @@ def _live_websocket() -> dict[str, Any]:
 
 SCHEDULING_ON = {
     "group": True,
+    "dlq": 1,
     "function": True,
     "roles": {f"{NAME}-scheduler-role", f"{NAME}-schedules-role"},
 }
-SCHEDULING_OFF = {"group": False, "function": False, "roles": set()}
+SCHEDULING_OFF = {"group": False, "dlq": 0, "function": False, "roles": set()}
 WEBSOCKET_ON = {
     "stream": True,
+    "pusher_dlq": 1,
     "connections": True,
     "functions": {f"{NAME}-websocket", f"{NAME}-status-pusher"},
     "apis": 1,
     "stream_mappings": 1,
 }
-WEBSOCKET_OFF = {"stream": False, "connections": False, "functions": set(), "apis": 0, "stream_mappings": 0}
+WEBSOCKET_OFF = {
+    "stream": False,
+    "pusher_dlq": 0,
+    "connections": False,
+    "functions": set(),
+    "apis": 0,
+    "stream_mappings": 0,
+}
 
 
 def test_scheduling_on_off_on_and_down(mocked_aws: None) -> None:
@@ -182,6 +197,10 @@ def test_websocket_on_off_on_and_down(mocked_aws: None) -> None:
         if ":dynamodb:" in m["EventSourceArn"]
     ]
     assert mapping["EventSourceArn"] == stream_arn
+    # Batches the pusher fails on (after MaximumRetryAttempts) are described in its DLQ, not dropped
+    # (Lambda API reference, CreateEventSourceMapping, DestinationConfig.OnFailure).
+    pusher_dlq = stack.state.resources["pusher_dlq"]["arn"]
+    assert mapping["DestinationConfig"] == {"OnFailure": {"Destination": pusher_dlq}}
     ops.down(ops.open_stack(stack_options(NAME), creating=False), SilentReporter())
     assert boto3.client("dynamodb").list_tables()["TableNames"] == []
     assert v2.get_apis()["Items"] == []

@@ -8,7 +8,8 @@
   ws://127.0.0.1:<port>/<apiId>/prod);
 - the functions `<name>-websocket` (handlers/websocket_routes.py) and `<name>-status-pusher`
   (handlers/status_pusher.py), each with its own role scoped to these resources;
-- an event source mapping: the jobs table's stream -> the pusher (STREAM_MAPPING).
+- an event source mapping: the jobs table's stream -> the pusher (STREAM_MAPPING), whose failed batches
+  go to the queue `<name>-pusher-dlq` (its on-failure destination).
 """
 
 from __future__ import annotations
@@ -22,10 +23,19 @@ from ..resources.function import Function
 from ..resources.log_group import LogGroup
 from ..resources.mapping import EventSourceMapping
 from ..resources.permission import InvokePermission
+from ..resources.queue import Queue
 from ..resources.role import Role
 from ..resources.table import Table
 from ..resources.websocket_api import WebSocketApi, WebSocketRoutes, WebSocketStage
-from . import POLICY_NAME, FeatureTarget, lambda_trust_policy, log_statement, policy, statement
+from . import (
+    POLICY_NAME,
+    FeatureTarget,
+    lambda_trust_policy,
+    log_statement,
+    policy,
+    queue_attributes,
+    statement,
+)
 
 ROUTE_SELECTION = "$request.body.action"
 ROUTES = ("$connect", "$disconnect", "subscribe")
@@ -145,8 +155,17 @@ def pusher_function(target: FeatureTarget) -> dict[str, Any]:
     }
 
 
+def pusher_dlq_name(target: FeatureTarget) -> str:
+    """The stream mapping's on-failure destination: batches the pusher failed on, after the retries."""
+    return f"{target.project}-pusher-dlq"
+
+
 def pusher_policy(target: FeatureTarget, api_id: str) -> dict[str, Any]:
     return policy(
+        # The mapping sends a failed batch's description to its on-failure destination with the
+        # function's role (Lambda developer guide, "Retaining discarded batches for a DynamoDB event
+        # source": the execution role needs sqs:SendMessage on the destination queue).
+        statement(["sqs:SendMessage"], [target.queue_arn(pusher_dlq_name(target))]),
         statement(
             ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem"], [connections_arn(target)]
         ),
@@ -312,6 +331,11 @@ def units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
             attributes={"ApiId": api_id, "StageName": STAGE, "AutoDeploy": True},
             after=("ws_routes", "ws_permission"),
         ),
+        Queue(
+            key="pusher_dlq",
+            name=pusher_dlq_name(where),
+            attributes=queue_attributes(visibility_timeout=ctx.settings.dlq_visibility_timeout),
+        ),
         EventSourceMapping(
             key="pusher_mapping",
             name=f"{where.names.table} stream -> {pusher_fn['name']}",
@@ -319,6 +343,9 @@ def units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
                 "EventSourceArn": ref("table").stream_arn,
                 "FunctionName": ref("pusher_fn").name,
                 **STREAM_MAPPING,
+                # After MaximumRetryAttempts (or MaximumRecordAgeInSeconds) a batch is skipped; its
+                # description goes here instead of nowhere (Lambda API reference, DestinationConfig).
+                "DestinationConfig": {"OnFailure": {"Destination": ref("pusher_dlq").arn}},
             },
         ),
     ]
