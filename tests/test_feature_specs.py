@@ -50,8 +50,9 @@ def test_handlers_are_in_the_lambda_zip() -> None:
 
 
 # Actions that support no resource-level permission (Service Authorization Reference, "Actions, resources,
-# and condition keys for Amazon DynamoDB": ListStreams has no resource type, so only "*" grants it).
-RESOURCELESS_ACTIONS = {"dynamodb:ListStreams"}
+# and condition keys for Amazon DynamoDB" and "... for Amazon EventBridge Scheduler": ListStreams and
+# ListSchedules have no resource type, so only "*" grants them).
+RESOURCELESS_ACTIONS = {"dynamodb:ListStreams", "scheduler:ListSchedules"}
 
 
 def test_list_streams_is_granted_on_every_resource_in_a_statement_of_its_own() -> None:

@@ -133,6 +133,9 @@ def schedules_policy(target: FeatureTarget) -> dict[str, Any]:
             [target.arn("scheduler", f"schedule/{group_name(target)}/*")],
         ),
         pass_role,
+        # Counting the group's schedules (the cap on active schedules). ListSchedules has no resource type
+        # (Service Authorization Reference, EventBridge Scheduler), so only "*" grants it; it lists names.
+        statement(["scheduler:ListSchedules"], ["*"]),
         statement(
             [
                 "dynamodb:BatchGetItem",
@@ -227,6 +230,7 @@ def units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
         SCHEDULE_TARGET_ARN=ref("main_queue").arn,
         SCHEDULER_ROLE_ARN=ref("scheduler_role").arn,
         SCHEDULE_DLQ_ARN=ref("schedules_dlq").arn,
+        MAX_ACTIVE_SCHEDULES=str(ctx.settings.max_active_schedules),
     )
     description = f"asyncapi stack {where.project}"
     return [
