@@ -140,18 +140,24 @@ def submit_example(url: str, stack_name: str, api_key: bool) -> str:
     )
 
 
+def post_retrying(url: str, payload: Any, pacer: Pacer, attempts: int = 5) -> HttpAnswer:
+    """POST; a 429 or 503 (nothing was done) is sent again, bounded: full jitter, never sooner than
+    Retry-After, each wait at most 20 s, at most `attempts` tries. The last answer is returned."""
+    for attempt in range(attempts):
+        answer = http("POST", url, payload)
+        if answer.status not in RETRIED_STATUSES or attempt == attempts - 1:
+            break
+        delay = max(pacer.backoff(attempt, 0.5, 8.0), retry_after(answer.headers))
+        pacer.sleep(min(delay, MAX_RETRY_WAIT))
+    return answer
+
+
 def submit(
     submit_url: str, payload: dict[str, Any], pacer: Pacer | None = None, attempts: int = 5
 ) -> tuple[str, str]:
     """POST the job. A 503 (nothing was queued) or a 429 (throttled) is retried, bounded: full jitter,
     never sooner than Retry-After, each wait at most 20 s, at most `attempts` tries."""
-    pacer = pacer or Pacer()
-    for attempt in range(attempts):
-        answer = http("POST", submit_url, payload)
-        if answer.status not in RETRIED_STATUSES or attempt == attempts - 1:
-            break
-        delay = max(pacer.backoff(attempt, 0.5, 8.0), retry_after(answer.headers))
-        pacer.sleep(min(delay, MAX_RETRY_WAIT))
+    answer = post_retrying(submit_url, payload, pacer or Pacer(), attempts)
     if answer.status != 202 or not isinstance(answer.body, dict) or "jobId" not in answer.body:
         raise SubmitRefused(f"submit failed: HTTP {answer.status}: {answer.body}")
     location = answer.headers.get("location") or f"status/{answer.body['jobId']}"

@@ -131,3 +131,15 @@ def test_429_retries_are_bounded(submits: Any) -> None:
     with pytest.raises(AsyncApiError, match="submit failed: HTTP 429"):
         client.submit(url, {"a": 1}, pacer, attempts=4)
     assert len(received) == 4 and max(sleeps) <= 20
+
+
+def test_post_batches_retries_a_429_too(submits: Any) -> None:
+    """POST /batches has its own, lower throttle (0.5 requests/s at the defaults): test-job --batch
+    goes through the same bounded retry."""
+    url, script, received = submits
+    accepted = (202, {"batchId": "b1", "status": "queued"}, {"Location": "batches/b1"})
+    script[:] = [(429, {"message": "Too Many Requests"}, {"Retry-After": "2"}), accepted]
+    pacer, sleeps = recording_pacer()
+    answer = client.post_retrying(url, {"jobs": [{"n": 1}]}, pacer)
+    assert answer.status == 202 and answer.body["batchId"] == "b1"
+    assert len(received) == 2 and len(sleeps) == 1 and 2 <= sleeps[0] <= 20
