@@ -165,7 +165,12 @@ def test_websocket_on_off_on_and_down(mocked_aws: None) -> None:
         "$disconnect",
         "subscribe",
     }
-    assert v2.get_stage(ApiId=api_id, StageName="prod")["AutoDeploy"] is True
+    ws_stage = v2.get_stage(ApiId=api_id, StageName="prod")
+    assert ws_stage["AutoDeploy"] is True
+    # The WebSocket API is as open as the REST API, so its stage has the same throttle on every route
+    # ($connect included): API Gateway developer guide, "Throttle requests to your WebSocket APIs".
+    throttle = {k: v for k, v in ws_stage["DefaultRouteSettings"].items() if k.startswith("Throttling")}
+    assert throttle == {"ThrottlingRateLimit": 50.0, "ThrottlingBurstLimit": 100}
     # A Lambda integration is invoked with POST, and AWS requires IntegrationMethod POST on it (API
     # Gateway developer guide, "Set up a WebSocket API integration request": "for Lambda integrations,
     # you must use the HTTP method of POST"; apigatewayv2 CreateIntegration, IntegrationMethod).

@@ -328,7 +328,18 @@ def units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
         WebSocketStage(
             key="ws_stage",
             name=f"{api_name(where)}/{STAGE}",
-            attributes={"ApiId": api_id, "StageName": STAGE, "AutoDeploy": True},
+            attributes={
+                "ApiId": api_id,
+                "StageName": STAGE,
+                "AutoDeploy": True,
+                # The stage's throttle on every route ($connect included), as the REST stage's: the
+                # WebSocket API has no auth either ("Throttle requests to your WebSocket APIs":
+                # DefaultRouteSettings ThrottlingRateLimit / ThrottlingBurstLimit).
+                "DefaultRouteSettings": {
+                    "ThrottlingRateLimit": float(ctx.settings.throttle_rate_limit),
+                    "ThrottlingBurstLimit": int(ctx.settings.throttle_burst_limit),
+                },
+            },
             after=("ws_routes", "ws_permission"),
         ),
         Queue(
