@@ -176,10 +176,9 @@ def _print_stack(out: Any, stack: Any, outcomes: list[Any], command: str) -> Non
         out.line(("Endpoint: ", "bold"), str(url))
         out.info("Submit a job:", "bold")
         # Printed as is and never wrapped, so that it pastes as one command.
-        out.raw(
-            "  curl -sS -i -X POST -H 'Content-Type: application/json' "
-            f'-d \'{{"task": "process_data", "data": {{"input": "test data"}}}}\' {url}/submit'
-        )
+        from .client import submit_example
+
+        out.raw(submit_example(str(url), stack.state.name, "api_key" in stack.state.resources))
         out.line(("Then: ", "bold"), "asyncapi test-job")
     _print_code_and_settings(out, data)
     calls = data["aws_calls"]

@@ -24,6 +24,7 @@ from .errors import (
     JobTimeoutError,
 )
 from .retry import Pacer
+from .throttled import MAX_RETRY_WAIT, RETRIED_STATUSES, retry_after
 
 DEFAULT_PAYLOAD = {"task": "process_data", "data": {"input": "test data"}}
 FINAL = ("completed", "failed")
@@ -129,22 +130,34 @@ def recorded_latency(record: dict[str, Any]) -> float | None:
     return max(0.0, (completed - created).total_seconds())
 
 
+def submit_example(url: str, stack_name: str, api_key: bool) -> str:
+    """The curl line `up` prints. With API keys on, the header takes the key from `asyncapi api-key` when
+    the line runs: the key itself is never printed where logs and terminals keep it."""
+    key = f' -H "x-api-key: $(asyncapi api-key --name {stack_name})"' if api_key else ""
+    return (
+        f"  curl -sS -i -X POST -H 'Content-Type: application/json'{key} "
+        f'-d \'{{"task": "process_data", "data": {{"input": "test data"}}}}\' {url}/submit'
+    )
+
+
+def post_retrying(url: str, payload: Any, pacer: Pacer, attempts: int = 5) -> HttpAnswer:
+    """POST; a 429 or 503 (nothing was done) is sent again, bounded: full jitter, never sooner than
+    Retry-After, each wait at most 20 s, at most `attempts` tries. The last answer is returned."""
+    for attempt in range(attempts):
+        answer = http("POST", url, payload)
+        if answer.status not in RETRIED_STATUSES or attempt == attempts - 1:
+            break
+        delay = max(pacer.backoff(attempt, 0.5, 8.0), retry_after(answer.headers))
+        pacer.sleep(min(delay, MAX_RETRY_WAIT))
+    return answer
+
+
 def submit(
     submit_url: str, payload: dict[str, Any], pacer: Pacer | None = None, attempts: int = 5
 ) -> tuple[str, str]:
-    """POST the job. A 503 (nothing was queued: SQS busy or unavailable) is retried, bounded: full
-    jitter, never sooner than Retry-After, each wait at most 20 s, at most `attempts` tries."""
-    pacer = pacer or Pacer()
-    for attempt in range(attempts):
-        answer = http("POST", submit_url, payload)
-        if answer.status != 503 or attempt == attempts - 1:
-            break
-        delay = pacer.backoff(attempt, 0.5, 8.0)
-        try:
-            delay = max(delay, float(answer.headers.get("retry-after", 0)))
-        except ValueError:
-            pass
-        pacer.sleep(min(delay, 20.0))
+    """POST the job. A 503 (nothing was queued) or a 429 (throttled) is retried, bounded: full jitter,
+    never sooner than Retry-After, each wait at most 20 s, at most `attempts` tries."""
+    answer = post_retrying(submit_url, payload, pacer or Pacer(), attempts)
     if answer.status != 202 or not isinstance(answer.body, dict) or "jobId" not in answer.body:
         raise SubmitRefused(f"submit failed: HTTP {answer.status}: {answer.body}")
     location = answer.headers.get("location") or f"status/{answer.body['jobId']}"
@@ -161,6 +174,8 @@ def follow(run: JobRun, status_url: str, deadline: float, pacer: Pacer, on_chang
             run.record = answer.body
         elif answer.status == 404:
             status = "queued"  # SQS holds it; no processor has picked it up yet
+        elif answer.status in RETRIED_STATUSES:
+            status = run.status  # throttled: ask again after the backoff (and Retry-After)
         else:
             raise AsyncApiError(f"status check failed: HTTP {answer.status}: {answer.body}")
         if status != run.status:
@@ -171,11 +186,8 @@ def follow(run: JobRun, status_url: str, deadline: float, pacer: Pacer, on_chang
         if status in FINAL:
             run.finished = pacer.clock()
             return run
-        delay = pacer.backoff(attempt, POLL_BASE, POLL_CAP)
-        try:
-            delay = max(delay, float(answer.headers.get("retry-after", 0)))
-        except ValueError:
-            pass
+        waited = min(retry_after(answer.headers), MAX_RETRY_WAIT)
+        delay = max(pacer.backoff(attempt, POLL_BASE, POLL_CAP), waited)
         remaining = deadline - pacer.clock()
         if remaining <= 0:
             raise JobTimeoutError(f"job {run.job_id} still {status} after the timeout")

@@ -169,6 +169,9 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "retention_days": Key(_choice(*LOG_RETENTION_DAYS, unit="CloudWatch Logs"), "log_retention_days")
     },
     "features": {name: Key(_boolean, "features") for name in FEATURES},
+    "scheduling": {
+        "max_active": Key(_integer(1, 100_000, "schedules in the stack's group"), "max_active_schedules")
+    },
     "api": {
         "throttle_rate": Key(_rate, "throttle_rate_limit"),
         "throttle_burst": Key(_integer(0, None, "requests"), "throttle_burst_limit"),

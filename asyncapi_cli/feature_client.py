@@ -10,7 +10,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from .client import http
+from .client import http, post_retrying
 from .errors import EXIT_JOB_FAILED, EXIT_OK, AsyncApiError, InputError, JobTimeoutError
 from .features import batches, webhooks
 from .retry import Pacer
@@ -90,7 +90,8 @@ def run_batch(
     post_url = f"{api_url(stack)}{batches.POST_PATH}"
     out.info(f"[bold]POST[/] {post_url} ({len(jobs)} jobs)")
     started = pacer.clock()
-    answer = http("POST", post_url, {"jobs": jobs})
+    # POST /batches has its own, lower throttle (a request carries up to 100 jobs): a 429 is retried.
+    answer = post_retrying(post_url, {"jobs": jobs}, pacer)
     if answer.status == 404 or answer.status == 403:
         raise AsyncApiError(
             f"POST {batches.POST_PATH} answered HTTP {answer.status}: is the batches feature on? "

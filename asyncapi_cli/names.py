@@ -195,6 +195,8 @@ class StackSettings:
     requirements: str | None = None  # "requirements.txt" relative to the config file
     # --- Features, each off by default: the base stack stays the recipe. ---
     features: frozenset[str] = field(default_factory=frozenset)
+    # POST /schedules answers 409 beyond this many schedules in the stack's group (the API may be open).
+    max_active_schedules: int = 100
     # --- Secure API defaults. ---
     throttle_rate_limit: float = 50.0  # steady requests per second on the stage
     throttle_burst_limit: int = 100

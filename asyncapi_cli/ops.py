@@ -13,6 +13,7 @@ from typing import Any
 
 from . import config, engine
 from .aws import AwsClients, ClientHook
+from .concurrency import check_account_concurrency
 from .endpoints import is_localstack, localstack_api_url
 from .engine import Context, Outcome, Reporter
 from .errors import InputError, StateError
@@ -272,6 +273,7 @@ def plan(stack: Stack) -> list[Outcome]:
 
 def up(stack: Stack, reporter: Reporter) -> list[Outcome]:
     _build_code(stack)
+    check_account_concurrency(stack.ctx)  # before any change: a reservation AWS would refuse midway
     with locked(stack):
         exists = check_ownership(stack)  # before any change: the lock covers one state file, not one name
         stack.ctx.likely_new = not exists and not stack.store.state.resources

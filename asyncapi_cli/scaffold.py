@@ -52,6 +52,9 @@ requirements = "requirements.txt"  # vendored for the Lambda platform (default: 
 # scheduling = false
 # websocket = false
 
+[scheduling]
+# max_active = 100            # schedules the stack keeps at once; POST /schedules beyond it answers 409
+
 [api]
 # throttle_rate = 50.0        # steady requests per second on the stage, above 0
 # throttle_burst = 100        # burst, >= 0

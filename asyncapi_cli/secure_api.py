@@ -20,7 +20,7 @@ from typing import Any
 from . import api_errors
 from .cors import cors_method_headers, cors_response, gateway_responses, preflight
 from .engine import Context, Unit
-from .features import priorities, wiring
+from .features import batches, priorities, wiring
 from .refs import Sub, ref
 from .resources.api_key import ApiKey
 from .resources.apigw_account import ApiGatewayAccountLogging
@@ -120,15 +120,33 @@ def status_environment(ctx: Context) -> dict[str, str]:
 # --- the stage ------------------------------------------------------------------------------------
 
 
+def batch_throttle(rate: float, burst: int) -> dict[str, Any]:
+    """POST /batches' own throttle: a request carries up to MAX_ITEMS jobs, so its rate is the stage's
+    divided by MAX_ITEMS, and batch jobs cannot arrive faster than /submit's jobs may (a method's own
+    setting replaces the stage's `*/*` for it: "Throttle requests to your REST APIs", method-level
+    throttling; patched as /batches/POST/throttling/...: LocalStack's AWS-validated snapshot
+    test_apigateway_common.snapshot.json, TestStages::test_create_update_stages, key "test/GET")."""
+    return {
+        "throttlingRateLimit": float(rate) / batches.MAX_ITEMS,
+        "throttlingBurstLimit": max(1, int(burst) // batches.MAX_ITEMS),
+    }
+
+
 def stage_attributes(ctx: Context) -> dict[str, Any]:
     """Throttling and access logs for the stage unit."""
+    settings = ctx.settings
+    methods: dict[str, Any] = {
+        "*/*": {
+            "throttlingRateLimit": float(settings.throttle_rate_limit),
+            "throttlingBurstLimit": int(settings.throttle_burst_limit),
+        }
+    }
+    if "batches" in settings.features:
+        methods[f"{batches.POST_PATH.strip('/')}/POST"] = batch_throttle(
+            settings.throttle_rate_limit, settings.throttle_burst_limit
+        )
     return {
-        "methodSettings": {
-            "*/*": {
-                "throttlingRateLimit": float(ctx.settings.throttle_rate_limit),
-                "throttlingBurstLimit": int(ctx.settings.throttle_burst_limit),
-            }
-        },
+        "methodSettings": methods,
         "accessLogSettings": {"destinationArn": ref("access_logs").arn, "format": ACCESS_LOG_FORMAT},
     }
 

@@ -5,7 +5,13 @@ A schedule is an EventBridge Scheduler schedule in the stack's group whose targe
 {"scheduleId", "job"} (schedule_runs.py), so each run is a job with its own id, like POST /submit.
 The definition is also kept in the jobs table ("schedule#<id>") so GET still answers after a
 one-time schedule deleted itself (ActionAfterCompletion DELETE); the processor adds each run's job
-id to it. Environment: JOBS_TABLE_NAME, SCHEDULE_GROUP_NAME, SCHEDULE_TARGET_ARN, SCHEDULER_ROLE_ARN.
+id to it. Environment: JOBS_TABLE_NAME, SCHEDULE_GROUP_NAME, SCHEDULE_TARGET_ARN, SCHEDULER_ROLE_ARN,
+SCHEDULE_DLQ_ARN, MAX_ACTIVE_SCHEDULES.
+
+The API may have no authentication, so the number of schedules in the group (one-time schedules that
+ran are deleted by Scheduler itself) is capped: POST /schedules beyond MAX_ACTIVE_SCHEDULES answers 409
+and creates nothing. Two concurrent creates at the cap may both pass: the cap can be exceeded by the
+number of POSTs in flight at once, never more.
 """
 
 from __future__ import annotations
@@ -31,8 +37,37 @@ _clients: dict[str, Any] = {}
 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)  # noqa: E731 (tests replace it)
 
 
+DEFAULT_MAX_ACTIVE = 100
+
+
 class BadRequest(Exception):
     pass
+
+
+class AtCapacity(Exception):
+    pass
+
+
+def _active_schedules(group: str, enough: int) -> int:
+    """How many schedules the group holds, counted until `enough` (no need to page further)."""
+    scheduler, count, token = _client("scheduler"), 0, None
+    while count < enough:
+        paging = {"NextToken": token} if token else {}
+        page = scheduler.list_schedules(GroupName=group, MaxResults=100, **paging)
+        count += len(page.get("Schedules", []))
+        token = page.get("NextToken")
+        if not token:
+            break
+    return count
+
+
+def _check_capacity() -> None:
+    cap = int(os.environ.get("MAX_ACTIVE_SCHEDULES") or DEFAULT_MAX_ACTIVE)
+    if _active_schedules(os.environ["SCHEDULE_GROUP_NAME"], cap) >= cap:
+        raise AtCapacity(
+            f"This stack already has {cap} active schedules, its limit (scheduling.max_active in "
+            "asyncapi.toml); delete one first (DELETE /schedules/{scheduleId})."
+        )
 
 
 def _client(service: str) -> Any:
@@ -125,6 +160,7 @@ def _next_run(definition: dict[str, Any], created: datetime, now: datetime) -> s
 def create(body: Any) -> dict[str, Any]:
     now = clock()
     definition = _definition(body, now)
+    _check_capacity()
     schedule_id = str(uuid.uuid4())
     table = os.environ["JOBS_TABLE_NAME"]
     record = {
@@ -145,6 +181,9 @@ def create(body: Any) -> dict[str, Any]:
             "Arn": os.environ["SCHEDULE_TARGET_ARN"],
             "RoleArn": os.environ["SCHEDULER_ROLE_ARN"],
             "Input": schedule_runs.envelope(schedule_id, definition["job"]),
+            # A run Scheduler cannot send (after its retries) lands in the schedules' DLQ rather than
+            # being dropped (Scheduler API reference, Target.DeadLetterConfig; `asyncapi dlq list`).
+            "DeadLetterConfig": {"Arn": os.environ["SCHEDULE_DLQ_ARN"]},
         },
     }
     if definition["expression"].startswith("at("):
@@ -273,6 +312,8 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
         return _response(405, {"message": "Method not allowed"})
     except BadRequest as exc:
         return _response(400, {"message": str(exc)})
+    except AtCapacity as exc:
+        return _response(409, {"message": str(exc)})
     except Exception as exc:  # AWS detail goes to the log only
         _log("ERROR", "schedules-error", requestId=request_id, error=repr(exc))
         return _response(500, {"message": "Internal server error", "requestId": request_id})

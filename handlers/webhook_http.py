@@ -25,6 +25,60 @@ METADATA_ADDRESSES = frozenset(
     {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 )
 
+
+def _networks(
+    *pairs: tuple[str, str],
+) -> tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...]:
+    return tuple((ipaddress.ip_network(network), reason) for network, reason in pairs)
+
+
+# The refused ranges, written out rather than taken from ipaddress's is_private/is_global/ipv4_mapped:
+# those changed between Python 3.10 and 3.13 (3.13 re-derived them from the IANA registries and made a
+# mapped address answer for its IPv4 form), and the Lambda runtime may be any of them. Sources: the IANA
+# IPv4 and IPv6 Special-Purpose Address Registries (RFC 6890 and its updates); every range there that
+# is not globally reachable, plus multicast and the IPv4 reserved block.
+REFUSED_IPV4 = _networks(
+    ("0.0.0.0/8", "unspecified"),  # "this network" (RFC 791)
+    ("10.0.0.0/8", "private"),
+    ("100.64.0.0/10", "not-global"),  # shared address space (RFC 6598)
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local"),
+    ("172.16.0.0/12", "private"),
+    ("192.0.0.0/24", "not-global"),  # IETF protocol assignments
+    ("192.0.2.0/24", "not-global"),  # documentation (TEST-NET-1)
+    ("192.88.99.0/24", "not-global"),  # 6to4 relay anycast (deprecated, RFC 7526)
+    ("192.168.0.0/16", "private"),
+    ("198.18.0.0/15", "not-global"),  # benchmarking
+    ("198.51.100.0/24", "not-global"),  # documentation (TEST-NET-2)
+    ("203.0.113.0/24", "not-global"),  # documentation (TEST-NET-3)
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "not-global"),  # reserved, and 255.255.255.255 (limited broadcast)
+)
+REFUSED_IPV6 = _networks(
+    ("::/128", "unspecified"),
+    ("::1/128", "loopback"),
+    ("64:ff9b:1::/48", "not-global"),  # local-use IPv4/IPv6 translation (RFC 8215)
+    ("100::/64", "not-global"),  # discard-only
+    ("2001::/23", "not-global"),  # IETF protocol assignments (Teredo 2001::/32 among them)
+    ("2001:db8::/32", "not-global"),  # documentation
+    ("3fff::/20", "not-global"),  # documentation (RFC 9637)
+    ("5f00::/16", "not-global"),  # segment routing SIDs (RFC 9602)
+    ("fc00::/7", "private"),  # unique local
+    ("fe80::/10", "link-local"),
+    ("fec0::/10", "link-local"),  # site-local (deprecated)
+    ("ff00::/8", "multicast"),
+)
+# IPv6 forms that carry an IPv4 address, and where: (network, bit shift of the 32-bit IPv4 address).
+# A packet to any of them can reach the IPv4 address (through the host's stack, a NAT64 gateway or a
+# 6to4 relay), so the IPv4 address is what is checked.
+EMBEDDED_IPV4 = (
+    (ipaddress.ip_network("::ffff:0:0/96"), 0),  # IPv4-mapped (RFC 4291)
+    (ipaddress.ip_network("::/96"), 0),  # IPv4-compatible (deprecated, RFC 4291); :: and ::1 come first
+    (ipaddress.ip_network("::ffff:0:0:0/96"), 0),  # IPv4-translated (SIIT, RFC 6145)
+    (ipaddress.ip_network("64:ff9b::/96"), 0),  # NAT64 well-known prefix (RFC 6052)
+    (ipaddress.ip_network("2002::/16"), 80),  # 6to4 (RFC 3056): 2002:AABB:CCDD::/48
+)
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], list[str]]
 
@@ -48,9 +102,11 @@ class Answer:
     error: str | None = None
 
 
-def sign(secret: str, timestamp: int, body: bytes) -> str:
-    """`sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">`, keyed with the stack's signing secret."""
-    message = str(timestamp).encode("ascii") + b"." + body
+def sign(secret: str, timestamp: int, delivery_id: str, body: bytes) -> str:
+    """`sha256=<hex HMAC-SHA256 of "<timestamp>.<deliveryId>.<body>">`, keyed with the stack's signing
+    secret. The delivery id is signed so that a captured delivery replayed under a new id (to get past
+    a receiver's seen-ids check) fails verification; the timestamp, so that it cannot be refreshed."""
+    message = f"{timestamp}.{delivery_id}.".encode() + body
     return "sha256=" + hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
 
 
@@ -59,26 +115,36 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address reaches through (mapped, compatible, NAT64, 6to4), or None."""
+    if address in ipaddress.ip_network("::/127"):  # the unspecified and loopback addresses themselves
+        return None
+    for network, shift in EMBEDDED_IPV4:
+        if address in network:
+            return ipaddress.IPv4Address((int(address) >> shift) & 0xFFFFFFFF)
+    return None
+
+
 def forbidden_reason(address: Address, *, allow_loopback: bool) -> str | None:
     """Why an address may not receive webhooks, or None. Only globally routable unicast is allowed."""
-    mapped = getattr(address, "ipv4_mapped", None)
-    if mapped is not None:  # ::ffff:10.0.0.1 reaches 10.0.0.1
-        address = mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = embedded_ipv4(address)
+        if inner is not None:  # ::ffff:10.0.0.1, 64:ff9b::a00:1 and 2002:a00:1:: all reach 10.0.0.1
+            address = inner
     if address in METADATA_ADDRESSES:
         return "metadata"
-    if address.is_loopback:
-        return None if allow_loopback else "loopback"
-    if address.is_unspecified:
-        return "unspecified"
-    if address.is_multicast:
-        return "multicast"
-    if address.is_link_local:
-        return "link-local"
-    if address.is_private:
-        return "private"
-    if not address.is_global:  # shared (100.64/10), reserved, documentation ranges...
-        return "not-global"
+    table = REFUSED_IPV4 if isinstance(address, ipaddress.IPv4Address) else REFUSED_IPV6
+    for network, reason in table:
+        if address in network:
+            return None if reason == "loopback" and allow_loopback else reason
     return None
+
+
+def is_loopback(address: Address) -> bool:
+    """127.0.0.0/8, ::1, or an IPv6 form of a 127.x address (the same on every Python version)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        address = embedded_ipv4(address) or address
+    return forbidden_reason(address, allow_loopback=False) == "loopback"
 
 
 def check_url(url: object, *, allow_loopback: bool, resolve: Resolver = system_resolver) -> Target:
@@ -120,7 +186,7 @@ def check_url(url: object, *, allow_loopback: bool, resolve: Resolver = system_r
         if reason is not None:
             raise Refused(f"callbackUrl resolves to a {reason} address")
     # Plain HTTP only to loopback (the embedded AWS).
-    if scheme == "http" and not all(ipaddress.ip_address(a.split("%", 1)[0]).is_loopback for a in addresses):
+    if scheme == "http" and not all(is_loopback(ipaddress.ip_address(a.split("%", 1)[0])) for a in addresses):
         raise Refused("callbackUrl must use https")
     path = parts.path or "/"
     if parts.query:

@@ -197,7 +197,9 @@ def deliver(record: dict[str, Any], deps: Deps) -> bool:
         "X-Asyncapi-Event": f"job.{status}",
         "X-Asyncapi-Delivery": delivery_id,
         "X-Asyncapi-Timestamp": str(timestamp),
-        "X-Asyncapi-Signature": sign(deps.secret(os.environ["WEBHOOK_SECRET_ARN"]), timestamp, body),
+        "X-Asyncapi-Signature": sign(
+            deps.secret(os.environ["WEBHOOK_SECRET_ARN"]), timestamp, delivery_id, body
+        ),
     }
     answer = deps.send(target, body, headers)
     if answer.status is not None and 200 <= answer.status < 300:

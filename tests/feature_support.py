@@ -7,6 +7,7 @@ import contextlib
 import importlib
 import io
 import json
+import ssl
 import sys
 import threading
 import time
@@ -211,8 +212,8 @@ class Receiver:
 
 
 @contextlib.contextmanager
-def serve_receiver() -> Iterator[Receiver]:
-    """A Receiver listening on 127.0.0.1 for the duration of the block."""
+def serve_receiver(tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
+    """A Receiver listening on 127.0.0.1 for the duration of the block (HTTPS with `tls`)."""
     state = Receiver(answers=[])
 
     class Handler(BaseHTTPRequestHandler):
@@ -229,9 +230,12 @@ def serve_receiver() -> Iterator[Receiver]:
             return None
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/jobs?tenant=a%26b"
+    scheme = "https" if tls is not None else "http"
+    state.url = f"{scheme}://127.0.0.1:{server.server_address[1]}/hooks/jobs?tenant=a%26b"
     try:
         yield state
     finally:

@@ -84,6 +84,22 @@ def test_follows_to_completion_honouring_retry_after(api: tuple[str, FakeApi]) -
     assert state.polls == 3
 
 
+def test_a_throttled_status_poll_is_asked_again_after_retry_after(api: tuple[str, FakeApi]) -> None:
+    """API Gateway's throttle answers GET /status 429 too ("Throttle requests to your REST APIs")."""
+    url, state = api
+    state.script = [
+        (429, {"message": "Too Many Requests"}, {"Retry-After": "2"}),
+        (200, {"status": "completed", "attempts": 1}, {}),
+    ]
+    pacer = no_sleep_pacer()
+    sleeps: list[float] = []
+    inner = pacer.sleep
+    pacer.sleep = lambda seconds: (sleeps.append(seconds), inner(seconds))[1]  # type: ignore[method-assign]
+    run = client.run_one(url, {"a": 1}, 60, pacer)
+    assert run.status == "completed" and state.polls == 2
+    assert len(sleeps) == 1 and 2 <= sleeps[0] <= 20
+
+
 def test_backoff_grows_with_full_jitter_and_stays_bounded(api: tuple[str, FakeApi]) -> None:
     url, state = api
     state.script = [(200, {"status": "processing"}, {})] * 12 + [

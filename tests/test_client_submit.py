@@ -89,3 +89,57 @@ def test_backoff_has_full_jitter_without_retry_after(submits: Any) -> None:
     client.submit(url, {"a": 1}, pacer)
     assert len(sleeps) == 4 and all(0 <= s <= 8 for s in sleeps)
     assert len(set(sleeps)) > 1  # jittered, not a fixed schedule
+
+
+# API Gateway answers a throttled request 429 Too Many Requests before any integration runs (API Gateway
+# developer guide, "Throttle requests to your REST APIs"; the stage's and the usage plan's limits alike),
+# so nothing was queued and the same POST may be sent again.
+THROTTLED = (429, {"message": "Too Many Requests"}, {})
+
+
+def test_a_429_submit_is_retried_with_backoff(submits: Any) -> None:
+    url, script, received = submits
+    script[:] = [THROTTLED, THROTTLED, QUEUED]
+    pacer, sleeps = recording_pacer()
+    job_id, _ = client.submit(url, {"a": 1}, pacer)
+    assert job_id == "j1" and len(received) == 3 and len(sleeps) == 2
+
+
+@pytest.mark.parametrize("retry_after", ["4", "Wed, 21 Oct 2015 07:28:04 GMT"], ids=["seconds", "http-date"])
+def test_a_429_honours_retry_after_in_either_form(submits: Any, retry_after: str) -> None:
+    """Retry-After is delta-seconds or an HTTP-date (RFC 9110, 10.2.3)."""
+    url, script, _ = submits
+    script[:] = [(429, {"message": "Too Many Requests"}, {"Retry-After": retry_after}), QUEUED]
+    pacer, sleeps = recording_pacer()
+    client.submit(url, {"a": 1}, pacer)
+    expected = 4.0 if retry_after == "4" else 0.0  # a date in the past asks for no wait
+    assert len(sleeps) == 1 and expected <= sleeps[0] <= 20
+
+
+def test_retry_after_as_an_http_date_is_seconds_from_now() -> None:
+    from asyncapi_cli.throttled import retry_after
+
+    now = 1_445_412_480.0  # Wed, 21 Oct 2015 07:28:00 GMT
+    assert retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:04 GMT"}, now=now) == 4.0
+    assert retry_after({"retry-after": "soon"}, now=now) == 0.0 and retry_after({}, now=now) == 0.0
+
+
+def test_429_retries_are_bounded(submits: Any) -> None:
+    url, script, received = submits
+    script[:] = [(429, {"message": "Too Many Requests"}, {"Retry-After": "3600"})]
+    pacer, sleeps = recording_pacer()
+    with pytest.raises(AsyncApiError, match="submit failed: HTTP 429"):
+        client.submit(url, {"a": 1}, pacer, attempts=4)
+    assert len(received) == 4 and max(sleeps) <= 20
+
+
+def test_post_batches_retries_a_429_too(submits: Any) -> None:
+    """POST /batches has its own, lower throttle (0.5 requests/s at the defaults): test-job --batch
+    goes through the same bounded retry."""
+    url, script, received = submits
+    accepted = (202, {"batchId": "b1", "status": "queued"}, {"Location": "batches/b1"})
+    script[:] = [(429, {"message": "Too Many Requests"}, {"Retry-After": "2"}), accepted]
+    pacer, sleeps = recording_pacer()
+    answer = client.post_retrying(url, {"jobs": [{"n": 1}]}, pacer)
+    assert answer.status == 202 and answer.body["batchId"] == "b1"
+    assert len(received) == 2 and len(sleeps) == 1 and 2 <= sleeps[0] <= 20

@@ -147,7 +147,8 @@ def test_webhook_retried_twice_then_delivered_once_with_a_valid_signature(stack:
     for request in requests:
         headers, body = request["headers"], request["body"]
         timestamp = headers["x-asyncapi-timestamp"]
-        expected = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+        signed = f"{timestamp}.{headers['x-asyncapi-delivery']}.".encode() + body  # id and time signed too
+        expected = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
         assert hmac.compare_digest(headers["x-asyncapi-signature"], f"sha256={expected}")
         assert abs(time.time() - int(timestamp)) < 300
         assert headers["x-asyncapi-event"] == "job.completed"

@@ -20,12 +20,12 @@ from typing import Any
 import boto3
 import pytest
 
+from asyncapi_cli import webhook_receiver
 from asyncapi_cli.features import FeatureTarget, webhooks
 from asyncapi_cli.names import StackNames
 from tests import feature_support as fs
 from tests.feature_support import Receiver
 
-DOC = Path(__file__).resolve().parent.parent / "README.md"
 TARGET = FeatureTarget(StackNames("f"), "us-east-1", "123456789012")
 
 
@@ -96,11 +96,10 @@ def env(code: Path, mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterat
 
 
 def verifier() -> Any:
-    """The receiver snippet from the README (Features, Webhooks), executed as a reader would paste it."""
-    block = re.search(r"```python\n((?:(?!```).)*?def verify_delivery.*?)```", DOC.read_text(), re.S)
-    assert block is not None
+    """The receiver's verification code (asyncapi_cli/webhook_receiver.py, the README's snippet), executed
+    from its source as a reader would paste it: standard library only, nothing else in scope."""
     namespace: dict[str, Any] = {}
-    exec(block.group(1), namespace)  # noqa: S102 - our own documentation's example
+    exec(Path(webhook_receiver.__file__).read_text(), namespace)  # noqa: S102 - our own example
     return namespace["verify_delivery"]
 
 
@@ -161,6 +160,16 @@ def test_fails_twice_then_accepts_one_signed_delivery_with_one_id(env: Env, rece
         # A replay outside the 5-minute tolerance is refused.
         assert not verify(
             env.secret, headers, request["body"], seen=set(), now=int(headers["x-asyncapi-timestamp"]) + 301
+        )
+        # Replayed under a new delivery id (to pass the seen-ids check), or with a fresh timestamp: the
+        # signature covers both, so neither verifies.
+        new_id = {**headers, "x-asyncapi-delivery": "00000000-0000-4000-8000-000000000000"}
+        assert not verify(
+            env.secret, new_id, request["body"], seen=set(), now=int(headers["x-asyncapi-timestamp"])
+        )
+        fresh = {**headers, "x-asyncapi-timestamp": str(int(headers["x-asyncapi-timestamp"]) + 3600)}
+        assert not verify(
+            env.secret, fresh, request["body"], seen=set(), now=int(fresh["x-asyncapi-timestamp"])
         )
     last = receiver.requests[-1]
     assert verify(

@@ -170,3 +170,36 @@ def test_bisect_and_retry_limit_skip_only_the_bad_record(aws: dict[str, Any]) ->
     # whole batch (3), halves [ok1] and [bad, ok2], then [bad] twice (1 retry) and [ok2]: bad is skipped.
     assert keys.count("bad") == 4 and keys.count(ddb_after) == 1
     assert keys[-1] == ddb_after
+
+
+def test_a_skipped_batch_is_described_in_the_on_failure_destination(aws: dict[str, Any]) -> None:
+    """Lambda developer guide, "Retaining discarded batches for a DynamoDB event source": after the
+    retries, the skipped batch's description (not its records) goes to DestinationConfig.OnFailure, with
+    requestContext.condition RetryAttemptsExhausted and DDBStreamBatchInfo (shard, first and last
+    sequence numbers, batch size, stream ARN)."""
+    ddb = aws["ddb"]
+    stream = table(ddb, "failing")
+    sqs = boto3.client("sqs", region_name=REGION)
+    dlq = sqs.create_queue(QueueName="pusher-dlq")["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    ddb.put_item(TableName="failing", Item={"id": {"S": "bad"}, "fail": {"BOOL": True}})
+    aws["lambda"].create_event_source_mapping(
+        EventSourceArn=stream,
+        FunctionName="pusher",
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=10,
+        MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": dlq_arn}},
+    )
+    deadline = time.monotonic() + 30
+    messages: list[dict[str, Any]] = []
+    while not messages and time.monotonic() < deadline:
+        messages = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1).get("Messages", [])
+    (message,) = messages
+    body = json.loads(message["Body"])
+    (bad,) = [r for r in seen(aws["logs"]) if r["dynamodb"]["Keys"]["id"]["S"] == "bad"][:1]
+    assert body["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert body["requestContext"]["approximateInvokeCount"] == 2  # the first try and one retry
+    info = body["DDBStreamBatchInfo"]
+    assert info["streamArn"] == stream and info["batchSize"] == 1
+    assert info["startSequenceNumber"] == info["endSequenceNumber"] == bad["dynamodb"]["SequenceNumber"]

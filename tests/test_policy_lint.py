@@ -25,6 +25,7 @@ import pytest
 from parliament import analyze_policy_string
 
 from asyncapi_cli import ops, stack
+from asyncapi_cli.config import FEATURES
 
 from .conftest import deploy, stack_options
 
@@ -50,13 +51,29 @@ def findings(document: Any, kind: str) -> list[tuple[str, Any]]:
     return found
 
 
-@pytest.fixture
-def deployed_policies() -> Iterator[list[tuple[str, str, Any]]]:
+# Every feature and every option that changes a policy: API keys, CORS, throttling, the processor's
+# concurrency settings and extra tags (the features' roles, queues, secret, tables and APIs come with them).
+EVERYTHING_ON: dict[str, Any] = {
+    "features": frozenset(FEATURES),
+    "overrides": {
+        "auth": "api-key",
+        "cors_origins": ("https://app.example.com",),
+        "throttle_rate_limit": 5.0,
+        "throttle_burst_limit": 10,
+        "max_concurrency": 5,
+        "reserved_concurrency": 5,
+        "extra_tags": (("team", "lint"),),
+    },
+}
+
+
+@pytest.fixture(params=["base stack", "every feature and option"])
+def deployed_policies(request: pytest.FixtureRequest) -> Iterator[list[tuple[str, str, Any]]]:
     """(where, kind, document) for every policy of a freshly deployed stack."""
     from moto import mock_aws
 
     with mock_aws():
-        opened = deploy(NAME)
+        opened = deploy(NAME, **(EVERYTHING_ON if request.param == "every feature and option" else {}))
         iam, lam = boto3.client("iam"), boto3.client("lambda")
         documents: list[tuple[str, str, Any]] = []
         for function_name, policy in inspect.getmembers(stack, inspect.isfunction):
@@ -82,6 +99,14 @@ def deployed_policies() -> Iterator[list[tuple[str, str, Any]]]:
             except lam.exceptions.ResourceNotFoundException:
                 continue
             documents.append((f"{function['FunctionName']} permissions", "resource", policy_text))
+        for queue_url in boto3.client("sqs").list_queues(QueueNamePrefix=NAME).get("QueueUrls", []):
+            attributes = boto3.client("sqs").get_queue_attributes(
+                QueueUrl=queue_url, AttributeNames=["Policy"]
+            )
+            if "Policy" in attributes.get("Attributes", {}):
+                documents.append(
+                    (f"{queue_url} queue policy", "resource", attributes["Attributes"]["Policy"])
+                )
         yield documents
 
 
@@ -92,6 +117,21 @@ def test_every_generated_policy_lints_clean(deployed_policies: list[tuple[str, s
         where: found for where, kind, document in deployed_policies if (found := findings(document, kind))
     }
     assert problems == {}
+
+
+def test_every_role_of_a_stack_with_everything_on_is_linted() -> None:
+    """The features' roles are among the linted documents: the scheduler's, the webhook notifier's, the
+    WebSocket route handler's and pusher's, the schedules API's and the high-priority processor's."""
+    from moto import mock_aws
+
+    with mock_aws():
+        deploy(NAME, **EVERYTHING_ON)
+        roles = {
+            r["RoleName"] for r in boto3.client("iam").list_roles()["Roles"] if r["RoleName"].startswith(NAME)
+        }
+        inline = sum(len(boto3.client("iam").list_role_policies(RoleName=r)["PolicyNames"]) for r in roles)
+    assert {f"{NAME}-scheduler-role", f"{NAME}-schedules-role"} <= roles
+    assert len(roles) >= 9 and inline >= len(roles)
 
 
 def test_the_linter_does_find_problems() -> None:

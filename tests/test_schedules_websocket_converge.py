@@ -12,13 +12,16 @@ import pytest
 
 from asyncapi_cli import ops
 from asyncapi_cli.engine import SilentReporter
+from asyncapi_cli.features import FeatureTarget, websocket
 from asyncapi_cli.local.compat import REGISTRY
+from asyncapi_cli.names import StackNames
 
 from .conftest import deploy, stack_options
 
 NAME = "f11-conv"
 SCHEDULING_KEYS = {
     "schedule_group",
+    "schedules_dlq",
     "scheduler_role",
     "schedules_role",
     "schedules_logs",
@@ -27,6 +30,7 @@ SCHEDULING_KEYS = {
 }
 WEBSOCKET_KEYS = {
     "connections_table",
+    "pusher_dlq",
     "ws_api",
     "ws_role",
     "pusher_role",
@@ -50,8 +54,10 @@ def _live_scheduling() -> dict[str, Any]:
     groups = {g["Name"] for g in scheduler.list_schedule_groups()["ScheduleGroups"]}
     functions = {f["FunctionName"] for f in lam.list_functions()["Functions"]}
     roles = {r["RoleName"] for r in iam.list_roles()["Roles"]}
+    queues = boto3.client("sqs").list_queues(QueueNamePrefix=f"{NAME}-schedules-dlq").get("QueueUrls", [])
     return {
         "group": f"{NAME}-schedules" in groups,
+        "dlq": len(queues),
         "function": f"{NAME}-schedules-api" in functions,
         "roles": {f"{NAME}-scheduler-role", f"{NAME}-schedules-role"} & roles,
     }
@@ -67,8 +73,10 @@ def _live_websocket() -> dict[str, Any]:
         for m in lam.list_event_source_mappings()["EventSourceMappings"]
         if ":dynamodb:" in m["EventSourceArn"]
     ]
+    pusher_dlqs = boto3.client("sqs").list_queues(QueueNamePrefix=f"{NAME}-pusher-dlq").get("QueueUrls", [])
     return {
         "stream": bool((jobs.get("StreamSpecification") or {}).get("StreamEnabled")),
+        "pusher_dlq": len(pusher_dlqs),
         "connections": f"{NAME}-connections" in ddb.list_tables()["TableNames"],
         "functions": {f"{NAME}-websocket", f"{NAME}-status-pusher"} & functions,
         "apis": len(apis),
@@ -78,18 +86,27 @@ def _live_websocket() -> dict[str, Any]:
 
 SCHEDULING_ON = {
     "group": True,
+    "dlq": 1,
     "function": True,
     "roles": {f"{NAME}-scheduler-role", f"{NAME}-schedules-role"},
 }
-SCHEDULING_OFF = {"group": False, "function": False, "roles": set()}
+SCHEDULING_OFF = {"group": False, "dlq": 0, "function": False, "roles": set()}
 WEBSOCKET_ON = {
     "stream": True,
+    "pusher_dlq": 1,
     "connections": True,
     "functions": {f"{NAME}-websocket", f"{NAME}-status-pusher"},
     "apis": 1,
     "stream_mappings": 1,
 }
-WEBSOCKET_OFF = {"stream": False, "connections": False, "functions": set(), "apis": 0, "stream_mappings": 0}
+WEBSOCKET_OFF = {
+    "stream": False,
+    "pusher_dlq": 0,
+    "connections": False,
+    "functions": set(),
+    "apis": 0,
+    "stream_mappings": 0,
+}
 
 
 def test_scheduling_on_off_on_and_down(mocked_aws: None) -> None:
@@ -105,11 +122,15 @@ def test_scheduling_on_off_on_and_down(mocked_aws: None) -> None:
         for verb in r.get("resourceMethods") or {}
     }
     assert {"POST /schedules", "GET /schedules/{scheduleId}", "DELETE /schedules/{scheduleId}"} <= routes
-    # The scheduler role: trusted by EventBridge Scheduler for this account only.
+    # The scheduler role: trusted by EventBridge Scheduler for this account's schedule group only
+    # (aws:SourceArn and aws:SourceAccount: EventBridge Scheduler user guide, "Confused deputy prevention").
     role = boto3.client("iam").get_role(RoleName=f"{NAME}-scheduler-role")["Role"]
     (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
-    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": stack.ctx.account}}
+    group = boto3.client("scheduler").get_schedule_group(Name=f"{NAME}-schedules")
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": stack.ctx.account, "aws:SourceArn": group["Arn"]}
+    }
 
     stack = _up()
     assert not SCHEDULING_KEYS & set(stack.state.resources)
@@ -144,7 +165,17 @@ def test_websocket_on_off_on_and_down(mocked_aws: None) -> None:
         "$disconnect",
         "subscribe",
     }
-    assert v2.get_stage(ApiId=api_id, StageName="prod")["AutoDeploy"] is True
+    ws_stage = v2.get_stage(ApiId=api_id, StageName="prod")
+    assert ws_stage["AutoDeploy"] is True
+    # The WebSocket API is as open as the REST API, so its stage has the same throttle on every route
+    # ($connect included): API Gateway developer guide, "Throttle requests to your WebSocket APIs".
+    throttle = {k: v for k, v in ws_stage["DefaultRouteSettings"].items() if k.startswith("Throttling")}
+    assert throttle == {"ThrottlingRateLimit": 50.0, "ThrottlingBurstLimit": 100}
+    # A Lambda integration is invoked with POST, and AWS requires IntegrationMethod POST on it (API
+    # Gateway developer guide, "Set up a WebSocket API integration request": "for Lambda integrations,
+    # you must use the HTTP method of POST"; apigatewayv2 CreateIntegration, IntegrationMethod).
+    (integration,) = v2.get_integrations(ApiId=api_id)["Items"]
+    assert (integration["IntegrationType"], integration["IntegrationMethod"]) == ("AWS_PROXY", "POST")
     ttl = boto3.client("dynamodb").describe_time_to_live(TableName=f"{NAME}-connections")
     assert ttl["TimeToLiveDescription"]["AttributeName"] == "expiresAt"
     assert stack.state.outputs["websocket_url"] == f"wss://{api_id}.execute-api.us-east-1.amazonaws.com/prod"
@@ -171,6 +202,10 @@ def test_websocket_on_off_on_and_down(mocked_aws: None) -> None:
         if ":dynamodb:" in m["EventSourceArn"]
     ]
     assert mapping["EventSourceArn"] == stream_arn
+    # Batches the pusher fails on (after MaximumRetryAttempts) are described in its DLQ, not dropped
+    # (Lambda API reference, CreateEventSourceMapping, DestinationConfig.OnFailure).
+    pusher_dlq = stack.state.resources["pusher_dlq"]["arn"]
+    assert mapping["DestinationConfig"] == {"OnFailure": {"Destination": pusher_dlq}}
     ops.down(ops.open_stack(stack_options(NAME), creating=False), SilentReporter())
     assert boto3.client("dynamodb").list_tables()["TableNames"] == []
     assert v2.get_apis()["Items"] == []
@@ -179,6 +214,21 @@ def test_websocket_on_off_on_and_down(mocked_aws: None) -> None:
     assert boto3.client("scheduler").list_schedule_groups()["ScheduleGroups"] == [] or all(
         g["Name"] == "default" for g in boto3.client("scheduler").list_schedule_groups()["ScheduleGroups"]
     )
+
+
+@pytest.mark.parametrize(
+    ("region", "partition", "host"),
+    [
+        ("us-east-1", "aws", "abc123.execute-api.us-east-1.amazonaws.com"),
+        # China regions: amazonaws.com.cn (botocore's endpoints.json, partition aws-cn, dnsSuffix; API
+        # Gateway endpoints in the China regions, "execute-api.cn-north-1.amazonaws.com.cn").
+        ("cn-north-1", "aws-cn", "abc123.execute-api.cn-north-1.amazonaws.com.cn"),
+        ("cn-northwest-1", "aws-cn", "abc123.execute-api.cn-northwest-1.amazonaws.com.cn"),
+    ],
+)
+def test_the_websocket_url_uses_the_partitions_dns_suffix(region: str, partition: str, host: str) -> None:
+    where = FeatureTarget(StackNames(NAME), region, "123456789012", partition)
+    assert websocket.url(where, "abc123") == f"wss://{host}/prod"
 
 
 @pytest.mark.parametrize("feature", ["scheduling", "websocket"])

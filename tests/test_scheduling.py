@@ -61,6 +61,7 @@ def stack(lambda_code: Path, mocked_aws: None, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("SCHEDULE_GROUP_NAME", GROUP)
     monkeypatch.setenv("SCHEDULE_TARGET_ARN", QUEUE_ARN)
     monkeypatch.setenv("SCHEDULER_ROLE_ARN", f"arn:aws:iam::{ACCOUNT}:role/s-scheduler-role")
+    monkeypatch.setenv("SCHEDULE_DLQ_ARN", f"arn:aws:sqs:{REGION}:{ACCOUNT}:s-schedules-dlq")
     boto3.client("dynamodb").create_table(
         TableName=TABLE,
         KeySchema=[{"AttributeName": "jobId", "KeyType": "HASH"}],
@@ -156,6 +157,11 @@ def test_one_time_schedule_is_created_as_aws_documents(stack: dict[str, Any]) ->
     assert live["FlexibleTimeWindow"] == {"Mode": "OFF"}
     assert live["Target"]["Arn"] == QUEUE_ARN
     assert json.loads(live["Target"]["Input"]) == {"scheduleId": answer["scheduleId"], "job": {"n": 1}}
+    # Runs Scheduler cannot deliver go to the schedules' DLQ (Scheduler API reference,
+    # Target.DeadLetterConfig:
+    # "An object that contains information about an Amazon SQS queue that EventBridge Scheduler uses as a
+    # dead-letter queue for your schedule").
+    assert live["Target"]["DeadLetterConfig"] == {"Arn": f"arn:aws:sqs:{REGION}:{ACCOUNT}:s-schedules-dlq"}
     status, described = call(stack["schedules_api"], "GET", answer["scheduleId"])
     assert status == 200
     assert described["runAt"] == iso(run_at) and described["state"] == "enabled" and described["runs"] == []

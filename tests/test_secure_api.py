@@ -4,6 +4,8 @@ Gateway's behaviour; each case cites the AWS source for what it asserts)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -134,6 +136,16 @@ def test_secure_stack_end_to_end(secure_stack: dict[str, Any]) -> None:
 
     # --- test-job sends the key by itself.
     assert run_cli("test-job", "--timeout", "60").returncode == 0
+
+    # --- The curl line `up` prints works as printed: its x-api-key header takes the key from
+    # `asyncapi api-key` when it runs, and the key itself is never printed.
+    again = run_cli("up", "--local", "--name", NAME, "--auth", "api-key", "--cors-origin", ORIGIN)
+    assert again.returncode == 0, again.stderr
+    (curl,) = [line.strip() for line in again.stdout.splitlines() if line.strip().startswith("curl ")]
+    assert f'-H "x-api-key: $(asyncapi api-key --name {NAME})"' in curl and key not in again.stdout
+    shell = f'asyncapi() {{ "{sys.executable}" -m asyncapi_cli "$@"; }}\n{curl}'
+    answer = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=120)
+    assert answer.returncode == 0 and answer.stdout.startswith("HTTP/1.1 202"), answer.stdout + answer.stderr
 
     # --- Dead-lettered: a poison message with a job id fails 3 receives (the
     # processor reports it failed without a record) and is dead-lettered; the recorder marks the job

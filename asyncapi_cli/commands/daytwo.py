@@ -132,10 +132,14 @@ def dlq_list(ctx: click.Context, **kwargs: Any) -> None:
 
 def _dlq_list(options: Any, out: Any, **_: Any) -> None:
     from ..dayops.dlq import list_dead_letters
+    from ..dayops.feature_dlqs import list_feature_dead_letters
 
     stack = _open(options)
     rows = list_dead_letters(stack)
-    out.document({"command": "dlq list", "name": stack.state.name, "messages": rows})
+    features = list_feature_dead_letters(stack)
+    out.document(
+        {"command": "dlq list", "name": stack.state.name, "messages": rows, "featureQueues": features}
+    )
     out.table(
         f"Dead-letter queue of {stack.state.name}: {len(rows)} message(s)",
         ["job id", "receives", "sent", "status", "error"],
@@ -150,7 +154,16 @@ def _dlq_list(options: Any, out: Any, **_: Any) -> None:
             for r in rows
         ],
     )
-    if rows and not out.json_mode:
+    for queue in features:
+        out.table(
+            f"{queue['queue']}: {len(queue['messages'])} message(s)",
+            ["about", "receives", "sent", "error"],
+            [
+                [str(r[k] or "-") for k in ("about", "receiveCount", "sentAt")] + [str(r["error"] or "")]
+                for r in queue["messages"]
+            ],
+        )
+    if (rows or any(q["messages"] for q in features)) and not out.json_mode:
         out.info("Listing adds one to each message's receive count (SQS has no peek).", "dim")
 
 

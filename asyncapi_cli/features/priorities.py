@@ -33,6 +33,13 @@ from . import URL_SAFE_REQUEST_ID_VTL, FeatureTarget, log_statement, queue_attri
 PRIORITIES = ("high", "normal")
 DEFAULT_PRIORITY = "normal"
 HIGH_RESERVED_CONCURRENCY = 5  # always available to high-priority jobs; the rest stays account-wide
+# The high queue's mapping invokes at most this many at once. A mapping ignores the function's reserved
+# concurrency and scales its pollers up; invocations beyond the reservation are throttled, and a
+# throttled receive still counts towards the queue's maxReceiveCount, so a burst would dead-letter
+# high-priority jobs (Lambda developer guide, "Configuring maximum concurrency for Amazon SQS event
+# sources": set it no higher than the reserved concurrency). 2 is the least the API accepts
+# (ScalingConfig.MaximumConcurrency: 2 to 1000).
+HIGH_MAX_CONCURRENCY = max(2, HIGH_RESERVED_CONCURRENCY)
 INVALID_PRIORITY_MESSAGE = "Invalid priority: use priority=high or priority=normal (the default)."
 PRIORITY_PARAMETER = "method.request.querystring.priority"
 

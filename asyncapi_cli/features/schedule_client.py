@@ -69,7 +69,7 @@ def _api(api_url: str) -> str:
 
 def _failure(answer: Any, what: str) -> AsyncApiError:
     message = answer.body.get("message") if isinstance(answer.body, dict) else None
-    if answer.status == 400:
+    if answer.status in (400, 409):  # 409: the stack's cap on active schedules
         return InputError(f"{what} refused: {message or 'bad request'}")
     return AsyncApiError(f"{what} failed: HTTP {answer.status}{f' ({message})' if message else ''}")
 

@@ -1,9 +1,12 @@
 """Scheduled and recurring jobs: what the stack deploys for them, as data.
 
 - the schedule group `<name>-schedules` (one per stack; deleting it deletes every schedule in it);
+- the queue `<name>-schedules-dlq`: every schedule's DeadLetterConfig, for runs Scheduler could not
+  send to the main queue after its retries;
 - the scheduler role `<name>-scheduler-role`, trusted by scheduler.amazonaws.com for this account
-  only (aws:SourceAccount, the confused-deputy guard AWS documents for Scheduler's execution role),
-  allowed `sqs:SendMessage` on the main queue and nothing else;
+  only from the stack's schedule group (aws:SourceAccount and aws:SourceArn, the confused-deputy guard AWS
+  documents for Scheduler's execution role),
+  allowed `sqs:SendMessage` on the main queue and the schedules' DLQ and nothing else;
 - the function `<name>-schedules-api` (handlers/schedules_api.py) behind POST /schedules and
   GET/DELETE /schedules/{scheduleId} (Lambda proxy), with its role `<name>-schedules-role`;
 - nothing new for the processor: it records a run with UpdateItem on the jobs table, which it has.
@@ -19,9 +22,18 @@ from ..refs import Sub, ref
 from ..resources.function import Function
 from ..resources.log_group import LogGroup
 from ..resources.permission import InvokePermission
+from ..resources.queue import Queue
 from ..resources.role import Role
 from ..resources.schedule_group import ScheduleGroup
-from . import POLICY_NAME, FeatureTarget, lambda_trust_policy, log_statement, policy, statement
+from . import (
+    POLICY_NAME,
+    FeatureTarget,
+    lambda_trust_policy,
+    log_statement,
+    policy,
+    queue_attributes,
+    statement,
+)
 
 FUNCTION_KEY = "schedules_fn"
 HANDLER = "schedules_api.lambda_handler"
@@ -31,6 +43,11 @@ POST_PATH, ITEM_PATH = "/schedules", "/schedules/{scheduleId}"
 
 def group_name(target: FeatureTarget) -> str:
     return f"{target.project}-schedules"
+
+
+def dlq_name(target: FeatureTarget) -> str:
+    """Where Scheduler puts a run it could not deliver to the main queue (after its retries)."""
+    return f"{target.project}-schedules-dlq"
 
 
 def scheduler_role_name(target: FeatureTarget) -> str:
@@ -53,7 +70,14 @@ def scheduler_role_arn(target: FeatureTarget) -> str:
     return f"arn:{target.partition}:iam::{target.account}:role/{scheduler_role_name(target)}"
 
 
+def group_arn(target: FeatureTarget) -> str:
+    return target.arn("scheduler", f"schedule-group/{group_name(target)}")
+
+
 def scheduler_trust_policy(target: FeatureTarget) -> dict[str, Any]:
+    """Scheduler may assume the role for this account's schedule group only: AWS documents both keys
+    for the execution role's trust policy, aws:SourceArn being the schedule group's ARN (EventBridge
+    Scheduler user guide, "Confused deputy prevention"; since September 2023 the source is the group)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -61,14 +85,20 @@ def scheduler_trust_policy(target: FeatureTarget) -> dict[str, Any]:
                 "Effect": "Allow",
                 "Principal": {"Service": "scheduler.amazonaws.com"},
                 "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": target.account}},
+                "Condition": {
+                    "StringEquals": {"aws:SourceAccount": target.account, "aws:SourceArn": group_arn(target)}
+                },
             }
         ],
     }
 
 
 def scheduler_role_policy(target: FeatureTarget) -> dict[str, Any]:
-    return policy(statement(["sqs:SendMessage"], [main_queue_arn(target)]))
+    """Send to the main queue (the target) and to the schedules' DLQ: Scheduler sends undeliverable runs
+    to the DLQ with the execution role ("Configuring a dead-letter queue for EventBridge Scheduler": the
+    execution role needs sqs:SendMessage on the DLQ)."""
+    queues = [main_queue_arn(target), target.queue_arn(dlq_name(target))]
+    return policy(statement(["sqs:SendMessage"], queues))
 
 
 def schedule_group(target: FeatureTarget, tags: dict[str, str]) -> dict[str, Any]:
@@ -103,6 +133,9 @@ def schedules_policy(target: FeatureTarget) -> dict[str, Any]:
             [target.arn("scheduler", f"schedule/{group_name(target)}/*")],
         ),
         pass_role,
+        # Counting the group's schedules (the cap on active schedules). ListSchedules has no resource type
+        # (Service Authorization Reference, EventBridge Scheduler), so only "*" grants it; it lists names.
+        statement(["scheduler:ListSchedules"], ["*"]),
         statement(
             [
                 "dynamodb:BatchGetItem",
@@ -196,10 +229,17 @@ def units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
         SCHEDULE_GROUP_NAME=ref("schedule_group").name,
         SCHEDULE_TARGET_ARN=ref("main_queue").arn,
         SCHEDULER_ROLE_ARN=ref("scheduler_role").arn,
+        SCHEDULE_DLQ_ARN=ref("schedules_dlq").arn,
+        MAX_ACTIVE_SCHEDULES=str(ctx.settings.max_active_schedules),
     )
     description = f"asyncapi stack {where.project}"
     return [
         ScheduleGroup(key="schedule_group", name=group_name(where)),
+        Queue(
+            key="schedules_dlq",
+            name=dlq_name(where),
+            attributes=queue_attributes(visibility_timeout=ctx.settings.dlq_visibility_timeout),
+        ),
         Role(
             key="scheduler_role",
             name=scheduler_role_name(where),

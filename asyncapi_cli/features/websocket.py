@@ -4,10 +4,12 @@
 - the table `<name>-connections` (key connectionId S, on demand, encrypted, TTL on `expiresAt`);
 - the WebSocket API `<name>-ws` (route selection `$request.body.action`; routes $connect,
   $disconnect, subscribe; AWS_PROXY integrations to `<name>-websocket`), stage `prod` (auto-deploy),
-  URL wss://<apiId>.execute-api.<region>.amazonaws.com/prod (embedded AWS: ws://127.0.0.1:<port>/<apiId>/prod);
+  URL wss://<apiId>.execute-api.<region>.<the partition's DNS suffix>/prod (embedded AWS:
+  ws://127.0.0.1:<port>/<apiId>/prod);
 - the functions `<name>-websocket` (handlers/websocket_routes.py) and `<name>-status-pusher`
   (handlers/status_pusher.py), each with its own role scoped to these resources;
-- an event source mapping: the jobs table's stream -> the pusher (STREAM_MAPPING).
+- an event source mapping: the jobs table's stream -> the pusher (STREAM_MAPPING), whose failed batches
+  go to the queue `<name>-pusher-dlq` (its on-failure destination).
 """
 
 from __future__ import annotations
@@ -15,15 +17,25 @@ from __future__ import annotations
 from typing import Any
 
 from ..engine import Context, Unit
+from ..names import dns_suffix_of
 from ..refs import Sub, ref
 from ..resources.function import Function
 from ..resources.log_group import LogGroup
 from ..resources.mapping import EventSourceMapping
 from ..resources.permission import InvokePermission
+from ..resources.queue import Queue
 from ..resources.role import Role
 from ..resources.table import Table
 from ..resources.websocket_api import WebSocketApi, WebSocketRoutes, WebSocketStage
-from . import POLICY_NAME, FeatureTarget, lambda_trust_policy, log_statement, policy, statement
+from . import (
+    POLICY_NAME,
+    FeatureTarget,
+    lambda_trust_policy,
+    log_statement,
+    policy,
+    queue_attributes,
+    statement,
+)
 
 ROUTE_SELECTION = "$request.body.action"
 ROUTES = ("$connect", "$disconnect", "subscribe")
@@ -95,7 +107,8 @@ def url(target: FeatureTarget, api_id: str, local_base: str | None = None) -> st
     """The clients' URL; `local_base` is the embedded AWS's ws://127.0.0.1:<port>."""
     if local_base:
         return f"{local_base}/{api_id}/{STAGE}"
-    return f"wss://{api_id}.execute-api.{target.region}.amazonaws.com/{STAGE}"
+    # The partition's DNS suffix: execute-api.cn-north-1.amazonaws.com.cn in the China regions.
+    return f"wss://{api_id}.execute-api.{target.region}.{dns_suffix_of(target.region)}/{STAGE}"
 
 
 def connections_arn(target: FeatureTarget) -> str:
@@ -142,21 +155,29 @@ def pusher_function(target: FeatureTarget) -> dict[str, Any]:
     }
 
 
+def pusher_dlq_name(target: FeatureTarget) -> str:
+    """The stream mapping's on-failure destination: batches the pusher failed on, after the retries."""
+    return f"{target.project}-pusher-dlq"
+
+
 def pusher_policy(target: FeatureTarget, api_id: str) -> dict[str, Any]:
     return policy(
+        # The mapping sends a failed batch's description to its on-failure destination with the
+        # function's role (Lambda developer guide, "Retaining discarded batches for a DynamoDB event
+        # source": the execution role needs sqs:SendMessage on the destination queue).
+        statement(["sqs:SendMessage"], [target.queue_arn(pusher_dlq_name(target))]),
         statement(
             ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:UpdateItem"], [connections_arn(target)]
         ),
         # What the stream mapping needs, on the jobs table's streams only.
         statement(
-            [
-                "dynamodb:DescribeStream",
-                "dynamodb:GetRecords",
-                "dynamodb:GetShardIterator",
-                "dynamodb:ListStreams",
-            ],
+            ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
             [f"{target.table_arn}/stream/*"],
         ),
+        # ListStreams has no resource type (Service Authorization Reference, Amazon DynamoDB: "*" only),
+        # so a stream ARN would grant nothing; Lambda lists the mapping's streams with it
+        # (AWSLambdaDynamoDBExecutionRole grants it on "*" too). It reveals stream ARNs, nothing else.
+        statement(["dynamodb:ListStreams"], ["*"]),
         statement(["execute-api:ManageConnections"], [manage_connections_arn(target, api_id)]),
         log_statement(target, pusher_function_name(target)),
     )
@@ -281,6 +302,9 @@ def units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
                 "ApiId": api_id,
                 "Integration": {
                     "IntegrationType": "AWS_PROXY",
+                    # API Gateway invokes a Lambda function with POST whatever the route; AWS requires
+                    # IntegrationMethod POST on a Lambda integration (apigatewayv2 CreateIntegration).
+                    "IntegrationMethod": "POST",
                     "IntegrationUri": Sub.of(
                         where.lambda_integration_uri("{function}"), function=ref("websocket_fn").arn
                     ),
@@ -304,8 +328,24 @@ def units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
         WebSocketStage(
             key="ws_stage",
             name=f"{api_name(where)}/{STAGE}",
-            attributes={"ApiId": api_id, "StageName": STAGE, "AutoDeploy": True},
+            attributes={
+                "ApiId": api_id,
+                "StageName": STAGE,
+                "AutoDeploy": True,
+                # The stage's throttle on every route ($connect included), as the REST stage's: the
+                # WebSocket API has no auth either ("Throttle requests to your WebSocket APIs":
+                # DefaultRouteSettings ThrottlingRateLimit / ThrottlingBurstLimit).
+                "DefaultRouteSettings": {
+                    "ThrottlingRateLimit": float(ctx.settings.throttle_rate_limit),
+                    "ThrottlingBurstLimit": int(ctx.settings.throttle_burst_limit),
+                },
+            },
             after=("ws_routes", "ws_permission"),
+        ),
+        Queue(
+            key="pusher_dlq",
+            name=pusher_dlq_name(where),
+            attributes=queue_attributes(visibility_timeout=ctx.settings.dlq_visibility_timeout),
         ),
         EventSourceMapping(
             key="pusher_mapping",
@@ -314,6 +354,9 @@ def units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
                 "EventSourceArn": ref("table").stream_arn,
                 "FunctionName": ref("pusher_fn").name,
                 **STREAM_MAPPING,
+                # After MaximumRetryAttempts (or MaximumRecordAgeInSeconds) a batch is skipped; its
+                # description goes here instead of nowhere (Lambda API reference, DestinationConfig).
+                "DestinationConfig": {"OnFailure": {"Destination": ref("pusher_dlq").arn}},
             },
         ),
     ]

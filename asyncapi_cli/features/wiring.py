@@ -247,6 +247,7 @@ def priority_units(ctx: Context, processor_attributes: dict[str, Any]) -> list[U
                 "BatchSize": settings.batch_size,
                 "MaximumBatchingWindowInSeconds": settings.batching_window,
                 "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                "ScalingConfig": {"MaximumConcurrency": priorities.HIGH_MAX_CONCURRENCY},
             },
         ),
     ]

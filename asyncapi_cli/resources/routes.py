@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from ..engine import KNOWN_AFTER_UP, Change, Context, Found
 from ..refs import Ref
 from . import Resource, ignore_not_found, or_none
+from .live_methods import agrees, comparable, normalize_live_method, when_set
 
 
 def fingerprint(definition: dict[str, Any]) -> str:
@@ -77,52 +78,6 @@ def _unwanted(desired: dict[str, Any], observed: dict[str, Any]) -> dict[str, li
         name for name in observed["models"] if name not in desired["models"] and name not in DEFAULT_MODELS
     ]
     return {"resources": resources, "methods": sorted(methods), "models": sorted(models)}
-
-
-def _clean(value: Any) -> Any:
-    return value if value else None
-
-
-def _when_set(key: str, value: Any) -> dict[str, Any]:
-    return {key: value} if value else {}
-
-
-def _agrees(live: dict[str, Any] | None, desired: dict[str, Any]) -> bool:
-    """A live method matches when every part the definition spells agrees (apiKeyRequired is optional)."""
-    return live is not None and all(live.get(part) == value for part, value in desired.items())
-
-
-def normalize_live_method(method: dict[str, Any], validator_names: dict[str, str]) -> dict[str, Any]:
-    integration = method.get("methodIntegration") or {}
-    return {
-        "authorizationType": method.get("authorizationType"),
-        "apiKeyRequired": bool(method.get("apiKeyRequired")),
-        "requestValidator": validator_names.get(method.get("requestValidatorId") or ""),
-        "requestModels": method.get("requestModels") or {},
-        "requestParameters": method.get("requestParameters") or {},
-        "integration": {
-            "type": integration.get("type"),
-            "httpMethod": integration.get("httpMethod"),
-            "uri": integration.get("uri"),
-            "credentials": _clean(integration.get("credentials")),
-            "requestParameters": integration.get("requestParameters") or {},
-            "requestTemplates": integration.get("requestTemplates") or {},
-            "passthroughBehavior": integration.get("passthroughBehavior") or "WHEN_NO_MATCH",
-        },
-        "methodResponses": {
-            code: response.get("responseParameters") or {}
-            for code, response in (method.get("methodResponses") or {}).items()
-        },
-        "integrationResponses": {
-            code: {
-                "selectionPattern": _clean(response.get("selectionPattern")),
-                "responseTemplates": response.get("responseTemplates") or {},
-            }
-            # Only when set, so that definitions without response parameters need not spell them.
-            | _when_set("responseParameters", response.get("responseParameters"))
-            for code, response in (integration.get("integrationResponses") or {}).items()
-        },
-    }
 
 
 @dataclass(kw_only=True)
@@ -227,7 +182,8 @@ class ApiRoutes(Resource):
             if live is None:
                 changes.append(Change(key, None, "defined"))
                 continue
-            for part, value in method.items():
+            live, wanted = comparable(live), comparable(method)
+            for part, value in wanted.items():
                 if live.get(part) != value:
                     changes.append(Change(f"{key} {part}", live.get(part), value))
         unwanted = _unwanted(desired, observed)
@@ -332,7 +288,7 @@ class ApiRoutes(Resource):
             [
                 lambda k=key, m=method: ensure_method(k, m)
                 for key, method in desired["methods"].items()
-                if not _agrees(observed["methods"].get(key), method)
+                if not agrees(observed["methods"].get(key), method)
             ]
         )
         for name in _unwanted(desired, observed)["models"]:
@@ -414,7 +370,7 @@ class ApiRoutes(Resource):
                 httpMethod=verb,
                 statusCode=code,
                 responseTemplates=response["responseTemplates"],
-                **_when_set("responseParameters", response.get("responseParameters")),
+                **when_set("responseParameters", response.get("responseParameters")),
                 **extra,
             )
 

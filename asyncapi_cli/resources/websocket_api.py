@@ -152,7 +152,8 @@ class WebSocketRoutes(Resource):
 
 @dataclass(kw_only=True)
 class WebSocketStage(Resource):
-    """attributes: ApiId, StageName, AutoDeploy (CreateStage's names)."""
+    """attributes: ApiId, StageName, AutoDeploy and optionally DefaultRouteSettings (CreateStage's names;
+    of DefaultRouteSettings only the throttling limits are managed)."""
 
     kind = "apigatewayv2-stage"
 
@@ -174,8 +175,15 @@ class WebSocketStage(Resource):
         return None if stage is None else Found(self.placeholder(ctx), stage)
 
     def diff(self, ctx: Context, found: Found) -> list[Change]:
-        live, wanted = bool(found.observed.get("AutoDeploy")), self.desired(ctx).get("AutoDeploy", False)
-        return [] if live == wanted else [Change("AutoDeploy", live, wanted)]
+        desired = self.desired(ctx)
+        live, wanted = bool(found.observed.get("AutoDeploy")), desired.get("AutoDeploy", False)
+        changes = [] if live == wanted else [Change("AutoDeploy", live, wanted)]
+        routes = desired.get("DefaultRouteSettings") or {}
+        observed = found.observed.get("DefaultRouteSettings") or {}
+        for key, value in routes.items():
+            if observed.get(key) != value:
+                changes.append(Change(f"DefaultRouteSettings.{key}", observed.get(key), value))
+        return changes
 
     def create(self, ctx: Context) -> dict[str, Any]:
         ctx.clients("apigatewayv2").create_stage(Tags=ctx.tags, **self.desired(ctx))
@@ -183,10 +191,16 @@ class WebSocketStage(Resource):
 
     def update(self, ctx: Context, found: Found, changes: list[Change]) -> dict[str, Any]:
         desired = self.desired(ctx)
+        routes = (
+            {"DefaultRouteSettings": desired["DefaultRouteSettings"]}
+            if "DefaultRouteSettings" in desired
+            else {}
+        )
         ctx.clients("apigatewayv2").update_stage(
             ApiId=desired["ApiId"],
             StageName=desired["StageName"],
             AutoDeploy=desired.get("AutoDeploy", False),
+            **routes,
         )
         return found.record
 

@@ -83,6 +83,7 @@ def enabled_mappings() -> tuple[dict[str, MappingSpec], dict[str, StreamMappingS
                         bisect_on_error=bool(esm.bisect_on_error),
                         report_failures=report,
                         start_index=getattr(esm, "_asyncapi_start_index", None),
+                        on_failure=((esm.destination_config or {}).get("OnFailure") or {}).get("Destination"),
                     )
     return sqs, streams
 

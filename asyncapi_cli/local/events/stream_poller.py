@@ -6,7 +6,10 @@ records are read in order from StartingPosition (TRIM_HORIZON or LATEST), BatchS
 batch is retried until it succeeds or MaximumRetryAttempts is spent (-1: until the record expires,
 here: for ever), then skipped; BisectBatchOnFunctionError splits a failing batch in two and retries
 each half; with ReportBatchItemFailures the batch is checkpointed before the lowest reported
-SequenceNumber and only the records from there are retried.
+SequenceNumber and only the records from there are retried. A skipped batch is described in the
+mapping's on-failure destination (an SQS queue), in the record AWS sends ("Retaining discarded batches
+for a DynamoDB event source": requestContext.condition RetryAttemptsExhausted, DDBStreamBatchInfo with
+the shard, the first and last sequence numbers, the batch size and the stream ARN).
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from __future__ import annotations
 import calendar
 import copy
 import datetime
+import json
 import logging
 import threading
+import uuid as uuids
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +44,7 @@ class StreamMappingSpec:
     bisect_on_error: bool
     report_failures: bool
     start_index: int | None = None  # LATEST: the shard's length when the mapping was created
+    on_failure: str | None = None  # DestinationConfig.OnFailure.Destination (an SQS queue ARN)
 
     @property
     def table_name(self) -> str:
@@ -54,6 +60,53 @@ def to_stream_record(record: dict[str, Any], spec: StreamMappingSpec) -> dict[st
     if isinstance(created, datetime.datetime):  # moto keeps a naive UTC datetime; AWS sends epoch seconds
         shaped["dynamodb"]["ApproximateCreationDateTime"] = float(calendar.timegm(created.utctimetuple()))
     return shaped
+
+
+def on_failure_record(
+    spec: StreamMappingSpec, records: list[dict[str, Any]], invocations: int, result: InvokeResult
+) -> dict[str, Any]:
+    """What Lambda sends to a stream mapping's on-failure destination for a skipped batch."""
+
+    def arrival(record: dict[str, Any]) -> str:
+        moment = datetime.datetime.fromtimestamp(
+            float(record.get("dynamodb", {}).get("ApproximateCreationDateTime") or 0), datetime.timezone.utc
+        )
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    first, last = records[0], records[-1]
+    return {
+        "requestContext": {
+            "requestId": str(uuids.uuid4()),
+            "functionArn": f"arn:aws:lambda:{spec.region}:{spec.account}:function:{spec.function_name}",
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": invocations,
+        },
+        "responseContext": {
+            "statusCode": 200,
+            "executedVersion": "$LATEST",
+            **({} if result.ok else {"functionError": "Unhandled"}),
+        },
+        "version": "1.0",
+        "timestamp": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "DDBStreamBatchInfo": {
+            "shardId": "shardId-00000000000000000000-00000000",
+            "startSequenceNumber": first.get("dynamodb", {}).get("SequenceNumber"),
+            "endSequenceNumber": last.get("dynamodb", {}).get("SequenceNumber"),
+            "approximateArrivalOfFirstRecord": arrival(first),
+            "approximateArrivalOfLastRecord": arrival(last),
+            "batchSize": len(records),
+            "streamArn": spec.stream_arn,
+        },
+    }
+
+
+def send_to_queue(queue_arn: str, body: str) -> None:
+    """SendMessage to a queue of this process's moto (the embedded AWS's own backend)."""
+    from moto.sqs.models import sqs_backends
+
+    _, _, _, region, account, name = queue_arn.split(":", 5)
+    sqs_backends[account][region].send_message(name, body)
 
 
 def failed_sequence(result: InvokeResult, batch: list[dict[str, Any]], report_failures: bool) -> int | None:
@@ -155,9 +208,19 @@ class StreamPoller(threading.Thread):
                     len(retry),
                     retries,
                 )
+                self._discarded(retry, retries + 1, result)
                 continue
             pending.insert(0, (retry, retries + 1))
             self.stopping.wait(min(1.0, 0.05 * (retries + 1)))  # a short, growing pause between retries
+
+    def _discarded(self, records: list[dict[str, Any]], invocations: int, result: InvokeResult) -> None:
+        if not self.spec.on_failure or ":sqs:" not in self.spec.on_failure:
+            return
+        try:
+            record = on_failure_record(self.spec, records, invocations, result)
+            send_to_queue(self.spec.on_failure, json.dumps(record))
+        except Exception as exc:  # the destination is gone: the batch is skipped anyway, as on AWS
+            log.warning("stream mapping %s: on-failure destination: %s", self.spec.uuid, exc)
 
 
 def _create_event_source_mapping(original: Any) -> Any:
