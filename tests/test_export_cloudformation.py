@@ -17,6 +17,7 @@ import pytest
 
 from asyncapi_cli.export.cloudformation import cloudformation_template, export_stack
 from asyncapi_cli.export.configuration import export_units
+from asyncapi_cli.export.kinds import RENDERERS
 from asyncapi_cli.export.template import render_resources
 
 from . import export_live as core
@@ -137,7 +138,7 @@ def test_every_template_resource_matches_what_up_created(mocked_aws: None, tmp_p
     settings = stack.ctx.settings
     template = cloudformation_template(NAME, settings)
     ctx, units = export_units(settings)
-    _, builder = render_resources(ctx, units)
+    _, builder = render_resources(ctx, units, RENDERERS)
     records = stack.state.resources
     # One description: the template renders exactly the units `up` converged.
     assert set(builder.rendered) == set(records)

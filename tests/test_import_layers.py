@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # base package alone; its units are "units"). A module may import its own layer or any lower one.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("errors", "retry", "state", "refs", "cors", "api_errors", "endpoints", "http_keepalive",
-              "scaffold", "jobs_index")),  # jobs_index: the jobs table's listing index, as data
+              "scaffold", "jobs_index", "throttled", "webhook_receiver")),  # jobs_index: the listing index
     ("aws", ("aws", "names", "config", "graph", "dayops")),  # dayops: the jobs, logs and DLQ readers
     ("resources", ("resources",)),
     ("engine", ("engine", "dayops.live", "output", "package", "handler_modules")),
@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("local/compat", ("local.compat",)),  # the seam to library internals: below every service it serves
     ("local", ("local",)),  # the embedded AWS; the CLI reaches it through local.manager
     ("stack/features", ("features", "api_definition", "stack", "secure_api", "ownership", "ops", "client",
-                        "feature_client", "schedule_cli", "loadcheck", "demo", "url_stack")),
+                        "feature_client", "schedule_cli", "loadcheck", "demo", "url_stack", "concurrency")),
     ("tools", ("dashboard", "export")),  # built on the stack description and the day-two readers
     ("commands", ("commands",)),
     ("cli", ("cli", "__main__")),

@@ -12,6 +12,7 @@ from typing import Any
 from ..names import MAX_NAME_LENGTH, StackSettings
 from ..resources.queue import Queue
 from .configuration import export_units
+from .kinds import RENDERERS
 from .template import Builder, logical_id, render_resources
 
 # CloudWatch Logs' allowed retention periods (PutRetentionPolicy's retentionInDays).
@@ -103,7 +104,7 @@ def _outputs(builder: Builder) -> dict[str, Any]:
 def cloudformation_template(name: str, settings: StackSettings) -> dict[str, Any]:
     """The template of the stack `up` would deploy with these settings, ProjectName defaulting to name."""
     ctx, units = export_units(settings)
-    resources, builder = render_resources(ctx, units)
+    resources, builder = render_resources(ctx, units, RENDERERS)
     features = ", ".join(sorted(settings.features)) or "none"
     return {
         "AWSTemplateFormatVersion": "2010-09-09",

@@ -49,6 +49,8 @@ class Builder:
 
     ctx: Context
     units: dict[str, Unit]
+    # The renderer of each unit kind (kinds.RENDERERS), given by the caller: kinds.py builds on this module.
+    renderers: dict[str, KindRenderer]
     # What each unit rendered to (logical ids), for DependsOn and fingerprints.
     rendered: dict[str, Resources] = field(default_factory=dict)
     # Parameters and conditions a renderer adds (beside the template's own).
@@ -80,10 +82,8 @@ class Builder:
         return value
 
     def ref(self, reference: Ref) -> Any:
-        from .kinds import RENDERERS
-
         unit = self.units[reference.key]
-        attributes = RENDERERS[unit.kind].attributes
+        attributes = self.renderers[unit.kind].attributes
         if reference.attr not in attributes:
             raise KeyError(f"no CloudFormation rendering of {unit.kind} attribute {reference.attr!r}")
         return attributes[reference.attr](self, unit)
@@ -134,11 +134,9 @@ class Builder:
 
     def fingerprint(self, key: str) -> str:
         """A digest of what a unit renders to (for a deployment's description, as `up` uses one)."""
-        from .kinds import RENDERERS
-
         if key not in self.rendered:
             unit = self.units[key]
-            self.rendered[key] = RENDERERS[unit.kind].render(self, unit)
+            self.rendered[key] = self.renderers[unit.kind].render(self, unit)
         return digest(self.rendered[key])
 
     def resource_ids(self, key: str) -> list[str]:
@@ -148,16 +146,16 @@ class Builder:
         )
 
 
-def render_resources(ctx: Context, units: list[Unit]) -> tuple[Resources, Builder]:
+def render_resources(
+    ctx: Context, units: list[Unit], renderers: dict[str, KindRenderer]
+) -> tuple[Resources, Builder]:
     """Every unit's resources, in the units' order, DependsOn added from `after`."""
-    from .kinds import RENDERERS
-
-    builder = Builder(ctx, {unit.key: unit for unit in units})
+    builder = Builder(ctx, {unit.key: unit for unit in units}, renderers)
     for unit in units:
-        if unit.kind not in RENDERERS:
+        if unit.kind not in renderers:
             raise KeyError(f"no CloudFormation renderer for {unit.kind} ({unit.key})")
         if unit.key not in builder.rendered:
-            builder.rendered[unit.key] = RENDERERS[unit.kind].render(builder, unit)
+            builder.rendered[unit.key] = renderers[unit.kind].render(builder, unit)
     resources: Resources = {}
     for unit in units:
         # An `after` a Ref or GetAtt already carries needs no DependsOn (cfn-lint W3005).
