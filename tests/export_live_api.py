@@ -117,18 +117,19 @@ def deployment(props: dict[str, Any], where: dict[str, Any]) -> dict[str, Any]:
 
 def stage(props: dict[str, Any], where: dict[str, Any]) -> dict[str, Any]:
     live = client("apigateway").get_stage(restApiId=where["api_id"], stageName=props["StageName"])
-    settings = live.get("methodSettings", {}).get("*/*", {})
     out: dict[str, Any] = {
         "RestApiId": where["api_id"],
         "StageName": live["stageName"],
         "Description": live.get("description"),
         "MethodSettings": [
             {
-                "ResourcePath": "/*",
-                "HttpMethod": "*",
+                # UpdateStage's key "<resource path without its leading slash, ~1 for />/<method>"
+                "ResourcePath": "/" + key.rpartition("/")[0].replace("~1", "/").lstrip("/"),
+                "HttpMethod": key.rpartition("/")[2],
                 "ThrottlingRateLimit": float(settings.get("throttlingRateLimit")),
                 "ThrottlingBurstLimit": float(settings.get("throttlingBurstLimit")),
             }
+            for key, settings in sorted(live.get("methodSettings", {}).items())
         ],
         "Tags": [{"Key": k, "Value": v} for k, v in sorted(live.get("tags", {}).items())],
     }
@@ -207,6 +208,7 @@ def websocket_integration(props: dict[str, Any], where: dict[str, Any]) -> dict[
     return {
         "ApiId": props["ApiId"],
         "IntegrationType": live["IntegrationType"],
+        "IntegrationMethod": live.get("IntegrationMethod"),
         "IntegrationUri": live["IntegrationUri"],
     }
 

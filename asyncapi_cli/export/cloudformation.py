@@ -11,6 +11,7 @@ from typing import Any
 
 from ..names import MAX_NAME_LENGTH, StackSettings
 from ..resources.queue import Queue
+from ..secure_api import batch_throttle
 from .configuration import export_units
 from .kinds import RENDERERS
 from .template import Builder, logical_id, render_resources
@@ -51,7 +52,7 @@ class Export:
 
 
 def _parameters(name: str, settings: StackSettings) -> dict[str, Any]:
-    return {
+    parameters: dict[str, Any] = {
         "ProjectName": {
             "Type": "String",
             "Default": name,
@@ -81,6 +82,22 @@ def _parameters(name: str, settings: StackSettings) -> dict[str, Any]:
             "Description": "Retention of every log group of the stack.",
         },
     }
+    if "batches" in settings.features:
+        batches = batch_throttle(settings.throttle_rate_limit, settings.throttle_burst_limit)
+        parameters["BatchesThrottleRateLimit"] = {
+            "Type": "Number",
+            "Default": batches["throttlingRateLimit"],
+            "MinValue": 0,
+            "Description": "POST /batches' own steady rate: a request carries up to 100 jobs, so the stage's "
+            "rate / 100 keeps batch jobs at the stage's pace.",
+        }
+        parameters["BatchesThrottleBurstLimit"] = {
+            "Type": "Number",
+            "Default": batches["throttlingBurstLimit"],
+            "MinValue": 0,
+            "Description": "POST /batches' own burst, requests.",
+        }
+    return parameters
 
 
 def _outputs(builder: Builder) -> dict[str, Any]:

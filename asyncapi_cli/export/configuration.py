@@ -17,6 +17,7 @@ from .. import config
 from ..engine import Context, Unit
 from ..names import StackNames, StackSettings
 from ..retry import Pacer
+from ..secure_api import batch_throttle
 from ..stack import build_units
 from ..state import read_state
 
@@ -37,10 +38,14 @@ MARKS = {
 LOG_RETENTION_SENTINEL = 987_001
 THROTTLE_BURST_SENTINEL = 987_002
 THROTTLE_RATE_SENTINEL = 987_003.5
+# POST /batches' own throttle derives from the stage's (CloudFormation cannot divide): its own parameters.
+BATCH_THROTTLE_SENTINELS = batch_throttle(THROTTLE_RATE_SENTINEL, THROTTLE_BURST_SENTINEL)
 SENTINEL_PARAMETERS = {
     LOG_RETENTION_SENTINEL: "LogRetentionDays",
     THROTTLE_BURST_SENTINEL: "ThrottleBurstLimit",
     THROTTLE_RATE_SENTINEL: "ThrottleRateLimit",
+    BATCH_THROTTLE_SENTINELS["throttlingRateLimit"]: "BatchesThrottleRateLimit",
+    BATCH_THROTTLE_SENTINELS["throttlingBurstLimit"]: "BatchesThrottleBurstLimit",
 }
 
 
