@@ -228,4 +228,13 @@ def websocket_stage(props: dict[str, Any], where: dict[str, Any]) -> dict[str, A
         "StageName": live["StageName"],
         "AutoDeploy": bool(live.get("AutoDeploy")),
         "Tags": live.get("Tags", {}),
-    }
+    } | (
+        # Of DefaultRouteSettings the stack manages the throttling limits alone.
+        {"DefaultRouteSettings": {
+            key: live["DefaultRouteSettings"][key]
+            for key in ("ThrottlingRateLimit", "ThrottlingBurstLimit")
+            if key in live["DefaultRouteSettings"]
+        }}
+        if live.get("DefaultRouteSettings")
+        else {}
+    )  # fmt: skip
