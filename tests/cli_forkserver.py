@@ -125,6 +125,7 @@ def _fork_server(root: Path, log_path: Path) -> Any:
 def _run_child(request: dict[str, Any]) -> NoReturn:
     """In the forked child: become the CLI process the request describes. Never returns."""
     from asyncapi_cli import cli
+    from asyncapi_cli import options as cli_options
     from asyncapi_cli.local import manager
 
     os.chdir(request["cwd"])
@@ -142,7 +143,7 @@ def _run_child(request: dict[str, Any]) -> NoReturn:
     sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", encoding="utf-8", closefd=False, buffering=1)  # noqa: SIM115
     if request["kill_after"]:
-        make_options = cli._options
+        make_options = cli_options.stack_options_from
         hook = _kill_after_hook(int(request["kill_after"]))
 
         def options_with_hook(**kwargs: Any) -> Any:
@@ -150,7 +151,7 @@ def _run_child(request: dict[str, Any]) -> NoReturn:
             options.hooks.append(hook)
             return options
 
-        cli._options = options_with_hook
+        cli_options.stack_options_from = options_with_hook
     manager.server_launcher = _fork_server
     try:
         cli.main(args=request["args"], prog_name="asyncapi")
