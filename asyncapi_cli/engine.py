@@ -177,9 +177,12 @@ class Outcome:
     action: str  # plan: create/update/exists; up: created/updated/exists/adopted; down: deleted/absent
     changes: list[Change] = field(default_factory=list)
     elapsed: float = 0.0
+    # A deletion that loses data or a credential says what (ops.deletion_risks); `up` asks first.
+    deletes: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
+            **({"deletes": self.deletes} if self.deletes else {}),
             "key": self.key,
             "kind": self.kind,
             "name": self.name,
@@ -351,9 +354,7 @@ def destroy(units: list[Unit], ctx: Context, store: StateStore, reporter: Report
             action = f"deleted with {parent}"
         elif getattr(unit, "kept_on_down", False):  # an account-wide setting: never undone
             action = "kept"
-        elif recorded is not None:
-            start_deletion()
-            unit.delete(ctx, recorded)  # "not found" is success: the unit ignores it
+        elif recorded is not None and _deleted_by_record(unit, ctx, recorded):
             action = "absent" if was_already_gone() else "deleted"
         else:
             # Where names are not unique (REST APIs), a same-named orphan may remain after the
@@ -375,17 +376,29 @@ def destroy(units: list[Unit], ctx: Context, store: StateStore, reporter: Report
     for key, record in store.state.resources.items():
         ctx.set_record(key, record)
     needed = {dep for unit in units if unit.key not in store.state.resources for dep in unit.depends_on}
-    for unit in units:
+    # Those found by name first, then the children whose placeholders may refer to them.
+    for unit in sorted(units, key=lambda u: deleted_with(u) is not None):
         if unit.key not in needed or unit.key in store.state.resources:
             continue
-        record = None
-        if record is None and deleted_with(unit):
-            record = unit.placeholder(ctx)
-        elif record is None:
-            found = unit.find(ctx, None)
+        try:
+            found = None if deleted_with(unit) else unit.find(ctx, None)
             record = found.record if found else unit.placeholder(ctx)
+        except KeyError:  # it refers to a unit nothing was found for: nothing of it to find either
+            record = {}
         ctx.set_record(unit.key, record)
     return run_dag(units, work, waits_on=down_edges(units))
+
+
+def _deleted_by_record(unit: Unit, ctx: Context, record: dict[str, Any]) -> bool:
+    """Delete by the recorded ids ("not found" is success: the unit ignores it). A record without
+    what the delete needs (an older or damaged state: a queue without its URL) is False: the unit is
+    then found by name, as an unrecorded one is, rather than failing `down`."""
+    start_deletion()
+    try:
+        unit.delete(ctx, record)
+    except KeyError:
+        return False
+    return True
 
 
 def diff_settings(live: dict[str, Any], desired: dict[str, Any], prefix: str = "") -> list[Change]:

@@ -58,6 +58,8 @@ class StackState:
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    # What `up` was given (configuration.py): a later run without flags means the same stack.
+    configuration: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +68,7 @@ class StackState:
             "name": self.name,
             "target": self.target.to_json(),
             "settings": self.settings,
+            "configuration": self.configuration,
             "resources": self.resources,
             "outputs": self.outputs,
             "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -90,6 +93,7 @@ class StackState:
                 resources=dict(data.get("resources") or {}),
                 outputs=dict(data.get("outputs") or {}),
                 settings=dict(data.get("settings") or {}),
+                configuration=dict(data.get("configuration") or {}),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StateError(f"{path} is damaged ({exc!s}); fix or remove it") from None

@@ -46,8 +46,14 @@ def test_webhook_secret_prints_the_secret_only_when_webhooks_are_on(moto_server:
     assert document["arn"] == stored["ARN"]
     assert document["secret"] not in on.stdout  # `up` never shows it
 
-    # Off again (an `up` without --with): the secret is deleted, and the command says so.
+    # A plain `up` keeps the recorded configuration: the secret stays, every receiver's key with it.
     assert run_cli("up").returncode == 0
+    assert len(manager.list_secrets()["SecretList"]) == 1
+    # Off again (--without): the secret is deleted only once confirmed, and the command says so.
+    refused = run_cli("up", "--without", "webhooks")
+    assert refused.returncode == 2 and "webhook secret" in refused.stderr, refused.stderr
+    assert len(manager.list_secrets()["SecretList"]) == 1
+    assert run_cli("up", "--without", "webhooks", "--yes").returncode == 0
     assert manager.list_secrets()["SecretList"] == []
     assert run_cli("webhook-secret").returncode == 2
     assert run_cli("down", "--yes").returncode == 0
