@@ -158,8 +158,19 @@ def _live_target(target: Target, *, start_local: bool) -> tuple[Target, dict[str
         raise StateError(
             "the embedded local AWS is not running (its stacks lived in memory); run 'asyncapi up --local'"
         )
-    live = Target(kind="local", region=target.region, account=target.account, endpoint_url=info["endpoint"])
+    live = Target(
+        kind="local",
+        region=target.region,
+        account=target.account,
+        endpoint_url=info["endpoint"],
+        instance=embedded_instance(info),
+    )
     return live, LOCAL_CREDENTIALS, info["gateway"]
+
+
+def embedded_instance(info: dict[str, Any]) -> str:
+    """Which run of the embedded AWS this is (manager.running_info): a restart is another."""
+    return f"{info.get('pid')}@{info.get('started_at')}"
 
 
 def api_url(target: Target, api_id: str, stage: str, gateway: str | None) -> str:
@@ -312,6 +323,8 @@ def up(stack: Stack, reporter: Reporter, confirm: Callable[[list[str]], None] | 
             confirm(list(deletion_risks(stack, retired).values()))
         exists = check_ownership(stack)  # before any change: the lock covers one state file, not one name
         stack.ctx.likely_new = not exists and not stack.store.state.resources
+        if stack.state.target.kind == "local":  # the embedded AWS's run that now holds the stack
+            stack.state.target.instance = stack.clients.target.instance
         stack.store.save()  # the name, target and configuration are recorded before the first resource
         stack.ctx.owner_tags = ownership_tags(stack)  # a main queue created now carries them at once
         outcomes = engine.apply(build_units(stack.ctx), stack.ctx, stack.store, reporter, retired=retired)
@@ -332,7 +345,8 @@ def up(stack: Stack, reporter: Reporter, confirm: Callable[[list[str]], None] | 
 
 
 def forget_local_stack(options: StackOptions) -> StackState | None:
-    """A local stack whose embedded AWS has stopped is gone with its memory: drop its state file."""
+    """A local stack whose embedded AWS has stopped, or restarted since the stack's last `up`, is gone
+    with its memory: drop its state file."""
     config.apply_to(options)
     path = resolve_state_path(options, must_exist=False)
     if path is None or not path.exists():
@@ -342,8 +356,9 @@ def forget_local_stack(options: StackOptions) -> StackState | None:
         return None
     from .local import manager
 
-    if manager.running_info() is not None:
-        return None
+    info = manager.running_info()
+    if info is not None and state.target.instance in (None, embedded_instance(info)):
+        return None  # running, and the run that holds it (or a state written before runs were recorded)
     with state_lock(path):
         StateStore(path, state).delete_file()
     return state

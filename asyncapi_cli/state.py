@@ -30,6 +30,9 @@ class Target:
     account: str | None = None
     endpoint_url: str | None = None
     profile: str | None = None
+    # The embedded AWS's run that holds the stack (its pid and start time): it keeps everything in
+    # memory, so a stack recorded under another run is gone (local only).
+    instance: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -38,6 +41,7 @@ class Target:
             "account": self.account,
             "endpoint_url": self.endpoint_url,
             "profile": self.profile,
+            **({"instance": self.instance} if self.instance else {}),
         }
 
     @classmethod
@@ -48,6 +52,7 @@ class Target:
             account=data.get("account"),
             endpoint_url=data.get("endpoint_url"),
             profile=data.get("profile"),
+            instance=data.get("instance"),
         )
 
 

@@ -74,7 +74,11 @@ def moto_schedules() -> Iterator[tuple[str, str, Any, Any]]:
 
 
 def guard_moto_scheduler() -> None:
-    """Make moto's schedule deletion and update wait for a run being sent (once per process)."""
+    """Make moto's schedule deletion and update wait for a run being sent (once per process); and
+    its DeleteScheduleGroup of a group it does not hold answer ResourceNotFoundException, as AWS does
+    (EventBridge Scheduler API reference, DeleteScheduleGroup, Errors), where moto's raised KeyError
+    and answered 500: `down` of a stack the restarted embedded AWS has forgotten retried that 500."""
+    from moto.scheduler.exceptions import ScheduleGroupNotFound
     from moto.scheduler.models import EventBridgeSchedulerBackend as Backend
 
     if getattr(Backend, "_asyncapi_guarded", False):
@@ -87,6 +91,14 @@ def guard_moto_scheduler() -> None:
                 return _original(self, *args, **kwargs)
 
         setattr(Backend, method, guarded)
+    locked_group_deletion = Backend.delete_schedule_group
+
+    def delete_schedule_group(self: Any, name: str | None) -> None:
+        if (name or "default") not in self.schedule_groups:
+            raise ScheduleGroupNotFound(name or "default")
+        locked_group_deletion(self, name)
+
+    Backend.delete_schedule_group = delete_schedule_group  # type: ignore[method-assign]
     Backend._asyncapi_guarded = True  # type: ignore[attr-defined]
 
 
