@@ -184,12 +184,14 @@ def moto_server_url() -> Iterator[str]:
     """A real moto server on 127.0.0.1 (HTTP), shared by the tests that need one; reset per test."""
     from asyncapi_cli.local.keepalive_wsgi import KeepAliveMotoServer
     from asyncapi_cli.local.moto_patches import keep_stage_on_redeploy, neutralize_moto_event_sources
+    from asyncapi_cli.local.scheduler import missing_group_not_found
 
     # AWS runs an event source mapping from its own pollers, apart from SendMessage; moto instead invokes
     # the mapped function inside SendMessage through Docker, and answers 500 where Docker is absent (a fresh
     # venv). This stand-in for AWS should behave like AWS here: the mapping exists, SendMessage just queues.
     neutralize_moto_event_sources()
     keep_stage_on_redeploy()  # the stage keeps its settings across redeploys, as on API Gateway
+    missing_group_not_found()  # DeleteScheduleGroup of a missing group: ResourceNotFoundException, as AWS
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
     # Connections kept alive as AWS's endpoints keep them (werkzeug's server closes each after one answer).
     server = KeepAliveMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -73,12 +73,30 @@ def moto_schedules() -> Iterator[tuple[str, str, Any, Any]]:
                     yield account, region, group, schedule
 
 
-def guard_moto_scheduler() -> None:
-    """Make moto's schedule deletion and update wait for a run being sent (once per process); and
-    its DeleteScheduleGroup of a group it does not hold answer ResourceNotFoundException, as AWS does
-    (EventBridge Scheduler API reference, DeleteScheduleGroup, Errors), where moto's raised KeyError
-    and answered 500: `down` of a stack the restarted embedded AWS has forgotten retried that 500."""
+def missing_group_not_found() -> None:
+    """moto's DeleteScheduleGroup of a group it does not hold answers ResourceNotFoundException, as
+    AWS does (EventBridge Scheduler API reference, DeleteScheduleGroup, Errors), where moto raised
+    KeyError and answered 500: `down` of a stack the restarted embedded AWS had forgotten, or a `down`
+    resumed after the group went, retried that 500 until it gave up. Idempotent."""
     from moto.scheduler.exceptions import ScheduleGroupNotFound
+    from moto.scheduler.models import EventBridgeSchedulerBackend as Backend
+
+    original = Backend.delete_schedule_group
+    if getattr(original, "_asyncapi_not_found", False):
+        return
+
+    def delete_schedule_group(self: Any, name: str | None) -> None:
+        if (name or "default") not in self.schedule_groups:
+            raise ScheduleGroupNotFound(name or "default")
+        original(self, name)
+
+    delete_schedule_group._asyncapi_not_found = True  # type: ignore[attr-defined]
+    Backend.delete_schedule_group = delete_schedule_group  # type: ignore[method-assign]
+
+
+def guard_moto_scheduler() -> None:
+    """Make moto's schedule deletion and update wait for a run being sent (once per process), and
+    its deletion of a missing group answer as AWS's does (missing_group_not_found)."""
     from moto.scheduler.models import EventBridgeSchedulerBackend as Backend
 
     if getattr(Backend, "_asyncapi_guarded", False):
@@ -91,14 +109,7 @@ def guard_moto_scheduler() -> None:
                 return _original(self, *args, **kwargs)
 
         setattr(Backend, method, guarded)
-    locked_group_deletion = Backend.delete_schedule_group
-
-    def delete_schedule_group(self: Any, name: str | None) -> None:
-        if (name or "default") not in self.schedule_groups:
-            raise ScheduleGroupNotFound(name or "default")
-        locked_group_deletion(self, name)
-
-    Backend.delete_schedule_group = delete_schedule_group  # type: ignore[method-assign]
+    missing_group_not_found()
     Backend._asyncapi_guarded = True  # type: ignore[attr-defined]
 
 
