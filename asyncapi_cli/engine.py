@@ -245,11 +245,16 @@ def apply(
     `retired` are units the stack no longer has (a feature turned off): those the state records are
     deleted once the rest has converged (so nothing still refers to them), dependents first.
     """
-    outcomes = _apply(units, ctx, store, reporter)
     current = {unit.key for unit in units}
     leaving = [u for u in retired or [] if u.key not in current and u.key in store.state.resources]
-    if leaving:
-        outcomes += destroy(leaving, ctx, store, reporter)
+    # Units marked retire_first go before the rest converges (gateway responses: the stage's new
+    # deployment must not carry them).
+    first = [u for u in leaving if getattr(u, "retire_first", False)]
+    outcomes = destroy(first, ctx, store, reporter) if first else []
+    outcomes += _apply(units, ctx, store, reporter)
+    last = [u for u in leaving if u not in first]
+    if last:
+        outcomes += destroy(last, ctx, store, reporter)
     return outcomes
 
 

@@ -65,7 +65,10 @@ def configuration_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="api-key: require x-api-key (usage plan); none turns it off. Kept for later runs.",
         ),
         click.option(
-            "--cors-origin", "cors_origins", multiple=True, help="Allow this browser origin (repeatable)."
+            "--cors-origin",
+            "cors_origins",
+            multiple=True,
+            help="Allow this browser origin (repeatable); 'none' turns CORS off.",
         ),
         click.option("--throttle-rate", type=float, help="Stage steady rate, requests/second (default 50)."),
         click.option("--throttle-burst", type=int, help="Stage burst, requests (default 100)."),

@@ -185,3 +185,43 @@ def test_a_state_file_without_a_recorded_configuration_keeps_its_features(moto_s
     assert _mutating(run_cli("up", "--json")) == 0
     assert run_cli("down", "--yes").returncode == 0
     assert named(NAME, moto_server)["secrets"] == []
+
+
+def _gateway_origins(endpoint: str) -> set[str]:
+    apigw = boto3.client("apigateway", endpoint_url=endpoint, region_name="us-east-1")
+    (api,) = [a for a in apigw.get_rest_apis()["items"] if a["name"] == f"{NAME}-api"]
+    return {
+        value
+        for item in apigw.get_gateway_responses(restApiId=api["id"])["items"]
+        for header, value in (item.get("responseParameters") or {}).items()
+        if header.endswith("Access-Control-Allow-Origin")
+    }
+
+
+def test_turning_cors_and_auth_off_deletes_exactly_what_they_created(moto_server: str) -> None:
+    origin = "https://old.example.com"
+    on = run_cli(
+        "up", "--endpoint-url", moto_server, "--name", NAME, "--auth", "api-key", "--cors-origin", origin
+    )
+    assert on.returncode == 0, on.stderr
+    assert _gateway_origins(moto_server) == {f"'{origin}'"}
+    keys = set(json.loads(Path(f".asyncapi/{NAME}.json").read_text())["resources"])
+
+    # CORS off: its gateway responses go (API Gateway's defaults again), nothing else does.
+    off = run_cli("up", "--cors-origin", "none", "--json")
+    assert {key for key, action in _changes(off) if action in ("deleted", "absent")} == {"gateway_responses"}
+    assert _gateway_origins(moto_server) == set()
+    assert _mutating(run_cli("up", "--json")) == 0
+
+    # Auth off: the API key is a credential, so it is confirmed first; then the key and the plan go.
+    refused = run_cli("up", "--auth", "none")
+    assert refused.returncode == 2 and f"API key {NAME}-key" in refused.stderr, refused.stderr
+    confirmed = run_cli("up", "--auth", "none", "--yes", "--json")
+    gone = {key for key, action in _changes(confirmed) if action in ("deleted", "absent")}
+    assert gone == {"api_key", "usage_plan"}
+    left = set(json.loads(Path(f".asyncapi/{NAME}.json").read_text())["resources"])
+    assert left == keys - {"gateway_responses", "api_key", "usage_plan"}
+    assert named(NAME, moto_server)["api_keys"] == named(NAME, moto_server)["usage_plans"] == []
+    assert _mutating(run_cli("up", "--json")) == 0
+    assert run_cli("status", "--exit-code").returncode == 0
+    assert run_cli("down", "--yes").returncode == 0
