@@ -26,6 +26,7 @@ from .retry import Pacer, retry_call, wait_until
 from .state import StateStore
 
 KNOWN_AFTER_UP = "(known after up)"
+LEFT = "left (its record lacks its ids and it cannot be found by name)"
 
 
 @dataclass(frozen=True)
@@ -302,8 +303,9 @@ def _apply(units: list[Unit], ctx: Context, store: StateStore, reporter: Reporte
             else:
                 record = found.record
                 action = "adopted" if recorded is None else "exists"
-        if recorded != record:
-            store.record(unit.key, record)
+        meta = {"kind": unit.kind, "name": name, "depends_on": sorted(unit.depends_on)}
+        if recorded != record or store.state.graph.get(unit.key) != meta:
+            store.record(unit.key, record, meta)
         ctx.set_record(unit.key, record)
         outcome = Outcome(unit.key, unit.kind, name, action, changes, time.monotonic() - started)
         reporter.finished(outcome)
@@ -335,7 +337,13 @@ def _apply(units: list[Unit], ctx: Context, store: StateStore, reporter: Reporte
         lookups.shutdown(wait=True, cancel_futures=True)
 
 
-def destroy(units: list[Unit], ctx: Context, store: StateStore, reporter: Reporter) -> list[Outcome]:
+def destroy(
+    units: list[Unit],
+    ctx: Context,
+    store: StateStore,
+    reporter: Reporter,
+    extra_waits: dict[str, set[str]] | None = None,
+) -> list[Outcome]:
     """Delete in AWS's deletion order (graph.down_edges). Not found means already deleted.
 
     A recorded resource is deleted by the ids in the state file, without looking it up first; only
@@ -364,13 +372,17 @@ def destroy(units: list[Unit], ctx: Context, store: StateStore, reporter: Report
         else:
             # Where names are not unique (REST APIs), a same-named orphan may remain after the
             # one found is gone: look again, a bounded number of times.
-            for _ in range(1 if getattr(unit, "unique_name", True) else 5):
-                found = unit.find(ctx, None)
-                if found is None:
-                    break
-                unit.delete(ctx, found.record)
-                action = "deleted"
-        store.forget(unit.key)
+            try:
+                for _ in range(1 if getattr(unit, "unique_name", True) else 5):
+                    found = unit.find(ctx, None)
+                    if found is None:
+                        break
+                    unit.delete(ctx, found.record)
+                    action = "deleted"
+            except KeyError:  # neither ids recorded nor what finding it by name needs: say so
+                action = LEFT
+        if action != LEFT:
+            store.forget(unit.key)
         outcome = Outcome(unit.key, unit.kind, name, action, [], time.monotonic() - started)
         reporter.finished(outcome)
         return outcome
@@ -391,7 +403,10 @@ def destroy(units: list[Unit], ctx: Context, store: StateStore, reporter: Report
         except KeyError:  # it refers to a unit nothing was found for: nothing of it to find either
             record = {}
         ctx.set_record(unit.key, record)
-    return run_dag(units, work, waits_on=down_edges(units))
+    waits_on = down_edges(units)
+    for key, before in (extra_waits or {}).items():  # orderings the state recorded (ops.down)
+        waits_on.setdefault(key, set()).update(before & set(waits_on))
+    return run_dag(units, work, waits_on=waits_on)
 
 
 def _deleted_by_record(unit: Unit, ctx: Context, record: dict[str, Any]) -> bool:

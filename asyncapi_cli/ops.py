@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +44,8 @@ from .state import (
     read_state,
     state_lock,
 )
+from .teardown import down as down  # the library's entry for `down`, beside up and plan
+from .teardown import locked, retired_units
 
 LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -261,46 +261,12 @@ def open_stack(
     )
 
 
-@contextlib.contextmanager
-def locked(stack: Stack) -> Iterator[None]:
-    with state_lock(stack.store.path):
-        # Re-read under the lock: another run may have changed the file since we looked.
-        if stack.store.path.exists():
-            fresh = read_state(stack.store.path)
-            stack.store.state.resources = fresh.resources
-            stack.store.state.outputs = fresh.outputs
-        yield
-
-
 def _build_code(stack: Stack) -> None:
     """The function zip for the file's work and requirements (cached); its hash goes to the state."""
     build = build_code(stack.ctx.settings, local=stack.state.target.kind == "local")
     stack.ctx.code = {APP_BUNDLE: build.code}
     stack.code_info = build.info | {"sha256": build.code.sha256_b64}
     stack.state.settings["code_sha256"] = build.code.sha256_b64
-
-
-def retired_units(stack: Stack) -> list[engine.Unit]:
-    """Units the state records that the stack's configuration no longer has (a feature, auth or
-    CORS turned off): each record's unit, from the stack with everything on."""
-    current = {unit.key for unit in build_units(stack.ctx)}
-    return [
-        unit
-        for unit in every_unit(stack.ctx)
-        if unit.key not in current and unit.key in stack.state.resources
-    ]
-
-
-def every_unit(ctx: Context) -> list[engine.Unit]:
-    """Every unit the stack can have, whatever its configuration: every feature, API keys, CORS.
-    What deletes a record comes from here, never from today's flags, file or settings."""
-    everything = dataclasses.replace(
-        ctx.settings,
-        features=frozenset(config.FEATURES),
-        auth="api-key",
-        cors_origins=ctx.settings.cors_origins or ("*",),
-    )
-    return build_units(dataclasses.replace(ctx, settings=everything), include_disabled=True)
 
 
 def plan(stack: Stack) -> list[Outcome]:
@@ -362,27 +328,6 @@ def forget_local_stack(options: StackOptions) -> StackState | None:
     with state_lock(path):
         StateStore(path, state).delete_file()
     return state
-
-
-def down(stack: Stack, reporter: Reporter) -> list[Outcome]:
-    """Delete every resource the state records, by the records' ids, whatever the configuration says
-    today; with no state (down --name), every kind the stack can have, found by name."""
-    with locked(stack):
-        everything = every_unit(stack.ctx)
-        if stack.state.resources:
-            # What the state records, and what the recorded configuration has but the state lost (a
-            # crash between a create and its record): found by name.
-            wanted = {unit.key for unit in build_units(stack.ctx)} | set(stack.state.resources)
-            units = [unit for unit in everything if unit.key in wanted]
-        else:
-            units = everything
-        known = {unit.key for unit in everything}
-        unknown = sorted(key for key in stack.state.resources if key not in known)
-        outcomes = engine.destroy(units, stack.ctx, stack.store, reporter)
-        for key in unknown:  # written by another asyncapi version: nothing here can delete it
-            outcomes.append(Outcome(key, "unknown", key, "left (unknown kind)"))
-        stack.store.delete_file()
-    return outcomes
 
 
 def summary(stack: Stack) -> dict[str, Any]:

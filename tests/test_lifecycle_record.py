@@ -225,3 +225,29 @@ def test_turning_cors_and_auth_off_deletes_exactly_what_they_created(moto_server
     assert _mutating(run_cli("up", "--json")) == 0
     assert run_cli("status", "--exit-code").returncode == 0
     assert run_cli("down", "--yes").returncode == 0
+
+
+def test_down_deletes_records_the_code_builds_no_unit_for_from_their_recorded_kind(moto_server: str) -> None:
+    """A state written by another asyncapi version may record a resource this code no longer builds:
+    `down` deletes it from its recorded kind and ids; one of a kind it does not know is left, said
+    (exit 2), and kept in the state file, while everything else goes."""
+    assert run_cli("up", "--endpoint-url", moto_server, "--name", NAME).returncode == 0
+    path = Path(f".asyncapi/{NAME}.json")
+    state = json.loads(path.read_text())
+    assert set(state["graph"]) == set(state["resources"])  # each record's kind, name and dependencies
+    assert state["graph"]["mapping"]["depends_on"] == ["main_queue", "processor_fn"]
+    sqs = boto3.client("sqs", endpoint_url=moto_server, region_name="us-east-1")
+    legacy = f"{NAME}-legacy"
+    url = sqs.create_queue(QueueName=legacy)["QueueUrl"]
+    state["resources"]["legacy_queue"] = {"name": legacy, "url": url}
+    state["graph"]["legacy_queue"] = {"kind": "sqs-queue", "name": legacy, "depends_on": ["dlq"]}
+    state["resources"]["gadget"] = {"id": "g-1"}
+    state["graph"]["gadget"] = {"kind": "future-gadget", "name": "gadget", "depends_on": []}
+    path.write_text(json.dumps(state))
+
+    down = run_cli("down", "--yes")
+    assert down.returncode == 2
+    (line,) = down.stderr.strip().splitlines()
+    assert "left gadget" in line and str(path) in line
+    assert named(NAME, moto_server)["queues"] == []  # the legacy queue too
+    assert set(json.loads(path.read_text())["resources"]) == {"gadget"}
