@@ -251,3 +251,22 @@ def test_down_deletes_records_the_code_builds_no_unit_for_from_their_recorded_ki
     assert "left gadget" in line and str(path) in line
     assert named(NAME, moto_server)["queues"] == []  # the legacy queue too
     assert set(json.loads(path.read_text())["resources"]) == {"gadget"}
+
+
+def test_a_table_is_confirmed_only_when_it_holds_items(moto_server: str) -> None:
+    """Data, unlike a credential, is asked about only where there is some (risks.py)."""
+    assert run_cli("up", "--endpoint-url", moto_server, "--name", NAME, "--with", "websocket").returncode == 0
+    empty = json.loads(run_cli("plan", "--without", "websocket", "--json").stdout)
+    assert not [r for r in empty["resources"] if r.get("deletes")]
+    dynamodb = boto3.client("dynamodb", endpoint_url=moto_server, region_name="us-east-1")
+    table = f"{NAME}-connections"
+    key = dynamodb.describe_table(TableName=table)["Table"]["KeySchema"][0]["AttributeName"]
+    dynamodb.put_item(TableName=table, Item={key: {"S": "someone"}})
+    marked = json.loads(run_cli("plan", "--without", "websocket", "--json").stdout)
+    assert [r["key"] for r in marked["resources"] if r.get("deletes")] == ["connections_table"]
+    refused = run_cli("up", "--without", "websocket")
+    assert refused.returncode == 2 and f"the table {table} and its items" in refused.stderr, refused.stderr
+    assert table in dynamodb.list_tables()["TableNames"]
+    assert run_cli("up", "--without", "websocket", "--yes").returncode == 0
+    assert table not in dynamodb.list_tables()["TableNames"]
+    assert run_cli("down", "--yes").returncode == 0
