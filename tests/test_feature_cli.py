@@ -15,6 +15,9 @@ NAME = "feat-cli"
 def test_bad_feature_input_is_one_line_and_exit_2() -> None:
     cases = [
         (("up", "--local", "--name", NAME, "--with", "webhooks,telepathy"), "unknown feature 'telepathy'"),
+        (("plan", "--name", NAME, "--without", "telepathy"), "--without: unknown feature 'telepathy'"),
+        (("up", "--name", NAME, "--with", "webhooks", "--without", "webhooks"), "both name 'webhooks'"),
+        (("status", "--name", NAME, "--cors-origin", "none", "--cors-origin", "http://a.b"), "origins"),
         (("test-job", "--batch", "0"), "--batch must be 1 to 100 jobs"),
         (("test-job", "--batch", "101"), "--batch must be 1 to 100 jobs"),
         (("test-job", "--batch", "2", "--payload", "[{}]"), "holds 1 jobs but --batch asks for 2"),
