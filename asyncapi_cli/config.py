@@ -189,6 +189,7 @@ class LoadedConfig:
     name: str | None = None
     region: str | None = None
     overrides: dict[str, Any] = field(default_factory=dict)  # StackSettings field -> value
+    features_off: frozenset[str] = frozenset()  # [features] the file sets to false
 
     @property
     def base_dir(self) -> Path:
@@ -247,6 +248,7 @@ def load(explicit: Path | None = None) -> LoadedConfig:
 def parse(document: dict[str, Any], path: Path) -> LoadedConfig:
     loaded = LoadedConfig(path=path)
     features: set[str] = set()
+    features_off: set[str] = set()
     for section, table in document.items():
         if section == "tags":
             tags = _tags(table, path)
@@ -270,7 +272,7 @@ def parse(document: dict[str, Any], path: Path) -> LoadedConfig:
             if section == "stack":
                 setattr(loaded, name, parsed)
             elif section == "features":
-                features.update([name] if parsed else [])
+                (features if parsed else features_off).add(name)
             elif name == "retention_days" and section == "queue":
                 loaded.overrides[key.setting] = parsed * 86_400
             elif name in ("work", "requirements"):  # relative to the file, wherever asyncapi runs
@@ -279,6 +281,7 @@ def parse(document: dict[str, Any], path: Path) -> LoadedConfig:
                 loaded.overrides[key.setting] = parsed
     if features:
         loaded.overrides["features"] = frozenset(features)
+    loaded.features_off = frozenset(features_off)
     _check_together(document, path)
     return loaded
 

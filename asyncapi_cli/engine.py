@@ -11,147 +11,21 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .aws import AwsClients
+# Re-exported: units and features import these from the engine.
+from .context import KNOWN_AFTER_UP as KNOWN_AFTER_UP
+from .context import LEFT as LEFT
+from .context import Change as Change
+from .context import Context as Context
+from .context import Found as Found
+from .context import LambdaCode as LambdaCode
 from .errors import AlreadyExists
 from .graph import deleted_with, down_edges, needs_known_values_only, run_dag
-from .names import TAG_KEY, StackNames, StackSettings
-from .refs import resolve
 from .resources import start_deletion, was_already_gone
-from .retry import Pacer, retry_call, wait_until
 from .state import StateStore
-
-KNOWN_AFTER_UP = "(known after up)"
-
-
-@dataclass(frozen=True)
-class Change:
-    setting: str
-    live: Any
-    desired: Any
-
-    def __str__(self) -> str:
-        return f"{self.setting}: {self.live!r} -> {self.desired!r}"
-
-
-@dataclass
-class Found:
-    """A live resource: the ids we record, plus what was observed to diff against."""
-
-    record: dict[str, Any]
-    observed: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class LambdaCode:
-    zip_bytes: bytes
-    sha256_b64: str
-
-
-@dataclass
-class Context:
-    clients: AwsClients
-    names: StackNames
-    settings: StackSettings
-    region: str
-    account: str
-    partition: str
-    pacer: Pacer
-    # Code bundles by name ("app": the handlers); stack.py says which bundle each function runs.
-    code: dict[str, LambdaCode] = field(default_factory=dict)
-    api_url_for: Callable[[str], str] | None = None
-    local: bool = False  # the embedded local AWS (features relax what only loopback tests need)
-    records: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Units whose resource this run created: what lives only inside them cannot exist yet.
-    created: set[str] = field(default_factory=set)
-    # Which state file owns the stack (ops.py): tags stack.py puts on the resource that carries them.
-    owner_tags: dict[str, str] = field(default_factory=dict)
-    # No state and no main queue (ops.up): units with create_first create before looking up.
-    likely_new: bool = False
-    retries: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    @property
-    def tags(self) -> dict[str, str]:
-        """Every taggable resource's tags: the user's extra tags, and the stack tag (which wins)."""
-        return dict(self.settings.extra_tags) | {TAG_KEY: self.names.project}
-
-    def resolve(self, value: Any) -> Any:
-        """`value` with its references replaced by the current records (placeholders during plan)."""
-        return resolve(value, self.record_of)
-
-    def record_of(self, key: str) -> dict[str, Any]:
-        with self._lock:
-            return self.records[key]
-
-    def set_record(self, key: str, record: dict[str, Any]) -> None:
-        with self._lock:
-            self.records[key] = record
-
-    def count_retry(self, _exc: Exception | None = None) -> None:
-        with self._lock:
-            self.retries += 1
-
-    def pacer_retry(
-        self,
-        fn: Callable[[], Any],
-        *,
-        retry_if: Callable[[Exception], bool],
-        what: str,
-        timeout: float = 60.0,
-        base: float = 0.25,
-        cap: float = 8.0,
-        settling: bool = False,
-    ) -> Any:
-        return retry_call(
-            fn,
-            retry_if=retry_if,
-            pacer=self.pacer,
-            what=what,
-            timeout=timeout,
-            base=base,
-            cap=cap,
-            on_retry=self.count_retry,
-            settling=settling,
-        )
-
-    def wait(
-        self,
-        probe: Callable[[], Any],
-        *,
-        what: str,
-        timeout: float = 300.0,
-        seen_not_ready: bool = False,
-        every: float = 0.5,
-    ) -> Any:
-        """Wait through a transient state of a few seconds: polls about `every` seconds for 10 s,
-        then growing to 1 s (retry.wait_until). seen_not_ready: a create call's answer just showed it."""
-        return wait_until(
-            probe,
-            pacer=self.pacer,
-            what=what,
-            timeout=timeout,
-            base=every,
-            cap=max(1.0, every),
-            steady_for=10.0,
-            seen_not_ready=seen_not_ready,
-        )
-
-    def arn(self, service: str, resource: str, *, region: bool = True, account: bool = True) -> str:
-        return ":".join(
-            [
-                "arn",
-                self.partition,
-                service,
-                self.region if region else "",
-                self.account if account else "",
-                resource,
-            ]
-        )
 
 
 class Unit(Protocol):
@@ -177,9 +51,12 @@ class Outcome:
     action: str  # plan: create/update/exists; up: created/updated/exists/adopted; down: deleted/absent
     changes: list[Change] = field(default_factory=list)
     elapsed: float = 0.0
+    # A deletion that loses data or a credential says what (ops.deletion_risks); `up` asks first.
+    deletes: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
+            **({"deletes": self.deletes} if self.deletes else {}),
             "key": self.key,
             "kind": self.kind,
             "name": self.name,
@@ -242,11 +119,16 @@ def apply(
     `retired` are units the stack no longer has (a feature turned off): those the state records are
     deleted once the rest has converged (so nothing still refers to them), dependents first.
     """
-    outcomes = _apply(units, ctx, store, reporter)
     current = {unit.key for unit in units}
     leaving = [u for u in retired or [] if u.key not in current and u.key in store.state.resources]
-    if leaving:
-        outcomes += destroy(leaving, ctx, store, reporter)
+    # Units marked retire_first go before the rest converges (gateway responses: the stage's new
+    # deployment must not carry them).
+    first = [u for u in leaving if getattr(u, "retire_first", False)]
+    outcomes = destroy(first, ctx, store, reporter) if first else []
+    outcomes += _apply(units, ctx, store, reporter)
+    last = [u for u in leaving if u not in first]
+    if last:
+        outcomes += destroy(last, ctx, store, reporter)
     return outcomes
 
 
@@ -294,8 +176,9 @@ def _apply(units: list[Unit], ctx: Context, store: StateStore, reporter: Reporte
             else:
                 record = found.record
                 action = "adopted" if recorded is None else "exists"
-        if recorded != record:
-            store.record(unit.key, record)
+        meta = {"kind": unit.kind, "name": name, "depends_on": sorted(unit.depends_on)}
+        if recorded != record or store.state.graph.get(unit.key) != meta:
+            store.record(unit.key, record, meta)
         ctx.set_record(unit.key, record)
         outcome = Outcome(unit.key, unit.kind, name, action, changes, time.monotonic() - started)
         reporter.finished(outcome)
@@ -327,7 +210,13 @@ def _apply(units: list[Unit], ctx: Context, store: StateStore, reporter: Reporte
         lookups.shutdown(wait=True, cancel_futures=True)
 
 
-def destroy(units: list[Unit], ctx: Context, store: StateStore, reporter: Reporter) -> list[Outcome]:
+def destroy(
+    units: list[Unit],
+    ctx: Context,
+    store: StateStore,
+    reporter: Reporter,
+    extra_waits: dict[str, set[str]] | None = None,
+) -> list[Outcome]:
     """Delete in AWS's deletion order (graph.down_edges). Not found means already deleted.
 
     A recorded resource is deleted by the ids in the state file, without looking it up first; only
@@ -351,20 +240,22 @@ def destroy(units: list[Unit], ctx: Context, store: StateStore, reporter: Report
             action = f"deleted with {parent}"
         elif getattr(unit, "kept_on_down", False):  # an account-wide setting: never undone
             action = "kept"
-        elif recorded is not None:
-            start_deletion()
-            unit.delete(ctx, recorded)  # "not found" is success: the unit ignores it
+        elif recorded is not None and _deleted_by_record(unit, ctx, recorded):
             action = "absent" if was_already_gone() else "deleted"
         else:
             # Where names are not unique (REST APIs), a same-named orphan may remain after the
             # one found is gone: look again, a bounded number of times.
-            for _ in range(1 if getattr(unit, "unique_name", True) else 5):
-                found = unit.find(ctx, None)
-                if found is None:
-                    break
-                unit.delete(ctx, found.record)
-                action = "deleted"
-        store.forget(unit.key)
+            try:
+                for _ in range(1 if getattr(unit, "unique_name", True) else 5):
+                    found = unit.find(ctx, None)
+                    if found is None:
+                        break
+                    unit.delete(ctx, found.record)
+                    action = "deleted"
+            except KeyError:  # neither ids recorded nor what finding it by name needs: say so
+                action = LEFT
+        if action != LEFT:
+            store.forget(unit.key)
         outcome = Outcome(unit.key, unit.kind, name, action, [], time.monotonic() - started)
         reporter.finished(outcome)
         return outcome
@@ -375,17 +266,32 @@ def destroy(units: list[Unit], ctx: Context, store: StateStore, reporter: Report
     for key, record in store.state.resources.items():
         ctx.set_record(key, record)
     needed = {dep for unit in units if unit.key not in store.state.resources for dep in unit.depends_on}
-    for unit in units:
+    # Those found by name first, then the children whose placeholders may refer to them.
+    for unit in sorted(units, key=lambda u: deleted_with(u) is not None):
         if unit.key not in needed or unit.key in store.state.resources:
             continue
-        record = None
-        if record is None and deleted_with(unit):
-            record = unit.placeholder(ctx)
-        elif record is None:
-            found = unit.find(ctx, None)
+        try:
+            found = None if deleted_with(unit) else unit.find(ctx, None)
             record = found.record if found else unit.placeholder(ctx)
+        except KeyError:  # it refers to a unit nothing was found for: nothing of it to find either
+            record = {}
         ctx.set_record(unit.key, record)
-    return run_dag(units, work, waits_on=down_edges(units))
+    waits_on = down_edges(units)
+    for key, before in (extra_waits or {}).items():  # orderings the state recorded (ops.down)
+        waits_on.setdefault(key, set()).update(before & set(waits_on))
+    return run_dag(units, work, waits_on=waits_on)
+
+
+def _deleted_by_record(unit: Unit, ctx: Context, record: dict[str, Any]) -> bool:
+    """Delete by the recorded ids ("not found" is success: the unit ignores it). A record without
+    what the delete needs (an older or damaged state: a queue without its URL) is False: the unit is
+    then found by name, as an unrecorded one is, rather than failing `down`."""
+    start_deletion()
+    try:
+        unit.delete(ctx, record)
+    except KeyError:
+        return False
+    return True
 
 
 def diff_settings(live: dict[str, Any], desired: dict[str, Any], prefix: str = "") -> list[Change]:

@@ -19,14 +19,14 @@ BATCH_FINAL = ("completed", "partial", "failed")
 POLL_BASE, POLL_CAP = 0.25, 5.0
 
 
-def with_features(text: str | None) -> frozenset[str]:
-    """`up --with webhooks,priorities`: features added to the file's [features] for this run."""
+def with_features(text: str | None, flag: str = "--with") -> frozenset[str]:
+    """`--with webhooks,priorities` (or --without): the features named, each checked."""
     from .config import FEATURES
 
     names = frozenset(part.strip() for part in (text or "").split(",") if part.strip())
     unknown = sorted(names - set(FEATURES))
     if unknown:
-        raise InputError(f"--with: unknown feature {unknown[0]!r}; choose from {', '.join(FEATURES)}")
+        raise InputError(f"{flag}: unknown feature {unknown[0]!r}; choose from {', '.join(FEATURES)}")
     return names
 
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import config, engine
+from . import config, configuration, engine
 from .aws import AwsClients, ClientHook
 from .concurrency import check_account_concurrency
 from .endpoints import is_localstack, localstack_api_url
@@ -35,6 +33,7 @@ from .ownership import (
 )
 from .package import build_code
 from .retry import Pacer
+from .risks import deletion_risks
 from .stack import APP_BUNDLE, build_units
 from .state import (
     StackState,
@@ -46,6 +45,8 @@ from .state import (
     read_state,
     state_lock,
 )
+from .teardown import down as down  # the library's entry for `down`, beside up and plan
+from .teardown import locked, retired_units
 
 LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -62,8 +63,9 @@ class StackOptions:
     pacer: Pacer = field(default_factory=Pacer)
     config_path: Path | None = None  # --config; else ./asyncapi.toml when present
     use_config: bool = True  # False: the recipe's stack whatever the directory holds (demo)
-    features: frozenset[str] = frozenset()  # up --with: added to the file's [features]
-    overrides: dict[str, Any] = field(default_factory=dict)  # `up` flags over the file's settings
+    features: frozenset[str] = frozenset()  # --with: features turned on
+    without: frozenset[str] = frozenset()  # --without: features turned off
+    overrides: dict[str, Any] = field(default_factory=dict)  # --auth, --cors-origin, --throttle-*
 
 
 @dataclass
@@ -74,6 +76,10 @@ class Stack:
     clients: AwsClients
     ctx: Context
     recorded_settings: dict[str, Any] = field(default_factory=dict)  # as the last `up` left them
+    # The configuration the state recorded (before this run's flags and file), for `status`.
+    recorded_configuration: configuration.Configuration = field(
+        default_factory=lambda: configuration.Configuration()
+    )
     code_info: dict[str, Any] = field(default_factory=dict)
     # The main queue's URL and tags (or None), looked up beside the preflight (open_stack).
     owner_lookup: Future[tuple[str, dict[str, str]] | None] | None = None
@@ -153,8 +159,19 @@ def _live_target(target: Target, *, start_local: bool) -> tuple[Target, dict[str
         raise StateError(
             "the embedded local AWS is not running (its stacks lived in memory); run 'asyncapi up --local'"
         )
-    live = Target(kind="local", region=target.region, account=target.account, endpoint_url=info["endpoint"])
+    live = Target(
+        kind="local",
+        region=target.region,
+        account=target.account,
+        endpoint_url=info["endpoint"],
+        instance=embedded_instance(info),
+    )
     return live, LOCAL_CREDENTIALS, info["gateway"]
+
+
+def embedded_instance(info: dict[str, Any]) -> str:
+    """Which run of the embedded AWS this is (manager.running_info): a restart is another."""
+    return f"{info.get('pid')}@{info.get('started_at')}"
 
 
 def api_url(target: Target, api_id: str, stage: str, gateway: str | None) -> str:
@@ -180,7 +197,7 @@ def open_stack(
     look_for_owner (`up`): look up the main queue's ownership tags while the preflight runs, for
     check_ownership (one serial call fewer before the first resource)."""
     loaded = config.apply_to(options)  # asyncapi.toml, validated before any AWS call
-    loaded.overrides.update(options.overrides)  # up --auth/--cors-origin/--throttle-*
+    flags = configuration.from_flags(options.overrides, options.features, options.without)
     path = resolve_state_path(options, must_exist=not creating and not allow_missing_state)
     if path is not None:
         check_state_path(path)  # bad input stops here, before the embedded AWS or any call
@@ -196,11 +213,13 @@ def open_stack(
             raise StateError("no state file: pass --name to find the stack's resources by name")
         state = StackState(name=name, target=_requested_target(options))
         path = path or default_state_path(name)
-    # --- asyncapi.toml: the file's settings (then the embedded AWS's shorter waits); the state keeps
-    # what the last `up` deployed, so plan/status can say what the file changed since. ---
-    settings = loaded.settings(local=state.target.kind == "local")
-    if options.features:
-        settings = dataclasses.replace(settings, features=settings.features | options.features)
+    # --- The configuration: flags over asyncapi.toml over what the state recorded over the defaults
+    # (then the embedded AWS's shorter waits). The state keeps what the last `up` deployed, so that
+    # plan/status say what the file changed since. ---
+    recorded = configuration.recorded(state.configuration, state.settings)
+    resolved = configuration.resolve(recorded, configuration.from_file(loaded), flags)
+    settings = resolved.settings(local=state.target.kind == "local")
+    state.configuration = resolved.to_json()
     recorded_settings = dict(state.settings)
     state.settings = config.settings_record(settings, loaded) | {
         "code_sha256": recorded_settings.get("code_sha256")
@@ -233,18 +252,14 @@ def open_stack(
         local=state.target.kind == "local",
         api_url_for=lambda api_id: api_url(live_target, api_id, settings.stage, gateway),
     )
-    return Stack(StateStore(path, state), clients, ctx, recorded_settings, owner_lookup=owner_lookup)
-
-
-@contextlib.contextmanager
-def locked(stack: Stack) -> Iterator[None]:
-    with state_lock(stack.store.path):
-        # Re-read under the lock: another run may have changed the file since we looked.
-        if stack.store.path.exists():
-            fresh = read_state(stack.store.path)
-            stack.store.state.resources = fresh.resources
-            stack.store.state.outputs = fresh.outputs
-        yield
+    return Stack(
+        StateStore(path, state),
+        clients,
+        ctx,
+        recorded_settings,
+        recorded_configuration=recorded,
+        owner_lookup=owner_lookup,
+    )
 
 
 def _build_code(stack: Stack) -> None:
@@ -255,33 +270,32 @@ def _build_code(stack: Stack) -> None:
     stack.state.settings["code_sha256"] = build.code.sha256_b64
 
 
-def retired_units(stack: Stack) -> list[engine.Unit]:
-    """Units the state records that the stack no longer has (the features turned off)."""
-    current = {unit.key for unit in build_units(stack.ctx)}
-    return [
-        unit
-        for unit in build_units(stack.ctx, include_disabled=True)
-        if unit.key not in current and unit.key in stack.state.resources
-    ]
-
-
 def plan(stack: Stack) -> list[Outcome]:
     _build_code(stack)
     outcomes = engine.plan(build_units(stack.ctx), stack.ctx, stack.store)
-    return outcomes + [Outcome(u.key, u.kind, u.name, "delete") for u in retired_units(stack)]
+    retired = retired_units(stack)
+    risks = deletion_risks(stack, retired)
+    return outcomes + [
+        Outcome(u.key, u.kind, u.name, "delete", deletes=risks.get(u.key, "")) for u in retired
+    ]
 
 
-def up(stack: Stack, reporter: Reporter) -> list[Outcome]:
+def up(stack: Stack, reporter: Reporter, confirm: Callable[[list[str]], None] | None = None) -> list[Outcome]:
+    """Converge the stack to its configuration. A change that deletes data or a credential goes to
+    `confirm` first (it raises to refuse), under the lock and before any mutating call."""
     _build_code(stack)
     check_account_concurrency(stack.ctx)  # before any change: a reservation AWS would refuse midway
     with locked(stack):
+        retired = retired_units(stack)
+        if confirm is not None:
+            confirm(list(deletion_risks(stack, retired).values()))
         exists = check_ownership(stack)  # before any change: the lock covers one state file, not one name
         stack.ctx.likely_new = not exists and not stack.store.state.resources
-        stack.store.save()  # the name and target are recorded before the first resource exists
+        if stack.state.target.kind == "local":  # the embedded AWS's run that now holds the stack
+            stack.state.target.instance = stack.clients.target.instance
+        stack.store.save()  # the name, target and configuration are recorded before the first resource
         stack.ctx.owner_tags = ownership_tags(stack)  # a main queue created now carries them at once
-        outcomes = engine.apply(
-            build_units(stack.ctx), stack.ctx, stack.store, reporter, retired=retired_units(stack)
-        )
+        outcomes = engine.apply(build_units(stack.ctx), stack.ctx, stack.store, reporter, retired=retired)
         claim_ownership(stack)
         stage = stack.store.state.resources.get("stage", {})
         stack.store.set_outputs(
@@ -299,7 +313,8 @@ def up(stack: Stack, reporter: Reporter) -> list[Outcome]:
 
 
 def forget_local_stack(options: StackOptions) -> StackState | None:
-    """A local stack whose embedded AWS has stopped is gone with its memory: drop its state file."""
+    """A local stack whose embedded AWS has stopped, or restarted since the stack's last `up`, is gone
+    with its memory: drop its state file."""
     config.apply_to(options)
     path = resolve_state_path(options, must_exist=False)
     if path is None or not path.exists():
@@ -309,24 +324,12 @@ def forget_local_stack(options: StackOptions) -> StackState | None:
         return None
     from .local import manager
 
-    if manager.running_info() is not None:
-        return None
+    info = manager.running_info()
+    if info is not None and state.target.instance in (None, embedded_instance(info)):
+        return None  # running, and the run that holds it (or a state written before runs were recorded)
     with state_lock(path):
         StateStore(path, state).delete_file()
     return state
-
-
-def down(stack: Stack, reporter: Reporter) -> list[Outcome]:
-    with locked(stack):
-        # Every unit of the stack, and those of any feature the state still records; with no state
-        # (down --name), every feature's too, found by name.
-        if stack.state.resources:
-            units = build_units(stack.ctx) + retired_units(stack)
-        else:
-            units = build_units(stack.ctx, include_disabled=True)
-        outcomes = engine.destroy(units, stack.ctx, stack.store, reporter)
-        stack.store.delete_file()
-    return outcomes
 
 
 def summary(stack: Stack) -> dict[str, Any]:
@@ -338,6 +341,7 @@ def summary(stack: Stack) -> dict[str, Any]:
         "aws_calls": stack.clients.counter.summary() | {"engine_retries": stack.ctx.retries},
         "aws_calls_by_operation": dict(sorted(stack.clients.counter.by_operation.items())),
         "config": stack.state.settings.get("config"),
+        "configuration": configuration.Configuration.from_json(stack.state.configuration).describe(),
         "settings_changed": config.changed_since(stack.recorded_settings, stack.state.settings),
         "code": stack.code_info,
     }

@@ -22,6 +22,7 @@ STYLE = {
     "absent": "dim",
     "create": "green",
     "update": "yellow",
+    "delete": "red",
 }
 
 # A piece of a line: plain text, or (text, rich style name).
@@ -124,5 +125,7 @@ class Output:
         rows = []
         for outcome in outcomes:
             detail = "; ".join(brief_change(c) for c in outcome.changes)
+            if outcome.deletes:
+                detail = f"DELETES {outcome.deletes} (up asks first; --yes confirms)"
             rows.append([outcome.action, outcome.kind, outcome.name, detail])
         self.table("Plan", ["action", "kind", "name", "changes"], rows)

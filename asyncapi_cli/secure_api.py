@@ -321,6 +321,11 @@ def flag_overrides(
     from .config import SCHEMA, Invalid
     from .errors import InputError
 
+    if tuple(cors_origins) == ("none",):  # --cors-origin none: CORS off (no browser origin allowed)
+        cors_origins = ()
+        overrides_off: dict[str, Any] = {"cors_origins": ()}
+    else:
+        overrides_off = {}
     given = {
         "auth": auth,
         "cors_origins": list(cors_origins) if cors_origins else None,
@@ -337,7 +342,7 @@ def flag_overrides(
         except Invalid as exc:
             flag = "--cors-origin" if name == "cors_origins" else "--" + name.replace("_", "-")
             raise InputError(f"{flag}: {exc}") from None
-    return overrides
+    return overrides | overrides_off
 
 
 def account_logging_note(outcomes: list[Any]) -> str | None:

@@ -30,6 +30,9 @@ class Target:
     account: str | None = None
     endpoint_url: str | None = None
     profile: str | None = None
+    # The embedded AWS's run that holds the stack (its pid and start time): it keeps everything in
+    # memory, so a stack recorded under another run is gone (local only).
+    instance: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -38,6 +41,7 @@ class Target:
             "account": self.account,
             "endpoint_url": self.endpoint_url,
             "profile": self.profile,
+            **({"instance": self.instance} if self.instance else {}),
         }
 
     @classmethod
@@ -48,6 +52,7 @@ class Target:
             account=data.get("account"),
             endpoint_url=data.get("endpoint_url"),
             profile=data.get("profile"),
+            instance=data.get("instance"),
         )
 
 
@@ -58,6 +63,11 @@ class StackState:
     resources: dict[str, dict[str, Any]] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    # What `up` was given (configuration.py): a later run without flags means the same stack.
+    configuration: dict[str, Any] = field(default_factory=dict)
+    # Per record, written with it: its kind, name and the keys of the records it depends on, so that
+    # `down` can delete it (in dependency order) even where the code builds no unit for it any more.
+    graph: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +76,8 @@ class StackState:
             "name": self.name,
             "target": self.target.to_json(),
             "settings": self.settings,
+            "configuration": self.configuration,
+            "graph": self.graph,
             "resources": self.resources,
             "outputs": self.outputs,
             "updated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -90,6 +102,8 @@ class StackState:
                 resources=dict(data.get("resources") or {}),
                 outputs=dict(data.get("outputs") or {}),
                 settings=dict(data.get("settings") or {}),
+                configuration=dict(data.get("configuration") or {}),
+                graph=dict(data.get("graph") or {}),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise StateError(f"{path} is damaged ({exc!s}); fix or remove it") from None
@@ -166,14 +180,18 @@ class StateStore:
         self.state = state
         self._mutex = threading.Lock()
 
-    def record(self, key: str, record: dict[str, Any]) -> None:
+    def record(self, key: str, record: dict[str, Any], meta: dict[str, Any] | None = None) -> None:
+        """The record of `key`, and (meta) its kind, name and dependencies, in one atomic save."""
         with self._mutex:
             self.state.resources[key] = record
+            if meta is not None:
+                self.state.graph[key] = meta
             self._save()
 
     def forget(self, key: str) -> None:
         with self._mutex:
-            if self.state.resources.pop(key, None) is not None:
+            known = self.state.graph.pop(key, None) is not None
+            if self.state.resources.pop(key, None) is not None or known:
                 self._save()
 
     def set_outputs(self, **outputs: Any) -> None:

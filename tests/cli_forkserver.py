@@ -13,7 +13,8 @@ loaded what a new server would (moto's models, routers and apps); the demo's tes
 Protocol (one JSON object a line): the test sends {"args", "env", "cwd", "kill_after", "stdin",
 "out", "err"}; the zygote answers {"pid"} once it forked, then {"returncode"} (-9 for a SIGKILL, as
 subprocess reports it). `kill_after` > 0: the child SIGKILLs itself right after its k-th mutating AWS
-call has completed (the SIGKILL matrices of test_faults.py).
+call has completed, or (a string) right after its first call of that operation (the SIGKILL matrices
+of test_faults.py and test_lifecycle_faults.py).
 """
 
 from __future__ import annotations
@@ -50,13 +51,19 @@ WARM_SERVICES = (
 )
 
 
-def _kill_after_hook(kill_after: int) -> Any:
+def _kill_after_hook(kill_after: int | str) -> Any:
+    """SIGKILL right after the k-th mutating call, or (a string) after the first call of that
+    operation ("CreateApiKey", or "apigatewayv2.CreateApi" where two services share the name)."""
     from asyncapi_cli.aws import is_mutating
 
     seen = [0]
     lock = threading.Lock()
 
     def after_call(model: Any, **_: Any) -> None:
+        if isinstance(kill_after, str):
+            if kill_after in (model.name, f"{model.service_model.service_name}.{model.name}"):
+                os.kill(os.getpid(), signal.SIGKILL)
+            return
         if not is_mutating(model.name):
             return
         with lock:
@@ -125,6 +132,7 @@ def _fork_server(root: Path, log_path: Path) -> Any:
 def _run_child(request: dict[str, Any]) -> NoReturn:
     """In the forked child: become the CLI process the request describes. Never returns."""
     from asyncapi_cli import cli
+    from asyncapi_cli import options as cli_options
     from asyncapi_cli.local import manager
 
     os.chdir(request["cwd"])
@@ -142,15 +150,16 @@ def _run_child(request: dict[str, Any]) -> NoReturn:
     sys.stdout = open(1, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
     sys.stderr = open(2, "w", encoding="utf-8", closefd=False, buffering=1)  # noqa: SIM115
     if request["kill_after"]:
-        make_options = cli._options
-        hook = _kill_after_hook(int(request["kill_after"]))
+        make_options = cli_options.stack_options_from
+        kill_after = request["kill_after"]
+        hook = _kill_after_hook(kill_after if isinstance(kill_after, str) else int(kill_after))
 
         def options_with_hook(**kwargs: Any) -> Any:
             options = make_options(**kwargs)
             options.hooks.append(hook)
             return options
 
-        cli._options = options_with_hook
+        cli_options.stack_options_from = options_with_hook
     manager.server_launcher = _fork_server
     try:
         cli.main(args=request["args"], prog_name="asyncapi")
@@ -325,7 +334,7 @@ class ForkServer:
     def run(
         self,
         *args: str,
-        kill_after: int = 0,
+        kill_after: int | str = 0,
         timeout: float = 120.0,
         env: dict[str, str] | None = None,
         input_text: str | None = None,
@@ -346,7 +355,7 @@ class ForkServer:
     def _run(
         self,
         args: tuple[str, ...],
-        kill_after: int,
+        kill_after: int | str,
         timeout: float,
         env: dict[str, str] | None,
         input_text: str | None,

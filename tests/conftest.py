@@ -206,11 +206,15 @@ def deploy(name: str = "test-stack", **kwargs: Any) -> ops.Stack:
 def moto_server_url() -> Iterator[str]:
     """A real moto server on 127.0.0.1 (HTTP), shared by the tests that need one; reset per test."""
     from asyncapi_cli.local.moto_server.keepalive import KeepAliveMotoServer
+    from asyncapi_cli.local.scheduler import guard_moto_scheduler
 
     # AWS runs an event source mapping from its own pollers, apart from SendMessage; moto instead invokes
     # the mapped function inside SendMessage through Docker, and answers 500 where Docker is absent (a fresh
     # venv). This stand-in for AWS should behave like AWS here: the mapping exists, SendMessage just queues.
     REGISTRY.apply(["event-sources-off"])
+    # The stage keeps its settings across redeploys (applied above, for every test), and DeleteScheduleGroup
+    # of a missing group answers ResourceNotFoundException, as on AWS.
+    guard_moto_scheduler()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
     # Connections kept alive as AWS's endpoints keep them (werkzeug's server closes each after one answer).
     server = KeepAliveMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -15,6 +15,9 @@ NAME = "feat-cli"
 def test_bad_feature_input_is_one_line_and_exit_2() -> None:
     cases = [
         (("up", "--local", "--name", NAME, "--with", "webhooks,telepathy"), "unknown feature 'telepathy'"),
+        (("plan", "--name", NAME, "--without", "telepathy"), "--without: unknown feature 'telepathy'"),
+        (("up", "--name", NAME, "--with", "webhooks", "--without", "webhooks"), "both name 'webhooks'"),
+        (("status", "--name", NAME, "--cors-origin", "none", "--cors-origin", "http://a.b"), "origins"),
         (("test-job", "--batch", "0"), "--batch must be 1 to 100 jobs"),
         (("test-job", "--batch", "101"), "--batch must be 1 to 100 jobs"),
         (("test-job", "--batch", "2", "--payload", "[{}]"), "holds 1 jobs but --batch asks for 2"),
@@ -46,8 +49,14 @@ def test_webhook_secret_prints_the_secret_only_when_webhooks_are_on(moto_server:
     assert document["arn"] == stored["ARN"]
     assert document["secret"] not in on.stdout  # `up` never shows it
 
-    # Off again (an `up` without --with): the secret is deleted, and the command says so.
+    # A plain `up` keeps the recorded configuration: the secret stays, every receiver's key with it.
     assert run_cli("up").returncode == 0
+    assert len(manager.list_secrets()["SecretList"]) == 1
+    # Off again (--without): the secret is deleted only once confirmed, and the command says so.
+    refused = run_cli("up", "--without", "webhooks")
+    assert refused.returncode == 2 and "webhook secret" in refused.stderr, refused.stderr
+    assert len(manager.list_secrets()["SecretList"]) == 1
+    assert run_cli("up", "--without", "webhooks", "--yes").returncode == 0
     assert manager.list_secrets()["SecretList"] == []
     assert run_cli("webhook-secret").returncode == 2
     assert run_cli("down", "--yes").returncode == 0

@@ -22,7 +22,9 @@ ALL = frozenset(FEATURES)
 
 
 def _up(features: frozenset[str]) -> ops.Stack:
-    return deploy(NAME, features=features)
+    """An `up` with exactly these features: --with them, --without the others (the state keeps
+    whatever the last `up` was given otherwise)."""
+    return deploy(NAME, features=features, without=ALL - features)
 
 
 def _keys(features: frozenset[str]) -> set[str]:
@@ -82,7 +84,9 @@ def test_each_feature_on_off_on_changes_exactly_its_resources(mocked_aws: None, 
     assert _up(frozenset({feature})).clients.counter.mutating == 0
 
     # Off: exactly the feature's units go (plan says so first), the base's routes and roles are restored.
-    planned = ops.plan(ops.open_stack(stack_options(NAME), creating=False))
+    unchanged = ops.plan(ops.open_stack(stack_options(NAME), creating=False))
+    assert {o.action for o in unchanged} == {"exists"}  # without flags: the recorded configuration
+    planned = ops.plan(ops.open_stack(stack_options(NAME, without=frozenset({feature})), creating=False))
     assert {o.key for o in planned if o.action == "delete"} == added
     off = _up(base)
     assert set(off.state.resources) == _keys(base)

@@ -11,6 +11,7 @@ import boto3
 import pytest
 
 from asyncapi_cli import ops
+from asyncapi_cli.config import FEATURES
 from asyncapi_cli.engine import SilentReporter
 from asyncapi_cli.features import FeatureTarget, websocket
 from asyncapi_cli.local.compat import REGISTRY
@@ -46,7 +47,8 @@ WEBSOCKET_KEYS = {
 
 
 def _up(*features: str) -> ops.Stack:
-    return deploy(NAME, features=frozenset(features))
+    """An `up` with exactly these features (--with them, --without the others)."""
+    return deploy(NAME, features=frozenset(features), without=frozenset(FEATURES) - frozenset(features))
 
 
 def _live_scheduling() -> dict[str, Any]:

@@ -232,7 +232,9 @@ def test_test_job_at_runs_the_job_once(stack: Stack) -> None:
 
 
 def test_websocket_off_then_watch_polls(stack: Stack) -> None:
-    result = stack.cli("up", "--with", "scheduling", "--json")
+    # --without: the recorded configuration keeps websocket on otherwise; --yes: its connections table
+    # may hold items (a deletion of data is confirmed first).
+    result = stack.cli("up", "--with", "scheduling", "--without", "websocket", "--yes", "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["outputs"]["websocket_url"] is None
     ddb = stack.client("dynamodb")

@@ -358,3 +358,19 @@ def test_a_one_time_schedule_created_just_after_its_time_still_runs(stack: dict[
     assert len(drain(stack["queue_url"])) == 1
     clock.now = at + timedelta(minutes=5)
     assert scheduler.run_pending() == 0  # once: and ActionAfterCompletion DELETE removed it
+
+
+def test_deleting_a_group_the_embedded_aws_does_not_hold_is_not_found(mocked_aws: None) -> None:
+    """AWS answers DeleteScheduleGroup for a missing group with ResourceNotFoundException (EventBridge
+    Scheduler API reference, DeleteScheduleGroup, Errors); moto raised KeyError (a 500 over HTTP), and
+    `down` of a stack a restarted embedded AWS had forgotten retried it until it gave up."""
+    from botocore.exceptions import ClientError
+
+    local_scheduler.guard_moto_scheduler()
+    scheduler = boto3.client("scheduler")
+    with pytest.raises(ClientError) as raised:
+        scheduler.delete_schedule_group(Name="forgotten-schedules")
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    scheduler.create_schedule_group(Name="held-schedules")
+    scheduler.delete_schedule_group(Name="held-schedules")  # a group it holds still goes
+    assert "held-schedules" not in {g["Name"] for g in scheduler.list_schedule_groups()["ScheduleGroups"]}

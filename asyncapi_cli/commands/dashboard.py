@@ -8,12 +8,11 @@ from typing import Any
 
 import click
 
-from ..cli import _stack_kwargs as stack_kwargs
-from ..cli import main, stack_options
 from ..errors import InputError
+from ..options import stack_kwargs, stack_options
 
 
-@main.command()
+@click.command()
 @click.option("--port", type=int, default=0, help="Port on 127.0.0.1 (default: any free port).")
 @click.option("--no-open", is_flag=True, help="Do not open a browser; just print the URL.")
 @stack_options
@@ -54,3 +53,7 @@ def _serve(options: Any, out: Any, port: int, no_open: bool, **_: Any) -> None:
         server.serve_forever(poll_interval=0.5)
     finally:
         server.server_close()
+
+
+def register(group: click.Group) -> None:
+    group.add_command(dashboard)

@@ -10,9 +10,8 @@ from typing import Any
 
 import click
 
-from ..cli import _stack_kwargs as stack_kwargs
-from ..cli import main, stack_options
 from ..errors import InputError
+from ..options import stack_kwargs, stack_options
 
 STATUS_STYLE = {"completed": "green", "failed": "red", "retrying": "yellow", "processing": "cyan"}
 
@@ -35,7 +34,7 @@ def _inherit(ctx: click.Context, kwargs: dict[str, Any]) -> dict[str, Any]:
 # ---- jobs ---------------------------------------------------------------------------------------
 
 
-@main.group(invoke_without_command=True)
+@click.group(invoke_without_command=True)
 @stack_options
 @click.option(
     "--status",
@@ -113,7 +112,7 @@ def _show_job(options: Any, out: Any, job_id: str, **_: Any) -> None:
 # ---- dlq ----------------------------------------------------------------------------------------
 
 
-@main.group(invoke_without_command=True)
+@click.group(invoke_without_command=True)
 @stack_options
 @click.pass_context
 def dlq(ctx: click.Context, **kwargs: Any) -> None:
@@ -222,7 +221,7 @@ def _dlq_purge(options: Any, out: Any, yes: bool, **_: Any) -> None:
 # ---- logs ---------------------------------------------------------------------------------------
 
 
-@main.command()
+@click.command()
 @click.argument("function", default="processor")
 @click.option("--job", "job_id", help="Only this job's lines.")
 @click.option("--since", default="10m", show_default=True, help="How far back: 30s, 10m, 2h, 1d.")
@@ -290,3 +289,8 @@ def _logs(
         out.info(
             f"no log lines in {group} since {since} ago" + (f" for job {job_id}" if job_id else ""), "dim"
         )
+
+
+def register(group: click.Group) -> None:
+    for command in (jobs, dlq, logs):
+        group.add_command(command)

@@ -9,8 +9,6 @@ from typing import Any
 
 import click
 
-from ..cli import main
-
 
 def export_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     """The options that choose the stack's configuration, as `up` takes them."""
@@ -73,7 +71,7 @@ def dump(document: Any, path: Path | None) -> str:
     return str(yaml.dump(document, Dumper=NoAliases, sort_keys=False, width=110, allow_unicode=True))
 
 
-@main.group()
+@click.group()
 def export() -> None:
     """Write the stack as infrastructure code (CloudFormation) or its API as OpenAPI 3."""
 
@@ -134,3 +132,7 @@ def export_cloudformation(output_dir: Path, template_format: str, **kwargs: Any)
         f"--capabilities CAPABILITY_NAMED_IAM --parameter-overrides ProjectName={chosen.name} "
         f"CodeS3Bucket=BUCKET CodeS3Key={CODE_KEY}"
     )
+
+
+def register(group: click.Group) -> None:
+    group.add_command(export)

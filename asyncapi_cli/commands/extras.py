@@ -8,13 +8,11 @@ from typing import Any
 
 import click
 
-from ..cli import _output as output
-from ..cli import _stack_kwargs as stack_kwargs
-from ..cli import main, stack_options
 from ..errors import InputError
+from ..options import output, stack_kwargs, stack_options
 
 
-@main.command("schedules")
+@click.command("schedules")
 @stack_options
 @stack_kwargs
 def schedules(options: Any, out: Any, **_: Any) -> None:
@@ -24,7 +22,7 @@ def schedules(options: Any, out: Any, **_: Any) -> None:
     sys.exit(schedule_cli.list_schedules(ops.open_stack(options, creating=False), out))
 
 
-@main.command("webhook-secret")
+@click.command("webhook-secret")
 @stack_options
 @stack_kwargs
 def webhook_secret(options: Any, out: Any, **_: Any) -> None:
@@ -37,7 +35,7 @@ def webhook_secret(options: Any, out: Any, **_: Any) -> None:
     out.raw(found["secret"])
 
 
-@main.command("api-key")
+@click.command("api-key")
 @stack_options
 @stack_kwargs
 def api_key(options: Any, out: Any, **_: Any) -> None:
@@ -55,7 +53,7 @@ def api_key(options: Any, out: Any, **_: Any) -> None:
     out.raw(key)
 
 
-@main.command()
+@click.command()
 def init() -> None:
     """Write asyncapi.toml, work.py and requirements.txt here (never over existing files)."""
     from ..scaffold import init_project
@@ -65,7 +63,7 @@ def init() -> None:
     click.echo("Next: edit work.py, add requirements, then 'asyncapi up --local' and 'asyncapi test-job'.")
 
 
-@main.command()
+@click.command()
 @click.option("--json", "json_mode", is_flag=True, help="Machine-readable JSON output.")
 @click.option("--keep", is_flag=True, help="Leave the stack (and the embedded AWS) running afterwards.")
 def demo(json_mode: bool, keep: bool) -> None:
@@ -75,7 +73,7 @@ def demo(json_mode: bool, keep: bool) -> None:
     sys.exit(run_demo(output(json_mode), keep=keep))
 
 
-@main.group()
+@click.group()
 def local() -> None:
     """Manage the embedded local AWS (moto + gateway + Lambda runtime on 127.0.0.1)."""
 
@@ -123,3 +121,8 @@ def local_status(json_mode: bool) -> None:
             click.echo(line)
     else:
         click.echo("not running")
+
+
+def register(group: click.Group) -> None:
+    for command in (schedules, webhook_secret, api_key, init, demo, local):
+        group.add_command(command)

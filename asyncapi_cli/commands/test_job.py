@@ -8,12 +8,11 @@ from typing import Any
 
 import click
 
-from ..cli import _stack_kwargs as stack_kwargs
-from ..cli import main, stack_options
 from ..errors import InputError
+from ..options import stack_kwargs, stack_options
 
 
-@main.command("test-job")
+@click.command("test-job")
 @stack_options
 @click.option("--payload", help="Job payload: JSON text, or @file.json.")
 @click.option("--timeout", type=float, default=120.0, show_default=True, help="Overall seconds to wait.")
@@ -100,3 +99,8 @@ def test_job(
         stack, out, parsed, timeout=timeout, count=count, concurrency=concurrency, query=query
     )
     sys.exit(code)
+
+
+def register(group: click.Group) -> None:
+    for command in (test_job,):
+        group.add_command(command)

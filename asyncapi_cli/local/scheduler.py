@@ -82,6 +82,22 @@ def _guarded(original: Any) -> Any:
     return guarded
 
 
+def _guarded_group_deletion(original: Any) -> Any:
+    """Waits for a run being sent, and answers ResourceNotFoundException for a group moto does not hold,
+    as AWS does (EventBridge Scheduler API reference, DeleteScheduleGroup, Errors), where moto raised
+    KeyError and answered 500: `down` of a stack a restarted embedded AWS had forgotten, or a `down`
+    resumed after the group went, retried that 500 until it gave up."""
+    from moto.scheduler.exceptions import ScheduleGroupNotFound
+
+    def delete_schedule_group(self: Any, name: str | None) -> Any:
+        with SCHEDULE_LOCK:
+            if (name or "default") not in self.schedule_groups:
+                raise ScheduleGroupNotFound(name or "default")
+            return original(self, name)
+
+    return delete_schedule_group
+
+
 BACKEND = "moto.scheduler.models:EventBridgeSchedulerBackend"
 register(
     Patch(
@@ -97,9 +113,9 @@ register(
     ),
     Patch(
         f"{BACKEND}.delete_schedule_group",
-        _guarded,
+        _guarded_group_deletion,
         "fidelity",
-        "waits for a run being sent",
+        "waits for a run being sent; a missing group is ResourceNotFoundException, as on AWS",
         "scheduler-guard",
         params=("self", "name"),
     ),
@@ -107,7 +123,8 @@ register(
 
 
 def guard_moto_scheduler() -> None:
-    """Make moto's schedule deletion and update wait for a run being sent (compat registry; idempotent)."""
+    """Make moto's schedule deletion and update wait for a run being sent, and its deletion of a missing
+    group answer as AWS's does (compat registry; idempotent)."""
     REGISTRY.apply(["scheduler-guard"])
 
 

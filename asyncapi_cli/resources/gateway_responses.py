@@ -11,7 +11,7 @@ from typing import Any
 
 from ..engine import KNOWN_AFTER_UP, Change, Context, Found
 from ..refs import Ref
-from . import Resource, or_none
+from . import Resource, ignore_not_found, or_none
 
 
 @dataclass(kw_only=True)
@@ -71,5 +71,17 @@ class GatewayResponses(Resource):
     def update(self, ctx: Context, found: Found, changes: list[Change]) -> dict[str, Any]:
         return self._put(ctx, found.observed)
 
+    # Deleted before the rest converges when the stack no longer has them (CORS turned off while the
+    # API stays): the stage then redeploys with API Gateway's defaults, which a deployment made
+    # before the deletion would not serve (a gateway response change needs a redeployment).
+    retire_first = True
+
     def delete(self, ctx: Context, record: dict[str, Any]) -> None:
-        return None  # they go with their REST API (deleted_with)
+        """Only when the API stays (with the API, the engine makes no call): DeleteGatewayResponse per
+        response type this unit puts, which restores API Gateway's default for it."""
+        apigw = ctx.clients("apigateway")
+        api_id = record["api_id"]
+        for response_type in sorted(self.attributes.get("responses") or {}):
+            ignore_not_found(
+                lambda t=response_type: apigw.delete_gateway_response(restApiId=api_id, responseType=t)
+            )
