@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from .lambda_python import interpreter_for, runtime_library_dir
 from .lambda_sandbox import (
     Credentials,
     FunctionSpec,
@@ -149,7 +150,8 @@ class LambdaRuntime:
         self._pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()
         self._use_zygote = zygote
-        self._zygote: ZygoteLauncher | None = None
+        self._zygotes: dict[str, ZygoteLauncher] = {}  # per interpreter
+        self._runtime_dir: Path | None = None
         self._closed = False
         # Apart from _lock: starting the zygote or unpacking code takes a while, and invocations of
         # functions already warm must not wait for it.
@@ -173,7 +175,7 @@ class LambdaRuntime:
             if spec is None:
                 return  # deleted meanwhile
             self._code_dir(spec)
-            self._launcher()
+            self._launcher(interpreter_for(spec.runtime).executable)
         except Exception as exc:  # the first invocation does it again and reports what fails
             log.warning("preparing function %s: %s", name, exc)
 
@@ -198,29 +200,42 @@ class LambdaRuntime:
         return target
 
     def _make_sandbox(self, spec: FunctionSpec) -> Sandbox:
+        interpreter = interpreter_for(spec.runtime)  # the declared runtime's Python, else the nearest
         return Sandbox(
             spec,
             self._code_dir(spec),
             self.endpoint,
             self._sink,
             self._credentials(spec),
-            launcher=self._launcher(),
+            launcher=self._launcher(interpreter.executable),
+            executable=interpreter.executable,
+            runtime_dir=self.runtime_dir(),
         )
 
-    def _launcher(self) -> ZygoteLauncher | None:
-        """The warm zygote workers are forked from (lambda_zygote.py), started on first use and again
-        if it died; None when it cannot start (workers are then new interpreters)."""
+    def runtime_dir(self) -> Path:
+        """The local /var/runtime: links to the boto3, botocore and dependencies Lambda provides."""
+        with self._unpack_lock:
+            if self._runtime_dir is None:
+                self._runtime_dir = runtime_library_dir(self.code_root)
+            return self._runtime_dir
+
+    def _launcher(self, executable: str) -> ZygoteLauncher | None:
+        """The warm zygote that workers of this interpreter are forked from (lambda_zygote.py), started on
+        first use and again if it died; None when it cannot start (workers are then new interpreters)."""
         if not self._use_zygote:
             return None
+        runtime_dir = str(self.runtime_dir())
         with self._zygote_lock:
             if self._closed:
                 return None  # a prepare() finishing after close() starts nothing
-            if self._zygote is None or not self._zygote.alive:
+            zygote = self._zygotes.get(executable)
+            if zygote is None or not zygote.alive:
                 try:
-                    self._zygote = ZygoteLauncher()
+                    zygote = self._zygotes[executable] = ZygoteLauncher(executable, runtime_dir)
                 except OSError:
-                    self._zygote = None
-            return self._zygote
+                    self._zygotes.pop(executable, None)
+                    return None
+            return zygote
 
     def _slots_for(self, spec: FunctionSpec) -> threading.Semaphore:
         """The function's own bound: its reserved concurrency, else the account limit."""
@@ -304,8 +319,8 @@ class LambdaRuntime:
             pool.close()
         with self._zygote_lock:
             self._closed = True
-            zygote, self._zygote = self._zygote, None
-        if zygote is not None:
+            zygotes, self._zygotes = list(self._zygotes.values()), {}
+        for zygote in zygotes:
             zygote.close()
 
 

@@ -120,6 +120,8 @@ class Sandbox:
         credentials: dict[str, str],
         clock: Callable[[], float] = time.time,
         launcher: ZygoteLauncher | None = None,
+        executable: str = sys.executable,
+        runtime_dir: Path | None = None,
     ) -> None:
         self.spec = spec
         self._sink = sink
@@ -149,7 +151,8 @@ class Sandbox:
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
             "AWS_LAMBDA_LOG_STREAM_NAME": self.stream,
-            "LAMBDA_RUNTIME_DIR": str(Path(__file__).resolve().parent),
+            # The local /var/runtime: the libraries Lambda's runtime provides (lambda_python.py).
+            "LAMBDA_RUNTIME_DIR": str(runtime_dir or ""),
             "LAMBDA_TASK_ROOT": str(code_dir),
             "ASYNCAPI_FUNCTION_ARN": spec.arn,
             "_HANDLER": spec.handler,
@@ -157,6 +160,7 @@ class Sandbox:
             "PYTHONDONTWRITEBYTECODE": "1",
         }
         started = time.monotonic()
+        self._executable = executable
         self.process: subprocess.Popen[str] | ForkedWorker = self._start(env, code_dir, launcher)
         self._answers: queue.Queue[str | None] = queue.Queue()
         self._ends: queue.Queue[str] = queue.Queue()
@@ -184,8 +188,10 @@ class Sandbox:
                 return launcher.launch(env, str(code_dir))
             except OSError:
                 pass  # the zygote is gone: a new interpreter still works
+        # The worker module by its path, without site (-S): it imports only the standard library, and
+        # then only what lambda_worker.isolate lets the function see.
         return subprocess.Popen(
-            [sys.executable, "-m", "asyncapi_cli.local.lambda_worker"],
+            [self._executable, "-S", str(Path(__file__).resolve().with_name("lambda_worker.py"))],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
