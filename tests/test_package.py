@@ -32,6 +32,7 @@ def test_zip_holds_the_handlers_and_is_deterministic(tmp_path: Path) -> None:
         "job_features.py",
         "job_processor.py",
         "job_push.py",
+        "job_retries.py",
         "jobwork.py",
         "schedule_expressions.py",
         "schedule_runs.py",
