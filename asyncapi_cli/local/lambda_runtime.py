@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from .lambda_concurrency import Concurrency, Throttled, reservations_in_moto
 from .lambda_python import interpreter_for, runtime_library_dir
 from .lambda_sandbox import (
     Credentials,
@@ -142,11 +143,10 @@ class LambdaRuntime:
         self._lookup = lookup or lookup_function
         self._sink = sink or StderrSink(log)
         self._credentials = credentials or static_credentials
-        self.limit = limit or account_limit()
+        # Reserved concurrency is carved out of the account's limit (lambda_concurrency.py).
+        self.concurrency = Concurrency(limit or account_limit())
         self.idle_seconds = idle_seconds
         self._monotonic = monotonic
-        self._account_slots = threading.BoundedSemaphore(self.limit)
-        self._function_slots: dict[tuple[str, str, str], tuple[int, threading.Semaphore]] = {}
         self._pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()
         self._use_zygote = zygote
@@ -237,17 +237,10 @@ class LambdaRuntime:
                     return None
             return zygote
 
-    def _slots_for(self, spec: FunctionSpec) -> threading.Semaphore:
-        """The function's own bound: its reserved concurrency, else the account limit."""
-        bound = (
-            self.limit if spec.reserved_concurrency is None else min(self.limit, spec.reserved_concurrency)
-        )
-        key = (spec.account, spec.region, spec.name)
-        with self._lock:
-            current = self._function_slots.get(key)
-            if current is None or current[0] != bound:  # new or changed reserved concurrency
-                current = self._function_slots[key] = (bound, threading.Semaphore(bound))
-            return current[1]
+    @property
+    def limit(self) -> int:
+        """The local account concurrency limit: the unreserved pool plus every reservation."""
+        return self.concurrency.account_limit
 
     def invoke(
         self,
@@ -257,15 +250,22 @@ class LambdaRuntime:
         event: Any,
         client_context: dict[str, Any] | None = None,
         identity: dict[str, Any] | None = None,
+        qualifier: str | None = None,
+        wait: bool = True,
     ) -> InvokeResult:
-        spec = self._lookup(account, region, function)
+        """Run the function (a version or alias with `qualifier`) once; its result or its error."""
+        spec = (
+            self._lookup(account, region, function)
+            if qualifier is None
+            else self._lookup(account, region, function, qualifier)
+        )
         if spec is None:
             return InvokeResult(
                 False, error_type="ResourceNotFoundException", error_message=f"no function {function}"
             )
         if spec.reserved_concurrency == 0:
             # AWS: reserved concurrency 0 throttles every invocation.
-            return InvokeResult(False, error_type="TooManyRequestsException", error_message="Rate Exceeded.")
+            return _throttled("ReservedFunctionConcurrentInvocationLimitExceeded")
         with self._lock:
             pool = self._pools.get(spec.key)
             if pool is None:
@@ -274,12 +274,19 @@ class LambdaRuntime:
                     self._pools.pop(key).close()  # the function's code or configuration changed
                 pool = self._pools[spec.key] = FunctionPool(spec, self._make_sandbox, self._monotonic)
         pool.spec.reserved_concurrency = spec.reserved_concurrency
-        with self._slots_for(spec), self._account_slots:
+        try:
+            key = (account, region, spec.name)
+            slot = self.concurrency.acquire(key, spec.reserved_concurrency, wait=wait)
+        except Throttled as throttled:
+            return _throttled(throttled.reason)
+        try:
             sandbox = pool.acquire()
             try:
                 return sandbox.invoke(event, client_context, identity)
             finally:
                 pool.release(sandbox)
+        finally:
+            slot.release()
 
     def status(self) -> dict[str, Any]:
         """Local limits and environments, for `asyncapi local status`."""
@@ -287,6 +294,8 @@ class LambdaRuntime:
             pools = list(self._pools.values())
         return {
             "accountConcurrencyLimit": self.limit,
+            "unreservedConcurrency": self.concurrency.unreserved,
+            "reservedConcurrency": self.concurrency.reservations(),
             "idleSeconds": self.idle_seconds,
             "functions": {
                 f"{p.spec.region}/{p.spec.name}": {
@@ -298,8 +307,20 @@ class LambdaRuntime:
             },
         }
 
+    def refresh_reservations(self) -> None:
+        """The reservations as moto stores them, so that a reserved function's slots are carved out
+        before its first invocation (and a deleted or unreserved one's returned)."""
+        if self._lookup is not lookup_function:
+            return  # a runtime over another control plane (tests) learns them from its invocations
+        stored = reservations_in_moto()
+        for key in self.concurrency.known() - set(stored):
+            self.concurrency.reserve(key, None)
+        for key, reserved in stored.items():
+            self.concurrency.reserve(key, reserved)
+
     def sweep(self) -> None:
         """Reclaim idle environments, and close those of functions deleted or changed since."""
+        self.refresh_reservations()
         with self._lock:
             pools = list(self._pools.items())
         for key, pool in pools:
@@ -324,13 +345,25 @@ class LambdaRuntime:
             zygote.close()
 
 
-def lookup_function(account: str, region: str, name: str) -> FunctionSpec | None:
-    """The function as stored by moto (in this process): code, handler, timeout, environment, role."""
+def _throttled(reason: str) -> InvokeResult:
+    return InvokeResult(
+        False,
+        error_type="TooManyRequestsException",
+        error_message="Rate Exceeded.",
+        error_document={"Reason": reason},
+    )
+
+
+def lookup_function(
+    account: str, region: str, name: str, qualifier: str | None = None
+) -> FunctionSpec | None:
+    """The function as stored by moto (in this process): code, handler, timeout, environment, role; of
+    a published version or an alias's version with `qualifier` (moto keeps each version's code)."""
     from moto.awslambda.models import lambda_backends
 
     try:
         backend = lambda_backends[account][region]
-        function = backend.get_function(name)
+        function = backend.get_function(name, qualifier)
     except Exception:
         return None
     reserved = getattr(function, "reserved_concurrency", None)
@@ -353,6 +386,7 @@ def lookup_function(account: str, region: str, name: str) -> FunctionSpec | None
         code=code,
         role=str(function.role or ""),
         runtime=str(function.run_time or "python3.12"),
+        version=str(function.version or "$LATEST"),
         reserved_concurrency=None if reserved is None else int(reserved),
         code_digest=known[1],
     )

@@ -43,6 +43,7 @@ class FunctionSpec:
     code: bytes
     role: str = ""
     runtime: str = "python3.12"
+    version: str = "$LATEST"
     reserved_concurrency: int | None = field(default=None, compare=False)
     code_digest: str = field(default="", compare=False)  # sha256 of code, when the caller knows it
 
@@ -60,7 +61,9 @@ class FunctionSpec:
                 sort_keys=True,
             ).encode()
         )
-        return f"{self.account}/{self.region}/{self.name}/{digest.hexdigest()[:16]}"
+        # A version's environments are its own: they say their version (AWS_LAMBDA_FUNCTION_VERSION).
+        function = self.name if self.version == "$LATEST" else f"{self.name}:{self.version}"
+        return f"{self.account}/{self.region}/{function}/{digest.hexdigest()[:16]}"
 
     @property
     def log_group(self) -> str:
@@ -73,6 +76,15 @@ class InvokeResult:
     payload: Any = None
     error_type: str | None = None
     error_message: str | None = None
+    raw: str | None = None  # the result's JSON as the function's runtime wrote it
+    error_document: dict[str, Any] | None = None  # what Invoke answers for a function error
+    log: str = ""  # this invocation's lines of the log stream, START to REPORT (Invoke's LogType=Tail)
+    version: str = "$LATEST"  # the version that ran (Invoke's X-Amz-Executed-Version)
+
+    def document(self) -> dict[str, Any]:
+        """The runtime's error document: errorMessage and errorType, and what the runtime added."""
+        base = {"errorMessage": self.error_message, "errorType": self.error_type}
+        return {**base, **(self.error_document or {})}
 
 
 class LogSink(Protocol):
@@ -126,7 +138,8 @@ class Sandbox:
         self.spec = spec
         self._sink = sink
         self._clock = clock
-        self.stream = log_stream_name(clock())
+        self.stream = log_stream_name(clock(), spec.version)
+        self._captured: list[str] | None = None  # the running invocation's log lines
         self.usable = True
         self.last_used = time.monotonic()
         self._init_ms: float | None = None
@@ -147,7 +160,7 @@ class Sandbox:
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
             "AWS_LAMBDA_LOG_STREAM_NAME": self.stream,
@@ -216,6 +229,9 @@ class Sandbox:
         self._init_ms = (time.monotonic() - self._init_started) * 1000
 
     def _emit(self, message: str) -> None:
+        captured = self._captured
+        if captured is not None:
+            captured.append(message)
         self._sink.emit(
             self.spec.account,
             self.spec.region,
@@ -245,7 +261,8 @@ class Sandbox:
     ) -> InvokeResult:
         request_id = str(uuid.uuid4())
         timeout = self.spec.timeout
-        self._emit(f"START RequestId: {request_id} Version: $LATEST\n")
+        self._captured = []
+        self._emit(f"START RequestId: {request_id} Version: {self.spec.version}\n")
         started = time.monotonic()
         result = self._run(request_id, event, timeout, client_context, identity)
         elapsed_ms = (time.monotonic() - started) * 1000
@@ -267,6 +284,8 @@ class Sandbox:
             self._init_ms = None
         self._emit(report + "\t\n")
         self.last_used = time.monotonic()
+        result.log, self._captured = "".join(self._captured or []), None
+        result.version = self.spec.version
         return result
 
     def _clock_text(self) -> str:
@@ -330,9 +349,13 @@ class Sandbox:
             return self._exited(request_id)
         answer = json.loads(line)
         if answer.get("ok"):
-            return InvokeResult(True, payload=json.loads(answer["raw"]))
+            return InvokeResult(True, payload=json.loads(answer["raw"]), raw=answer["raw"])
+        extra = {k: answer[k] for k in ("requestId", "stackTrace") if k in answer}
         return InvokeResult(
-            False, error_type=answer.get("errorType"), error_message=answer.get("errorMessage")
+            False,
+            error_type=answer.get("errorType"),
+            error_message=answer.get("errorMessage"),
+            error_document=extra or None,
         )
 
     def _exited(self, request_id: str) -> InvokeResult:

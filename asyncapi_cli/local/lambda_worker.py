@@ -239,7 +239,16 @@ def main() -> None:
                 result = handler(request["event"], context)
             except Exception as exc:
                 traceback.print_exc(file=sys.stderr)
-                answer = {"ok": False, "errorType": type(exc).__name__, "errorMessage": str(exc)}
+                # The RIC's error document: the stack from the handler down (this module's frame left
+                # out), as AWS returns it to Invoke (LocalStack snapshot test_lambda_handler_error).
+                stack = traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:])
+                answer = {
+                    "ok": False,
+                    "errorType": type(exc).__name__,
+                    "errorMessage": str(exc),
+                    "requestId": request["requestId"],
+                    "stackTrace": stack,
+                }
             else:
                 try:
                     answer = {"ok": True, "raw": encode_result(result)}

@@ -35,6 +35,8 @@
    object operations (moto_atomic.py).
 8. CreateFunction and UpdateFunctionCode tell the Lambda runtime, which prepares the code then
    (watch_function_code, installed by the server with its runtime).
+9. Invoke is answered by the embedded Lambda runtime, in AWS's shape (answer_invocations, installed by
+   the server with its runtime; lambda_invoke.py): moto's own runs the function in Docker.
 """
 
 from __future__ import annotations
@@ -297,6 +299,34 @@ def watch_function_code(watcher: CodeWatcher) -> Callable[[], None]:
         LambdaBackend.create_function = create_function  # type: ignore[method-assign]
         LambdaBackend.update_function_code = update_function_code  # type: ignore[method-assign]
     return unwatch
+
+
+_invocation_answer: list[Callable[[Any], Any]] = []
+
+
+def answer_invocations(answer: Callable[[Any], Any]) -> Callable[[], None]:
+    """Invoke (POST /2015-03-31/functions/<name>/invocations) answered by answer(moto's LambdaResponse)
+    -> (status, headers, body) instead of moto's Docker invocation. Returns what undoes it."""
+    from moto.awslambda.responses import LambdaResponse
+
+    def restore() -> None:
+        with _lock:
+            if answer in _invocation_answer:
+                _invocation_answer.remove(answer)
+
+    with _lock:
+        _invocation_answer[:] = [answer]
+        if "LambdaResponse.invoke" in originals:
+            return restore
+        original = LambdaResponse.invoke
+
+        def invoke(self: Any) -> Any:
+            current = _invocation_answer[0] if _invocation_answer else None
+            return original(self) if current is None else current(self)
+
+        originals["LambdaResponse.invoke"] = original
+        LambdaResponse.invoke = invoke  # type: ignore[method-assign]
+    return restore
 
 
 def _tell_code_watchers(account: str, region: str, name: str) -> None:

@@ -66,10 +66,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     # A function's code is unpacked, and the zygote its workers fork from started, when it is created.
     moto_patches.watch_function_code(runtime.prepare)
+    from .lambda_invoke import InvokeApi
+
+    # Invoke on this endpoint runs the function in this runtime (moto's would need Docker).
+    moto_patches.answer_invocations(InvokeApi(runtime.invoke).answer)
     gateway_server = make_server(Gateway(runtime.invoke, endpoint), port=args.gateway_port)
     threading.Thread(target=gateway_server.serve_forever, daemon=True, name="gateway").start()
     gateway_url = f"http://127.0.0.1:{gateway_server.server_address[1]}"
-    pollers = PollerManager(runtime.invoke, runtime.limit, permission_check=iam_policy.sqs_mapping_check)
+    pollers = PollerManager(
+        runtime.invoke, runtime.concurrency.unreserved, permission_check=iam_policy.sqs_mapping_check
+    )
     pollers.start()
     from .feature_services import start_feature_services
 
