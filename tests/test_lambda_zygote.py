@@ -188,17 +188,14 @@ def test_a_prepared_function_is_unpacked_and_its_zygote_started_before_its_first
     lambda_runtime.prepare("123456789012", "us-east-1", "fn")
     code_root = tmp_path / "code"
 
-    def packages() -> list[Path]:  # beside the local runtime directory (runtime-*), made there too
-        return [p for p in code_root.iterdir() if not p.name.startswith("runtime-")]
-
     def prepared() -> bool:
         zygote = zygote_of(lambda_runtime)
-        return zygote is not None and zygote.alive and code_root.is_dir() and any(packages())
+        return zygote is not None and zygote.alive and code_root.is_dir() and any(code_root.iterdir())
 
     wait_until(prepared, pacer=Pacer(), what="the prepared function", timeout=60)
     zygote = zygote_of(lambda_runtime)
     assert zygote is not None
-    (unpacked,) = packages()
+    (unpacked,) = list(code_root.iterdir())
     result = invoke(lambda_runtime, "fn", {})
     assert result.ok, result
     assert result.payload["ppid"] == zygote._process.pid and zygote_of(lambda_runtime) is zygote
@@ -236,5 +233,5 @@ def test_concurrent_first_invocations_unpack_the_code_once(
     assert all(result.ok for result in results), results
     assert [result.payload["met"] for result in results] == [4] * 4  # all four ran at once
     assert len({result.payload["pid"] for result in results}) == 4
-    (unpacked,) = [p for p in (tmp_path / "code").iterdir() if not p.name.startswith("runtime-")]
+    (unpacked,) = list((tmp_path / "code").iterdir())
     assert {result.payload["task_root"] for result in results} == {str(unpacked)}

@@ -20,7 +20,9 @@ import importlib.util
 import os
 import re
 import shutil
+import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,6 +129,13 @@ def provided_versions() -> dict[str, str]:
     return out
 
 
+def shared_root() -> Path:
+    """Where the local runtime directories and their bytecode live: per user, shared by every embedded
+    AWS and test (they depend only on the CLI's libraries and the interpreter, not on a stack)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "asyncapi" / "lambda-runtime"
+
+
 def runtime_library_dir(root: Path) -> Path:
     """A directory holding only links to RUNTIME_LIBRARIES (the local /var/runtime), made once."""
     sources: dict[str, str] = {}
@@ -152,3 +161,33 @@ def runtime_library_dir(root: Path) -> Path:
         except OSError:  # another process made it first
             shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+_compiling = threading.Lock()
+
+
+def bytecode_prefix(root: Path, interpreter: Interpreter, runtime_dir: Path) -> str | None:
+    """For an interpreter other than the CLI's own: a bytecode cache of the runtime's libraries compiled
+    once for it (its PYTHONPYCACHEPREFIX), as Lambda's /var/runtime ships compiled. Without it each of
+    its new workers compiled botocore from source (workers write no bytecode), seconds of CPU each.
+    None for the CLI's interpreter: its site-packages hold its bytecode already."""
+    if interpreter.executable == sys.executable:
+        return None
+    prefix = root / f"{runtime_dir.name}.pycache-{interpreter.version[0]}.{interpreter.version[1]}"
+    marker = prefix / ".compiled"
+    with _compiling:
+        if not marker.exists():
+            prefix.mkdir(parents=True, exist_ok=True)
+            # The links themselves (compileall does not follow linked directories below its arguments):
+            # the cache is keyed by the paths the workers import from.
+            sources = [str(entry) for entry in sorted(runtime_dir.iterdir())]
+            subprocess.run(
+                [interpreter.executable, "-S", "-m", "compileall", "-q", "-j", "0", *sources],
+                env={**os.environ, "PYTHONPYCACHEPREFIX": str(prefix)},
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=900,
+                check=False,
+            )
+            marker.touch()
+    return str(prefix)

@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from .lambda_concurrency import Concurrency, Throttled, reservations_in_moto
-from .lambda_python import interpreter_for, runtime_library_dir
+from .lambda_python import (
+    Interpreter,
+    bytecode_prefix,
+    interpreter_for,
+    runtime_library_dir,
+    shared_root,
+)
 from .lambda_sandbox import (
     Credentials,
     FunctionSpec,
@@ -175,7 +181,7 @@ class LambdaRuntime:
             if spec is None:
                 return  # deleted meanwhile
             self._code_dir(spec)
-            self._launcher(interpreter_for(spec.runtime).executable)
+            self._launcher(interpreter_for(spec.runtime))
         except Exception as exc:  # the first invocation does it again and reports what fails
             log.warning("preparing function %s: %s", name, exc)
 
@@ -207,31 +213,35 @@ class LambdaRuntime:
             self.endpoint,
             self._sink,
             self._credentials(spec),
-            launcher=self._launcher(interpreter.executable),
+            launcher=self._launcher(interpreter),
             executable=interpreter.executable,
             runtime_dir=self.runtime_dir(),
+            pycache_prefix=bytecode_prefix(shared_root(), interpreter, self.runtime_dir()),
         )
 
     def runtime_dir(self) -> Path:
         """The local /var/runtime: links to the boto3, botocore and dependencies Lambda provides."""
         with self._unpack_lock:
             if self._runtime_dir is None:
-                self._runtime_dir = runtime_library_dir(self.code_root)
+                self._runtime_dir = runtime_library_dir(shared_root())
             return self._runtime_dir
 
-    def _launcher(self, executable: str) -> ZygoteLauncher | None:
+    def _launcher(self, interpreter: Interpreter) -> ZygoteLauncher | None:
         """The warm zygote that workers of this interpreter are forked from (lambda_zygote.py), started on
         first use and again if it died; None when it cannot start (workers are then new interpreters)."""
         if not self._use_zygote:
             return None
-        runtime_dir = str(self.runtime_dir())
+        runtime_dir = self.runtime_dir()
+        prefix = bytecode_prefix(shared_root(), interpreter, runtime_dir)
+        executable = interpreter.executable
         with self._zygote_lock:
             if self._closed:
                 return None  # a prepare() finishing after close() starts nothing
             zygote = self._zygotes.get(executable)
             if zygote is None or not zygote.alive:
                 try:
-                    zygote = self._zygotes[executable] = ZygoteLauncher(executable, runtime_dir)
+                    zygote = ZygoteLauncher(executable, str(runtime_dir), prefix)
+                    self._zygotes[executable] = zygote
                 except OSError:
                     self._zygotes.pop(executable, None)
                     return None

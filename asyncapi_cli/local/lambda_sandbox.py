@@ -134,6 +134,7 @@ class Sandbox:
         launcher: ZygoteLauncher | None = None,
         executable: str = sys.executable,
         runtime_dir: Path | None = None,
+        pycache_prefix: str | None = None,
     ) -> None:
         self.spec = spec
         self._sink = sink
@@ -171,6 +172,8 @@ class Sandbox:
             "_HANDLER": spec.handler,
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
+            # The runtime's libraries compiled for this interpreter (lambda_python.bytecode_prefix).
+            **({"PYTHONPYCACHEPREFIX": pycache_prefix} if pycache_prefix else {}),
         }
         started = time.monotonic()
         self._executable = executable

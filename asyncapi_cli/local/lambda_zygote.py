@@ -76,7 +76,12 @@ class ForkedWorker:
 class ZygoteLauncher:
     """Starts the zygote; `launch` forks a worker from it. Thread-safe."""
 
-    def __init__(self, executable: str = sys.executable, runtime_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        executable: str = sys.executable,
+        runtime_dir: str | None = None,
+        pycache_prefix: str | None = None,
+    ) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         # Without site (-S): the zygote, whichever Python runs it, imports this package and the
         # libraries Lambda's runtime provides (the runtime directory), not the CLI's site-packages.
@@ -90,6 +95,7 @@ class ZygoteLauncher:
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONIOENCODING": "utf-8",
             "PYTHONPATH": os.pathsep.join([package_root, *([runtime_dir] if runtime_dir else [])]),
+            **({"PYTHONPYCACHEPREFIX": pycache_prefix} if pycache_prefix else {}),  # lambda_python.py
         }
         self.executable = executable
         self._process = subprocess.Popen(
