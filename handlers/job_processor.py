@@ -197,6 +197,8 @@ def finish(
     if detail is not None:  # for `asyncapi jobs show`; GET /status shows only `error`
         sets.append("errorDetail = :detail")
         values[":detail"] = {"M": {k: _attribute(v) for k, v in detail.items()}}
+    elif error is not None:  # an infrastructure error now: an earlier attempt's frame no longer applies
+        removes.append("errorDetail")
     expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
     try:
         _client("dynamodb").update_item(

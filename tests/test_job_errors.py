@@ -79,6 +79,11 @@ def test_a_failing_job_keeps_type_message_and_the_users_innermost_frame(
     assert ("job-output", "two lines") in own and ("job-output", "in one print") in own
     assert ("job-log", "checking 7") in own
     assert not any("not shown" in str(text) for _, text in own)
+    # A later attempt failing for another reason (AWS, say) drops the frame that no longer applies.
+    handlers["job_processor"].finish(
+        "h-jobs", "err-1", "retrying", error="internal error (request id r)", attempt=2
+    )
+    assert "errorDetail" not in item("err-1") and item("err-1")["error"] == "internal error (request id r)"
     # GET /status does not show the frame (the record is public through it; the detail is for the owner).
     assert "errorDetail" not in handlers["status_checker"].FIELDS
 

@@ -29,6 +29,7 @@ def test_zip_holds_the_handlers_and_is_deterministic(tmp_path: Path) -> None:
         "batch_status.py",
         "dead_letter_recorder.py",
         "handler_shared.py",
+        "job_errors.py",
         "job_features.py",
         "job_processor.py",
         "job_push.py",
