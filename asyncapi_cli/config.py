@@ -149,6 +149,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "batch_size": Key(_integer(1, 10000, "SQS standard queues"), "batch_size"),
         "batching_window": Key(_integer(0, 300, "seconds"), "batching_window"),
         "max_receives": Key(_integer(1, 1000, "SQS maxReceiveCount"), "max_receive_count"),
+        # ChangeMessageVisibility's VisibilityTimeout is 0-43,200 s (SQS API reference).
+        "retry_backoff": Key(_integer(0, 43200, "seconds; SQS's visibility limit"), "retry_backoff"),
         "max_concurrency": Key(_integer(2, 1000, "the mapping's MaximumConcurrency"), "max_concurrency"),
         "reserved_concurrency": Key(
             _integer(0, None, "up to your account's unreserved limit"), "reserved_concurrency"
@@ -198,16 +200,15 @@ class LoadedConfig:
     def settings(self, *, local: bool) -> StackSettings:
         """The file's settings over the recipe's defaults; then, for the embedded AWS, its shortened waits.
 
-        A local stack keeps `StackSettings.local()`'s visibility timeout (4 s), and a batching window no
-        longer than its 1 s, whatever the file says, so that retries take seconds.
+        A local stack keeps a batching window no longer than `StackSettings.local()`'s 1 s, whatever the
+        file says, so that a job starts within a second. Everything a job experiences (its timeout, the
+        visibility timeout, the retry backoff) is the file's, on AWS as locally.
         """
         settings = dataclasses.replace(StackSettings(), **self.overrides)
         if local:
             shortened = StackSettings.local()
             settings = dataclasses.replace(
-                settings,
-                visibility_timeout=shortened.visibility_timeout,
-                batching_window=min(settings.batching_window, shortened.batching_window),
+                settings, batching_window=min(settings.batching_window, shortened.batching_window)
             )
         return settings
 

@@ -186,6 +186,10 @@ class StackSettings:
     # "VisibilityTimeoutSeconds" attribute does not exist; the real one is VisibilityTimeout).
     visibility_timeout: int | None = None
     dlq_visibility_timeout: int = 300
+    # The processor's own retry backoff: a failed job's message comes back after base * 2^(attempt-1)
+    # seconds (ChangeMessageVisibility), not after the whole visibility timeout; the last attempt at
+    # once, so SQS's redrive moves it to the DLQ on its next receive.
+    retry_backoff: int = 2
     # --- The user's own stack (asyncapi.toml; see config.py). Defaults are the recipe's. ---
     architecture: str = "x86_64"  # x86_64 | arm64, for the processor (and vendored wheels)
     max_concurrency: int | None = None  # the SQS mapping's ScalingConfig.MaximumConcurrency (2-1000)
@@ -212,7 +216,7 @@ class StackSettings:
 
     @classmethod
     def local(cls) -> StackSettings:
-        # On the embedded AWS, retries should take seconds, not half an hour: a 4 s visibility
-        # timeout and a 1 s batching window. Jobs longer than ~3 s are then redelivered while still
-        # running; the processor's conditional writes keep the record consistent.
-        return cls(visibility_timeout=4, batching_window=1)
+        # On the embedded AWS a batching window of at most 1 s, so a job starts within a second. The
+        # visibility timeout is AWS's (6 x the function timeout + the window): a long job is not
+        # redelivered while it runs, and failed jobs come back at the processor's backoff, as on AWS.
+        return cls(batching_window=1)

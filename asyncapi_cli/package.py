@@ -252,6 +252,12 @@ def _tree(root: Path) -> list[tuple[str, bytes, bool]]:
     return entries
 
 
+def _local_python(settings: StackSettings) -> tuple[int, int]:
+    from .lambda_interpreters import interpreter_for
+
+    return interpreter_for(settings.runtime).version
+
+
 def lambda_wheels_load_here(deps: Path, settings: StackSettings) -> bool:
     """Pure-Python wheels load anywhere; binary ones only on Linux, same CPython version and machine."""
     tags = [
@@ -262,7 +268,8 @@ def lambda_wheels_load_here(deps: Path, settings: StackSettings) -> bool:
     ]
     if all(tag.endswith("-none-any") for tag in tags):
         return True
-    same_python = f"{sys.version_info.major}.{sys.version_info.minor}" == python_version(settings.runtime)
+    local = _local_python(settings)  # the Python the embedded AWS runs the function on
+    same_python = f"{local[0]}.{local[1]}" == python_version(settings.runtime)
     same_machine = platform.machine().lower() in _MACHINES[settings.architecture]
     return sys.platform.startswith("linux") and same_python and same_machine
 
@@ -280,12 +287,15 @@ def _local_dependencies(
     if lambda_wheels_load_here(deps, settings):
         pointer.unlink(missing_ok=True)
         return {"source": "lambda-wheels", "path": None}
-    host = f"{sys.version_info.major}.{sys.version_info.minor}-{platform.machine().lower()}"
+    local = _local_python(settings)
+    host = f"{local[0]}.{local[1]}-{platform.machine().lower()}"
     key = _digest([requirements.read_bytes()], host, *options)
+    # For the interpreter the function runs on, when it is not this one (lambda_interpreters.interpreter_for).
+    other = [] if local == sys.version_info[:2] else ["--python-version", f"{local[0]}.{local[1]}"]
     path = _install(
         key,
         "host-deps",
-        _base_pip_args(requirements, options),
+        [*other, *(["--only-binary=:all:"] if other else []), *_base_pip_args(requirements, options)],
         pip,
         lambda output: (
             f"[processor] requirements: pip failed for this machine's Python: {_last_error(output)}"

@@ -27,6 +27,7 @@ requirements = "requirements.txt"  # vendored for the Lambda platform (default: 
 # batch_size = 10             # messages per invocation, 1-10000; above 10 needs batching_window >= 1
 # batching_window = 5         # seconds Lambda gathers a batch, 0-300 (the embedded AWS uses at most 1)
 # max_receives = 3            # receives before a message moves to the dead-letter queue, 1-1000
+# retry_backoff = 2           # seconds before a failed job's retry, doubling each attempt, 0-43200
 # max_concurrency = 10        # the mapping's maximum concurrent invocations, 2-1000 (default: unset)
 # reserved_concurrency = 10   # concurrency reserved for the processor, >= 0 (default: unset)
 

@@ -77,8 +77,14 @@ def processor_policy(ctx: Context) -> dict[str, Any]:
         _statement(["dynamodb:UpdateItem"], [ctx.arn("dynamodb", f"table/{ctx.names.table}")]),
         _statement(["s3:PutObject"], [f"arn:{ctx.partition}:s3:::{ctx.names.bucket}/results/*"]),
         # What the event source mapping needs to poll the queue with the function's role.
+        # ChangeMessageVisibility: the processor's retry backoff on a failed record.
         _statement(
-            ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"],
+            [
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:ChangeMessageVisibility",
+            ],
             [ctx.arn("sqs", ctx.names.main_queue)],
         ),
         _log_statement(ctx, ctx.names.processor),
@@ -157,6 +163,7 @@ def build_units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
                 "JOBS_TABLE_NAME": ref("table").name,
                 "RESULTS_BUCKET_NAME": ref("bucket").name,
                 "MAX_RECEIVE_COUNT": str(settings.max_receive_count),
+                "RETRY_BACKOFF_SECONDS": str(settings.retry_backoff),
                 **wiring.processor_environment(ctx),
             }
         },

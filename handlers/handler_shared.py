@@ -37,9 +37,11 @@ class Clients:
 _log_lock = threading.Lock()
 
 
-def write_log_line(line: dict[str, Any]) -> None:
-    """One JSON log line on stdout, written whole (CloudWatch Logs receives the function's stdout)."""
+def write_log_line(line: dict[str, Any], stream: Any = None) -> None:
+    """One JSON log line on stdout (or `stream`), written whole (CloudWatch Logs receives the function's
+    stdout)."""
     text = json.dumps(line, default=str, ensure_ascii=False) + "\n"
+    out = stream if stream is not None else sys.stdout
     with _log_lock:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        out.write(text)
+        out.flush()

@@ -23,7 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from typing import Any
 
+import job_errors  # the record's error detail, the logged traceback, the job's own output lines
 import job_features  # feature hooks: priority/batchId on the record, batch messages, webhooks
+import job_retries  # the retry backoff on failed records (ChangeMessageVisibility)
 import schedule_runs  # scheduling hooks: a schedule's run (its envelope, scheduleId, the runs record)
 from botocore.exceptions import BotoCoreError, ClientError
 from handler_shared import Clients, write_log_line
@@ -31,6 +33,7 @@ from handler_shared import Clients, write_log_line
 JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 FINAL = ("completed", "failed")
 _client = Clients()  # one boto3 client per service, shared by the record threads
+job_errors.note_processor_modules()  # before the work is loaded: these are not the user's code
 
 
 class PoisonMessage(Exception):
@@ -163,6 +166,7 @@ def finish(
     *,
     result_uri: str | None = None,
     error: str | None = None,
+    detail: dict[str, Any] | None = None,
     attempt: int,
 ) -> bool:
     """Write a final (or retrying) status unless the job already finished. False: a twin got there first."""
@@ -188,8 +192,13 @@ def finish(
         names["#e"] = "error"
         values[":error"] = {"S": error[:2000]}
     elif status == "completed":
-        removes.append("#e")
+        removes.extend(["#e", "errorDetail"])
         names["#e"] = "error"
+    if detail is not None:  # for `asyncapi jobs show`; GET /status shows only `error`
+        sets.append("errorDetail = :detail")
+        values[":detail"] = {"M": {k: _attribute(v) for k, v in detail.items()}}
+    elif error is not None:  # an infrastructure error now: an earlier attempt's frame no longer applies
+        removes.append("errorDetail")
     expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
     try:
         _client("dynamodb").update_item(
@@ -207,6 +216,12 @@ def finish(
         raise
 
 
+def _attribute(value: Any) -> dict[str, str]:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {"N": str(value)}
+    return {"S": str(value)[:1000]}
+
+
 class WorkFailed(Exception):
     """The work function raised: its message is the job's own error, fit for the client."""
 
@@ -221,9 +236,14 @@ def public_error(exc: BaseException, request_id: str) -> str:
     return f"internal error (request id {request_id})"
 
 
-def run_work(payload: Any) -> Any:
+_output = job_errors.JobOutput(write_log_line, _now)
+
+
+def run_work(payload: Any, job_id: str = "-") -> Any:
+    """The user's work, its print and logging lines tagged with the job id."""
     try:
-        return load_work()(payload)
+        with _output.job(job_id):
+            return load_work()(payload)
     except Exception as exc:
         raise WorkFailed(str(exc)) from exc
 
@@ -264,7 +284,7 @@ def process_record(record: dict[str, Any], request_id: str = "-") -> bool:
         if schedule_id := schedule_runs.schedule_id_of(record):
             schedule_runs.record_run(_client("dynamodb"), table_name, job_id, schedule_id)
         log("INFO", "job-started", jobId=job_id, messageId=message_id, attempt=attempt)
-        result = run_work(payload)
+        result = run_work(payload, job_id)
         key = f"results/{job_id}.json"
         document = {"jobId": job_id, "completedAt": _now(), "result": result}
         _client("s3").put_object(
@@ -284,9 +304,11 @@ def process_record(record: dict[str, Any], request_id: str = "-") -> bool:
         return job_features.after_final(_client, table_name, job_id, payload)  # feature hook: webhook
     except Exception as exc:  # the job or AWS failed: retry, or fail for good on the last receive
         error = public_error(exc, request_id)
-        detail = exc.__cause__ if isinstance(exc, WorkFailed) and exc.__cause__ is not None else exc
+        work_failed = isinstance(exc, WorkFailed) and exc.__cause__ is not None
+        detail = exc.__cause__ if work_failed and exc.__cause__ is not None else exc
         last = attempt >= _max_receive_count()
         status = "failed" if last else "retrying"
+        where = job_errors.error_detail(detail) if work_failed else None
         log(
             "ERROR",
             "job-error",
@@ -295,9 +317,12 @@ def process_record(record: dict[str, Any], request_id: str = "-") -> bool:
             outcome=status,
             requestId=request_id,
             error=f"{type(detail).__name__}: {detail}",
+            # As Lambda's runtime logs an unhandled error: the traceback, here with the job's id.
+            traceback=job_errors.format_traceback(detail),
+            at=job_errors.location(where),
         )
         try:
-            finish(table_name, job_id, status, error=error, attempt=attempt)
+            finish(table_name, job_id, status, error=error, detail=where, attempt=attempt)
         except (ClientError, BotoCoreError) as record_exc:
             log("ERROR", "status-write-failed", jobId=job_id, attempt=attempt, error=str(record_exc))
         if last:  # feature hook: a job failed for good announces it (the DLQ recorder repairs a miss)
@@ -313,10 +338,8 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
     # Records run concurrently: ten slow jobs take about as long as one.
     with ThreadPoolExecutor(max_workers=min(10, len(records))) as pool:
         outcomes = list(pool.map(lambda record: process_record(record, request_id), records))
-    failures = [
-        {"itemIdentifier": record.get("messageId", "")}
-        for record, ok in zip(records, outcomes, strict=True)
-        if not ok
-    ]
+    failed = [record for record, ok in zip(records, outcomes, strict=True) if not ok]
+    job_retries.back_off(_client, failed, _receive_count, log)  # each comes back at the backoff
+    failures = [{"itemIdentifier": record.get("messageId", "")} for record in failed]
     log("INFO", "batch-done", records=len(records), failed=len(failures))
     return {"batchItemFailures": failures}

@@ -53,6 +53,7 @@ CASES = [
     ),
     # SQS RedrivePolicy maxReceiveCount 1-1000; ScalingConfig.MaximumConcurrency 2-1000; reserved >= 0.
     ("[processor]\nmax_receives = 0\n", "[processor] max_receives = 0", "an integer from 1 to 1000"),
+    ("[processor]\nretry_backoff = -1\n", "[processor] retry_backoff = -1", "an integer from 0 to 43200"),
     ("[processor]\nmax_concurrency = 1\n", "[processor] max_concurrency = 1", "an integer from 2 to 1000"),
     ("[processor]\nmax_concurrency = 1001\n", "max_concurrency = 1001", "an integer from 2 to 1000"),
     ("[processor]\nreserved_concurrency = -1\n", "reserved_concurrency = -1", "an integer of at least 0"),
@@ -179,9 +180,10 @@ cors_origins = ["https://app.example.com", "http://localhost:3000"]
     assert settings.cors_origins == ("https://app.example.com", "http://localhost:3000")
     # Derived stays derived: AWS's guidance, 6 x the function timeout + the batching window.
     assert settings.main_visibility_timeout == 6 * 60 + 2
-    # The embedded AWS: the user's settings, then its shortened waits (4 s visibility, window <= 1 s).
+    # The embedded AWS: the user's settings, then a batching window of at most 1 s; the visibility
+    # timeout follows the function's timeout there too (no local-only redelivery pace).
     local = loaded.settings(local=True)
-    assert (local.main_visibility_timeout, local.batching_window) == (4, 1)
+    assert (local.main_visibility_timeout, local.batching_window) == (6 * 60 + 1, 1)
     assert local.processor_memory == 1024 and local.batch_size == 50
     # No file: every default is the recipe's.
     assert config.LoadedConfig().settings(local=False) == StackSettings()

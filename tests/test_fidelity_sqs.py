@@ -278,3 +278,28 @@ def test_a_mapping_needs_the_roles_sqs_rights(mocked_aws: None) -> None:
     assert "sqs:ReceiveMessage" in (sqs_mapping_check(ACCOUNT, REGION, none, queue) or "")
     other_queue = f"arn:aws:sqs:{REGION}:{ACCOUNT}:other"
     assert sqs_mapping_check(ACCOUNT, REGION, full, other_queue) is not None  # scoped to its queue
+
+
+def test_five_pollers_invoke_once_for_what_arrives_within_one_batching_window(sqs: Any) -> None:
+    # WITH-SQS "Batching behavior": with a batching window, Lambda gathers records for up to that long
+    # (or until the batch is full) and invokes once; five pollers to start (INITIAL_POLLERS) must not
+    # split one window's messages into several invocations.
+    url = sqs.create_queue(QueueName="windowed")["QueueUrl"]
+    batches: list[list[str]] = []
+
+    def function(account: str, region: str, name: str, event: Any) -> InvokeResult:
+        batches.append([r["body"] for r in event["Records"]])
+        return InvokeResult(True, None)
+
+    poller = MappingPoller(
+        mapping("windowed", batching_window=3), InProcessSqs(ACCOUNT, REGION), url, function, cap=5
+    )
+    poller.start()
+    try:
+        wait_for(lambda: poller.pollers == 5)
+        for body in ("a", "b", "c"):  # well within the window of the first one's receive
+            sqs.send_message(QueueUrl=url, MessageBody=body)
+        wait_for(lambda: sum(len(b) for b in batches) == 3)
+        assert [sorted(b) for b in batches] == [["a", "b", "c"]]
+    finally:
+        poller.stopping.set()

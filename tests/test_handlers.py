@@ -34,7 +34,8 @@ def lambda_code(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def handlers(lambda_code: Path, mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> dict[str, ModuleType]:
     monkeypatch.syspath_prepend(str(lambda_code))
-    for name in ("job_processor", "status_checker", "jobwork"):
+    # job_errors knows its package root: the one of this module's zip, not another test module's.
+    for name in ("job_processor", "status_checker", "jobwork", "job_errors"):
         sys.modules.pop(name, None)
     modules = {name: importlib.import_module(name) for name in ("job_processor", "status_checker")}
     for module in modules.values():
@@ -50,7 +51,7 @@ def handlers(lambda_code: Path, mocked_aws: None, monkeypatch: pytest.MonkeyPatc
     )
     boto3.client("s3").create_bucket(Bucket=BUCKET)
     yield modules
-    for name in ("job_processor", "status_checker", "jobwork"):
+    for name in ("job_processor", "status_checker", "jobwork", "job_errors"):
         sys.modules.pop(name, None)
 
 

@@ -51,6 +51,13 @@ def runtime(
     runtime.close()
 
 
+def zygote_of(runtime: LambdaRuntime) -> Any:
+    """The zygote of the interpreter make_spec's runtime (python3.12) runs on, or None."""
+    from asyncapi_cli.lambda_interpreters import interpreter_for
+
+    return runtime._zygotes.get(interpreter_for("python3.12").executable)
+
+
 def invoke(runtime: LambdaRuntime, name: str, event: Any) -> Any:
     return runtime.invoke("123456789012", "us-east-1", name, event)
 
@@ -71,7 +78,7 @@ def test_a_forked_worker_is_the_sandbox_a_new_interpreter_would_be(
     result = invoke(lambda_runtime, "fn", {})
     assert result.ok, result
     found = result.payload
-    zygote = lambda_runtime._zygote
+    zygote = zygote_of(lambda_runtime)
     assert zygote is not None and found["ppid"] == zygote._process.pid  # forked, not a new interpreter
     assert found["cwd"] == found["path0"] == found["task_root"]
     assert found["zone"] == "UTC" and found["argv0"] == "worker.py"
@@ -117,15 +124,15 @@ def test_workers_die_with_the_zygote_and_a_new_zygote_serves_the_next(
     lambda_runtime, specs = runtime
     specs["fn"] = make_spec("fn", source=SOURCE)
     first = invoke(lambda_runtime, "fn", {}).payload
-    zygote = lambda_runtime._zygote
+    zygote = zygote_of(lambda_runtime)
     assert zygote is not None
     zygote._process.kill()
     wait_until(lambda: gone(first["pid"]), pacer=Pacer(), what="the orphaned worker", timeout=10)
     again = invoke(lambda_runtime, "fn", {})  # the warm sandbox's worker is gone: a new one serves
     assert again.ok, again
     assert again.payload["pid"] != first["pid"]
-    assert lambda_runtime._zygote is not None and lambda_runtime._zygote is not zygote
-    assert again.payload["ppid"] == lambda_runtime._zygote._process.pid
+    assert zygote_of(lambda_runtime) is not None and zygote_of(lambda_runtime) is not zygote
+    assert again.payload["ppid"] == zygote_of(lambda_runtime)._process.pid
 
 
 MODELS_SOURCE = """
@@ -167,7 +174,7 @@ def test_a_zygote_not_ready_in_time_is_given_up_and_workers_are_new_interpreters
     specs["fn"] = make_spec("fn", source=SOURCE)
     result = invoke(lambda_runtime, "fn", {})
     assert result.ok, result
-    assert lambda_runtime._zygote is None
+    assert zygote_of(lambda_runtime) is None
     assert result.payload["ppid"] == os.getpid()  # a new interpreter, started by the runtime
 
 
@@ -182,16 +189,16 @@ def test_a_prepared_function_is_unpacked_and_its_zygote_started_before_its_first
     code_root = tmp_path / "code"
 
     def prepared() -> bool:
-        zygote = lambda_runtime._zygote
+        zygote = zygote_of(lambda_runtime)
         return zygote is not None and zygote.alive and code_root.is_dir() and any(code_root.iterdir())
 
     wait_until(prepared, pacer=Pacer(), what="the prepared function", timeout=60)
-    zygote = lambda_runtime._zygote
+    zygote = zygote_of(lambda_runtime)
     assert zygote is not None
     (unpacked,) = list(code_root.iterdir())
     result = invoke(lambda_runtime, "fn", {})
     assert result.ok, result
-    assert result.payload["ppid"] == zygote._process.pid and lambda_runtime._zygote is zygote
+    assert result.payload["ppid"] == zygote._process.pid and zygote_of(lambda_runtime) is zygote
     assert result.payload["task_root"] == str(unpacked)
 
 

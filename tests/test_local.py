@@ -325,5 +325,7 @@ def test_demo_runs_the_whole_lifecycle() -> None:
     assert steps["successful job"]["exact_result"] is True
     assert steps["failing job"]["status"] == "failed" and steps["failing job"]["attempts"] == 3
     assert steps["failing job"]["in_dlq"] is True
+    # Submitted, retried at the processor's backoff (2 s, then 4 s), failed, in the DLQ: within 20 s.
+    assert steps["failing job"]["seconds"] <= 20
     assert "down" in steps
     assert manager.running_info() is None  # the demo stops what it started

@@ -139,7 +139,10 @@ def test_lambda_roles_are_scoped(stack) -> None:  # noqa: ANN001
             c for c in calls if c.startswith("dynamodb:")
         ),
         f"arn:aws:s3:::{NAME}-results/results/*": sorted(c for c in calls if c.startswith("s3:")),
+        # The mapping's three, and ChangeMessageVisibility for the processor's own retry backoff
+        # (handlers/job_retries.py).
         f"arn:aws:sqs:us-east-1:{ACCOUNT}:{NAME}-main-queue": [
+            "sqs:ChangeMessageVisibility",
             "sqs:DeleteMessage",
             "sqs:GetQueueAttributes",
             "sqs:ReceiveMessage",
@@ -168,6 +171,7 @@ def test_functions_settings(stack) -> None:  # noqa: ANN001
         "JOBS_TABLE_NAME": f"{NAME}-jobs",
         "RESULTS_BUCKET_NAME": f"{NAME}-results",
         "MAX_RECEIVE_COUNT": "3",
+        "RETRY_BACKOFF_SECONDS": "2",  # [processor] retry_backoff's default
     }
     status = lam.get_function_configuration(FunctionName=f"{NAME}-status-checker")
     assert (status["Runtime"], status["MemorySize"], status["Timeout"]) == ("python3.12", 256, 30)

@@ -100,10 +100,13 @@ def _show_job(options: Any, out: Any, job_id: str, **_: Any) -> None:
         (str(record.get("status")), STATUS_STYLE.get(str(record.get("status")), "")),
     )
     for key in sorted(record):
-        if key not in ("jobId", "status", "error"):
+        if key not in ("jobId", "status", "error", "errorDetail"):
             out.info(f"  {key}: {record[key]}")
     if shown["error"]:
         out.line(("  error: ", "red"), str(shown["error"]))
+    detail = record.get("errorDetail")
+    if isinstance(detail, dict) and detail.get("file"):  # the innermost frame of the user's own code
+        out.raw(f"  at {detail['file']}, line {detail.get('line')}, in {detail.get('function')}")
     if shown["result"] is not None:
         out.info("result:", "bold")
         out.raw(json.dumps(shown["result"], indent=2, ensure_ascii=False))

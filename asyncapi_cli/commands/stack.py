@@ -100,6 +100,10 @@ def up(options: Any, out: Any, dry_run: bool, yes: bool, **_: Any) -> None:
             ("embedded local AWS", "bold"),
             f": endpoint {info.get('endpoint')}, gateway {info.get('gateway')}, log {info.get('log')}",
         )
+        from ..lambda_interpreters import interpreter_warning
+
+        if python_warning := interpreter_warning(stack.ctx.settings.runtime):  # no such Python here
+            out.raw(f"warning: {python_warning}")
     out.line(
         ("asyncapi up ", "bold"),
         f"{stack.state.name} -> {target.kind} {target.region} {stack.clients.target.endpoint_url or ''}",

@@ -69,12 +69,18 @@ def readable(event: dict[str, Any]) -> dict[str, Any]:
         "stream": event.get("logStreamName"),
     }
     if data is not None:
-        rest = {k: v for k, v in data.items() if k not in ("level", "event", "time", "jobId")}
+        hidden = ("level", "event", "time", "jobId", "traceback")
+        rest = {k: v for k, v in data.items() if k not in hidden}
         details = " ".join(f"{k}={json.dumps(v, ensure_ascii=False, default=str)}" for k, v in rest.items())
+        text = " ".join(part for part in (str(data.get("event", "")), details) if part)
+        if data.get("event") in ("job-output", "job-log"):  # the job's own print / logging line, as written
+            text = str(data.get("message", ""))
+        if data.get("traceback"):  # an unhandled error's traceback, as Lambda's runtime logs it
+            text += "\n" + str(data["traceback"]).rstrip("\n")
         shown |= {
             "level": str(data.get("level", "")),
             "jobId": data.get("jobId"),
-            "message": " ".join(part for part in (str(data.get("event", "")), details) if part),
+            "message": text,
             "fields": data,
         }
     return shown

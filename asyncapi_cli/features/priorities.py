@@ -124,7 +124,13 @@ def processor_statements(target: FeatureTarget) -> list[dict[str, Any]]:
     high processor's own log group (`/aws/lambda/<name>-high-processor`, created by `up`)."""
     return [
         statement(
-            ["sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage"],
+            # ChangeMessageVisibility: the processor's retry backoff (handlers/job_processor.py).
+            [
+                "sqs:ChangeMessageVisibility",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:ReceiveMessage",
+            ],
             [target.queue_arn(high_queue_name(target))],
         ),
         log_statement(target, high_processor_name(target)),

@@ -188,8 +188,16 @@ def describe_limits(status: dict[str, Any]) -> list[str]:
     """`asyncapi local status` lines for the local limits (plain text: no markup)."""
     if not status:
         return []
+    # Reserved concurrency is carved out: the limit is the unreserved pool plus every reservation.
+    reserved = status.get("reservedConcurrency") or {}
+    carve = ", ".join(f"{name} {count}" for name, count in sorted(reserved.items()))
+    split = (
+        f" ({status.get('unreservedConcurrency')} unreserved + reserved: {carve})"
+        if reserved and status.get("unreservedConcurrency") is not None
+        else ""
+    )
     lines = [
-        f"account concurrency limit {status.get('accountConcurrencyLimit')}, "
+        f"account concurrency limit {status.get('accountConcurrencyLimit')}{split}, "
         f"idle workers reclaimed after {status.get('idleSeconds'):.0f} s"
     ]
     for name, function in sorted((status.get("functions") or {}).items()):

@@ -52,9 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     log = logging.getLogger("asyncapi.local")
 
     from . import compat, iam_policy
-    from .compat.moto_fixes import watch_function_code
+    from .compat.moto_fixes import answer_invocations, watch_function_code
     from .events.sources import PollerManager
     from .gateway.rest import Gateway, make_server
+    from .lambda_.invoke import InvokeApi
     from .lambda_.runtime import LambdaRuntime
 
     try:
@@ -80,10 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     # A function's code is unpacked, and the zygote its workers fork from started, when it is created.
     watch_function_code(runtime.prepare)
+    # Invoke on this endpoint runs the function in this runtime (moto's would need Docker).
+    answer_invocations(InvokeApi(runtime.invoke).answer)
     gateway_server = make_server(Gateway(runtime.invoke, endpoint), port=args.gateway_port)
     threading.Thread(target=gateway_server.serve_forever, daemon=True, name="gateway").start()
     gateway_url = f"http://127.0.0.1:{gateway_server.server_address[1]}"
-    pollers = PollerManager(runtime.invoke, runtime.limit, permission_check=iam_policy.sqs_mapping_check)
+    pollers = PollerManager(
+        runtime.invoke, runtime.concurrency.unreserved, permission_check=iam_policy.sqs_mapping_check
+    )
     pollers.start()
     from .feature_services import start_feature_services
 

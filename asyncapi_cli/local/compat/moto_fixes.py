@@ -175,6 +175,34 @@ def _update_function_code(update: Any) -> Any:
     return update_function_code
 
 
+# --- lambda-invoke ---------------------------------------------------------------------------------------
+
+_invocation_answer: list[Callable[[Any], Any]] = []
+
+
+def answer_invocations(answer: Callable[[Any], Any]) -> Callable[[], None]:
+    """Invoke (POST /2015-03-31/functions/<name>/invocations) answered by answer(moto's LambdaResponse) ->
+    (status, headers, body), once the lambda-invoke patch is applied, instead of moto's Docker invocation.
+    Returns what undoes it."""
+
+    def restore() -> None:
+        with _watchers_lock:
+            if answer in _invocation_answer:
+                _invocation_answer.remove(answer)
+
+    with _watchers_lock:
+        _invocation_answer[:] = [answer]
+    return restore
+
+
+def _invoke(original: Any) -> Any:
+    def invoke(self: Any) -> Any:
+        current = _invocation_answer[0] if _invocation_answer else None
+        return original(self) if current is None else current(self)
+
+    return invoke
+
+
 _dynamodb_lock, _s3_lock = threading.RLock(), threading.RLock()
 DYNAMODB = "moto.dynamodb.models:DynamoDBBackend"
 register(
@@ -260,5 +288,13 @@ register(
         "the runtime prepares new code",
         "function-code-watch",
         params=("self", "function_name", "qualifier", "body"),
+    ),
+    Patch(
+        "moto.awslambda.responses:LambdaResponse.invoke",
+        _invoke,
+        "fidelity",
+        "Invoke runs the function in the embedded Lambda runtime (moto's runs Docker)",
+        "lambda-invoke",
+        params=("self",),
     ),
 )

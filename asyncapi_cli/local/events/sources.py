@@ -30,12 +30,12 @@ def _function(account: str, region: str, arn_or_name: str) -> Any:
 
 
 def concurrency_cap(max_concurrency: int | None, reserved: int | None, account_limit: int) -> int:
-    """How many batches may run at once for a mapping (with-sqs.html "Scaling and processing")."""
-    caps = [account_limit]
+    """How many batches may run at once for a mapping (with-sqs.html "Scaling and processing"): its
+    function's reserved concurrency (a carve-out of its own, lambda_/concurrency.py), else the
+    unreserved concurrency it shares (`account_limit`); and at most the mapping's maximum concurrency."""
+    caps = [account_limit if reserved is None else reserved]
     if max_concurrency is not None:
         caps.append(max_concurrency)
-    if reserved is not None:
-        caps.append(reserved)
     return max(0, min(caps))
 
 

@@ -135,6 +135,10 @@ class MappingPoller:
         self.busy = 0
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        # One poller gathers a batch at a time (its batching window); the others wait for it, then
+        # batches run concurrently. Without it, messages sent within one window were split between
+        # pollers long-polling at once: several small invocations where AWS makes one.
+        self._gathering = threading.Lock()
 
     def start(self) -> None:
         with self._lock:  # a first poller scaling up must not race the initial ones past the cap
@@ -182,20 +186,35 @@ class MappingPoller:
         )
         return list(response.get("Messages", []))
 
+    def _gather(self) -> list[dict[str, Any]]:
+        """One batch: up to batch_size messages, or what arrived within the batching window after the
+        first ("Batching behavior", with-sqs.html: Lambda invokes when the batch is full, the window
+        ends, or the payload reaches 6 MB)."""
+        while not self._gathering.acquire(timeout=1.0):
+            if self.stopping.is_set():
+                return []
+        try:
+            batch = self._receive(self.spec.batch_size, 1)
+            if not batch:
+                return []
+            deadline = time.monotonic() + self.spec.batching_window
+            while len(batch) < self.spec.batch_size and not self.stopping.is_set():
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                more = self._receive(self.spec.batch_size - len(batch), 0)
+                if more:
+                    batch.extend(more)
+                else:
+                    self.stopping.wait(min(0.2, remaining))
+            return batch
+        finally:
+            self._gathering.release()
+
     def _poll_once(self) -> bool:
-        batch = self._receive(self.spec.batch_size, 1)
+        batch = self._gather()
         if not batch:
             return False
-        deadline = time.monotonic() + self.spec.batching_window
-        while len(batch) < self.spec.batch_size and not self.stopping.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            more = self._receive(self.spec.batch_size - len(batch), 0)
-            if more:
-                batch.extend(more)
-            else:
-                self.stopping.wait(min(0.2, remaining))
         with self._lock:
             self.busy += 1
             # Scale up while every poller is busy and batches come back full.

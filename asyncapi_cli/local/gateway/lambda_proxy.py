@@ -96,7 +96,10 @@ def build_event(invocation: Invocation) -> dict[str, Any]:
     }
     return {
         "resource": (invocation.resource or {}).get("path"),
-        "path": request.path,
+        # Leading slashes collapse to one (snapshot test_lambda_aws_proxy_integration,
+        # "invocation-payload-with-prepended-slash": /stage//proxy-value -> "/proxy-value"); inner ones
+        # stay, and requestContext.path keeps the request's own.
+        "path": "/" + request.path.lstrip("/"),
         "httpMethod": request.verb,
         "headers": single or None,
         "multiValueHeaders": multi or None,

@@ -20,7 +20,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from .sandbox import Credentials, FunctionSpec, InvokeResult, LogSink, Sandbox, StderrSink, static_credentials
+from ...lambda_interpreters import (
+    Interpreter,
+    bytecode_prefix,
+    interpreter_for,
+    runtime_library_dir,
+    shared_root,
+)
+from .concurrency import Concurrency, Throttled, reservations_in_moto
+from .sandbox import (
+    Credentials,
+    FunctionSpec,
+    InvokeResult,
+    LogSink,
+    Sandbox,
+    StderrSink,
+    static_credentials,
+)
 from .zygote import ZygoteLauncher
 
 __all__ = ["FunctionSpec", "InvokeResult", "LambdaRuntime", "lookup_function", "account_limit"]
@@ -133,15 +149,15 @@ class LambdaRuntime:
         self._lookup = lookup or lookup_function
         self._sink = sink or StderrSink(log)
         self._credentials = credentials or static_credentials
-        self.limit = limit or account_limit()
+        # Reserved concurrency is carved out of the account's limit (concurrency.py).
+        self.concurrency = Concurrency(limit or account_limit())
         self.idle_seconds = idle_seconds
         self._monotonic = monotonic
-        self._account_slots = threading.BoundedSemaphore(self.limit)
-        self._function_slots: dict[tuple[str, str, str], tuple[int, threading.Semaphore]] = {}
         self._pools: dict[str, FunctionPool] = {}
         self._lock = threading.Lock()
         self._use_zygote = zygote
-        self._zygote: ZygoteLauncher | None = None
+        self._zygotes: dict[str, ZygoteLauncher] = {}  # per interpreter
+        self._runtime_dir: Path | None = None
         self._closed = False
         # Apart from _lock: starting the zygote or unpacking code takes a while, and invocations of
         # functions already warm must not wait for it.
@@ -165,7 +181,7 @@ class LambdaRuntime:
             if spec is None:
                 return  # deleted meanwhile
             self._code_dir(spec)
-            self._launcher()
+            self._launcher(interpreter_for(spec.runtime))
         except Exception as exc:  # the first invocation does it again and reports what fails
             log.warning("preparing function %s: %s", name, exc)
 
@@ -190,41 +206,51 @@ class LambdaRuntime:
         return target
 
     def _make_sandbox(self, spec: FunctionSpec) -> Sandbox:
+        interpreter = interpreter_for(spec.runtime)  # the declared runtime's Python, else the nearest
         return Sandbox(
             spec,
             self._code_dir(spec),
             self.endpoint,
             self._sink,
             self._credentials(spec),
-            launcher=self._launcher(),
+            launcher=self._launcher(interpreter),
+            executable=interpreter.executable,
+            runtime_dir=self.runtime_dir(),
+            pycache_prefix=bytecode_prefix(shared_root(), interpreter, self.runtime_dir()),
         )
 
-    def _launcher(self) -> ZygoteLauncher | None:
-        """The warm zygote workers are forked from (lambda_zygote.py), started on first use and again
-        if it died; None when it cannot start (workers are then new interpreters)."""
+    def runtime_dir(self) -> Path:
+        """The local /var/runtime: links to the boto3, botocore and dependencies Lambda provides."""
+        with self._unpack_lock:
+            if self._runtime_dir is None:
+                self._runtime_dir = runtime_library_dir(shared_root())
+            return self._runtime_dir
+
+    def _launcher(self, interpreter: Interpreter) -> ZygoteLauncher | None:
+        """The warm zygote that workers of this interpreter are forked from (lambda_zygote.py), started on
+        first use and again if it died; None when it cannot start (workers are then new interpreters)."""
         if not self._use_zygote:
             return None
+        runtime_dir = self.runtime_dir()
+        prefix = bytecode_prefix(shared_root(), interpreter, runtime_dir)
+        executable = interpreter.executable
         with self._zygote_lock:
             if self._closed:
                 return None  # a prepare() finishing after close() starts nothing
-            if self._zygote is None or not self._zygote.alive:
+            zygote = self._zygotes.get(executable)
+            if zygote is None or not zygote.alive:
                 try:
-                    self._zygote = ZygoteLauncher()
+                    zygote = ZygoteLauncher(executable, str(runtime_dir), prefix)
+                    self._zygotes[executable] = zygote
                 except OSError:
-                    self._zygote = None
-            return self._zygote
+                    self._zygotes.pop(executable, None)
+                    return None
+            return zygote
 
-    def _slots_for(self, spec: FunctionSpec) -> threading.Semaphore:
-        """The function's own bound: its reserved concurrency, else the account limit."""
-        bound = (
-            self.limit if spec.reserved_concurrency is None else min(self.limit, spec.reserved_concurrency)
-        )
-        key = (spec.account, spec.region, spec.name)
-        with self._lock:
-            current = self._function_slots.get(key)
-            if current is None or current[0] != bound:  # new or changed reserved concurrency
-                current = self._function_slots[key] = (bound, threading.Semaphore(bound))
-            return current[1]
+    @property
+    def limit(self) -> int:
+        """The local account concurrency limit: the unreserved pool plus every reservation."""
+        return self.concurrency.account_limit
 
     def invoke(
         self,
@@ -234,15 +260,22 @@ class LambdaRuntime:
         event: Any,
         client_context: dict[str, Any] | None = None,
         identity: dict[str, Any] | None = None,
+        qualifier: str | None = None,
+        wait: bool = True,
     ) -> InvokeResult:
-        spec = self._lookup(account, region, function)
+        """Run the function (a version or alias with `qualifier`) once; its result or its error."""
+        spec = (
+            self._lookup(account, region, function)
+            if qualifier is None
+            else self._lookup(account, region, function, qualifier)
+        )
         if spec is None:
             return InvokeResult(
                 False, error_type="ResourceNotFoundException", error_message=f"no function {function}"
             )
         if spec.reserved_concurrency == 0:
             # AWS: reserved concurrency 0 throttles every invocation.
-            return InvokeResult(False, error_type="TooManyRequestsException", error_message="Rate Exceeded.")
+            return _throttled("ReservedFunctionConcurrentInvocationLimitExceeded")
         with self._lock:
             pool = self._pools.get(spec.key)
             if pool is None:
@@ -251,12 +284,19 @@ class LambdaRuntime:
                     self._pools.pop(key).close()  # the function's code or configuration changed
                 pool = self._pools[spec.key] = FunctionPool(spec, self._make_sandbox, self._monotonic)
         pool.spec.reserved_concurrency = spec.reserved_concurrency
-        with self._slots_for(spec), self._account_slots:
+        try:
+            key = (account, region, spec.name)
+            slot = self.concurrency.acquire(key, spec.reserved_concurrency, wait=wait)
+        except Throttled as throttled:
+            return _throttled(throttled.reason)
+        try:
             sandbox = pool.acquire()
             try:
                 return sandbox.invoke(event, client_context, identity)
             finally:
                 pool.release(sandbox)
+        finally:
+            slot.release()
 
     def status(self) -> dict[str, Any]:
         """Local limits and environments, for `asyncapi local status`."""
@@ -264,6 +304,8 @@ class LambdaRuntime:
             pools = list(self._pools.values())
         return {
             "accountConcurrencyLimit": self.limit,
+            "unreservedConcurrency": self.concurrency.unreserved,
+            "reservedConcurrency": self.concurrency.reservations(),
             "idleSeconds": self.idle_seconds,
             "functions": {
                 f"{p.spec.region}/{p.spec.name}": {
@@ -275,8 +317,20 @@ class LambdaRuntime:
             },
         }
 
+    def refresh_reservations(self) -> None:
+        """The reservations as moto stores them, so that a reserved function's slots are carved out
+        before its first invocation (and a deleted or unreserved one's returned)."""
+        if self._lookup is not lookup_function:
+            return  # a runtime over another control plane (tests) learns them from its invocations
+        stored = reservations_in_moto()
+        for key in self.concurrency.known() - set(stored):
+            self.concurrency.reserve(key, None)
+        for key, reserved in stored.items():
+            self.concurrency.reserve(key, reserved)
+
     def sweep(self) -> None:
         """Reclaim idle environments, and close those of functions deleted or changed since."""
+        self.refresh_reservations()
         with self._lock:
             pools = list(self._pools.items())
         for key, pool in pools:
@@ -296,18 +350,30 @@ class LambdaRuntime:
             pool.close()
         with self._zygote_lock:
             self._closed = True
-            zygote, self._zygote = self._zygote, None
-        if zygote is not None:
+            zygotes, self._zygotes = list(self._zygotes.values()), {}
+        for zygote in zygotes:
             zygote.close()
 
 
-def lookup_function(account: str, region: str, name: str) -> FunctionSpec | None:
-    """The function as stored by moto (in this process): code, handler, timeout, environment, role."""
+def _throttled(reason: str) -> InvokeResult:
+    return InvokeResult(
+        False,
+        error_type="TooManyRequestsException",
+        error_message="Rate Exceeded.",
+        error_document={"Reason": reason},
+    )
+
+
+def lookup_function(
+    account: str, region: str, name: str, qualifier: str | None = None
+) -> FunctionSpec | None:
+    """The function as stored by moto (in this process): code, handler, timeout, environment, role; of
+    a published version or an alias's version with `qualifier` (moto keeps each version's code)."""
     from moto.awslambda.models import lambda_backends
 
     try:
         backend = lambda_backends[account][region]
-        function = backend.get_function(name)
+        function = backend.get_function(name, qualifier)
     except Exception:
         return None
     reserved = getattr(function, "reserved_concurrency", None)
@@ -330,6 +396,7 @@ def lookup_function(account: str, region: str, name: str) -> FunctionSpec | None
         code=code,
         role=str(function.role or ""),
         runtime=str(function.run_time or "python3.12"),
+        version=str(function.version or "$LATEST"),
         reserved_concurrency=None if reserved is None else int(reserved),
         code_digest=known[1],
     )

@@ -43,6 +43,7 @@ class FunctionSpec:
     code: bytes
     role: str = ""
     runtime: str = "python3.12"
+    version: str = "$LATEST"
     reserved_concurrency: int | None = field(default=None, compare=False)
     code_digest: str = field(default="", compare=False)  # sha256 of code, when the caller knows it
 
@@ -60,7 +61,9 @@ class FunctionSpec:
                 sort_keys=True,
             ).encode()
         )
-        return f"{self.account}/{self.region}/{self.name}/{digest.hexdigest()[:16]}"
+        # A version's environments are its own: they say their version (AWS_LAMBDA_FUNCTION_VERSION).
+        function = self.name if self.version == "$LATEST" else f"{self.name}:{self.version}"
+        return f"{self.account}/{self.region}/{function}/{digest.hexdigest()[:16]}"
 
     @property
     def log_group(self) -> str:
@@ -73,6 +76,15 @@ class InvokeResult:
     payload: Any = None
     error_type: str | None = None
     error_message: str | None = None
+    raw: str | None = None  # the result's JSON as the function's runtime wrote it
+    error_document: dict[str, Any] | None = None  # what Invoke answers for a function error
+    log: str = ""  # this invocation's lines of the log stream, START to REPORT (Invoke's LogType=Tail)
+    version: str = "$LATEST"  # the version that ran (Invoke's X-Amz-Executed-Version)
+
+    def document(self) -> dict[str, Any]:
+        """The runtime's error document: errorMessage and errorType, and what the runtime added."""
+        base = {"errorMessage": self.error_message, "errorType": self.error_type}
+        return {**base, **(self.error_document or {})}
 
 
 class LogSink(Protocol):
@@ -120,11 +132,15 @@ class Sandbox:
         credentials: dict[str, str],
         clock: Callable[[], float] = time.time,
         launcher: ZygoteLauncher | None = None,
+        executable: str = sys.executable,
+        runtime_dir: Path | None = None,
+        pycache_prefix: str | None = None,
     ) -> None:
         self.spec = spec
         self._sink = sink
         self._clock = clock
-        self.stream = log_stream_name(clock())
+        self.stream = log_stream_name(clock(), spec.version)
+        self._captured: list[str] | None = None  # the running invocation's log lines
         self.usable = True
         self.last_used = time.monotonic()
         self._init_ms: float | None = None
@@ -145,18 +161,22 @@ class Sandbox:
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
-            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
             "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
             "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
             "AWS_LAMBDA_LOG_STREAM_NAME": self.stream,
-            "LAMBDA_RUNTIME_DIR": str(Path(__file__).resolve().parent),
+            # The local /var/runtime: the libraries Lambda's runtime provides (lambda_interpreters.py).
+            "LAMBDA_RUNTIME_DIR": str(runtime_dir or ""),
             "LAMBDA_TASK_ROOT": str(code_dir),
             "ASYNCAPI_FUNCTION_ARN": spec.arn,
             "_HANDLER": spec.handler,
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
+            # The runtime's libraries compiled for this interpreter (lambda_interpreters.bytecode_prefix).
+            **({"PYTHONPYCACHEPREFIX": pycache_prefix} if pycache_prefix else {}),
         }
         started = time.monotonic()
+        self._executable = executable
         self.process: subprocess.Popen[str] | ForkedWorker = self._start(env, code_dir, launcher)
         self._answers: queue.Queue[str | None] = queue.Queue()
         self._ends: queue.Queue[str] = queue.Queue()
@@ -184,8 +204,10 @@ class Sandbox:
                 return launcher.launch(env, str(code_dir))
             except OSError:
                 pass  # the zygote is gone: a new interpreter still works
+        # The worker module by its path, without site (-S): it imports only the standard library, and
+        # then only what lambda_worker.isolate lets the function see.
         return subprocess.Popen(
-            [sys.executable, "-m", "asyncapi_cli.local.lambda_.worker"],
+            [self._executable, "-S", str(Path(__file__).resolve().with_name("worker.py"))],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -210,6 +232,9 @@ class Sandbox:
         self._init_ms = (time.monotonic() - self._init_started) * 1000
 
     def _emit(self, message: str) -> None:
+        captured = self._captured
+        if captured is not None:
+            captured.append(message)
         self._sink.emit(
             self.spec.account,
             self.spec.region,
@@ -239,7 +264,8 @@ class Sandbox:
     ) -> InvokeResult:
         request_id = str(uuid.uuid4())
         timeout = self.spec.timeout
-        self._emit(f"START RequestId: {request_id} Version: $LATEST\n")
+        self._captured = []
+        self._emit(f"START RequestId: {request_id} Version: {self.spec.version}\n")
         started = time.monotonic()
         result = self._run(request_id, event, timeout, client_context, identity)
         elapsed_ms = (time.monotonic() - started) * 1000
@@ -261,6 +287,8 @@ class Sandbox:
             self._init_ms = None
         self._emit(report + "\t\n")
         self.last_used = time.monotonic()
+        result.log, self._captured = "".join(self._captured or []), None
+        result.version = self.spec.version
         return result
 
     def _clock_text(self) -> str:
@@ -324,9 +352,13 @@ class Sandbox:
             return self._exited(request_id)
         answer = json.loads(line)
         if answer.get("ok"):
-            return InvokeResult(True, payload=json.loads(answer["raw"]))
+            return InvokeResult(True, payload=json.loads(answer["raw"]), raw=answer["raw"])
+        extra = {k: answer[k] for k in ("requestId", "stackTrace") if k in answer}
         return InvokeResult(
-            False, error_type=answer.get("errorType"), error_message=answer.get("errorMessage")
+            False,
+            error_type=answer.get("errorType"),
+            error_message=answer.get("errorMessage"),
+            error_document=extra or None,
         )
 
     def _exited(self, request_id: str) -> InvokeResult:

@@ -153,12 +153,59 @@ def _lower_priority() -> None:
         pass
 
 
+# What Lambda's Python runtime provides besides the standard library (lambda_interpreters.RUNTIME_LIBRARIES;
+# repeated here: this module imports nothing but the standard library, whichever Python runs it).
+_PROVIDED = ("boto3", "botocore", "jmespath", "dateutil", "urllib3", "s3transfer", "six")
+
+
+def _stdlib_entries() -> list[str]:
+    """This interpreter's standard-library entries of sys.path: no site-packages, no working directory."""
+    import sysconfig
+
+    roots = {os.path.realpath(sysconfig.get_paths()[key]) for key in ("stdlib", "platstdlib")}
+    kept = []
+    for entry in sys.path:
+        if not entry or "site-packages" in entry or "dist-packages" in entry:
+            continue
+        real = os.path.realpath(entry)
+        if real.endswith(".zip") or any(real == root or real.startswith(root + os.sep) for root in roots):
+            kept.append(entry)
+    return kept
+
+
+def isolate(task_root: str, runtime_dir: str | None) -> None:
+    """Import as on Lambda: the deployment package, the runtime's directory (boto3, botocore and their
+    dependencies), the standard library; nothing of the process this worker was forked from (its
+    site-packages, its editable-install finders, modules it had imported). Lambda's sys.path for Python:
+    /var/task, /opt/python..., /var/runtime, /var/lang/lib/python3.x (docs.aws.amazon.com/lambda/latest/
+    dg/python-package.html, "Dependency search path and runtime-included libraries")."""
+    import importlib
+
+    sys.path[:] = [task_root, *([runtime_dir] if runtime_dir else []), *_stdlib_entries()]
+    allowed = set(sys.stdlib_module_names) | set(_PROVIDED) | {"__main__", "__mp_main__"}
+    for name in [n for n in sys.modules if n.split(".", 1)[0] not in allowed]:
+        del sys.modules[name]  # their code lives on where referenced; a new import cannot find them
+    sys.meta_path[:] = [f for f in sys.meta_path if _module_of(f).split(".", 1)[0] in allowed]
+    sys.path_hooks[:] = [h for h in sys.path_hooks if _module_of(h).split(".", 1)[0] in allowed]
+    sys.path_importer_cache.clear()
+    importlib.invalidate_caches()
+
+
+def _module_of(hook: Any) -> str:
+    """The module a finder or path hook comes from (a class, an instance, a function or a method)."""
+    owner = getattr(hook, "__self__", hook)
+    if callable(owner) and not isinstance(owner, type) and hasattr(owner, "__module__"):
+        return str(owner.__module__ or "")
+    kind = owner if isinstance(owner, type) else type(owner)
+    return str(getattr(kind, "__module__", "") or "")
+
+
 def main() -> None:
     _lower_priority()
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # the handler's stdout goes to the log, like its stderr
     sys.stdout = sys.stderr
-    sys.path.insert(0, os.environ["LAMBDA_TASK_ROOT"])
+    isolate(os.environ["LAMBDA_TASK_ROOT"], os.environ.get("LAMBDA_RUNTIME_DIR"))
     init_error: dict[str, Any] | None = None
     try:
         handler = load_handler(os.environ["_HANDLER"])
@@ -192,7 +239,16 @@ def main() -> None:
                 result = handler(request["event"], context)
             except Exception as exc:
                 traceback.print_exc(file=sys.stderr)
-                answer = {"ok": False, "errorType": type(exc).__name__, "errorMessage": str(exc)}
+                # The RIC's error document: the stack from the handler down (this module's frame left
+                # out), as AWS returns it to Invoke (LocalStack snapshot test_lambda_handler_error).
+                stack = traceback.format_list(traceback.extract_tb(exc.__traceback__)[1:])
+                answer = {
+                    "ok": False,
+                    "errorType": type(exc).__name__,
+                    "errorMessage": str(exc),
+                    "requestId": request["requestId"],
+                    "stackTrace": stack,
+                }
             else:
                 try:
                     answer = {"ok": True, "raw": encode_result(result)}

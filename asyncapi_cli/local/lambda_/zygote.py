@@ -76,8 +76,17 @@ class ForkedWorker:
 class ZygoteLauncher:
     """Starts the zygote; `launch` forks a worker from it. Thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        executable: str = sys.executable,
+        runtime_dir: str | None = None,
+        pycache_prefix: str | None = None,
+    ) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        # Without site (-S): the zygote, whichever Python runs it, imports this package and the
+        # libraries Lambda's runtime provides (the runtime directory), not the CLI's site-packages.
+        # Its workers then narrow their imports further (lambda_worker.isolate).
+        package_root = str(Path(__file__).resolve().parents[2])
         env = {
             "PATH": os.environ.get("PATH", ""),
             "HOME": os.environ.get("HOME", "/tmp"),
@@ -85,9 +94,12 @@ class ZygoteLauncher:
             "PYTHONUNBUFFERED": "1",
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONIOENCODING": "utf-8",
+            "PYTHONPATH": os.pathsep.join([package_root, *([runtime_dir] if runtime_dir else [])]),
+            **({"PYTHONPYCACHEPREFIX": pycache_prefix} if pycache_prefix else {}),  # lambda_interpreters.py
         }
+        self.executable = executable
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "asyncapi_cli.local.lambda_.zygote", str(child.fileno())],
+            [executable, "-S", "-m", "asyncapi_cli.local.lambda_.zygote", str(child.fileno())],
             pass_fds=[child.fileno()],
             stdin=subprocess.DEVNULL,
             env=env,
