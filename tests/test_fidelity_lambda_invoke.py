@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from asyncapi_cli.local import moto_patches
+from asyncapi_cli.local.compat import REGISTRY
+from asyncapi_cli.local.compat.moto_fixes import answer_invocations
 from asyncapi_cli.local.lambda_.invoke import InvokeApi
 from asyncapi_cli.package import build_zip
 
@@ -48,7 +49,8 @@ def handler(event, context):
 def aws() -> Iterator[Embedded]:
     embedded = Embedded()
     # As server.py does with its runtime.
-    restore = moto_patches.answer_invocations(InvokeApi(embedded.runtime.invoke).answer)
+    REGISTRY.apply(["lambda-invoke"])
+    restore = answer_invocations(InvokeApi(embedded.runtime.invoke).answer)
     embedded.function("inv-echo", SOURCE)
     yield embedded
     restore()

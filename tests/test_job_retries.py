@@ -19,7 +19,8 @@ from typing import Any
 
 import boto3
 import pytest
-from asyncapi_cli.local.poller import MappingSpec, to_record
+
+from asyncapi_cli.local.events.sqs_poller import MappingSpec, to_record
 
 from .test_handlers import handlers, item, lambda_code  # noqa: F401  (fixtures)
 

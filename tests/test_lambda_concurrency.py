@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from asyncapi_cli.local.lambda_runtime import LambdaRuntime
 
+from asyncapi_cli.local.lambda_.runtime import LambdaRuntime
 from asyncapi_cli.local.manager import describe_limits
 
 from .test_fidelity_lambda import Sink, make_spec

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from asyncapi_cli.local.lambda_runtime import LambdaRuntime
 
 from asyncapi_cli import lambda_interpreters
+from asyncapi_cli.local.lambda_.runtime import LambdaRuntime
 from tests.test_fidelity_lambda import Sink, make_spec
 
 pytestmark = pytest.mark.xdist_group("test_lambda_isolation")

@@ -9,6 +9,7 @@ defined on the same class or module, not added to it.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 PROBE = '''
 import importlib
 import inspect
+import os
 import sys
 
 FORKED = "botocore.parsers" in sys.modules  # as a handler module: imported in a worker the zygote forked
@@ -51,7 +53,9 @@ def describe(module_name, class_name, attribute):
         return None  # not defined there (inherited, or absent): as in a fresh interpreter, or not
     function = getattr(found, "__func__", found)
     try:
-        where = (inspect.getsourcefile(function), inspect.getsourcelines(function)[1])
+        # The real file: a local Lambda worker reaches the CLI's boto3 and botocore through the links of
+        # its runtime directory (lambda_interpreters), which name the same files.
+        where = (os.path.realpath(inspect.getsourcefile(function)), inspect.getsourcelines(function)[1])
     except TypeError:  # a builtin or a C-level slot wrapper: its type and name tell it apart
         where = (type(function).__name__, None)
     return [*where, getattr(function, "__qualname__", None)]
@@ -65,18 +69,22 @@ def handler(event, context):
     import boto3
 
     boto3.client("s3", region_name="us-east-1")  # a client made, as a handler does at import
-    return {"forked": FORKED, "probe": probe()}
+    libraries = os.path.dirname(os.path.dirname(os.path.realpath(boto3.__file__)))
+    return {"forked": FORKED, "probe": probe(), "python": sys.executable, "libraries": libraries}
 '''
 
 
-def _run_python(code: str) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+def _run_python(code: str, python: str = sys.executable, path: str | None = None) -> dict[str, Any]:
+    env = os.environ | ({"PYTHONPATH": path} if path else {})
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def fresh_interpreter() -> dict[str, Any]:
-    return _run_python(PROBE + "\nimport json, boto3, botocore.session\nprint(json.dumps(probe()))")
+def fresh_interpreter(python: str = sys.executable, path: str | None = None) -> dict[str, Any]:
+    """What an untouched interpreter holds (the worker's own Python, with the libraries it was given)."""
+    code = PROBE + "\nimport json, boto3, botocore.session\nprint(json.dumps(probe()))"
+    return _run_python(code, python, path)
 
 
 def test_a_cli_run_against_an_endpoint_leaves_botocore_and_the_stdlib_stock(moto_server: str) -> None:
@@ -114,5 +122,6 @@ def test_a_lambda_worker_runs_on_stock_botocore_and_standard_library(tmp_path: P
         runtime.close()
     assert result.ok, (result.error_type, result.error_message)
     assert result.payload["forked"]  # the zygote's worker, where the replacements were applied
-    assert result.payload["probe"] == fresh_interpreter()
+    # The worker runs on the declared runtime's Python where the machine has it: compare with that Python.
+    assert result.payload["probe"] == fresh_interpreter(result.payload["python"], result.payload["libraries"])
 

@@ -86,7 +86,7 @@ class ZygoteLauncher:
         # Without site (-S): the zygote, whichever Python runs it, imports this package and the
         # libraries Lambda's runtime provides (the runtime directory), not the CLI's site-packages.
         # Its workers then narrow their imports further (lambda_worker.isolate).
-        package_root = str(Path(__file__).resolve().parents[2])
+        package_root = str(Path(__file__).resolve().parents[3])
         env = {
             "PATH": os.environ.get("PATH", ""),
             "HOME": os.environ.get("HOME", "/tmp"),
