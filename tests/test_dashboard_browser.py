@@ -136,12 +136,16 @@ def dlq_depth(console: dict[str, Any]) -> int:
 
 def shows(browser: Any, css: str, text: str | None = None, timeout: float = WAIT) -> Any:
     """The first element matching css (containing text) once the page shows it: no fixed sleeps."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
 
     def found() -> Any:
-        for element in browser.find_elements(By.CSS_SELECTOR, css):
-            if text is None or text in element.text:
-                return element
+        try:
+            for element in browser.find_elements(By.CSS_SELECTOR, css):
+                if text is None or text in element.text:
+                    return element
+        except StaleElementReferenceException:  # a live update replaced it meanwhile: look again
+            return None
         return None
 
     return wait_for(found, timeout=timeout)
@@ -156,7 +160,7 @@ def test_the_pages_show_the_jobs_the_error_and_the_dead_letter(console: dict[str
     shows(browser, f'tr.job[data-job-id="{failed}"]', "failed")
 
     browser.find_element(By.LINK_TEXT, done).click()
-    assert shows(browser, "#job-status").text == "completed"
+    shows(browser, "#job-status", "completed")
     assert done in browser.find_element(By.ID, "result").text
     assert browser.find_element(By.ID, "result-link").get_attribute("href").endswith(f"/jobs/{done}/result")
 
@@ -225,7 +229,7 @@ def test_redrive_from_the_page_completes_the_job(console: dict[str, Any]) -> Non
         TableName=f"{NAME}-jobs", Item={"jobId": {"S": FLAG}, "kind": {"S": "flag"}}
     )
     browser.get(f"{console['url']}/jobs/{failed}")
-    assert shows(browser, "#job-status").text == "failed"
+    shows(browser, "#job-status", "failed")
     job_page = browser.current_window_handle
     browser.switch_to.new_window("tab")
     browser.get(console["url"] + "/dlq")

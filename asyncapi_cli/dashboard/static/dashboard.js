@@ -13,15 +13,16 @@ function stamp(text) {
 function followLive() {
   const live = document.getElementById("live");
   if (!live || !live.dataset.live) return;
-  let last = live.innerHTML;
+  // Compared as this browser serializes both: the page is replaced only when its content changed, so what
+  // the user is pointing at (or has selected) stays put between changes.
+  const incoming = document.createElement("template");
   async function refresh() {
     try {
       const answer = await fetch(live.dataset.live, { headers: { Accept: "text/html" }, cache: "no-store" });
       if (answer.ok) {
-        const html = await answer.text();
-        if (html !== last) {
-          live.innerHTML = html; // rendered and escaped by the server's templates
-          last = live.innerHTML;
+        incoming.innerHTML = await answer.text(); // rendered and escaped by the server's templates
+        if (incoming.innerHTML !== live.innerHTML) {
+          live.replaceChildren(incoming.content.cloneNode(true));
         }
         stamp("live · " + new Date().toLocaleTimeString());
       } else {
