@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -98,6 +99,41 @@ def test_settings_come_from_asyncapi_toml_and_a_state_files_features(tmp_path: P
     assert "BatchesPermission" in types  # asyncapi.toml's feature
     assert types.get("WebhookFn") == "AWS::Lambda::Function"  # the state's deployed feature
     assert "WebSocketUrl" not in template["Outputs"]
+
+
+def test_the_recorded_configuration_is_exported_as_up_would_deploy_it(tmp_path: Path) -> None:
+    # A stack whose last `up` recorded api-key auth, a throttle and a log retention (configuration.py's own
+    # record): a plain export is that stack, as a plain `up` would converge it; a flag still wins.
+    project = tmp_path / "project"
+    (project / ".asyncapi").mkdir(parents=True)
+    state = StackState(name="recorded", target=Target(kind="aws", region="us-east-1"))
+    state.configuration = {
+        "values": {
+            "auth": "api-key",
+            "throttle_rate_limit": 3.0,
+            "log_retention_days": 30,
+            "feature:batches": True,
+        },
+        "sources": {"auth": "flag", "throttle_rate_limit": "flag", "log_retention_days": "file"},
+    }
+    StateStore(project / ".asyncapi" / "recorded.json", state).save()
+    base = ["export", "cloudformation", "--state", str(project / ".asyncapi" / "recorded.json")]
+
+    def exported(*flags: str) -> dict[str, Any]:
+        out = project / f"cfn{len(flags)}"
+        result = run_cli(*base, "--output-dir", str(out), *flags, env={"HOME": str(tmp_path), **OFFLINE})
+        assert result.returncode == 0, result.stderr
+        return yaml.safe_load((out / "template.yaml").read_text())  # type: ignore[no-any-return]
+
+    template = exported()
+    types = {resource["Type"] for resource in template["Resources"].values()}
+    assert "AWS::ApiGateway::ApiKey" in types and "ApiKeyId" in template["Outputs"]
+    assert template["Parameters"]["ThrottleRateLimit"]["Default"] == 3.0
+    # The file set the retention, and no asyncapi.toml sets it now: back to the default, as for `up`.
+    assert template["Parameters"]["LogRetentionDays"]["Default"] == 14
+    assert "BatchesThrottleRateLimit" in template["Parameters"]  # the recorded feature
+    overridden = exported("--auth", "none")
+    assert "AWS::ApiGateway::ApiKey" not in {r["Type"] for r in overridden["Resources"].values()}
 
 
 @pytest.mark.parametrize(

@@ -60,29 +60,29 @@ class ExportConfiguration:
 
 
 def export_configuration(options: Any) -> ExportConfiguration:
-    """The stack's configuration as `up` resolves it, without any AWS call: asyncapi.toml and the
-    flags (options.overrides, options.features); with a state file, its name and the features it
-    records as deployed are kept too (an export never drops a feature the stack has)."""
+    """The stack's configuration exactly as `up` resolves it (flags over asyncapi.toml over what the state
+    file recorded over the defaults: configuration.resolve), without any AWS call."""
+    from .. import configuration
     from ..ops import resolve_state_path
 
     loaded = config.apply_to(options)
-    loaded.overrides.update(options.overrides)
-    settings = loaded.settings(local=False)
-    features = frozenset(settings.features | options.features)
+    flags = configuration.from_flags(options.overrides, options.features, options.without)
     path = resolve_state_path(options, must_exist=False)
     name = options.name
     api_url = None
     source = str(loaded.path) if loaded.path is not None else "defaults"
+    recorded = configuration.Configuration()
     if path is not None and path.exists():
         state = read_state(path)
         name = name or state.name
-        features |= frozenset(state.settings.get("features") or ())
+        recorded = configuration.recorded(state.configuration, state.settings)
         recorded_url = state.outputs.get("api_url")
         api_url = recorded_url if isinstance(recorded_url, str) and recorded_url.startswith("http") else None
         source = f"{source} and {path}"
+    resolved = configuration.resolve(recorded, configuration.from_file(loaded), flags)
     return ExportConfiguration(
         name=name or "async-api-stack",
-        settings=dataclasses.replace(settings, features=features),
+        settings=resolved.settings(local=False),
         source=source,
         api_url=api_url,
     )
