@@ -74,6 +74,16 @@ class HttpAnswer:
 SESSION_HEADERS: dict[str, str] = {}
 
 
+def use_api_key(stack: Any) -> None:
+    """Every request to the stack's API carries its x-api-key from here on, when `up --auth api-key` made
+    one: /submit, /status, /batches and /schedules alike."""
+    from .secure_api import stack_api_key
+
+    key = stack_api_key(stack)  # read from API Gateway now; never stored
+    if key is not None:
+        SESSION_HEADERS["x-api-key"] = key
+
+
 def http(method: str, url: str, payload: Any = None, timeout: float = 30.0) -> HttpAnswer:
     """One request on this thread's kept-alive connection to the URL's origin (http_keepalive)."""
     data = json.dumps(payload).encode("utf-8") if payload is not None else None
@@ -236,11 +246,7 @@ def run_test_jobs(
     if not submit_url or "(known" in submit_url:
         raise AsyncApiError("the stack has no deployed API yet; run 'asyncapi up' first")
     submit_url += query  # "?priority=high"; relative Locations still resolve
-    from .secure_api import stack_api_key
-
-    key = stack_api_key(stack)  # read from API Gateway now; never stored
-    if key is not None:
-        SESSION_HEADERS["x-api-key"] = key
+    use_api_key(stack)
     if count == 1:
         return _single(stack, out, submit_url, payload, timeout, pacer)
     return _many(out, submit_url, payload, timeout, count, concurrency, pacer)

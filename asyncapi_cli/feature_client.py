@@ -10,10 +10,11 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from .client import http, post_retrying
+from .client import http, post_retrying, use_api_key
 from .errors import EXIT_JOB_FAILED, EXIT_OK, AsyncApiError, InputError, JobTimeoutError
 from .features import batches, webhooks
 from .retry import Pacer
+from .throttled import MAX_RETRY_WAIT, RETRIED_STATUSES, retry_after
 
 BATCH_FINAL = ("completed", "partial", "failed")
 POLL_BASE, POLL_CAP = 0.25, 5.0
@@ -87,6 +88,7 @@ def run_batch(
 ) -> int:
     """POST /batches, then follow GET /batches/{batchId} until the batch is final."""
     pacer = pacer or Pacer()
+    use_api_key(stack)
     post_url = f"{api_url(stack)}{batches.POST_PATH}"
     out.info(f"[bold]POST[/] {post_url} ({len(jobs)} jobs)")
     started = pacer.clock()
@@ -120,6 +122,8 @@ def _follow(
             body: dict[str, Any] = answer.body
         elif answer.status == 404:
             body = {"batchId": batch_id, "status": "queued"}  # no processor has picked it up yet
+        elif answer.status in RETRIED_STATUSES:
+            body = {"batchId": batch_id, "status": last or "queued"}  # throttled: ask again, as a job's poll
         else:
             raise AsyncApiError(f"batch status failed: HTTP {answer.status}: {answer.body}")
         status = str(body.get("status"))
@@ -134,7 +138,8 @@ def _follow(
         remaining = deadline - pacer.clock()
         if remaining <= 0:
             raise JobTimeoutError(f"batch {batch_id} still {status} after the timeout")
-        pacer.sleep(min(pacer.backoff(attempt, POLL_BASE, POLL_CAP), remaining))
+        waited = min(retry_after(answer.headers), MAX_RETRY_WAIT)  # never sooner than Retry-After
+        pacer.sleep(min(max(pacer.backoff(attempt, POLL_BASE, POLL_CAP), waited), remaining))
         attempt += 1
 
 

@@ -58,6 +58,7 @@ def run_scheduled(
     if runs < 1:
         raise InputError(f"--runs must be at least 1, got {runs}")
     _require(stack, "schedule_group", scheduling.FEATURE)
+    client.use_api_key(stack)
     pacer = pacer or Pacer()
     moment = schedules.parse_at(at, datetime.now(timezone.utc)) if at is not None else None
     body = schedules.schedule_body(payload, at=moment, every=every)

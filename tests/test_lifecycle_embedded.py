@@ -44,6 +44,10 @@ def test_every_feature_and_option_on_the_embedded_aws_then_down_leaves_nothing(e
         _ok(run_cli("status", "--exit-code"))
         planned = json.loads(_ok(run_cli("plan", "--json")).stdout)
         assert [r for r in planned["resources"] if r["action"] != "exists"] == []
+        # With API keys on, every route needs x-api-key: a job and a batch go through with the stack's key.
+        _ok(run_cli("test-job", "--timeout", "120"))
+        batch = json.loads(_ok(run_cli("test-job", "--batch", "2", "--timeout", "120", "--json")).stdout)
+        assert batch["batch"]["completed"] == 2, batch
     finally:
         _ok(run_cli("down", "--yes"))
     assert named(NAME, endpoint) == {kind: [] for kind in before}
