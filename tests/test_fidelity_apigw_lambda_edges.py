@@ -17,19 +17,9 @@ from typing import Any
 import pytest
 
 from .fidelity_apigw import ACCOUNT, REGION, Embedded, json_body
+from .test_fidelity_apigw_lambda import ECHO_EVENT, RESPONSE_FROM_BODY
 
 pytestmark = pytest.mark.xdist_group("test_fidelity_apigw_lambda_edges")
-
-RESPONSE_FROM_BODY = """
-import json
-def handler(event, context):
-    return json.loads(event["body"])
-"""
-ECHO_EVENT = """
-import json
-def handler(event, context):
-    return {"statusCode": 200, "body": json.dumps(event)}
-"""
 
 
 @pytest.fixture(scope="module")

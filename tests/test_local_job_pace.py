@@ -18,13 +18,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from asyncapi_cli.local import manager
 
 from .conftest import run_cli
-from .test_local import wait_for
+from .test_local import client, wait_for
 
 pytestmark = pytest.mark.xdist_group("test_local_job_pace")
 
@@ -65,16 +64,6 @@ def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str,
         manager.stop()
 
 
-def _client(service: str, info: dict[str, Any]) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=info["endpoint"],
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-
-
 def _submit(url: str, payload: dict[str, Any]) -> str:
     request = urllib.request.Request(
         url, data=json.dumps(payload).encode(), method="POST", headers={"Content-Type": "application/json"}
@@ -96,7 +85,7 @@ def test_long_jobs_complete_on_their_first_attempt_and_failures_say_where(
     stack: dict[str, Any], tmp_path: Path
 ) -> None:
     outputs, info = stack["outputs"], stack["info"]
-    dynamodb, sqs = _client("dynamodb", info), _client("sqs", info)
+    dynamodb, sqs = client("dynamodb", info), client("sqs", info)
     # The failing job: retried at the processor's backoff (2 s, 4 s), failed on its third receive. On
     # its own: in a batch with a long job, its retry would wait for the batch, as on AWS.
     failing = _submit(outputs["submit_url"], {"n": 7})
