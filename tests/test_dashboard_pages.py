@@ -129,7 +129,7 @@ def test_the_console_listens_on_loopback_only(console: Served) -> None:
             socket.create_connection((address, console.port), timeout=2).close()
     # The command has no option to choose another address.
     wrong = CliRunner().invoke(cli.main, ["dashboard", "--host", "0.0.0.0", "--no-open"])
-    assert wrong.exit_code == 2 and "No such option '--host'" in wrong.output
+    assert wrong.exit_code == 2 and "No such option" in wrong.output and "--host" in wrong.output
 
 
 def test_bad_port_is_bad_input() -> None:
