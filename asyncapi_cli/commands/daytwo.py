@@ -75,8 +75,9 @@ def _list_jobs(options: Any, out: Any, status_filter: str | None, limit: int, **
 
 
 # A job id is URL-safe base64 (the API's extendedRequestId), so one in 64 starts with "-": it is the
-# job id, not an unknown option (an unknown option still fails, as an extra argument or a missing job).
-@jobs.command("show", context_settings={"ignore_unknown_options": True})
+# job id, not an unknown option (an unknown option still fails, as an extra argument or a missing job);
+# nor is one starting "-h" the help option, so this command's help is --help alone.
+@jobs.command("show", context_settings={"ignore_unknown_options": True, "help_option_names": ["--help"]})
 @click.argument("job_id")
 @stack_options
 @click.pass_context
