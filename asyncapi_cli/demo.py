@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import client, ops
+from . import ops
+from .clients import jobs
 from .engine import SilentReporter
 from .errors import EXIT_JOB_FAILED, EXIT_OK
 from .local import manager
@@ -60,8 +61,8 @@ def run_demo(out: Any, *, keep: bool = False, pacer: Pacer | None = None) -> int
         out.info(f"API: {stack.state.outputs['api_url']}")
 
         started = step("3. A job that succeeds (special characters survive the trip)")
-        run = client.run_one(stack.state.outputs["submit_url"], SUCCESS_PAYLOAD, 60, pacer, _printer(out))
-        result = client.fetch_result(stack, run.record["result"]) if run.status == "completed" else None
+        run = jobs.run_one(stack.state.outputs["submit_url"], SUCCESS_PAYLOAD, 60, pacer, _printer(out))
+        result = jobs.fetch_result(stack, run.record["result"]) if run.status == "completed" else None
         exact = bool(result) and result["result"]["input"] == SUCCESS_PAYLOAD
         if result:
             out.raw(json.dumps(result["result"]["input"], ensure_ascii=False))
@@ -72,7 +73,7 @@ def run_demo(out: Any, *, keep: bool = False, pacer: Pacer | None = None) -> int
         started = step(
             "4. A job that fails: retried by SQS, marked failed on its last receive, then in the DLQ"
         )
-        failing = client.run_one(stack.state.outputs["submit_url"], FAILING_PAYLOAD, 90, pacer, _printer(out))
+        failing = jobs.run_one(stack.state.outputs["submit_url"], FAILING_PAYLOAD, 90, pacer, _printer(out))
         in_dlq = _wait_in_dlq(stack, failing.job_id, pacer)
         out.line(
             f"message of job {failing.job_id} in the dead-letter queue: ",
@@ -133,12 +134,9 @@ def run_demo(out: Any, *, keep: bool = False, pacer: Pacer | None = None) -> int
 
 
 def _printer(out: Any) -> Any:
-    def show(run: client.JobRun) -> None:
+    def show(run: jobs.JobRun) -> None:
         at, status = run.history[-1]
-        extra = f" (attempt {run.record['attempts']})" if run.record.get("attempts") else ""
-        if run.record.get("error") and status != "completed":
-            extra += f": {run.record['error']}"
-        out.info(f"  {run.job_id}  {at:6.2f}s  {status}{extra}")
+        out.info(f"  {run.job_id}  {at:6.2f}s  {status}{run.detail()}")
 
     return show
 

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from . import client
+from .clients.jobs import submit as submit_job
 from .retry import Pacer, wait_until
 
 INBOX_KEY = "dlq_inbox"  # secure_api.DLQ_INBOX: the queue the main queue's redrive policy targets
@@ -84,7 +84,7 @@ def run_load(
 
     def submit(index: int) -> None:
         try:
-            job_id, _ = client.submit(submit_url, payload_for(index, fail_every))
+            job_id, _ = submit_job(submit_url, payload_for(index, fail_every))
             accepted[job_id] = index
         except Exception as exc:
             failures.append(str(exc))

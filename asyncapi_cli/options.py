@@ -92,7 +92,6 @@ def stack_options_from(**kwargs: Any) -> Any:
         config_path=kwargs.get("config_path"),
     )
     if "with_features" in kwargs:  # the configuration flags, for the commands that take them
-        from .feature_client import with_features
         from .secure_api import flag_overrides
 
         options.features = with_features(kwargs.get("with_features"))
@@ -104,6 +103,18 @@ def stack_options_from(**kwargs: Any) -> Any:
             kwargs.get("throttle_burst"),
         )
     return options
+
+
+def with_features(text: str | None, flag: str = "--with") -> frozenset[str]:
+    """`--with webhooks,priorities` (or --without): the features named, each checked."""
+    from .config import FEATURES
+    from .errors import InputError
+
+    names = frozenset(part.strip() for part in (text or "").split(",") if part.strip())
+    unknown = sorted(names - set(FEATURES))
+    if unknown:
+        raise InputError(f"{flag}: unknown feature {unknown[0]!r}; choose from {', '.join(FEATURES)}")
+    return names
 
 
 def output(json_mode: bool) -> Any:

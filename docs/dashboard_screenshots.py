@@ -33,7 +33,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def submit_for(submit_url: str, minutes: float) -> list[str]:
-    from asyncapi_cli.client import submit
+    from asyncapi_cli.clients.jobs import submit
 
     failed: list[str] = []
     deadline = time.monotonic() + minutes * 60

@@ -200,8 +200,8 @@ def _warm() -> None:
     import statistics  # noqa: F401 - the imports every child would otherwise repeat
 
     import asyncapi_cli.cli  # noqa: F401
-    import asyncapi_cli.client  # noqa: F401 - imported by commands when they run
-    import asyncapi_cli.feature_client  # noqa: F401
+    import asyncapi_cli.clients.payloads  # noqa: F401 - imported by commands when they run
+    import asyncapi_cli.commands.job_runs  # noqa: F401
     import asyncapi_cli.ops  # noqa: F401
     import asyncapi_cli.output  # noqa: F401
     from asyncapi_cli import names

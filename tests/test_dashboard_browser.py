@@ -246,7 +246,7 @@ def test_redrive_from_the_page_completes_the_job(console: dict[str, Any]) -> Non
 
 
 def test_schedules_show_their_next_run_and_delete_from_the_page(console: dict[str, Any]) -> None:
-    from asyncapi_cli.features import schedule_client
+    from asyncapi_cli.clients import schedules as schedule_client
 
     body = {
         "job": {"task": "<b>daily</b> report"},

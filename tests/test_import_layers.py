@@ -13,8 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # Lowest first. A module belongs to the layer of its longest matching prefix ("resources" names the units'
 # base package alone; its units are "units"). A module may import its own layer or any lower one.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("base", ("errors", "retry", "state", "refs", "cors", "api_errors", "endpoints", "http_keepalive",
-              "scaffold", "jobs_index", "throttled", "webhook_receiver", "lambda_interpreters")),
+    ("base", ("errors", "retry", "state", "refs", "cors", "api_errors", "endpoints",
+              "scaffold", "jobs_index", "webhook_receiver", "lambda_interpreters")),
     # dayops: the jobs, logs and DLQ readers
     ("aws", ("aws", "names", "config", "configuration", "context", "graph", "dayops")),
     ("resources", ("resources",)),
@@ -22,10 +22,11 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("units", ("resources.",)),
     ("local/compat", ("local.compat",)),  # the seam to library internals: below every service it serves
     ("local", ("local",)),  # the embedded AWS; the CLI reaches it through local.manager
-    ("stack/features", ("features", "api_definition", "stack", "secure_api", "ownership", "ops", "client",
-                        "feature_client", "schedule_cli", "loadcheck", "demo", "url_stack", "concurrency",
-                        "teardown", "options")),
-    ("tools", ("dashboard", "export")),  # built on the stack description and the day-two readers
+    ("stack/features", ("features", "api_definition", "stack", "secure_api", "ownership", "ops",
+                        "concurrency", "teardown", "options")),
+    ("clients", ("clients",)),  # the deployed API's HTTP and WebSocket clients
+    # built on the stack description, the day-two readers and the clients
+    ("tools", ("dashboard", "export", "demo", "loadcheck")),
     ("commands", ("commands",)),
     ("cli", ("cli", "__main__")),
     ("bench", ("bench",)),

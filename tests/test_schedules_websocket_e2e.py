@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 import pytest
 
-from asyncapi_cli.features.watch_client import WebSocketClient
+from asyncapi_cli.clients.watch import WebSocketClient
 from asyncapi_cli.local import manager
 from asyncapi_cli.resources.apigw_account import ROLE_NAME
 

@@ -19,8 +19,8 @@ from typing import Any
 import boto3
 import pytest
 
+from asyncapi_cli.clients.watch import WebSocketClient
 from asyncapi_cli.features import FeatureTarget, scheduling, websocket
-from asyncapi_cli.features.watch_client import WebSocketClient
 from asyncapi_cli.local.events import stream_poller
 from asyncapi_cli.local.events.sources import PollerManager
 from asyncapi_cli.local.feature_services import start_feature_services

@@ -27,7 +27,7 @@ from typing import Any
 import boto3
 import pytest
 
-from asyncapi_cli.features.watch_client import WebSocketClient, WebSocketError, follow_or_poll
+from asyncapi_cli.clients.watch import WebSocketClient, WebSocketError, follow_or_poll
 from asyncapi_cli.local.lambda_.runtime import InvokeResult
 from asyncapi_cli.local.websocket import frames as wsf
 from asyncapi_cli.local.websocket import service as ws

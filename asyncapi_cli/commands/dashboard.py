@@ -25,7 +25,7 @@ def dashboard(ctx: click.Context, port: int, no_open: bool, **kwargs: Any) -> No
 
 def build_server(stack: Any, port: int = 0) -> Any:
     """The console for this stack, bound to 127.0.0.1:port (0: a free port), not yet serving."""
-    from ..client import use_api_key
+    from ..clients.transport import use_api_key
     from ..dashboard import actions, pages
     from ..dashboard.server import Console, ConsoleServer
 

@@ -35,10 +35,10 @@ def export_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def configuration(kwargs: dict[str, Any]) -> Any:
-    from .. import feature_client
     from ..export.configuration import export_configuration
     from ..names import validate_name
     from ..ops import StackOptions
+    from ..options import with_features
     from ..secure_api import flag_overrides
 
     if kwargs.get("name") is not None:
@@ -52,7 +52,7 @@ def configuration(kwargs: dict[str, Any]) -> Any:
         kwargs.get("throttle_rate"),
         kwargs.get("throttle_burst"),
     )
-    options.features = feature_client.with_features(kwargs.get("with_features"))
+    options.features = with_features(kwargs.get("with_features"))
     return export_configuration(options)
 
 

@@ -17,9 +17,17 @@ from ..options import output, stack_kwargs, stack_options
 @stack_kwargs
 def schedules(options: Any, out: Any, **_: Any) -> None:
     """List the stack's schedules (feature scheduling)."""
-    from .. import ops, schedule_cli
+    from .. import ops
+    from ..clients import schedules as client
+    from ..features import scheduling
 
-    sys.exit(schedule_cli.list_schedules(ops.open_stack(options, creating=False), out))
+    stack = ops.open_stack(options, creating=False)
+    client.require_feature(stack, "schedule_group", scheduling.FEATURE)
+    found = client.list_schedules(stack.clients("scheduler"), client.group_of(stack))
+    out.document({"command": "schedules", "name": stack.state.name, "schedules": found})
+    columns = ["schedule", "state", "expression", "timezone", "endAt"]
+    rows = [[str(s.get(c if c != "schedule" else "scheduleId") or "") for c in columns] for s in found]
+    out.table(f"{len(found)} schedule(s)", columns, rows)
 
 
 @click.command("webhook-secret")
@@ -27,10 +35,19 @@ def schedules(options: Any, out: Any, **_: Any) -> None:
 @stack_kwargs
 def webhook_secret(options: Any, out: Any, **_: Any) -> None:
     """Print the stack's webhook signing secret (receivers verify X-Asyncapi-Signature with it)."""
-    from .. import feature_client, ops
+    from .. import ops
+    from ..features import webhooks
 
     stack = ops.open_stack(options, creating=False)
-    found = feature_client.webhook_secret(stack)
+    record = stack.state.resources.get("webhook_secret")
+    if not record or not record.get("arn"):
+        raise InputError(
+            f"stack {stack.state.name} has no webhook signing secret: turn webhooks on "
+            "(asyncapi up --with webhooks, or [features] webhooks = true in asyncapi.toml)"
+        )
+    # Read from Secrets Manager at the recorded ARN, now: never kept in the state.
+    secret = webhooks.read_secret(stack.clients("secretsmanager"), record["arn"])
+    found = {"secret": secret, "arn": str(record["arn"])}
     out.document({"command": "webhook-secret", "name": stack.state.name, **found})
     out.raw(found["secret"])
 

@@ -27,7 +27,7 @@ def _print_stack(out: Any, stack: Any, outcomes: list[Any], command: str) -> Non
         out.line(("Endpoint: ", "bold"), str(url))
         out.info("Submit a job:", "bold")
         # Printed as is and never wrapped, so that it pastes as one command.
-        from ..client import submit_example
+        from ..clients.jobs import submit_example
 
         out.raw(submit_example(str(url), stack.state.name, "api_key" in stack.state.resources))
         out.line(("Then: ", "bold"), "asyncapi test-job")
@@ -153,7 +153,7 @@ def plan(options: Any, out: Any, **_: Any) -> None:
 def status(options: Any, out: Any, detailed_exit_code: bool, url: str | None = None, **_: Any) -> None:
     """Show the stack's recorded configuration, its resources, what drifted, and live queue figures."""
     if url is not None:
-        from ..url_stack import url_status
+        from ..clients.url_api import url_status
 
         return url_status(url, out)
     from .. import configuration, ops

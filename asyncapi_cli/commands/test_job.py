@@ -52,8 +52,12 @@ def test_job(
     **_: Any,
 ) -> None:
     """Submit a real job through the API, follow it to completion, show the result."""
-    from .. import client, feature_client, ops, schedule_cli
+    from .. import ops
+    from ..clients.jobs import priority_query
+    from ..clients.payloads import batch_jobs, parse_payload
     from ..dayops.target import require_deployed
+    from . import feature_runs
+    from .job_runs import run_test_jobs
 
     if not math.isfinite(timeout) or timeout <= 0:
         raise InputError(f"--timeout must be a finite number of seconds above zero, got {timeout:g}")
@@ -64,25 +68,28 @@ def test_job(
     if at is not None or every is not None or watch:
         stack = ops.open_stack(options, creating=False)
         if watch:
-            sys.exit(schedule_cli.run_watched(stack, out, client.parse_payload(payload), timeout=timeout))
-        parsed = client.parse_payload(payload)
+            sys.exit(feature_runs.run_watched(stack, out, parse_payload(payload), timeout=timeout))
+        parsed = parse_payload(payload)
         sys.exit(
-            schedule_cli.run_scheduled(stack, out, parsed, at=at, every=every, runs=runs, timeout=timeout)
+            feature_runs.run_scheduled(stack, out, parsed, at=at, every=every, runs=runs, timeout=timeout)
         )
     if batch is not None:
-        sys.exit(
-            feature_client.run_test_batch(options, out, payload, batch, timeout=timeout, priority=priority)
-        )
-    parsed = client.parse_payload(payload)
+        if priority is not None:
+            raise InputError(
+                "--priority applies to /submit; a batch goes to POST /batches (drop one of them)"
+            )
+        jobs = batch_jobs(payload, batch)
+        sys.exit(feature_runs.run_batch(ops.open_stack(options, creating=False), out, jobs, timeout=timeout))
+    parsed = parse_payload(payload)
     if count < 1 or concurrency < 1:
         raise InputError("--count and --concurrency must be at least 1")
+    query = priority_query(priority)  # "?priority=high"; relative Locations still resolve
     if url is not None:
-        from ..url_stack import UrlStack, api_base, use_api_key
+        from ..clients.url_api import UrlStack, api_base, use_api_key
 
         use_api_key()
-        query = feature_client.priority_query(priority)
         sys.exit(
-            client.run_test_jobs(
+            run_test_jobs(
                 UrlStack(api_base(url)),
                 out,
                 parsed,
@@ -94,8 +101,7 @@ def test_job(
         )
     stack = ops.open_stack(options, creating=False)
     require_deployed(stack)
-    query = feature_client.priority_query(priority)
-    code = client.run_test_jobs(
+    code = run_test_jobs(
         stack, out, parsed, timeout=timeout, count=count, concurrency=concurrency, query=query
     )
     sys.exit(code)

@@ -76,10 +76,10 @@ def _purge(console: Console, request: Request, _: re.Match[str]) -> str:
 
 
 def _delete_schedule(console: Console, request: Request, match: re.Match[str]) -> str:
-    from ..feature_client import api_url
-    from ..features import schedule_client
+    from ..clients import schedules
+    from ..clients.transport import stack_url
 
-    schedule_client.delete(api_url(console.stack), match["schedule_id"])
+    schedules.delete(stack_url(console.stack), match["schedule_id"])
     return f"deleted schedule {match['schedule_id']}"
 
 

@@ -1,4 +1,4 @@
-"""What the console shows, read through the day-two code (dayops, schedule_client): no second copy.
+"""What the console shows, read through the day-two code (dayops, clients/schedules.py): no second copy.
 
 Every reader returns plain data (dicts of str/int/float); the templates escape it. Reads are bounded:
 job lists page through the jobs index, the charts read at most MAX_CHART_JOBS per status.
@@ -201,17 +201,16 @@ def dlq_rows(stack: Any) -> list[dict[str, Any]]:
 
 def schedules(stack: Any) -> dict[str, Any]:
     """The stack's schedules with their next run (from the schedules API), or why there are none."""
-    from ..feature_client import api_url
-    from ..features import schedule_client, scheduling
-    from ..schedule_cli import _target
+    from ..clients import schedules as client
+    from ..clients.transport import stack_url
 
     if "schedule_group" not in stack.state.resources:
         return {"enabled": False, "schedules": []}
-    found = schedule_client.list_schedules(stack.clients("scheduler"), scheduling.group_name(_target(stack)))
-    api = api_url(stack)
+    found = client.list_schedules(stack.clients("scheduler"), client.group_of(stack))
+    api = stack_url(stack)
     for schedule in found:
         try:
-            schedule["nextRunAt"] = schedule_client.describe(api, schedule["scheduleId"]).get("nextRunAt")
+            schedule["nextRunAt"] = client.describe(api, schedule["scheduleId"]).get("nextRunAt")
         except Exception as exc:  # one unreadable schedule does not hide the others
             schedule["nextRunAt"] = f"unavailable ({exc})"
     return {"enabled": True, "schedules": found}

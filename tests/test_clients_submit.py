@@ -1,4 +1,4 @@
-"""Defect 10, client side: test-job retries a 503 submit (bounded, jittered, honouring Retry-After)."""
+"""test-job retries a 503 or 429 submit (bounded, jittered, honouring Retry-After)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from asyncapi_cli import client
+from asyncapi_cli.clients import jobs, transport
 from asyncapi_cli.errors import AsyncApiError
 
 from .conftest import no_sleep_pacer
@@ -58,7 +58,7 @@ def test_a_503_submit_is_retried_after_retry_after(submits: Any) -> None:
     url, script, received = submits
     script[:] = [BUSY, BUSY, QUEUED]
     pacer, sleeps = recording_pacer()
-    job_id, status_url = client.submit(url, {"a": 1}, pacer)
+    job_id, status_url = jobs.submit(url, {"a": 1}, pacer)
     assert job_id == "j1" and status_url.endswith("/prod/status/j1")
     assert len(received) == 3 and len(set(received)) == 1  # the same payload each time
     assert len(sleeps) == 2 and all(2 <= s <= 20 for s in sleeps)  # never sooner than Retry-After
@@ -69,7 +69,7 @@ def test_retries_are_bounded(submits: Any) -> None:
     script[:] = [(503, {"message": "busy"}, {"Retry-After": "3600"})]
     pacer, sleeps = recording_pacer()
     with pytest.raises(AsyncApiError, match="submit failed: HTTP 503"):
-        client.submit(url, {"a": 1}, pacer, attempts=4)
+        jobs.submit(url, {"a": 1}, pacer, attempts=4)
     assert len(received) == 4
     assert sleeps and max(sleeps) <= 20  # a huge Retry-After is capped
 
@@ -78,7 +78,7 @@ def test_other_errors_are_not_retried(submits: Any) -> None:
     url, script, received = submits
     script[:] = [(500, {"message": "The job could not be queued."}, {})]
     with pytest.raises(AsyncApiError, match="HTTP 500"):
-        client.submit(url, {"a": 1}, no_sleep_pacer())
+        jobs.submit(url, {"a": 1}, no_sleep_pacer())
     assert len(received) == 1
 
 
@@ -86,7 +86,7 @@ def test_backoff_has_full_jitter_without_retry_after(submits: Any) -> None:
     url, script, received = submits
     script[:] = [(503, {"message": "busy"}, {})] * 4 + [QUEUED]
     pacer, sleeps = recording_pacer()
-    client.submit(url, {"a": 1}, pacer)
+    jobs.submit(url, {"a": 1}, pacer)
     assert len(sleeps) == 4 and all(0 <= s <= 8 for s in sleeps)
     assert len(set(sleeps)) > 1  # jittered, not a fixed schedule
 
@@ -101,7 +101,7 @@ def test_a_429_submit_is_retried_with_backoff(submits: Any) -> None:
     url, script, received = submits
     script[:] = [THROTTLED, THROTTLED, QUEUED]
     pacer, sleeps = recording_pacer()
-    job_id, _ = client.submit(url, {"a": 1}, pacer)
+    job_id, _ = jobs.submit(url, {"a": 1}, pacer)
     assert job_id == "j1" and len(received) == 3 and len(sleeps) == 2
 
 
@@ -111,13 +111,13 @@ def test_a_429_honours_retry_after_in_either_form(submits: Any, retry_after: str
     url, script, _ = submits
     script[:] = [(429, {"message": "Too Many Requests"}, {"Retry-After": retry_after}), QUEUED]
     pacer, sleeps = recording_pacer()
-    client.submit(url, {"a": 1}, pacer)
+    jobs.submit(url, {"a": 1}, pacer)
     expected = 4.0 if retry_after == "4" else 0.0  # a date in the past asks for no wait
     assert len(sleeps) == 1 and expected <= sleeps[0] <= 20
 
 
 def test_retry_after_as_an_http_date_is_seconds_from_now() -> None:
-    from asyncapi_cli.throttled import retry_after
+    from asyncapi_cli.clients.transport import retry_after
 
     now = 1_445_412_480.0  # Wed, 21 Oct 2015 07:28:00 GMT
     assert retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:04 GMT"}, now=now) == 4.0
@@ -129,7 +129,7 @@ def test_429_retries_are_bounded(submits: Any) -> None:
     script[:] = [(429, {"message": "Too Many Requests"}, {"Retry-After": "3600"})]
     pacer, sleeps = recording_pacer()
     with pytest.raises(AsyncApiError, match="submit failed: HTTP 429"):
-        client.submit(url, {"a": 1}, pacer, attempts=4)
+        jobs.submit(url, {"a": 1}, pacer, attempts=4)
     assert len(received) == 4 and max(sleeps) <= 20
 
 
@@ -140,6 +140,6 @@ def test_post_batches_retries_a_429_too(submits: Any) -> None:
     accepted = (202, {"batchId": "b1", "status": "queued"}, {"Location": "batches/b1"})
     script[:] = [(429, {"message": "Too Many Requests"}, {"Retry-After": "2"}), accepted]
     pacer, sleeps = recording_pacer()
-    answer = client.post_retrying(url, {"jobs": [{"n": 1}]}, pacer)
+    answer = transport.post_retrying(url, {"jobs": [{"n": 1}]}, pacer)
     assert answer.status == 202 and answer.body["batchId"] == "b1"
     assert len(received) == 2 and len(sleeps) == 1 and 2 <= sleeps[0] <= 20

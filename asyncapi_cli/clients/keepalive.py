@@ -1,4 +1,4 @@
-"""The client's HTTP requests on kept-alive connections, one per thread and origin.
+"""HTTP requests on kept-alive connections, one per thread and origin (the transport of clients/).
 
 urllib.request opens a connection for every request and closes it after the answer (it sends
 `Connection: close`): against an API Gateway endpoint that is a TCP and TLS handshake for every submit and

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from asyncapi_cli import client
-from asyncapi_cli.client import EndpointError
+from asyncapi_cli.clients import jobs, transport
+from asyncapi_cli.clients.transport import EndpointError
+from asyncapi_cli.commands import job_runs
 from asyncapi_cli.errors import AsyncApiError, JobTimeoutError
 from asyncapi_cli.output import Output
 
@@ -77,7 +78,7 @@ def test_follows_to_completion_honouring_retry_after(api: tuple[str, FakeApi]) -
     sleeps: list[float] = []
     inner = pacer.sleep
     pacer.sleep = lambda seconds: (sleeps.append(seconds), inner(seconds))[1]  # type: ignore[method-assign]
-    run = client.run_one(url, {"a": 1}, 60, pacer)
+    run = jobs.run_one(url, {"a": 1}, 60, pacer)
     assert run.status == "completed" and run.job_id == "j1"
     assert [status for _, status in run.history] == ["queued", "processing", "completed"]
     assert len(sleeps) == 2 and sleeps[0] >= 1 and sleeps[1] >= 3  # never sooner than Retry-After
@@ -95,7 +96,7 @@ def test_a_throttled_status_poll_is_asked_again_after_retry_after(api: tuple[str
     sleeps: list[float] = []
     inner = pacer.sleep
     pacer.sleep = lambda seconds: (sleeps.append(seconds), inner(seconds))[1]  # type: ignore[method-assign]
-    run = client.run_one(url, {"a": 1}, 60, pacer)
+    run = jobs.run_one(url, {"a": 1}, 60, pacer)
     assert run.status == "completed" and state.polls == 2
     assert len(sleeps) == 1 and 2 <= sleeps[0] <= 20
 
@@ -109,9 +110,9 @@ def test_backoff_grows_with_full_jitter_and_stays_bounded(api: tuple[str, FakeAp
     sleeps: list[float] = []
     inner = pacer.sleep
     pacer.sleep = lambda seconds: (sleeps.append(seconds), inner(seconds))[1]  # type: ignore[method-assign]
-    run = client.run_one(url, {"a": 1}, 600, pacer)
+    run = jobs.run_one(url, {"a": 1}, 600, pacer)
     assert run.status == "failed"
-    assert all(0 <= s <= client.POLL_CAP for s in sleeps)
+    assert all(0 <= s <= transport.POLL_CAP for s in sleeps)
     assert max(sleeps[6:]) > max(sleeps[:2])  # the ceiling grows: 0.25, 0.5, 1, 2, 4, 5 s
 
 
@@ -119,21 +120,21 @@ def test_times_out(api: tuple[str, FakeApi]) -> None:
     url, state = api
     state.script = [(200, {"status": "retrying"}, {"Retry-After": "1"})]
     with pytest.raises(JobTimeoutError, match="still retrying after the timeout"):
-        client.run_one(url, {"a": 1}, 5, no_sleep_pacer())
+        jobs.run_one(url, {"a": 1}, 5, no_sleep_pacer())
 
 
 def test_an_error_from_the_status_api_is_reported(api: tuple[str, FakeApi]) -> None:
     url, state = api
     state.script = [(500, {"message": "Internal server error", "requestId": "r"}, {})]
     with pytest.raises(AsyncApiError, match="status check failed: HTTP 500"):
-        client.run_one(url, {"a": 1}, 5, no_sleep_pacer())
+        jobs.run_one(url, {"a": 1}, 5, no_sleep_pacer())
 
 
 def test_percentiles() -> None:
     values = [float(v) for v in range(1, 101)]
-    assert client.percentile(values, 0.5) == 51.0
-    assert client.percentile(values, 0.99) == 99.0
-    assert client.percentile([3.0], 0.9) == 3.0
+    assert job_runs.percentile(values, 0.5) == 51.0
+    assert job_runs.percentile(values, 0.99) == 99.0
+    assert job_runs.percentile([3.0], 0.9) == 3.0
 
 
 def test_latency_comes_from_the_job_record_not_the_polling_grid(api: tuple[str, FakeApi]) -> None:
@@ -143,7 +144,7 @@ def test_latency_comes_from_the_job_record_not_the_polling_grid(api: tuple[str, 
         (200, {"status": "processing"}, {"Retry-After": "4"}),
         (200, {"status": "completed", **record}, {}),
     ]
-    run = client.run_one(url, {"a": 1}, 60, no_sleep_pacer())
+    run = jobs.run_one(url, {"a": 1}, 60, no_sleep_pacer())
     assert run.status == "completed"
     assert run.finished is not None and run.finished - run.submitted >= 4  # the grid says 4 s or more
     assert run.latency == 2.25  # the job's own timestamps
@@ -154,7 +155,7 @@ def test_count_reports_what_happened(api: tuple[str, FakeApi]) -> None:
     state.accept = 3
     state.script = [(200, {"status": "completed"}, {})]
     stream = io.StringIO()
-    code = client._many(Output(json_mode=True, stream=stream), url, {"a": 1}, 10, 5, 1, no_sleep_pacer())
+    code = job_runs._many(Output(json_mode=True, stream=stream), url, {"a": 1}, 10, 5, 1, no_sleep_pacer())
     report = json.loads(stream.getvalue())
     assert code == 3  # refusals: the endpoint, not the user
     assert (report["requested"], report["submitted"], report["refused"], report["errors"]) == (5, 3, 2, 0)
@@ -164,5 +165,5 @@ def test_count_reports_what_happened(api: tuple[str, FakeApi]) -> None:
 
 def test_unreachable_api_is_an_endpoint_error() -> None:
     with pytest.raises(EndpointError, match="cannot reach http://127.0.0.1:9/") as caught:
-        client.http("GET", "http://127.0.0.1:9/status/x", timeout=5)
+        transport.http("GET", "http://127.0.0.1:9/status/x", timeout=5)
     assert caught.value.exit_code == 3

@@ -1,4 +1,4 @@
-"""The client's kept-alive connections (asyncapi_cli.http_keepalive), against a small HTTP/1.1 server on
+"""The client's kept-alive connections (asyncapi_cli/clients/keepalive.py), against a small HTTP/1.1 server on
 127.0.0.1 that records each request with the client port it came from."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from asyncapi_cli import client, http_keepalive
+from asyncapi_cli.clients import keepalive, transport
 from asyncapi_cli.retry import Pacer, wait_until
 
 
@@ -67,20 +67,20 @@ def server() -> Iterator[tuple[str, Recorder]]:
     httpd.daemon_threads = True
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    http_keepalive.close_all()
+    keepalive.close_all()
     try:
         yield f"http://127.0.0.1:{httpd.server_address[1]}", recorder
     finally:
-        http_keepalive.close_all()
+        keepalive.close_all()
         httpd.shutdown()
         httpd.server_close()
 
 
 def test_requests_from_one_thread_share_one_connection(server: tuple[str, Recorder]) -> None:
     url, recorder = server
-    assert client.http("POST", f"{url}/submit", {"a": 1}).status == 202
-    assert client.http("GET", f"{url}/status/x").body == {"ok": True}
-    assert client.http("GET", f"{url}/status/y?z=1").status == 200
+    assert transport.http("POST", f"{url}/submit", {"a": 1}).status == 202
+    assert transport.http("GET", f"{url}/status/x").body == {"ok": True}
+    assert transport.http("GET", f"{url}/status/y?z=1").status == 200
     ports = {port for _, _, port, _, _ in recorder.requests}
     assert len(recorder.requests) == 3 and len(ports) == 1
     method, path, _, body, headers = recorder.requests[0]
@@ -93,8 +93,8 @@ def test_requests_from_one_thread_share_one_connection(server: tuple[str, Record
 
 def test_threads_do_not_share_a_connection(server: tuple[str, Recorder]) -> None:
     url, recorder = server
-    client.http("GET", f"{url}/a")
-    other = threading.Thread(target=client.http, args=("GET", f"{url}/b"))
+    transport.http("GET", f"{url}/a")
+    other = threading.Thread(target=transport.http, args=("GET", f"{url}/b"))
     other.start()
     other.join(30)
     assert len({port for _, _, port, _, _ in recorder.requests}) == 2
@@ -105,8 +105,8 @@ def test_a_connection_the_server_closed_is_not_reused(server: tuple[str, Recorde
     the next request goes on a new connection and is answered, sent once."""
     url, recorder = server
     recorder.close_after_answer = True
-    client.http("GET", f"{url}/first")
-    kept = http_keepalive._connections().kept  # the connection kept after the answer, closed by the server
+    transport.http("GET", f"{url}/first")
+    kept = keepalive._connections().kept  # the connection kept after the answer, closed by the server
     assert kept
 
     def closed_by_server() -> bool:
@@ -114,17 +114,17 @@ def test_a_connection_the_server_closed_is_not_reused(server: tuple[str, Recorde
 
     wait_until(closed_by_server, pacer=Pacer(), what="the server's close", timeout=10, base=0.01, cap=0.1)
     recorder.close_after_answer = False
-    assert client.http("POST", f"{url}/second", {"b": 2}).status == 202
+    assert transport.http("POST", f"{url}/second", {"b": 2}).status == 202
     assert [path for _, path, _, _, _ in recorder.requests] == ["/first", "/second"]
     assert recorder.requests[0][2] != recorder.requests[1][2]
 
 
 def test_a_post_that_fails_is_not_sent_again(server: tuple[str, Recorder]) -> None:
     url, recorder = server
-    with pytest.raises(client.EndpointError, match="cannot reach"):
-        client.http("POST", f"{url}/hang-up", {"job": 1})
+    with pytest.raises(transport.EndpointError, match="cannot reach"):
+        transport.http("POST", f"{url}/hang-up", {"job": 1})
     assert [path for _, path, _, _, _ in recorder.requests] == ["/hang-up"]
-    assert client.http("GET", f"{url}/after").status == 200  # and the next request works
+    assert transport.http("GET", f"{url}/after").status == 200  # and the next request works
 
 
 @pytest.mark.parametrize(
@@ -138,7 +138,7 @@ def test_redirects_follow_urllib_rules(
     server: tuple[str, Recorder], method: str, code: int, followed: bool
 ) -> None:
     url, recorder = server
-    answer = client.http(method, f"{url}/redirect-{code}-target", {"x": 1} if method == "POST" else None)
+    answer = transport.http(method, f"{url}/redirect-{code}-target", {"x": 1} if method == "POST" else None)
     if followed:
         assert answer.status == 200
         assert [(m, p) for m, p, _, _, _ in recorder.requests][-1] == ("GET", "/target")
@@ -156,5 +156,5 @@ def test_a_proxy_in_the_environment_is_used(
     for name in ("NO_PROXY", "no_proxy", "http_proxy"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", proxy_url)
-    client.http("GET", "http://api.invalid/status/x")
+    transport.http("GET", "http://api.invalid/status/x")
     assert recorder.requests[0][1] == "http://api.invalid/status/x"

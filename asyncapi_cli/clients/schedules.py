@@ -1,12 +1,13 @@
-"""Library functions behind `asyncapi schedules` and `test-job --at/--every --runs` (the integrator adds
-the click options).
+"""The stack's schedules (feature scheduling), behind `asyncapi schedules`, `test-job --at/--every --runs`
+and the dashboard's schedules page.
 
 - `parse_at("+10s" | "+5m" | "+2h" | "+1d" | ISO 8601, now)`: the run time; InputError otherwise.
 - `schedule_body(payload, at=..., every=..., timezone=..., end_at=...)`: the POST /schedules body.
-- `create`, `describe`, `delete`: the stack's schedules API over HTTP (client.http).
+- `create`, `describe`, `delete`: the stack's schedules API over HTTP (transport.http).
 - `wait_for_runs(...)`: poll GET /schedules/{id} until N runs completed or failed (jittered backoff,
   injectable Pacer), then the caller DELETEs the schedule.
-- `list_schedules(scheduler, group)`: every schedule of the stack's group (ListSchedules, paginated).
+- `list_schedules(scheduler, group)`: every schedule of the stack's group (ListSchedules, paginated);
+  `group_of(stack)` names that group.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from ..client import http
 from ..errors import AsyncApiError, InputError, JobTimeoutError
+from ..features import scheduling, wiring
 from ..retry import Pacer
+from .transport import http
 
 _RELATIVE_RE = re.compile(r"^\+(\d+)(s|m|h|d)$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -132,6 +134,20 @@ def wait_for_runs(
             )
         attempt = min(attempt + 1, 6)
         pacer.sleep(delay)
+
+
+def require_feature(stack: Any, key: str, feature: str) -> None:
+    """InputError unless the stack's record holds `key`, the resource `feature` adds."""
+    if key not in stack.state.resources:
+        raise InputError(
+            f"stack {stack.state.name} has no {feature}: turn it on "
+            f"(asyncapi up --with {feature}, or [features] {feature} = true in asyncapi.toml)"
+        )
+
+
+def group_of(stack: Any) -> str:
+    """The stack's schedule group (feature scheduling)."""
+    return scheduling.group_name(wiring.target(stack.ctx))
 
 
 def list_schedules(scheduler: Any, group: str) -> list[dict[str, Any]]:

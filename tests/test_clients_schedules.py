@@ -1,4 +1,4 @@
-"""The CLI's schedule library (asyncapi_cli/features/schedule_client.py) against the schedules API handler,
+"""The CLI's schedule library (asyncapi_cli/clients/schedules.py) against the schedules API handler,
 served over loopback HTTP as Lambda proxy events, with the embedded scheduler and the processor driven by
 the pacer's injected sleep (no real waiting)."""
 
@@ -80,8 +80,8 @@ def test_client_library_runs_a_rate_schedule_n_times_then_deletes_it(
     stack: dict[str, Any],  # noqa: F811 (the fixture imported above)
     served: ServedApi,
 ) -> None:
+    from asyncapi_cli.clients import schedules as schedule_client
     from asyncapi_cli.errors import InputError
-    from asyncapi_cli.features import schedule_client
     from asyncapi_cli.retry import Pacer
 
     processor, url, clock = stack["job_processor"], served.url, served.clock
@@ -109,8 +109,8 @@ def test_client_library_runs_a_rate_schedule_n_times_then_deletes_it(
 
 
 def test_parse_at_and_schedule_body() -> None:
+    from asyncapi_cli.clients.schedules import parse_at, schedule_body
     from asyncapi_cli.errors import InputError
-    from asyncapi_cli.features.schedule_client import parse_at, schedule_body
 
     now = datetime(2026, 5, 1, 12, 0, 0, 250000, tzinfo=timezone.utc)
     assert parse_at("+10s", now) == now + timedelta(seconds=10)
@@ -130,7 +130,7 @@ def test_parse_at_and_schedule_body() -> None:
 
 
 def test_list_schedules_of_the_stack_group(stack: dict[str, Any]) -> None:  # noqa: F811 (fixture)
-    from asyncapi_cli.features.schedule_client import list_schedules
+    from asyncapi_cli.clients.schedules import list_schedules
 
     run_at = datetime.now(timezone.utc) + timedelta(hours=1)
     created = call(stack["schedules_api"], "POST", body={"job": {}, "runAt": iso(run_at)})[1]
@@ -145,7 +145,7 @@ def test_a_one_time_run_still_queued_is_waited_for(
 ) -> None:
     """The scheduler has fired the one run (the schedule is completed and gone) but the processor has not
     taken the job yet: `test-job --at` must wait for it, not report a schedule that never ran."""
-    from asyncapi_cli.features import schedule_client
+    from asyncapi_cli.clients import schedules as schedule_client
     from asyncapi_cli.retry import Pacer
 
     processor, url = stack["job_processor"], served.url

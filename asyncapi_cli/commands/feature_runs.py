@@ -1,46 +1,43 @@
-"""The CLI's side of scheduling and WebSocket status push: `asyncapi schedules`,
-`test-job --at/--every/--runs` and `--watch`.
-
-cli.py only parses options; this module talks to the stack (its API, its WebSocket URL, the
-scheduler) and renders. Job and schedule data are printed as plain text (out.raw), never as markup.
-"""
+"""test-job's runs through the features' routes: `--batch N` (POST /batches), `--at/--every --runs`
+(POST /schedules) and `--watch` (the stack's WebSocket). The HTTP and WebSocket sides are in clients/;
+this module renders. Job and schedule data are printed as plain text (out.raw), never as markup."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
-from . import client
-from .errors import EXIT_JOB_FAILED, EXIT_OK, InputError
-from .feature_client import api_url
-from .features import FeatureTarget, scheduling
-from .features import schedule_client as schedules
-from .features.watch_client import follow_or_poll
-from .retry import Pacer
+from ..clients import jobs, schedules, watch
+from ..clients.batches import follow_batch, submit_batch
+from ..clients.transport import stack_url, use_api_key
+from ..errors import EXIT_JOB_FAILED, EXIT_OK, InputError
+from ..features import batches, scheduling
+from ..retry import Pacer
 
 
-def _target(stack: Any) -> FeatureTarget:
-    ctx = stack.ctx
-    return FeatureTarget(ctx.names, ctx.region, ctx.account, ctx.partition)
+def run_batch(
+    stack: Any, out: Any, job_payloads: list[dict[str, Any]], *, timeout: float, pacer: Pacer | None = None
+) -> int:
+    """POST /batches, then follow GET /batches/{batchId} until the batch is final."""
+    pacer = pacer or Pacer()
+    use_api_key(stack)
+    api = stack_url(stack)
+    out.info(f"[bold]POST[/] {api}{batches.POST_PATH} ({len(job_payloads)} jobs)")
+    started = pacer.clock()
+    batch_id, status_url = submit_batch(api, job_payloads, pacer)
+    out.raw(f"  batch {batch_id}")
 
+    def show(body: dict[str, Any]) -> None:
+        counts = ""
+        if "total" in body:
+            counts = f" ({body.get('completed')}/{body['total']} completed, {body.get('failed')} failed)"
+        out.raw(f"  {pacer.clock() - started:6.2f}s  {body.get('status')}{counts}")
 
-def _require(stack: Any, key: str, feature: str) -> None:
-    if key not in stack.state.resources:
-        raise InputError(
-            f"stack {stack.state.name} has no {feature}: turn it on "
-            f"(asyncapi up --with {feature}, or [features] {feature} = true in asyncapi.toml)"
-        )
-
-
-def list_schedules(stack: Any, out: Any) -> int:
-    """`asyncapi schedules`: every schedule in the stack's group."""
-    _require(stack, "schedule_group", scheduling.FEATURE)
-    found = schedules.list_schedules(stack.clients("scheduler"), scheduling.group_name(_target(stack)))
-    out.document({"command": "schedules", "name": stack.state.name, "schedules": found})
-    columns = ["schedule", "state", "expression", "timezone", "endAt"]
-    rows = [[str(s.get(c if c != "schedule" else "scheduleId") or "") for c in columns] for s in found]
-    out.table(f"{len(found)} schedule(s)", columns, rows)
-    return EXIT_OK
+    body = follow_batch(status_url, batch_id, started + timeout, pacer, show)
+    out.document({"command": "test-job", "batch": body, "seconds": round(pacer.clock() - started, 3)})
+    rows = [[str(job.get("jobId")), str(job.get("status"))] for job in body.get("jobs") or []]
+    out.table(f"batch {batch_id}: {body.get('status')}", ["job", "status"], rows)
+    return EXIT_OK if body.get("status") == "completed" else EXIT_JOB_FAILED
 
 
 def run_scheduled(
@@ -57,12 +54,12 @@ def run_scheduled(
     """POST /schedules, follow its runs until `runs` (1 for --at) finished, then DELETE it (--every)."""
     if runs < 1:
         raise InputError(f"--runs must be at least 1, got {runs}")
-    _require(stack, "schedule_group", scheduling.FEATURE)
-    client.use_api_key(stack)
+    schedules.require_feature(stack, "schedule_group", scheduling.FEATURE)
+    use_api_key(stack)
     pacer = pacer or Pacer()
     moment = schedules.parse_at(at, datetime.now(timezone.utc)) if at is not None else None
     body = schedules.schedule_body(payload, at=moment, every=every)
-    api = api_url(stack)
+    api = stack_url(stack)
     created = schedules.create(api, body)
     schedule_id = str(created["scheduleId"])
     out.raw(f"  schedule {schedule_id}: next run {created.get('nextRunAt')}")
@@ -92,14 +89,12 @@ def run_scheduled(
 def run_watched(stack: Any, out: Any, payload: dict[str, Any], *, timeout: float) -> int:
     """Submit one job and follow it over the stack's WebSocket (polling when the feature is off)."""
     pacer = Pacer()
-    submit_url = f"{api_url(stack)}/submit"
-    run = client.JobRun(submitted=pacer.clock())
-    run.job_id, status_url = client.submit(submit_url, payload)
+    run = jobs.JobRun(submitted=pacer.clock())
+    run.job_id, status_url = jobs.submit(f"{stack_url(stack)}/submit", payload)
 
     def seen(status: str, record: dict[str, Any]) -> None:
         if status != run.status:
-            run.status = status
-            run.history.append((pacer.clock() - run.submitted, status))
+            run.seen(status, pacer.clock())
             run.record = record
             out.raw(f"  {run.history[-1][0]:6.2f}s  {status}")
 
@@ -107,12 +102,12 @@ def run_watched(stack: Any, out: Any, payload: dict[str, Any], *, timeout: float
     seen("queued", {})  # accepted: SQS holds it until a processor claims it
 
     def poll() -> dict[str, Any]:
-        followed = client.follow(
+        followed = jobs.follow(
             run, status_url, run.submitted + timeout, pacer, lambda r: out.raw(f"  {r.status}")
         )
         return followed.record
 
-    how, final = follow_or_poll(
+    how, final = watch.follow_or_poll(
         stack.state.outputs.get("websocket_url"),
         run.job_id,
         lambda message: seen(str(message["status"]), message),

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from .errors import EXIT_AWS, AsyncApiError, InputError
+from ..errors import EXIT_AWS, AsyncApiError, InputError
+from .transport import http, send_api_key
 
 API_KEY_VARIABLE = "ASYNCAPI_API_KEY"
 PROBE_JOB = "asyncapi-url-probe"  # an id no job has: the status function answers 404 "unknown"
@@ -34,37 +35,31 @@ def api_base(url: str) -> str:
 
 
 def use_api_key() -> None:
-    """Send ASYNCAPI_API_KEY as x-api-key on the API's requests (client.SESSION_HEADERS)."""
-    from .client import SESSION_HEADERS
-
-    key = os.environ.get(API_KEY_VARIABLE)
-    if key:
-        SESSION_HEADERS["x-api-key"] = key
+    """Send ASYNCAPI_API_KEY as x-api-key on the API's requests."""
+    send_api_key(os.environ.get(API_KEY_VARIABLE))
 
 
 class _PresignedResults:
-    """Stands in for the S3 client client.fetch_result reads a result with: the status function's
+    """Stands in for the S3 client jobs.fetch_result reads a result with: the status function's
     pre-signed resultUrl instead (it signs only results/<jobId>.json, handlers/status_checker.py)."""
 
     def __init__(self, base: str) -> None:
         self._base = base
 
     def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803 (boto3's names)
-        from .client import http
-
         job_id = Key.removeprefix("results/").removesuffix(".json")
         answer = http("GET", f"{self._base}/status/{urllib.parse.quote(job_id, safe='')}")
         url = answer.body.get("resultUrl") if isinstance(answer.body, dict) else None
         if not url:
             raise NotAnAsyncApi(f"job {job_id} has no resultUrl (HTTP {answer.status})")
-        # urllib, not client.http: the x-api-key is the API's and is never sent to S3.
+        # urllib, not transport.http: the x-api-key is the API's and is never sent to S3.
         with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 (an https URL from the API)
             return {"Body": io.BytesIO(response.read())}
 
 
 @dataclass
 class UrlStack:
-    """What client.run_test_jobs reads of a stack, for an API known by URL."""
+    """What test-job's runs (commands/job_runs.py) read of a stack, for an API known by URL."""
 
     base: str
     state: Any = field(init=False)
@@ -86,8 +81,6 @@ class UrlStack:
 def url_status(url: str, out: Any) -> None:
     """Read-only: does the API answer GET /status/{jobId} as an asyncapi stack does (404 "unknown"
     for a job it does not know)? Submits nothing."""
-    from .client import http
-
     base = api_base(url)
     use_api_key()
     started = time.monotonic()
