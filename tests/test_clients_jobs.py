@@ -20,6 +20,17 @@ from asyncapi_cli.output import Output
 from .conftest import no_sleep_pacer
 
 
+def send_json(handler: BaseHTTPRequestHandler, code: int, body: Any, headers: dict[str, str]) -> None:
+    """One JSON answer with its headers and Content-Length (the connection stays open)."""
+    data = json.dumps(body).encode()
+    handler.send_response(code)
+    for key, value in headers.items():
+        handler.send_header(key, value)
+    handler.send_header("Content-Length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 class FakeApi:
     """Answers /submit with 202 and /status/<id> from a script of (code, body, headers)."""
 
@@ -36,13 +47,7 @@ def api() -> Iterator[tuple[str, FakeApi]]:
 
     class Handler(BaseHTTPRequestHandler):
         def _send(self, code: int, body: dict[str, Any], headers: dict[str, str]) -> None:
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, code, body, headers)
 
         def do_POST(self) -> None:  # noqa: N802
             self.rfile.read(int(self.headers.get("Content-Length") or 0))

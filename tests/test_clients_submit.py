@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +13,7 @@ from asyncapi_cli.clients import jobs, transport
 from asyncapi_cli.errors import AsyncApiError
 
 from .conftest import no_sleep_pacer
+from .test_clients_jobs import send_json
 
 QUEUED = (202, {"jobId": "j1", "status": "queued"}, {"Location": "status/j1"})
 BUSY = (503, {"message": "The job queue is busy; nothing was queued. Retry later."}, {"Retry-After": "2"})
@@ -28,14 +28,7 @@ def submits() -> Iterator[tuple[str, list[tuple[int, dict[str, Any], dict[str, s
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802
             received.append(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
-            code, body, headers = script[min(len(received) - 1, len(script) - 1)]
-            data = json.dumps(body).encode()
-            self.send_response(code)
-            for key, value in headers.items():
-                self.send_header(key, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, *script[min(len(received) - 1, len(script) - 1)])
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -20,7 +20,8 @@ import pytest
 
 from asyncapi_cli.api_definition import JOB_SCHEMA
 from asyncapi_cli.features import FeatureTarget, batches
-from asyncapi_cli.local.gateway.vtl import InputVariable, render
+from asyncapi_cli.local.gateway.vtl import render
+from asyncapi_cli.local.gateway.vtl_variables import InputVariable
 from asyncapi_cli.names import StackNames
 from asyncapi_cli.resources.routes import normalize_live_method
 from tests import feature_support as fs

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from asyncapi_cli.local.gateway.vtl import GatewayTemplateError, InputVariable, render
+from asyncapi_cli.local.gateway.vtl import render
+from asyncapi_cli.local.gateway.vtl_variables import GatewayTemplateError, InputVariable
 
 
 def vtl(template: str, body: str = "", params: dict[str, Any] | None = None, **context: Any) -> str:

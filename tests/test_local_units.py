@@ -11,7 +11,8 @@ import pytest
 
 from asyncapi_cli.api_definition import SUBMIT_ACCEPTED_TEMPLATE, SUBMIT_REQUEST_TEMPLATE
 from asyncapi_cli.local.events.sqs_poller import MappingSpec, failed_ids, to_record
-from asyncapi_cli.local.gateway.vtl import InputVariable, UtilVariable, render, select_json_path
+from asyncapi_cli.local.gateway.vtl import render
+from asyncapi_cli.local.gateway.vtl_variables import InputVariable, UtilVariable, select_json_path
 from asyncapi_cli.local.lambda_.runtime import FunctionSpec, InvokeResult, LambdaRuntime
 
 HANDLER_SOURCE = """

@@ -7,7 +7,8 @@ import dataclasses
 
 from asyncapi_cli import cors, secure_api
 from asyncapi_cli.api_definition import SUBMIT_ACCEPTED_TEMPLATE, SUBMIT_REQUEST_TEMPLATE
-from asyncapi_cli.local.gateway.vtl import InputVariable, render
+from asyncapi_cli.local.gateway.vtl import render
+from asyncapi_cli.local.gateway.vtl_variables import InputVariable
 from asyncapi_cli.names import StackSettings
 from asyncapi_cli.resources.stage import patch_operations
 

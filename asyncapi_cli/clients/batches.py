@@ -52,12 +52,5 @@ def follow_batch(
             on_change(latest)
         return status
 
-    poll(
-        url,
-        read,
-        final=BATCH_FINAL,
-        deadline=deadline,
-        pacer=pacer,
-        late=lambda status: f"batch {batch_id} still {status} after the timeout",
-    )
+    poll(url, read, BATCH_FINAL, deadline, pacer, f"batch {batch_id}")
     return latest

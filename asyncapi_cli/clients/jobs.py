@@ -122,14 +122,7 @@ def follow(run: JobRun, status_url: str, deadline: float, pacer: Pacer, on_chang
                 on_change(run)
         return status
 
-    poll(
-        status_url,
-        read,
-        final=FINAL,
-        deadline=deadline,
-        pacer=pacer,
-        late=lambda status: f"job {run.job_id} still {status} after the timeout",
-    )
+    poll(status_url, read, FINAL, deadline, pacer, f"job {run.job_id}")
     run.finished = pacer.clock()
     return run
 

@@ -124,14 +124,13 @@ def read_status(answer: HttpAnswer, known: str, what: str) -> tuple[str, dict[st
 def poll(
     url: str,
     read: Callable[[HttpAnswer], str],
-    *,
     final: tuple[str, ...],
     deadline: float,
     pacer: Pacer,
-    late: Callable[[str], str],
+    what: str,
 ) -> None:
     """GET `url` until `read(answer)` gives a final status: exponential backoff with full jitter, never
-    sooner than Retry-After; JobTimeoutError(late(status)) once the deadline has passed."""
+    sooner than Retry-After; JobTimeoutError naming `what` ("job j1") once the deadline has passed."""
     attempt = 0
     while True:
         answer = http("GET", url)
@@ -142,6 +141,6 @@ def poll(
         delay = max(pacer.backoff(attempt, POLL_BASE, POLL_CAP), waited)
         remaining = deadline - pacer.clock()
         if remaining <= 0:
-            raise JobTimeoutError(late(status))
+            raise JobTimeoutError(f"{what} still {status} after the timeout")
         attempt += 1
         pacer.sleep(min(delay, remaining))

@@ -15,7 +15,8 @@ from typing import Any
 
 from .context import Invocation
 from .errors import ApiConfigurationError, BadRequestBody, InternalServerError, UnsupportedMediaType
-from .vtl import GatewayTemplateError, InputVariable, render
+from .vtl import render
+from .vtl_variables import GatewayTemplateError, InputVariable
 
 
 @dataclass

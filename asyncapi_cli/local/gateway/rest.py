@@ -41,7 +41,7 @@ from .errors import (
 from .integrations import Integrations
 from .limits import Limits, method_setting
 from .router import route
-from .vtl import parse_json_strictly
+from .vtl_variables import parse_json_strictly
 
 log = logging.getLogger("asyncapi.local.gateway")
 URL_RE = re.compile(
