@@ -18,12 +18,12 @@ from ..options import output, stack_kwargs, stack_options
 def schedules(options: Any, out: Any, **_: Any) -> None:
     """List the stack's schedules (feature scheduling)."""
     from .. import ops
-    from ..clients import schedules as client
+    from ..clients import schedules as schedule_api
     from ..features import scheduling
 
     stack = ops.open_stack(options, creating=False)
-    client.require_feature(stack, "schedule_group", scheduling.FEATURE)
-    found = client.list_schedules(stack.clients("scheduler"), client.group_of(stack))
+    schedule_api.require_feature(stack, "schedule_group", scheduling.FEATURE)
+    found = schedule_api.list_schedules(stack.clients("scheduler"), schedule_api.group_of(stack))
     out.document({"command": "schedules", "name": stack.state.name, "schedules": found})
     columns = ["schedule", "state", "expression", "timezone", "endAt"]
     rows = [[str(s.get(c if c != "schedule" else "scheduleId") or "") for c in columns] for s in found]

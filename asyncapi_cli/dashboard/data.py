@@ -201,16 +201,16 @@ def dlq_rows(stack: Any) -> list[dict[str, Any]]:
 
 def schedules(stack: Any) -> dict[str, Any]:
     """The stack's schedules with their next run (from the schedules API), or why there are none."""
-    from ..clients import schedules as client
+    from ..clients import schedules as schedule_api
     from ..clients.transport import stack_url
 
     if "schedule_group" not in stack.state.resources:
         return {"enabled": False, "schedules": []}
-    found = client.list_schedules(stack.clients("scheduler"), client.group_of(stack))
+    found = schedule_api.list_schedules(stack.clients("scheduler"), schedule_api.group_of(stack))
     api = stack_url(stack)
     for schedule in found:
         try:
-            schedule["nextRunAt"] = client.describe(api, schedule["scheduleId"]).get("nextRunAt")
+            schedule["nextRunAt"] = schedule_api.describe(api, schedule["scheduleId"]).get("nextRunAt")
         except Exception as exc:  # one unreadable schedule does not hide the others
             schedule["nextRunAt"] = f"unavailable ({exc})"
     return {"enabled": True, "schedules": found}
