@@ -31,6 +31,15 @@ def send_json(handler: BaseHTTPRequestHandler, code: int, body: Any, headers: di
     handler.wfile.write(data)
 
 
+def recording_pacer() -> tuple[Any, list[float]]:
+    """A pacer that does not sleep (its clock moves) and the waits it was asked for."""
+    pacer = no_sleep_pacer()
+    sleeps: list[float] = []
+    inner = pacer.sleep
+    pacer.sleep = lambda seconds: (sleeps.append(seconds), inner(seconds))[1]  # type: ignore[method-assign]
+    return pacer, sleeps
+
+
 class FakeApi:
     """Answers /submit with 202 and /status/<id> from a script of (code, body, headers)."""
 
@@ -79,10 +88,7 @@ def test_follows_to_completion_honouring_retry_after(api: tuple[str, FakeApi]) -
         (200, {"status": "processing", "attempts": 1}, {"Retry-After": "3"}),
         (200, {"status": "completed", "attempts": 1, "result": "s3://b/results/j1.json"}, {}),
     ]
-    pacer = no_sleep_pacer()
-    sleeps: list[float] = []
-    inner = pacer.sleep
-    pacer.sleep = lambda seconds: (sleeps.append(seconds), inner(seconds))[1]  # type: ignore[method-assign]
+    pacer, sleeps = recording_pacer()
     run = jobs.run_one(url, {"a": 1}, 60, pacer)
     assert run.status == "completed" and run.job_id == "j1"
     assert [status for _, status in run.history] == ["queued", "processing", "completed"]
@@ -97,10 +103,7 @@ def test_a_throttled_status_poll_is_asked_again_after_retry_after(api: tuple[str
         (429, {"message": "Too Many Requests"}, {"Retry-After": "2"}),
         (200, {"status": "completed", "attempts": 1}, {}),
     ]
-    pacer = no_sleep_pacer()
-    sleeps: list[float] = []
-    inner = pacer.sleep
-    pacer.sleep = lambda seconds: (sleeps.append(seconds), inner(seconds))[1]  # type: ignore[method-assign]
+    pacer, sleeps = recording_pacer()
     run = jobs.run_one(url, {"a": 1}, 60, pacer)
     assert run.status == "completed" and state.polls == 2
     assert len(sleeps) == 1 and 2 <= sleeps[0] <= 20
@@ -111,10 +114,7 @@ def test_backoff_grows_with_full_jitter_and_stays_bounded(api: tuple[str, FakeAp
     state.script = [(200, {"status": "processing"}, {})] * 12 + [
         (200, {"status": "failed", "error": "E"}, {})
     ]
-    pacer = no_sleep_pacer()
-    sleeps: list[float] = []
-    inner = pacer.sleep
-    pacer.sleep = lambda seconds: (sleeps.append(seconds), inner(seconds))[1]  # type: ignore[method-assign]
+    pacer, sleeps = recording_pacer()
     run = jobs.run_one(url, {"a": 1}, 600, pacer)
     assert run.status == "failed"
     assert all(0 <= s <= transport.POLL_CAP for s in sleeps)

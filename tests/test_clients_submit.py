@@ -13,7 +13,7 @@ from asyncapi_cli.clients import jobs, transport
 from asyncapi_cli.errors import AsyncApiError
 
 from .conftest import no_sleep_pacer
-from .test_clients_jobs import send_json
+from .test_clients_jobs import recording_pacer, send_json
 
 QUEUED = (202, {"jobId": "j1", "status": "queued"}, {"Location": "status/j1"})
 BUSY = (503, {"message": "The job queue is busy; nothing was queued. Retry later."}, {"Retry-After": "2"})
@@ -37,14 +37,6 @@ def submits() -> Iterator[tuple[str, list[tuple[int, dict[str, Any], dict[str, s
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/prod/submit", script, received
     server.shutdown()
-
-
-def recording_pacer() -> tuple[Any, list[float]]:
-    pacer = no_sleep_pacer()
-    sleeps: list[float] = []
-    inner = pacer.sleep
-    pacer.sleep = lambda seconds: (sleeps.append(seconds), inner(seconds))[1]  # type: ignore[method-assign]
-    return pacer, sleeps
 
 
 def test_a_503_submit_is_retried_after_retry_after(submits: Any) -> None:
