@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from ..errors import EXIT_AWS, AsyncApiError, InputError
-from .transport import http, send_api_key
+from .transport import HttpAnswer, http, send_api_key
 
 API_KEY_VARIABLE = "ASYNCAPI_API_KEY"
 PROBE_JOB = "asyncapi-url-probe"  # an id no job has: the status function answers 404 "unknown"
@@ -78,17 +78,17 @@ class UrlStack:
         return _PresignedResults(self.base)
 
 
-def url_status(url: str, out: Any) -> None:
-    """Read-only: does the API answer GET /status/{jobId} as an asyncapi stack does (404 "unknown"
-    for a job it does not know)? Submits nothing."""
-    base = api_base(url)
-    use_api_key()
+def probe_status(base: str) -> tuple[HttpAnswer, float]:
+    """GET /status/{a job no one has}: read-only, submits nothing. The answer and its seconds."""
     started = time.monotonic()
     answer = http("GET", f"{base}/status/{PROBE_JOB}")
-    seconds = round(time.monotonic() - started, 3)
+    return answer, round(time.monotonic() - started, 3)
+
+
+def check_probe(base: str, answer: HttpAnswer) -> None:
+    """NotAnAsyncApi unless the API answered as an asyncapi stack does: 404 "unknown" for a job it does
+    not know."""
     body = answer.body if isinstance(answer.body, dict) else {}
-    document = {"command": "status", "url": base, "status_probe": {"http": answer.status, "seconds": seconds}}
-    out.document(document)
     if answer.status == 403:
         raise NotAnAsyncApi(
             f"{base} refused GET /status (HTTP 403): set {API_KEY_VARIABLE} when the API requires a key"
@@ -98,6 +98,3 @@ def url_status(url: str, out: Any) -> None:
             f"{base} did not answer as an asyncapi stack: GET /status/{PROBE_JOB} gave HTTP {answer.status}: "
             + json.dumps(answer.body)[:200]
         )
-    out.info(
-        f"API {base}: GET /status answers ({seconds:.3f} s); submit with 'asyncapi test-job --url {base}'"
-    )

@@ -139,6 +139,22 @@ def plan(options: Any, out: Any, **_: Any) -> None:
     _plan(options, out)
 
 
+def _url_status(url: str, out: Any) -> None:
+    """`status --url`: does the API answer GET /status/{jobId} as an asyncapi stack does? Reads only."""
+    from ..clients.url_api import api_base, check_probe, probe_status, use_api_key
+
+    base = api_base(url)
+    use_api_key()
+    answer, seconds = probe_status(base)
+    out.document(
+        {"command": "status", "url": base, "status_probe": {"http": answer.status, "seconds": seconds}}
+    )
+    check_probe(base, answer)
+    out.info(
+        f"API {base}: GET /status answers ({seconds:.3f} s); submit with 'asyncapi test-job --url {base}'"
+    )
+
+
 @click.command()
 @stack_options
 @configuration_options
@@ -153,9 +169,7 @@ def plan(options: Any, out: Any, **_: Any) -> None:
 def status(options: Any, out: Any, detailed_exit_code: bool, url: str | None = None, **_: Any) -> None:
     """Show the stack's recorded configuration, its resources, what drifted, and live queue figures."""
     if url is not None:
-        from ..clients.url_api import url_status
-
-        return url_status(url, out)
+        return _url_status(url, out)
     from .. import configuration, ops
     from ..dayops.live import brief_change, figure_rows, live_figures
 
