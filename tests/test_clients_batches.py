@@ -34,23 +34,24 @@ def test_a_batch_is_followed_through_unknown_and_throttled_answers(
     assert len(sleeps) == 3 and 2 <= sleeps[1] <= 20
 
 
-def test_a_batch_that_never_ends_times_out_naming_it(
+@pytest.mark.parametrize(
+    ("answer", "error", "message"),
+    [
+        ((200, RUNNING, {}), JobTimeoutError, "batch b1 still processing after the timeout"),
+        ((500, {"message": "Internal server error"}, {}), AsyncApiError, "batch status failed: HTTP 500"),
+    ],
+    ids=["never-final", "server-error"],
+)
+def test_a_batch_that_does_not_end_is_reported_by_its_id(
     api: tuple[str, FakeApi],  # noqa: F811 (the fixture imported above)
+    answer: tuple[int, dict, dict],
+    error: type[Exception],
+    message: str,
 ) -> None:
     url, state = api
-    state.script = [(200, RUNNING, {})]
+    state.script = [answer]
     pacer, _ = recording_pacer()
-    with pytest.raises(JobTimeoutError, match="batch b1 still processing after the timeout"):
-        follow_batch(f"{url}/batches/b1", "b1", pacer.clock() + 5, pacer, lambda _: None)
-
-
-def test_an_error_from_the_batch_status_is_reported(
-    api: tuple[str, FakeApi],  # noqa: F811 (the fixture imported above)
-) -> None:
-    url, state = api
-    state.script = [(500, {"message": "Internal server error"}, {})]
-    pacer, _ = recording_pacer()
-    with pytest.raises(AsyncApiError, match="batch status failed: HTTP 500"):
+    with pytest.raises(error, match=message):
         follow_batch(f"{url}/batches/b1", "b1", pacer.clock() + 5, pacer, lambda _: None)
 
 
