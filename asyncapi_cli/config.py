@@ -128,6 +128,36 @@ def _origins(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+# [alarms] notify: where SNS sends alarm and OK transitions. HTTPS and email on AWS; a loopback http://
+# endpoint on the embedded AWS only (alarms.check_notify refuses it elsewhere, before any change).
+_HTTPS = re.compile(r"^https://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/\S*)?$")
+_LOOPBACK_HTTP = re.compile(r"^http://(?:127\.0\.0\.1|localhost|\[::1\])(?::\d{1,5})?(?:/\S*)?$")
+_EMAIL = re.compile(r"^email:[^@\s:]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
+MAX_NOTIFY = 20
+
+
+def _notify(value: Any) -> tuple[str, ...]:
+    allowed = (
+        'must be a list of "https://...", "email:ops@example.com" or, locally, "http://127.0.0.1:PORT/..."'
+    )
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise Invalid(allowed)
+    if len(value) > MAX_NOTIFY:
+        raise Invalid(f"at most {MAX_NOTIFY} endpoints")
+    for endpoint in value:
+        if not (_HTTPS.match(endpoint) or _EMAIL.match(endpoint) or _LOOPBACK_HTTP.match(endpoint)):
+            raise Invalid(f"{allowed} (got {_show(endpoint)})")
+    if len(set(value)) != len(value):
+        raise Invalid("names an endpoint twice")
+    return tuple(value)
+
+
+def _fraction(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise Invalid("must be a fraction above 0 and at most 1 (0.05 is 5% of requests)")
+    return float(value)
+
+
 @dataclass(frozen=True)
 class Key:
     parse: Callable[[Any], Any]
@@ -179,6 +209,22 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "throttle_burst": Key(_integer(0, None, "requests"), "throttle_burst_limit"),
         "auth": Key(_choice("none", "api-key"), "auth"),
         "cors_origins": Key(_origins, "cors_origins"),
+    },
+    # CloudWatch alarms (alarms.py). Thresholds compare with 1-minute data points; an age is bounded by
+    # SQS's longest retention (14 days), beyond which no message is left to be old.
+    "alarms": {
+        "enabled": Key(_boolean, "alarms"),
+        "notify": Key(_notify, "alarm_notify"),
+        "oldest_message_seconds": Key(
+            _integer(60, 1_209_600, "seconds; up to SQS's 14-day retention"), "alarm_oldest_message_seconds"
+        ),
+        "api_5xx_rate": Key(_fraction, "alarm_api_5xx_rate"),
+        "processor_errors": Key(_integer(1, None, "function errors a minute"), "alarm_processor_errors"),
+        "processor_throttles": Key(
+            _integer(1, None, "throttled invocations a minute"), "alarm_processor_throttles"
+        ),
+        "dlq_messages": Key(_integer(1, None, "messages visible"), "alarm_dlq_messages"),
+        "dashboard": Key(_boolean, "alarm_dashboard"),
     },
 }
 

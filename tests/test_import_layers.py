@@ -24,7 +24,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("local", ("local",)),  # the embedded AWS; the CLI reaches it through local.manager
     ("stack/features", ("features", "api_definition", "stack", "secure_api", "ownership", "ops", "client",
                         "feature_client", "schedule_cli", "loadcheck", "demo", "url_stack", "concurrency",
-                        "teardown", "options")),
+                        "teardown", "options", "alarms", "cloudwatch_dashboard")),
     ("tools", ("dashboard", "export")),  # built on the stack description and the day-two readers
     ("commands", ("commands",)),
     ("cli", ("cli", "__main__")),
