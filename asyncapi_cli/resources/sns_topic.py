@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine import Change, Context, Found
-from . import Resource, ignore_not_found, or_none
+from . import Resource, ignore_not_found, note_already_gone, or_none
 
 
 @dataclass(kw_only=True)
@@ -52,8 +52,13 @@ class SnsTopic(Resource):
         return found.record
 
     def delete(self, ctx: Context, record: dict[str, Any]) -> None:
-        # "Deletes a topic and all its subscriptions" (SNS API reference, DeleteTopic).
-        ignore_not_found(lambda: ctx.clients("sns").delete_topic(TopicArn=record["arn"]))
+        # "Deletes a topic and all its subscriptions" (SNS API reference, DeleteTopic). DeleteTopic of a
+        # topic that is not there succeeds too: look first, so that `down` can say "absent".
+        sns = ctx.clients("sns")
+        if or_none(lambda: sns.get_topic_attributes(TopicArn=record["arn"])) is None:
+            note_already_gone()
+            return
+        ignore_not_found(lambda: sns.delete_topic(TopicArn=record["arn"]))
 
 
 def _same(live: Any, desired: str) -> bool:
