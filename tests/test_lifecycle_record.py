@@ -37,6 +37,7 @@ WEBHOOK_KEYS = {
     "webhook_logs",
     "webhook_fn",
     "webhook_mapping",
+    "alarm_webhooks_dlq",  # the feature's own alarm
 }
 
 

@@ -23,6 +23,10 @@ class MetricAlarm(Resource):
 
     kind = "cloudwatch-alarm"
     known_before_create = frozenset({"name", "arn"})
+    # The metric's dimensions are names, which CloudWatch never checks (an alarm may watch a metric
+    # before anything publishes it): no wait on the queue or function they name, on `up` or `down`.
+    value_only_keys = frozenset({"Dimensions"})
+    deletion_keys = frozenset()
 
     def placeholder(self, ctx: Context) -> dict[str, Any]:
         return {"name": self.name, "arn": ctx.arn("cloudwatch", f"alarm:{self.name}")}
