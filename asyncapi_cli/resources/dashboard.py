@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ..aws import error_code, error_message
 from ..engine import Change, Context, Found
 from . import Resource, ignore_not_found, or_none
 
@@ -22,7 +23,14 @@ class Dashboard(Resource):
         return {"name": self.name, "arn": ctx.arn("cloudwatch", f"dashboard/{self.name}", region=False)}
 
     def find(self, ctx: Context, recorded: dict[str, Any] | None) -> Found | None:
-        response = or_none(lambda: ctx.clients("cloudwatch").get_dashboard(DashboardName=self.name))
+        try:
+            response = or_none(lambda: ctx.clients("cloudwatch").get_dashboard(DashboardName=self.name))
+        except Exception as exc:
+            # AWS answers ResourceNotFound (botocore's cloudwatch model: DashboardNotFoundError);
+            # LocalStack answers InvalidParameterValue "Dashboard <name> does not exist.".
+            if error_code(exc) == "InvalidParameterValue" and "does not exist" in error_message(exc):
+                return None
+            raise
         if response is None:
             return None
         return Found(self.placeholder(ctx), {"DashboardBody": response.get("DashboardBody")})
