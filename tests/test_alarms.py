@@ -206,3 +206,37 @@ def test_a_subscription_pending_confirmation_is_adopted_not_duplicated(mocked_aw
     removed = ops.open_stack(stack_options(NAME, overrides={"alarm_notify": ()}), creating=False)
     assert [o.action for o in ops.up(removed, SilentReporter()) if o.key == key] == ["absent"]
     assert key not in removed.state.resources
+
+
+def test_dashboard_off_deletes_the_dashboard_alone_and_up_prints_its_console_url_on_aws(
+    mocked_aws: None,
+) -> None:
+    stack = deploy(NAME)  # in-process moto stands for AWS here: the target is "aws"
+    assert stack.state.outputs["dashboard_url"] == (
+        f"https://{REGION}.console.aws.amazon.com/cloudwatch/home?region={REGION}"
+        f"#dashboards/dashboard/{NAME}-dashboard"
+    )
+    off = ops.open_stack(stack_options(NAME, overrides={"alarm_dashboard": False}), creating=False)
+    changed = [(o.kind, o.action) for o in ops.up(off, SilentReporter()) if o.action != "exists"]
+    assert changed == [("cloudwatch-dashboard", "deleted")]
+    assert off.state.outputs["dashboard_url"] is None
+    assert set(alarms()) == BASE_ALARMS
+
+
+@pytest.mark.parametrize(
+    ("region", "console"),
+    [
+        ("cn-north-1", "https://cn-north-1.console.amazonaws.cn/cloudwatch/"),
+        ("us-gov-west-1", "https://us-gov-west-1.console.amazonaws-us-gov.com/cloudwatch/"),
+        ("us-iso-east-1", None),  # no public console in the ISO partitions
+    ],
+)
+def test_the_console_url_follows_the_partition(region: str, console: str | None) -> None:
+    from types import SimpleNamespace
+
+    from asyncapi_cli.alarms import dashboard_url
+    from asyncapi_cli.names import StackNames, partition_of
+
+    ctx = SimpleNamespace(partition=partition_of(region), region=region, names=StackNames(NAME))
+    url = dashboard_url(ctx)  # type: ignore[arg-type]
+    assert (url is None) if console is None else (url or "").startswith(console)

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from asyncapi_cli.dayops.logs import _matches
+from asyncapi_cli.dayops.logs import _matches, readable
 
 from .test_handlers import handlers, lambda_code, process, record  # noqa: F401  (fixtures)
 
@@ -83,6 +83,9 @@ def test_a_completed_job_emits_one_line_with_its_duration_and_time_queued(
     # No job id: `asyncapi logs --job` shows the job's own lines, as before.
     assert "jobId" not in line
     assert not _matches({"message": json.dumps(line)}, "emf-1")
+    # `asyncapi logs` shows the figures, not the EMF metadata.
+    shown = readable({"message": json.dumps(line), "timestamp": line["_aws"]["Timestamp"]})["message"]
+    assert shown.startswith("job-metrics ") and "JobsCompleted=1" in shown and "_aws" not in shown
 
 
 def test_a_job_failed_for_good_counts_once_and_its_retries_not_at_all(
