@@ -18,6 +18,7 @@ from typing import Any
 
 from .errors import InputError
 from .names import StackSettings, validate_name, validate_region
+from .notify_endpoints import notify_problem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -128,27 +129,10 @@ def _origins(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-# [alarms] notify: where SNS sends alarm and OK transitions. HTTPS and email on AWS; a loopback http://
-# endpoint on the embedded AWS only (alarms.check_notify refuses it elsewhere, before any change).
-_HTTPS = re.compile(r"^https://[A-Za-z0-9.-]+(?::\d{1,5})?(?:/\S*)?$")
-_LOOPBACK_HTTP = re.compile(r"^http://(?:127\.0\.0\.1|localhost|\[::1\])(?::\d{1,5})?(?:/\S*)?$")
-_EMAIL = re.compile(r"^email:[^@\s:]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
-MAX_NOTIFY = 20
-
-
 def _notify(value: Any) -> tuple[str, ...]:
-    allowed = (
-        'must be a list of "https://...", "email:ops@example.com" or, locally, "http://127.0.0.1:PORT/..."'
-    )
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise Invalid(allowed)
-    if len(value) > MAX_NOTIFY:
-        raise Invalid(f"at most {MAX_NOTIFY} endpoints")
-    for endpoint in value:
-        if not (_HTTPS.match(endpoint) or _EMAIL.match(endpoint) or _LOOPBACK_HTTP.match(endpoint)):
-            raise Invalid(f"{allowed} (got {_show(endpoint)})")
-    if len(set(value)) != len(value):
-        raise Invalid("names an endpoint twice")
+    problem = notify_problem(value)
+    if problem:
+        raise Invalid(problem)
     return tuple(value)
 
 

@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # base package alone; its units are "units"). A module may import its own layer or any lower one.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("errors", "retry", "state", "refs", "cors", "api_errors", "endpoints", "http_keepalive",
-              "scaffold", "jobs_index", "throttled", "webhook_receiver", "lambda_interpreters")),
+              "scaffold", "jobs_index", "throttled", "webhook_receiver", "lambda_interpreters",
+              "notify_endpoints")),
     # dayops: the jobs, logs and DLQ readers
     ("aws", ("aws", "names", "config", "configuration", "context", "graph", "dayops")),
     ("resources", ("resources",)),
