@@ -41,6 +41,7 @@ DASHBOARD_KEY = "dashboard"
 SUBSCRIPTION_PREFIX = "alarm_notify_"
 PERIOD = 60  # seconds: the SQS, Lambda and API Gateway metrics' own resolution
 TREAT_MISSING = "notBreaching"  # see the module's docstring
+FEATURES_WITH_ALARMS = frozenset({"webhooks", "priorities"})  # their queues have alarms of their own
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def _age_alarm(ctx: Context, key: str, suffix: str, queue_key: str, what: str) -
 def alarm_specs(ctx: Context, *, include_disabled: bool = False) -> list[AlarmSpec]:
     """The recipe's alarms, and those of the features on (every feature's with include_disabled)."""
     names, settings = ctx.names, ctx.settings
-    on = frozenset(webhooks_and_priorities()) if include_disabled else frozenset(settings.features)
+    on = FEATURES_WITH_ALARMS if include_disabled else frozenset(settings.features)
     specs = [
         _dlq_alarm(ctx, "alarm_dlq", "dlq-messages", "dlq", "the dead-letter queue"),
         _age_alarm(ctx, "alarm_queue_age", "queue-age", "main_queue", "the main queue"),
@@ -176,11 +177,6 @@ def alarm_specs(ctx: Context, *, include_disabled: bool = False) -> list[AlarmSp
     return specs
 
 
-def webhooks_and_priorities() -> tuple[str, ...]:
-    """The features that bring alarms of their own."""
-    return ("webhooks", "priorities")
-
-
 def _alarm_arn(ctx: Context, name: str) -> str:
     return ctx.arn("cloudwatch", f"alarm:{name}")
 
@@ -230,8 +226,8 @@ def subscription_key(endpoint: str) -> str:
 
 
 def check_notify(ctx: Context) -> None:
-    """A loopback http:// endpoint is the embedded AWS's only (SNS on AWS refuses none, but would post
-    alarms in clear text to a host that is not there): one clear line before any change."""
+    """A loopback http:// endpoint is for the embedded AWS only: on AWS it would be SNS's own loopback,
+    and alarms would travel in clear text. One clear line (exit 2) before any change."""
     for endpoint in ctx.settings.alarm_notify:
         if endpoint.startswith("http://") and not ctx.local:
             raise InputError(
@@ -257,21 +253,16 @@ def units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
             name=topic_name(project),
             attributes={"DisplayName": f"asyncapi {project}", "Policy": Json(topic_policy(ctx, names))},
         ),
-        *(
+    ]
+    for endpoint in settings.alarm_notify:
+        protocol, address = subscription_of(endpoint)
+        result.append(
             SnsSubscription(
                 key=subscription_key(endpoint),
                 name=f"{topic_name(project)} -> {shown_endpoint(endpoint)}",
-                attributes=dict(
-                    zip(
-                        ("TopicArn", "Protocol", "Endpoint"),
-                        (topic_arn, *subscription_of(endpoint)),
-                        strict=True,
-                    )
-                ),
+                attributes={"TopicArn": topic_arn, "Protocol": protocol, "Endpoint": address},
             )
-            for endpoint in settings.alarm_notify
-        ),
-    ]
+        )
     for spec, name in zip(specs, names, strict=True):
         result.append(
             MetricAlarm(
