@@ -222,6 +222,7 @@ NOT_FOUND_CODES = frozenset(
         "NotFound",
         "AWS.SimpleQueueService.NonExistentQueue",
         "QueueDoesNotExist",
+        "ResourceNotFound",  # CloudWatch's (GetDashboard, DeleteDashboards, DeleteAlarms)
     }
 )
 

@@ -100,8 +100,8 @@ def main(debug: bool) -> None:
 
 # Each command family lives in commands/ and registers itself on `main` (commands import options.py,
 # never this module): the stack's lifecycle (up, plan, status, down); test-job; the feature commands,
-# init, demo and local; the day-two groups (jobs, dlq, logs).
-from .commands import dashboard, daytwo, export, extras, stack, test_job  # noqa: E402
+# init, demo and local; the day-two groups (jobs, dlq, logs) and alarms.
+from .commands import alarms, dashboard, daytwo, export, extras, stack, test_job  # noqa: E402
 
-for _family in (stack, test_job, extras, daytwo, dashboard, export):
+for _family in (stack, test_job, extras, daytwo, alarms, dashboard, export):
     _family.register(main)

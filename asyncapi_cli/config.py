@@ -18,6 +18,7 @@ from typing import Any
 
 from .errors import InputError
 from .names import StackSettings, validate_name, validate_region
+from .notify_endpoints import notify_problem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -128,6 +129,19 @@ def _origins(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _notify(value: Any) -> tuple[str, ...]:
+    problem = notify_problem(value)
+    if problem:
+        raise Invalid(problem)
+    return tuple(value)
+
+
+def _fraction(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+        raise Invalid("must be a fraction above 0 and at most 1 (0.05 is 5% of requests)")
+    return float(value)
+
+
 @dataclass(frozen=True)
 class Key:
     parse: Callable[[Any], Any]
@@ -179,6 +193,22 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "throttle_burst": Key(_integer(0, None, "requests"), "throttle_burst_limit"),
         "auth": Key(_choice("none", "api-key"), "auth"),
         "cors_origins": Key(_origins, "cors_origins"),
+    },
+    # CloudWatch alarms (alarms.py). Thresholds compare with 1-minute data points; an age is bounded by
+    # SQS's longest retention (14 days), beyond which no message is left to be old.
+    "alarms": {
+        "enabled": Key(_boolean, "alarms"),
+        "notify": Key(_notify, "alarm_notify"),
+        "oldest_message_seconds": Key(
+            _integer(60, 1_209_600, "seconds; up to SQS's 14-day retention"), "alarm_oldest_message_seconds"
+        ),
+        "api_5xx_rate": Key(_fraction, "alarm_api_5xx_rate"),
+        "processor_errors": Key(_integer(1, None, "function errors a minute"), "alarm_processor_errors"),
+        "processor_throttles": Key(
+            _integer(1, None, "throttled invocations a minute"), "alarm_processor_throttles"
+        ),
+        "dlq_messages": Key(_integer(1, None, "messages visible"), "alarm_dlq_messages"),
+        "dashboard": Key(_boolean, "alarm_dashboard"),
     },
 }
 

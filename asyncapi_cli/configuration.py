@@ -66,7 +66,7 @@ class Configuration:
         for key, value in self.values.items():
             if key.startswith(FEATURE):
                 continue
-            if key == "cors_origins":
+            if key in ("cors_origins", "alarm_notify"):
                 value = tuple(value or ())
             elif key == "extra_tags":
                 value = tuple(tuple(pair) for pair in value or ())

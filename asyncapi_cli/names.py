@@ -207,6 +207,15 @@ class StackSettings:
     auth: str = "none"  # none | api-key (usage plan with throttle and quota)
     api_key_quota_per_day: int = 100_000
     cors_origins: tuple[str, ...] = ()  # none by default: no CORS, as the recipe
+    # --- Alarms (alarms.py): on by default; thresholds and who hears of them in [alarms]. ---
+    alarms: bool = True
+    alarm_notify: tuple[str, ...] = ()  # "https://...", "email:ops@example.com" (loopback http: local)
+    alarm_oldest_message_seconds: int | None = None  # None: processor timeout x receives (alarms.py)
+    alarm_api_5xx_rate: float = 0.05  # the share of requests answered 5XX in a minute
+    alarm_processor_errors: int = 1  # function errors (crashes, timeouts) in a minute
+    alarm_processor_throttles: int = 1  # throttled invocations a minute, five minutes running
+    alarm_dlq_messages: int = 1  # messages visible in a dead-letter queue
+    alarm_dashboard: bool = True  # the stack's CloudWatch dashboard (with the alarms)
 
     @property
     def main_visibility_timeout(self) -> int:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config, configuration, engine
+from .alarms import dashboard_url
 from .aws import AwsClients, ClientHook
 from .concurrency import check_account_concurrency
 from .endpoints import is_localstack, localstack_api_url
@@ -305,6 +306,10 @@ def up(stack: Stack, reporter: Reporter, confirm: Callable[[list[str]], None] | 
             jobs_table=stack.ctx.names.table,
             dlq_url=stack.store.state.resources.get("dlq", {}).get("url"),
             main_queue_url=stack.store.state.resources.get("main_queue", {}).get("url"),
+            # The CloudWatch console exists on AWS only (not the embedded AWS, nor another endpoint).
+            dashboard_url=dashboard_url(stack.ctx)
+            if stack.state.target.kind == "aws" and "dashboard" in stack.store.state.resources
+            else None,
             **websocket_feature.outputs(
                 stack.ctx, stack.store.state.resources, websocket_feature.local_base(stack.state.target.kind)
             ),

@@ -61,6 +61,16 @@ requirements = "requirements.txt"  # vendored for the Lambda platform (default: 
 # throttle_burst = 100        # burst, >= 0
 # auth = "none"               # none or api-key
 # cors_origins = []           # e.g. ["https://app.example.com"]; "*" allows any origin
+
+[alarms]                      # CloudWatch alarms to an SNS topic, and a dashboard (README, "Alarms")
+# enabled = true              # false deletes the alarms, topic, subscriptions and dashboard
+# notify = []                 # e.g. ["https://hooks.example.com/x", "email:ops@example.com"]
+# oldest_message_seconds = 900  # main queue age alarm, 60-1209600 (default: timeout x max_receives)
+# api_5xx_rate = 0.05         # share of requests answered 5XX, 3 minutes running, above 0 and at most 1
+# processor_errors = 1        # processor function errors (crashes, timeouts) a minute, >= 1
+# processor_throttles = 1     # throttled invocations a minute, 5 minutes running, >= 1
+# dlq_messages = 1            # messages visible in a dead-letter queue, >= 1
+# dashboard = true            # the stack's CloudWatch dashboard
 """
 
 WORK_TEMPLATE = '''\

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import jobs_index, secure_api
+from . import alarms, jobs_index, secure_api
 from .api_definition import STATUS_PATH, SUBMIT_PATH, job_api
 from .engine import Context, Unit
 from .features import scheduling, websocket, wiring
@@ -164,6 +164,8 @@ def build_units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
                 "RESULTS_BUCKET_NAME": ref("bucket").name,
                 "MAX_RECEIVE_COUNT": str(settings.max_receive_count),
                 "RETRY_BACKOFF_SECONDS": str(settings.retry_backoff),
+                # The jobs' metrics (EMF lines) carry the stack as a dimension.
+                "ASYNCAPI_STACK": names.project,
                 **wiring.processor_environment(ctx),
             }
         },
@@ -335,4 +337,5 @@ def build_units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
         *wiring.feature_units(ctx, processor_settings, include_disabled=include_disabled),
         *scheduling.units(ctx, include_disabled=include_disabled),
         *websocket.units(ctx, include_disabled=include_disabled),
+        *alarms.units(ctx, include_disabled=include_disabled),
     ]

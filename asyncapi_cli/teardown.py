@@ -45,11 +45,25 @@ def retired_units(stack: Stack) -> list[engine.Unit]:
     """Units the state records that the stack's configuration no longer has (a feature, auth or
     CORS turned off): each record's unit, from the stack with everything on."""
     current = {unit.key for unit in build_units(stack.ctx)}
-    return [
-        unit
-        for unit in every_unit(stack.ctx)
-        if unit.key not in current and unit.key in stack.state.resources
-    ]
+    everything = every_unit(stack.ctx)
+    retired = [unit for unit in everything if unit.key not in current and unit.key in stack.state.resources]
+    return retired + _retired_items(stack, current | {unit.key for unit in everything})
+
+
+def _retired_items(stack: Stack, built: set[str]) -> list[engine.Unit]:
+    """Records of kinds with one unit per configured item (an alarm subscription per `notify`
+    endpoint): a record that no configuration builds any more is retired from its record."""
+    from .resources.registry import KINDS, unit_for
+
+    items = []
+    for key in stack.state.resources:
+        meta = stack.state.graph.get(key) or {}
+        cls = KINDS.get(str(meta.get("kind")))
+        if key not in built and cls is not None and getattr(cls, "retired_from_record", False):
+            unit = unit_for(key, meta)
+            if unit is not None:
+                items.append(unit)
+    return items
 
 
 def every_unit(ctx: Context) -> list[engine.Unit]:

@@ -25,6 +25,7 @@ from typing import Any
 
 import job_errors  # the record's error detail, the logged traceback, the job's own output lines
 import job_features  # feature hooks: priority/batchId on the record, batch messages, webhooks
+import job_metrics  # one EMF line per job outcome: CloudWatch metrics from the log, no API call
 import job_retries  # the retry backoff on failed records (ChangeMessageVisibility)
 import schedule_runs  # scheduling hooks: a schedule's run (its envelope, scheduleId, the runs record)
 from botocore.exceptions import BotoCoreError, ClientError
@@ -261,6 +262,8 @@ def process_record(record: dict[str, Any], request_id: str = "-") -> bool:
     except PoisonMessage as exc:
         log("ERROR", "poison-message", messageId=message_id, attempt=attempt, error=str(exc))
         return False
+    started_ms: float | None = None  # set once the work starts: a job failed before it has no metrics
+    extras: dict[str, Any] = {}
     try:
         extras = {**job_features.record_extras(record, payload), **schedule_runs.record_extras(record)}
         finished = claim(table_name, job_id, created_at, attempt, extras)
@@ -284,6 +287,7 @@ def process_record(record: dict[str, Any], request_id: str = "-") -> bool:
         if schedule_id := schedule_runs.schedule_id_of(record):
             schedule_runs.record_run(_client("dynamodb"), table_name, job_id, schedule_id)
         log("INFO", "job-started", jobId=job_id, messageId=message_id, attempt=attempt)
+        started_ms = time.time() * 1000
         result = run_work(payload, job_id)
         key = f"results/{job_id}.json"
         document = {"jobId": job_id, "completedAt": _now(), "result": result}
@@ -301,6 +305,8 @@ def process_record(record: dict[str, Any], request_id: str = "-") -> bool:
             attempt=attempt,
             outcome="completed" if won else "duplicate",
         )
+        if won:
+            _metrics("completed", extras, started_ms, created_at)
         return job_features.after_final(_client, table_name, job_id, payload)  # feature hook: webhook
     except Exception as exc:  # the job or AWS failed: retry, or fail for good on the last receive
         error = public_error(exc, request_id)
@@ -327,7 +333,20 @@ def process_record(record: dict[str, Any], request_id: str = "-") -> bool:
             log("ERROR", "status-write-failed", jobId=job_id, attempt=attempt, error=str(record_exc))
         if last:  # feature hook: a job failed for good announces it (the DLQ recorder repairs a miss)
             job_features.after_final(_client, table_name, job_id, payload)
+            if started_ms is not None:
+                _metrics("failed", extras, started_ms, created_at)
         return False
+
+
+def _metrics(outcome: str, extras: dict[str, Any], started_ms: float, created_at: str) -> None:
+    priority = extras.get("priority") or "normal"  # the default priority (features/priorities.py)
+    job_metrics.emit(
+        outcome=outcome,
+        priority=priority,
+        started_ms=started_ms,
+        finished_ms=time.time() * 1000,
+        created_at=created_at,
+    )
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

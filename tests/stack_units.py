@@ -52,6 +52,10 @@ def expected_inventory(name: str, features: frozenset[str] = frozenset()) -> dic
         "log_groups": kinds["log-group"],
         "permissions": kinds["lambda-permission"],
         "secrets": kinds["secretsmanager-secret"],
+        "topics": kinds["sns-topic"],
+        "subscriptions": kinds["sns-subscription"],
+        "alarms": kinds["cloudwatch-alarm"],
+        "dashboards": kinds["cloudwatch-dashboard"],
     }
 
 
@@ -116,4 +120,19 @@ def live_inventory(name: str = "test-stack", region: str = "us-east-1") -> dict[
         "buckets": len(buckets),
         "log_groups": len(groups),
         "permissions": permissions,
+        **alarm_inventory(name, region),
+    }
+
+
+def alarm_inventory(name: str, region: str) -> dict[str, int]:
+    """The alarms' topic (its subscriptions), the alarms and the dashboard with the stack's names."""
+    sns, cloudwatch = _client("sns", region), _client("cloudwatch", region)
+    topics = [t["TopicArn"] for t in sns.list_topics()["Topics"] if t["TopicArn"].endswith(f":{name}-alarms")]
+    subscriptions = sum(len(sns.list_subscriptions_by_topic(TopicArn=t)["Subscriptions"]) for t in topics)
+    dashboards = cloudwatch.list_dashboards(DashboardNamePrefix=f"{name}-")["DashboardEntries"]
+    return {
+        "topics": len(topics),
+        "subscriptions": subscriptions,
+        "alarms": len(cloudwatch.describe_alarms(AlarmNamePrefix=f"{name}-")["MetricAlarms"]),
+        "dashboards": len(dashboards),
     }

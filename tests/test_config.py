@@ -82,6 +82,19 @@ CASES = [
     ('[api]\nauth = "iam"\n', "[api] auth = 'iam'", "one of none, api-key"),
     ('[api]\ncors_origins = "https://a.example"\n', "[api] cors_origins", "a list of origins"),
     ('[api]\ncors_origins = ["ftp://a.example"]\n', "[api] cors_origins", "https://host[:port]"),
+    # [alarms]: SNS endpoints asyncapi subscribes (https, email; loopback http for the embedded AWS);
+    # a 5XX rate is an Average of 0/1 data points (AWS/ApiGateway 5XXError); an age within SQS's retention.
+    ('[alarms]\nnotify = ["ftp://a.example"]\n', "[alarms] notify", "email:ops@example.com"),
+    ('[alarms]\nnotify = ["http://hooks.example.com/x"]\n', "[alarms] notify", "http://127.0.0.1:PORT"),
+    ('[alarms]\nnotify = ["email:nobody"]\n', "[alarms] notify", "got 'email:nobody'"),
+    ('[alarms]\nnotify = "email:a@b.example"\n', "[alarms] notify", "must be a list"),
+    ('[alarms]\nnotify = ["email:a@b.example", "email:a@b.example"]\n', "[alarms] notify", "twice"),
+    ("[alarms]\napi_5xx_rate = 0\n", "[alarms] api_5xx_rate = 0", "above 0 and at most 1"),
+    ("[alarms]\napi_5xx_rate = 5\n", "[alarms] api_5xx_rate = 5", "above 0 and at most 1"),
+    ("[alarms]\noldest_message_seconds = 59\n", "oldest_message_seconds = 59", "from 60 to 1209600"),
+    ("[alarms]\nprocessor_errors = 0\n", "[alarms] processor_errors = 0", "at least 1"),
+    ('[alarms]\nenabled = "no"\n', "[alarms] enabled = 'no'", "true or false"),
+    ("[alarms]\nemails = []\n", "unknown key [alarms] emails", "known: enabled, notify"),
     # Name rules (names.validate_name: S3/SQS/IAM/Lambda) and region shape.
     ('[stack]\nname = "Bad_Name"\n', "[stack] name = 'Bad_Name'", "lowercase letters, digits and hyphens"),
     ('[stack]\nname = "ab"\n', "[stack] name = 'ab'", "3 to 47 characters"),
@@ -155,6 +168,15 @@ throttle_rate = 5.5
 throttle_burst = 10
 auth = "api-key"
 cors_origins = ["https://app.example.com", "http://localhost:3000"]
+[alarms]
+enabled = true
+notify = ["https://hooks.example.com/a", "email:ops@example.com", "http://127.0.0.1:8080/sns"]
+oldest_message_seconds = 600
+api_5xx_rate = 0.1
+processor_errors = 2
+processor_throttles = 3
+dlq_messages = 4
+dashboard = false
 """,
         encoding="utf-8",
     )
@@ -178,6 +200,18 @@ cors_origins = ["https://app.example.com", "http://localhost:3000"]
         "api-key",
     )
     assert settings.cors_origins == ("https://app.example.com", "http://localhost:3000")
+    assert settings.alarm_notify == (
+        "https://hooks.example.com/a",
+        "email:ops@example.com",
+        "http://127.0.0.1:8080/sns",
+    )
+    assert (settings.alarms, settings.alarm_dashboard, settings.alarm_oldest_message_seconds) == (
+        True,
+        False,
+        600,
+    )
+    assert (settings.alarm_api_5xx_rate, settings.alarm_processor_errors) == (0.1, 2)
+    assert (settings.alarm_processor_throttles, settings.alarm_dlq_messages) == (3, 4)
     # Derived stays derived: AWS's guidance, 6 x the function timeout + the batching window.
     assert settings.main_visibility_timeout == 6 * 60 + 2
     # The embedded AWS: the user's settings, then a batching window of at most 1 s; the visibility

@@ -208,8 +208,8 @@ def test_down_twice_treats_not_found_as_deleted(mocked_aws: None) -> None:
 # meant a full deploy and teardown before any test ran, while every pytest-xdist worker waited on the
 # one counting. The next test counts for real: a stack
 # that makes more calls (a kill point untested) or fewer (a case that kills nothing) fails it.
-UP_CALLS = 52
-DOWN_CALLS = 23
+UP_CALLS = 59
+DOWN_CALLS = 30
 
 
 def test_the_matrices_have_a_case_per_mutating_call(mocked_aws: None) -> None:

@@ -36,6 +36,10 @@ def test_up_waits_only_for_what_must_exist() -> None:
     # CreateQueue returns); its mapping needs the inbox and the function to exist.
     assert waits["recorder_fn"] == ["dlq", "recorder_logs", "recorder_role"]
     assert waits["recorder_mapping"] == ["dlq_inbox", "recorder_fn"]
+    # An alarm notifies its topic (which must exist for its actions); the queue or function its metric
+    # names is a name only (CloudWatch alarms on metrics nothing publishes yet).
+    alarms = {key: keys for key, keys in waits.items() if key.startswith("alarm_")}
+    assert alarms and set(map(tuple, alarms.values())) == {("alarm_topic",)}
     # Everything else starts at once (the table's CREATING no longer queues behind other roots).
     roots = set(up_edges(stack_units("graph-stack"))) - set(waits)
     assert roots == {"dlq", "bucket", "table", "rest_api", "api_role", "processor_role", "status_role"} | {
@@ -45,6 +49,8 @@ def test_up_waits_only_for_what_must_exist() -> None:
         "apigw_account",
         "recorder_role",
         "recorder_logs",
+        "alarm_topic",
+        "dashboard",
     }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from asyncapi_cli.export.kinds import RENDERERS
 from asyncapi_cli.export.template import render_resources
 
 from . import export_live as core
+from . import export_live_alarms as alarms
 from . import export_live_api as api
 from .conftest import deploy
 
@@ -36,6 +38,11 @@ CORE = {
     "AWS::Lambda::EventSourceMapping": core.mapping,
     "AWS::SecretsManager::Secret": core.secret,
     "AWS::Scheduler::ScheduleGroup": core.schedule_group,
+    "AWS::SNS::Topic": alarms.topic,
+    "AWS::SNS::TopicPolicy": alarms.topic_policy,
+    "AWS::SNS::Subscription": alarms.subscription,
+    "AWS::CloudWatch::Alarm": alarms.alarm,
+    "AWS::CloudWatch::Dashboard": alarms.dashboard,
 }
 API = {
     "AWS::ApiGateway::RestApi": api.rest_api,
@@ -83,6 +90,10 @@ CASES = {
         for feature in ("webhooks", "priorities", "batches", "scheduling", "websocket")
     },
     "api-key-cors": (frozenset(), {"auth": "api-key", "cors_origins": ("https://app.example",)}),
+    "alarm-notify": (
+        frozenset({"webhooks", "priorities"}),
+        {"alarm_notify": ("https://hooks.example.com/alarms", "email:ops@example.com")},
+    ),
 }
 
 
@@ -112,6 +123,8 @@ def _same(template_value: Any, live_value: Any, key: str) -> bool:
         # Enabled with no type is KMS with the AWS managed key (DynamoDB API Reference, SSESpecification;
         # AWS::DynamoDB::Table SSESpecification in CloudFormation alike).
         template_value = {"SSEType": "KMS"} | template_value
+    if key == "DashboardBody":  # a JSON document in a string: compared as the document
+        return bool(json.loads(template_value) == json.loads(live_value))
     if key == "Integration":
         keys = set(template_value) | set(live_value)
         return all(_same(template_value.get(k), live_value.get(k), k) for k in keys)

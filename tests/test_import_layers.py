@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # base package alone; its units are "units"). A module may import its own layer or any lower one.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("errors", "retry", "state", "refs", "cors", "api_errors", "endpoints",
-              "scaffold", "jobs_index", "webhook_receiver", "lambda_interpreters")),
+              "scaffold", "jobs_index", "webhook_receiver", "lambda_interpreters", "notify_endpoints")),
     # dayops: the jobs, logs and DLQ readers
     ("aws", ("aws", "names", "config", "configuration", "context", "graph", "dayops")),
     ("resources", ("resources",)),
@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("local/compat", ("local.compat",)),  # the seam to library internals: below every service it serves
     ("local", ("local",)),  # the embedded AWS; the CLI reaches it through local.manager
     ("stack/features", ("features", "api_definition", "stack", "secure_api", "ownership", "ops",
-                        "concurrency", "teardown", "options")),
+                        "concurrency", "teardown", "options", "alarms", "cloudwatch_dashboard")),
     ("clients", ("clients",)),  # the deployed API's HTTP and WebSocket clients
     # built on the stack description, the day-two readers and the clients
     ("tools", ("dashboard", "export", "demo", "loadcheck")),

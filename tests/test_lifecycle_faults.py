@@ -42,6 +42,10 @@ UP_KILL_POINTS = (
     "apigatewayv2.CreateApi",
     "apigatewayv2.CreateRoute",
     "apigatewayv2.CreateStage",
+    "sns.CreateTopic",
+    "sns.Subscribe",
+    "cloudwatch.PutMetricAlarm",
+    "cloudwatch.PutDashboard",
 )
 # The first call that deletes each kind.
 DOWN_KILL_POINTS = (
@@ -58,13 +62,25 @@ DOWN_KILL_POINTS = (
     "secretsmanager.DeleteSecret",
     "scheduler.DeleteScheduleGroup",
     "apigatewayv2.DeleteApi",
+    "sns.DeleteTopic",
+    "cloudwatch.DeleteAlarms",
+    "cloudwatch.DeleteDashboards",
 )
-ONE_EACH = ("rest_apis", "api_keys", "usage_plans", "websocket_apis", "secrets", "schedule_groups", "buckets")
+ONE_EACH = (
+    "rest_apis", "api_keys", "usage_plans", "websocket_apis", "secrets", "schedule_groups", "buckets",
+    "topics", "subscriptions", "dashboards",
+)  # fmt: skip
 
 
 @pytest.fixture
 def forks() -> ForkServer:
     return cli_forks()
+
+
+@pytest.fixture(autouse=True)
+def alarm_subscriber(aws_env: None) -> None:
+    """An alarm subscription too (asyncapi.toml's only way to one): its kill points are the matrix's."""
+    Path("asyncapi.toml").write_text('[alarms]\nnotify = ["email:ops@example.com"]\n', encoding="utf-8")
 
 
 @pytest.mark.parametrize("operation", UP_KILL_POINTS)

@@ -37,6 +37,7 @@ WEBHOOK_KEYS = {
     "webhook_logs",
     "webhook_fn",
     "webhook_mapping",
+    "alarm_webhooks_dlq",  # the feature's own alarm
 }
 
 
@@ -64,6 +65,12 @@ def named(name: str, endpoint: str) -> dict[str, list[str]]:
         "secrets": [s["Name"] for s in client("secretsmanager").list_secrets()["SecretList"]],
         "schedule_groups": groups,
         "schedules": [s["Name"] for s in scheduler.list_schedules()["Schedules"]],
+        "topics": [t["TopicArn"] for t in client("sns").list_topics()["Topics"]],
+        "subscriptions": [s["TopicArn"] for s in client("sns").list_subscriptions()["Subscriptions"]],
+        "alarms": [a["AlarmName"] for a in client("cloudwatch").describe_alarms()["MetricAlarms"]],
+        "dashboards": [
+            d["DashboardName"] for d in client("cloudwatch").list_dashboards()["DashboardEntries"]
+        ],
     }
     return {kind: [n for n in names if name in n] for kind, names in found.items()}
 
@@ -86,6 +93,7 @@ def test_every_feature_and_option_is_recorded_and_down_leaves_nothing(moto_serve
     assert _mutating(flagged) > 100
     inventory = named(NAME, moto_server)
     assert all(inventory[kind] for kind in ("api_keys", "usage_plans", "websocket_apis", "schedule_groups"))
+    assert all(inventory[kind] for kind in ("topics", "alarms", "dashboards"))  # alarms are on by default
     assert inventory["secrets"] == [f"asyncapi/{NAME}/webhook-signing-secret"]
 
     # Without flags: the recorded configuration, so nothing to do.

@@ -31,6 +31,7 @@ def test_zip_holds_the_handlers_and_is_deterministic(tmp_path: Path) -> None:
         "handler_shared.py",
         "job_errors.py",
         "job_features.py",
+        "job_metrics.py",
         "job_processor.py",
         "job_push.py",
         "job_retries.py",

@@ -107,12 +107,18 @@ def deployed_policies(request: pytest.FixtureRequest) -> Iterator[list[tuple[str
                 documents.append(
                     (f"{queue_url} queue policy", "resource", attributes["Attributes"]["Policy"])
                 )
+        sns = boto3.client("sns")
+        for topic in sns.list_topics()["Topics"]:  # the alarms' topic: its resource policy as deployed
+            if topic["TopicArn"].split(":")[-1].startswith(NAME):
+                attributes = sns.get_topic_attributes(TopicArn=topic["TopicArn"])["Attributes"]
+                documents.append((f"{topic['TopicArn']} topic policy", "resource", attributes["Policy"]))
         yield documents
 
 
 def test_every_generated_policy_lints_clean(deployed_policies: list[tuple[str, str, Any]]) -> None:
     kinds = {kind for _, kind, _ in deployed_policies}
     assert kinds == {"identity", "trust", "resource"}  # all three kinds were found and linted
+    assert any(where.endswith("topic policy") for where, _, _ in deployed_policies)  # the alarms' topic
     problems = {
         where: found for where, kind, document in deployed_policies if (found := findings(document, kind))
     }

@@ -172,6 +172,7 @@ def test_functions_settings(stack) -> None:  # noqa: ANN001
         "RESULTS_BUCKET_NAME": f"{NAME}-results",
         "MAX_RECEIVE_COUNT": "3",
         "RETRY_BACKOFF_SECONDS": "2",  # [processor] retry_backoff's default
+        "ASYNCAPI_STACK": NAME,  # the dimension of the jobs' metrics (handlers/job_metrics.py)
     }
     status = lam.get_function_configuration(FunctionName=f"{NAME}-status-checker")
     assert (status["Runtime"], status["MemorySize"], status["Timeout"]) == ("python3.12", 256, 30)

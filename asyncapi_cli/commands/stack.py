@@ -31,6 +31,8 @@ def _print_stack(out: Any, stack: Any, outcomes: list[Any], command: str) -> Non
 
         out.raw(submit_example(str(url), stack.state.name, "api_key" in stack.state.resources))
         out.line(("Then: ", "bold"), "asyncapi test-job")
+        if dashboard := stack.state.outputs.get("dashboard_url"):
+            out.line(("Dashboard: ", "bold"), str(dashboard))
     _print_code_and_settings(out, data)
     calls = data["aws_calls"]
     out.info(
@@ -171,12 +173,15 @@ def status(options: Any, out: Any, detailed_exit_code: bool, url: str | None = N
     if url is not None:
         return _url_status(url, out)
     from .. import configuration, ops
+    from ..dayops.alarms import alarm_rows, alarm_states, recorded_alarm_names
     from ..dayops.live import brief_change, figure_rows, live_figures
 
     stack = ops.open_stack(options, creating=False)
     outcomes = ops.plan(stack)
     drifted = [o for o in outcomes if o.action != "exists"]
     figures = live_figures(stack)
+    alarm_names = recorded_alarm_names(stack.state)
+    alarm_list = alarm_states(stack.clients("cloudwatch"), alarm_names) if alarm_names else []
     recorded = stack.recorded_configuration.describe()
     data = ops.summary(stack) | {
         "command": "status",
@@ -184,6 +189,7 @@ def status(options: Any, out: Any, detailed_exit_code: bool, url: str | None = N
         "recorded_configuration": recorded,
         "resources": [o.to_json() for o in outcomes],
         "live": figures,
+        "alarms": alarm_list,
     }
     out.document(data)
     out.raw(configuration.summary_line(recorded))
@@ -199,6 +205,8 @@ def status(options: Any, out: Any, detailed_exit_code: bool, url: str | None = N
         rows,
     )
     out.table("Live", ["figure", "value"], figure_rows(figures))
+    if alarm_list:
+        out.table("Alarms", ["alarm", "state", "since"], alarm_rows(alarm_list, reasons=False))
     out.info(f"Endpoint: {stack.state.outputs.get('api_url')}")
     if drifted:
         out.info("Drift found: 'asyncapi up' repairs it.", "yellow")

@@ -69,7 +69,7 @@ def readable(event: dict[str, Any]) -> dict[str, Any]:
         "stream": event.get("logStreamName"),
     }
     if data is not None:
-        hidden = ("level", "event", "time", "jobId", "traceback")
+        hidden = ("level", "event", "time", "jobId", "traceback", "_aws")  # _aws: EMF metadata
         rest = {k: v for k, v in data.items() if k not in hidden}
         details = " ".join(f"{k}={json.dumps(v, ensure_ascii=False, default=str)}" for k, v in rest.items())
         text = " ".join(part for part in (str(data.get("event", "")), details) if part)

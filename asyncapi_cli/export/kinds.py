@@ -1,7 +1,7 @@
 """One renderer per kind of unit: the unit's attribute map (the AWS API's field names, as `up` sends
 them) as the CloudFormation resource's properties, and its record's attributes as intrinsics.
 
-The API Gateway kinds are in kinds_api.py.
+The API Gateway kinds are in kinds_api.py, the alarm kinds in kinds_alarms.py.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..engine import Unit
-from . import kinds_api
+from . import kinds_alarms, kinds_api
 from .template import Builder, KindRenderer, Resources, get_att, name_of, ref_of
 
 
@@ -177,4 +177,5 @@ RENDERERS: dict[str, KindRenderer] = {
     "secretsmanager-secret": KindRenderer(secret, {"arn": ref_of, "name": name_of}),
     "scheduler-schedule-group": KindRenderer(schedule_group, ARN_AND_NAME),
     **kinds_api.RENDERERS,
+    **kinds_alarms.RENDERERS,
 }

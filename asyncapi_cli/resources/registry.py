@@ -10,10 +10,12 @@ from . import Resource
 from .api_key import ApiKey
 from .apigw_account import ApiGatewayAccountLogging
 from .bucket import Bucket
+from .dashboard import Dashboard
 from .function import Function
 from .gateway_responses import GatewayResponses
 from .log_group import LogGroup
 from .mapping import EventSourceMapping
+from .metric_alarm import MetricAlarm
 from .permission import InvokePermission
 from .queue import Queue
 from .rest_api import RestApi
@@ -21,6 +23,8 @@ from .role import Role
 from .routes import ApiRoutes
 from .schedule_group import ScheduleGroup
 from .secret import Secret
+from .sns_subscription import SnsSubscription
+from .sns_topic import SnsTopic
 from .stage import Stage
 from .table import Table
 from .usage_plan import UsagePlan
@@ -32,10 +36,12 @@ KINDS: dict[str, type[Resource]] = {
         ApiKey,
         ApiGatewayAccountLogging,
         Bucket,
+        Dashboard,
         Function,
         GatewayResponses,
         LogGroup,
         EventSourceMapping,
+        MetricAlarm,
         InvokePermission,
         Queue,
         RestApi,
@@ -43,6 +49,8 @@ KINDS: dict[str, type[Resource]] = {
         ApiRoutes,
         ScheduleGroup,
         Secret,
+        SnsSubscription,
+        SnsTopic,
         Stage,
         Table,
         UsagePlan,
