@@ -88,7 +88,7 @@ def decide(
             counted = [(i, v) for i, v in real if not breaching(v)]
             needed, verb, transition = n - m + 1, "was not", f"{current} -> OK"
         text = (
-            f"Threshold Crossed: {len(counted)} out of the last {_plural(len(items), 'datapoint')} "
+            f"Threshold Crossed: {len(counted)} out of the last {len(items)} datapoints "
             f"{described(counted)} {verb} {phrase} the threshold ({float(threshold)}) "
             f"(minimum {_plural(needed, 'datapoint')} for {transition} transition)."
         )

@@ -202,6 +202,12 @@ class MetricStore:
             found = [point_of(datum) for datum in chosen]
         return [p for p in found if unit is None or p.unit == unit]
 
+    def clear(self) -> None:
+        """Forget every series (moto's backends were reset: tests)."""
+        with self._lock:
+            self._series.clear()
+            self._buckets.clear()
+
     def series_count(self) -> int:
         with self._lock:
             return sum(1 for series in self._series.values() if series)

@@ -1,0 +1,204 @@
+"""Alarm evaluation on the embedded AWS against CloudWatch's documented behaviour.
+
+The tables are the CloudWatch user guide's, "Using Amazon CloudWatch alarms" > "How alarm state is
+evaluated when data is missing" (awsdocs/amazon-cloudwatch-user-guide, doc_source/AlarmThatSendsEmail.md):
+5 datapoints retrieved for EvaluationPeriods 3; 0 = not breaching, X = breaching, - = missing; the
+expected state for each TreatMissingData, "keep" where the guide says "Retain current state".
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from asyncapi_cli.local.cloudwatch import patches
+from asyncapi_cli.local.cloudwatch.evaluator import decide, evaluate_alarm, evaluation_range
+from asyncapi_cli.local.cloudwatch.store import STORE
+from asyncapi_cli.local.compat import REGISTRY
+
+TREATMENTS = ("missing", "ignore", "breaching", "notBreaching")
+
+# Datapoints to Alarm 3 of Evaluation Periods 3 (the guide's first table).
+THREE_OF_THREE = [
+    ("0 - X - X", ("OK", "OK", "OK", "OK")),
+    ("0 - - - -", ("OK", "OK", "OK", "OK")),
+    ("- - - - -", ("INSUFFICIENT_DATA", "keep", "ALARM", "OK")),
+    ("0 X X - X", ("ALARM", "ALARM", "ALARM", "ALARM")),
+    ("- - - - X", ("INSUFFICIENT_DATA", "keep", "ALARM", "OK")),
+    ("X - - - -", ("ALARM", "keep", "ALARM", "OK")),
+]
+# 2 of 3, an "M out of N" alarm (the guide's second table).
+TWO_OF_THREE = [
+    ("0 - X - X", ("ALARM", "ALARM", "ALARM", "ALARM")),
+    ("0 0 X 0 X", ("ALARM", "ALARM", "ALARM", "ALARM")),
+    ("0 - X - -", ("OK", "OK", "ALARM", "OK")),
+    ("- - - - 0", ("OK", "OK", "ALARM", "OK")),
+    ("- - - - X", ("INSUFFICIENT_DATA", "keep", "ALARM", "OK")),
+]
+
+
+def values(row: str) -> list[float | None]:
+    """Datapoints, oldest first: X breaches the threshold 1.0 (value 5.0), 0 does not (0.0)."""
+    return [{"X": 5.0, "0": 0.0, "-": None}[mark] for mark in row.split()]
+
+
+def cases(table: list[tuple[str, tuple[str, ...]]], m: int) -> list[tuple[str, int, str, str]]:
+    return [
+        (row, m, treat, state)
+        for row, states in table
+        for treat, state in zip(TREATMENTS, states, strict=True)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("row", "datapoints_to_alarm", "treat", "expected"), cases(THREE_OF_THREE, 3) + cases(TWO_OF_THREE, 2)
+)
+@pytest.mark.parametrize("current", ["OK", "ALARM", "INSUFFICIENT_DATA"])
+def test_the_guides_missing_data_tables(
+    row: str, datapoints_to_alarm: int, treat: str, expected: str, current: str
+) -> None:
+    decision = decide(
+        values(row), 3, datapoints_to_alarm, "GreaterThanOrEqualToThreshold", 1.0, treat, current=current
+    )
+    assert (decision.state or "keep") == expected
+
+
+def test_the_evaluation_range_of_the_guides_example_is_five_periods() -> None:
+    assert evaluation_range(3) == 5  # "CloudWatch retrieves the 5 most recent data points"
+
+
+@pytest.mark.parametrize(
+    ("comparison", "value", "breaches"),
+    [
+        ("GreaterThanOrEqualToThreshold", 2.0, True),
+        ("GreaterThanOrEqualToThreshold", 1.9, False),
+        ("GreaterThanThreshold", 2.0, False),
+        ("GreaterThanThreshold", 2.1, True),
+        ("LessThanThreshold", 2.0, False),
+        ("LessThanThreshold", 1.9, True),
+        ("LessThanOrEqualToThreshold", 2.0, True),
+        ("LessThanOrEqualToThreshold", 2.1, False),
+    ],
+)
+def test_comparison_operators_against_the_threshold(comparison: str, value: float, breaches: bool) -> None:
+    # PutMetricAlarm API reference, ComparisonOperator: "The specified Statistic value is used as the first
+    # operand."
+    decision = decide([None, None, value], 1, 1, comparison, 2.0)
+    assert decision.state == ("ALARM" if breaches else "OK")
+
+
+def test_reasons_read_as_cloudwatchs() -> None:
+    labels = ["07/12/26 08:00:00", "07/12/26 08:01:00", "07/12/26 08:02:00"]
+    alarm = decide([None, 1.0, 3.0], 1, 1, "GreaterThanOrEqualToThreshold", 1.0, labels=labels, current="OK")
+    assert alarm.reason == (
+        "Threshold Crossed: 1 out of the last 1 datapoints [3.0 (07/12/26 08:02:00)] was greater than or "
+        "equal to the threshold (1.0) (minimum 1 datapoint for OK -> ALARM transition)."
+    )
+    ok = decide([None, 3.0, 0.0], 1, 1, "GreaterThanOrEqualToThreshold", 1.0, labels=labels, current="ALARM")
+    assert ok.reason.startswith(
+        "Threshold Crossed: 1 out of the last 1 datapoints [0.0 (07/12/26 08:02:00)] "
+    )
+    assert "was not greater than or equal to" in ok.reason and "ALARM -> OK" in ok.reason
+    unknown = decide([None, None, None], 1, 1, "GreaterThanOrEqualToThreshold", 1.0)
+    assert unknown.reason == "Insufficient Data: 1 datapoint was unknown."
+
+
+# --- moto's alarms, evaluated at an injected time over the metric store -----------------------------
+@pytest.fixture
+def cw() -> Iterator[Any]:
+    with mock_aws():
+        STORE.clear()
+        REGISTRY.apply(patches.GROUPS)
+        try:
+            yield boto3.client("cloudwatch", region_name="us-east-1")
+        finally:
+            REGISTRY.undo(patches.GROUPS)
+
+
+def at(minute: int, second: int = 0) -> float:
+    return datetime(2026, 12, 7, 8, minute, second, tzinfo=timezone.utc).timestamp()
+
+
+def test_an_alarm_starts_insufficient_and_follows_its_metric_period_by_period(cw: Any) -> None:
+    cw.put_metric_alarm(
+        AlarmName="depth",
+        Namespace="Test/Eval",
+        MetricName="Depth",
+        Dimensions=[{"Name": "Queue", "Value": "q1"}],
+        Statistic="Maximum",
+        Period=60,
+        EvaluationPeriods=2,
+        DatapointsToAlarm=2,
+        Threshold=10,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    # PutMetricAlarm API reference: "the alarm state is immediately set to INSUFFICIENT_DATA".
+    described = cw.describe_alarms(AlarmNames=["depth"])["MetricAlarms"][0]
+    assert described["StateValue"] == "INSUFFICIENT_DATA"
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    alarm = cloudwatch_backends["123456789012"]["us-east-1"].alarms["depth"]
+    record = lambda minute, value: STORE.record(  # noqa: E731
+        "123456789012", "us-east-1", "Test/Eval", "Depth", {"Queue": "q1"}, value, None, at(minute, 30)
+    )
+    record(0, 20.0)
+    record(0, 5.0)  # Maximum of the minute: 20
+    record(1, 30.0)
+    # Another series (other dimensions) that would breach must not count: AWS matches all dimensions.
+    STORE.record("123456789012", "us-east-1", "Test/Eval", "Depth", {"Queue": "q2"}, 99.0, None, at(2, 10))
+    assert evaluate_alarm("123456789012", "us-east-1", alarm, at(1, 59)) is False  # minute 1 not closed
+    assert evaluate_alarm("123456789012", "us-east-1", alarm, at(2, 0)) is True
+    assert alarm.state_value == "ALARM"
+    data = json.loads(alarm.state_reason_data)
+    assert data["recentDatapoints"] == [20.0, 30.0] and data["period"] == 60
+    record(2, 1.0)
+    assert evaluate_alarm("123456789012", "us-east-1", alarm, at(3, 0)) is True
+    assert alarm.state_value == "OK"
+    history = cw.describe_alarm_history(AlarmName="depth", HistoryItemType="StateUpdate")
+    summaries = [item["HistorySummary"] for item in history["AlarmHistoryItems"]]
+    assert summaries == ["Alarm updated from ALARM to OK", "Alarm updated from INSUFFICIENT_DATA to ALARM"]
+
+
+def test_updating_an_alarm_keeps_its_state(cw: Any) -> None:
+    args = dict(
+        AlarmName="kept",
+        Namespace="Test/Eval",
+        MetricName="M",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1,
+        ComparisonOperator="GreaterThanOrEqualToThreshold",
+    )
+    cw.put_metric_alarm(**args)
+    cw.set_alarm_state(AlarmName="kept", StateValue="ALARM", StateReason="testing")
+    cw.put_metric_alarm(**{**args, "Threshold": 5})
+    # PutMetricAlarm API reference: "When you update an existing alarm, its state is left unchanged".
+    alarm = cw.describe_alarms(AlarmNames=["kept"])["MetricAlarms"][0]
+    assert (alarm["StateValue"], alarm["StateReason"], alarm["Threshold"]) == ("ALARM", "testing", 5.0)
+
+
+def test_a_percentile_alarm_reads_the_values(cw: Any) -> None:
+    cw.put_metric_alarm(
+        AlarmName="p90",
+        Namespace="Test/Eval",
+        MetricName="Latency",
+        ExtendedStatistic="p90",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=50,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    alarm = cloudwatch_backends["123456789012"]["us-east-1"].alarms["p90"]
+    for value in range(1, 101):  # p90 of 1..100 is 90; the average (50.5) would not matter
+        STORE.record("123456789012", "us-east-1", "Test/Eval", "Latency", {}, float(value), None, at(5, 1))
+    assert evaluate_alarm("123456789012", "us-east-1", alarm, at(6, 0)) is True
+    assert alarm.state_value == "ALARM" and "[90.0 (07/12/26 08:05:00)]" in alarm.state_reason
