@@ -183,8 +183,8 @@ def function_log_line(
 
 
 class MetricsLogSink:
-    """The runtime's log sink, wrapped: lines go to CloudWatch Logs as before, and EMF lines of the
-    function's log group also become metrics."""
+    """The runtime's log sink, wrapped: lines go to CloudWatch Logs as before, and EMF lines also become
+    metrics (CloudWatch Logs extracts them from the log events themselves, no agent)."""
 
     def __init__(self, sink: Any) -> None:
         self._sink = sink
@@ -193,8 +193,7 @@ class MetricsLogSink:
         self, account: str, region: str, group: str, stream: str, message: str, timestamp_ms: int
     ) -> None:
         self._sink.emit(account, region, group, stream, message, timestamp_ms)
-        if group.startswith("/aws/lambda/"):
-            function_log_line(account, region, message, timestamp_ms)
+        function_log_line(account, region, message, timestamp_ms)
 
 
 # --- API Gateway -------------------------------------------------------------------------------------------
