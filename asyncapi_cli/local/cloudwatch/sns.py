@@ -79,7 +79,8 @@ def _urls(topic_arn: str, subscription_arn: str, token: str = "") -> dict[str, s
 
 
 def _signature_version(topic: Any) -> str:
-    return str(getattr(topic, "SignatureVersion", "1") or "1")
+    # SetTopicAttributes stores it as moto stores every attribute: snake_case, on the topic.
+    return str(getattr(topic, "signature_version", "1") or "1")
 
 
 def _send(subscription: Any, document: dict[str, Any], with_subscription_header: bool) -> None:
