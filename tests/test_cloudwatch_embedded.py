@@ -12,6 +12,7 @@ import io
 import json
 import threading
 import time
+import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
@@ -73,24 +74,24 @@ class Endpoint:
 
 
 @pytest.fixture(scope="module")
-def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     monkeypatch = pytest.MonkeyPatch()
     monkeypatch.setenv("ASYNCAPI_HOME", str(tmp_path_factory.mktemp("home")))
     for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     try:
-        yield str(manager.ensure_running()["endpoint"])
+        yield manager.ensure_running()  # its endpoint, gateway...
     finally:
         manager.stop()
         monkeypatch.undo()
 
 
-def client(service: str, endpoint: str) -> Any:
-    return boto3.client(service, region_name="us-east-1", endpoint_url=endpoint)
+def client(service: str, embedded: dict[str, Any]) -> Any:
+    return boto3.client(service, region_name="us-east-1", endpoint_url=str(embedded["endpoint"]))
 
 
-def test_a_queue_alarm_notifies_a_confirmed_http_endpoint(embedded: str) -> None:
+def test_a_queue_alarm_notifies_a_confirmed_http_endpoint(embedded: dict[str, Any]) -> None:
     sqs, sns, cw = (client(s, embedded) for s in ("sqs", "sns", "cloudwatch"))
     endpoint = Endpoint()
     try:
@@ -189,7 +190,7 @@ def _function_zip() -> bytes:
     return buffer.getvalue()
 
 
-def test_invocations_are_lambda_metrics(embedded: str) -> None:
+def test_invocations_are_lambda_metrics(embedded: dict[str, Any]) -> None:
     lam, cw = client("lambda", embedded), client("cloudwatch", embedded)
     role = client("iam", embedded).create_role(
         RoleName="cw-e2e-fn", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []})
@@ -219,3 +220,46 @@ def test_invocations_are_lambda_metrics(embedded: str) -> None:
         return sum(p["Sum"] for p in points)
 
     assert (total("Invocations"), total("Errors"), total("Throttles")) == (2.0, 1.0, 0.0)
+
+
+def test_requests_are_api_gateway_metrics(embedded: dict[str, Any]) -> None:
+    api, cw = client("apigateway", embedded), client("cloudwatch", embedded)
+    rest = api.create_rest_api(name="cw-e2e-api")
+    root = api.get_resources(restApiId=rest["id"])["items"][0]["id"]
+    api.put_method(restApiId=rest["id"], resourceId=root, httpMethod="GET", authorizationType="NONE")
+    api.put_integration(
+        restApiId=rest["id"],
+        resourceId=root,
+        httpMethod="GET",
+        type="MOCK",
+        requestTemplates={"application/json": '{"statusCode": 200}'},
+    )
+    api.put_method_response(restApiId=rest["id"], resourceId=root, httpMethod="GET", statusCode="200")
+    api.put_integration_response(
+        restApiId=rest["id"], resourceId=root, httpMethod="GET", statusCode="200", responseTemplates={}
+    )
+    api.create_deployment(restApiId=rest["id"], stageName="prod")
+    gateway = str(embedded["gateway"])
+    base = f"{gateway}/restapis/{rest['id']}/prod/_user_request_"
+    with urllib.request.urlopen(f"{base}/", timeout=10) as answer:  # noqa: S310 (loopback)
+        assert answer.status == 200
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(f"{base}/nowhere", timeout=10)  # noqa: S310
+    assert missing.value.code == 403  # API Gateway's MissingAuthenticationToken for an unknown route
+    now = datetime.now(timezone.utc)
+
+    def total(metric: str, dims: list[dict[str, str]]) -> float:
+        points = cw.get_metric_statistics(
+            Namespace="AWS/ApiGateway",
+            MetricName=metric,
+            Dimensions=dims,
+            StartTime=now - timedelta(minutes=5),
+            EndTime=now + timedelta(minutes=1),
+            Period=360,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        return sum(p["Sum"] for p in points)
+
+    stage = [{"Name": "ApiName", "Value": "cw-e2e-api"}, {"Name": "Stage", "Value": "prod"}]
+    assert (total("Count", stage), total("4XXError", stage), total("5XXError", stage)) == (2.0, 1.0, 0.0)
+    assert total("Count", stage[:1]) == 2.0
