@@ -124,21 +124,30 @@ class MetricStore:
         resolution: int = 60,
     ) -> None:
         """Add one value to its series' bucket (the minute, or the second with resolution 1)."""
+        when = self._clock() if at is None else at
+        step = 1 if resolution == 1 else 60
+        start = math.floor(when / step) * step
+        dims = tuple(sorted(dimensions.items()))
+        key: SeriesKey = (account, region, namespace, name, dims)
+        value = float(value)
+        with self._lock:
+            bucket = self._buckets.get((key, start, unit))
+            if bucket is not None:  # the common case: one more value in this minute
+                bucket.add(value)
+                return
+        self._new_bucket(key, start, unit, value)
+        self._prune_now_and_then()
+
+    def _new_bucket(self, key: SeriesKey, start: float, unit: str | None, value: float) -> None:
         global _AGGREGATE
         if _AGGREGATE is None:
             _AGGREGATE = _aggregate_class()
         from moto.cloudwatch.models import cloudwatch_backends
 
-        when = self._clock() if at is None else at
-        step = 1 if resolution == 1 else 60
-        start = math.floor(when / step) * step
-        dims = tuple(sorted((str(k), str(v)) for k, v in dimensions.items()))
-        key: SeriesKey = (account, region, namespace, name, dims)
-        value = float(value)
+        account, region, namespace, name, dims = key
         with self._lock:
-            bucket = self._buckets.get((key, start, unit))
-            if bucket is not None:
-                bucket.add(value)
+            if (key, start, unit) in self._buckets:  # made by another thread meanwhile
+                self._buckets[(key, start, unit)].add(value)
                 return
             datum = _AGGREGATE(
                 namespace=namespace,
@@ -155,7 +164,6 @@ class MetricStore:
             self._buckets[(key, start, unit)] = datum
             cloudwatch_backends[account][region].metric_data.append(datum)
             self._insert(key, start, datum)
-        self._prune_now_and_then()
 
     def index(self, account: str, region: str, data: Iterable[Any]) -> None:
         """Index datums moto stored itself (PutMetricData)."""
