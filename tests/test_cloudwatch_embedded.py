@@ -18,6 +18,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -175,6 +176,18 @@ def test_a_queue_alarm_notifies_a_confirmed_http_endpoint(embedded: dict[str, An
         Statistics=["Sum"],
     )["Datapoints"]
     assert [p["Sum"] for p in sent] == [1.0]
+
+    # `asyncapi local status` shows the emulation (the server writes its status every 2 s).
+    status_path = Path(str(embedded["log"])).with_name("status.json")
+
+    def counted() -> dict[str, Any] | None:
+        status = json.loads(status_path.read_text()) if status_path.exists() else {}
+        return status if (status.get("cloudwatch") or {}).get("alarmActions") else None
+
+    status = wait_for(counted, 10, "the action counted in status.json")
+    lines = manager.describe_limits(status)
+    assert any(line.startswith("cloudwatch: ") and "1 actions" in line for line in lines), lines
+    assert any(line.startswith("sns: ") and "HTTP deliveries" in line for line in lines), lines
 
 
 def _function_zip() -> bytes:
