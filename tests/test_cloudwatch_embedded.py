@@ -136,7 +136,7 @@ def test_a_queue_alarm_notifies_a_confirmed_http_endpoint(embedded: dict[str, An
     message = json.loads(notification["Message"])
     assert message["AlarmName"] == ALARM and message["AlarmDescription"] == "messages wait in the queue"
     assert (message["OldStateValue"], message["NewStateValue"]) == ("INSUFFICIENT_DATA", "ALARM")
-    assert message["NewStateReason"].startswith("Threshold Crossed: 1 out of the last 1 datapoints [1.0 (")
+    assert message["NewStateReason"].startswith("Threshold Crossed: 1 datapoint [1.0 (")
     assert message["Region"] == "US East (N. Virginia)" and message["AWSAccountId"] == "123456789012"
     assert message["Trigger"]["Statistic"] == "MAXIMUM"
     assert message["Trigger"]["Dimensions"] == [{"value": QUEUE, "name": "QueueName"}]

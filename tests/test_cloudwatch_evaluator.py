@@ -94,17 +94,31 @@ def test_comparison_operators_against_the_threshold(comparison: str, value: floa
 
 
 def test_reasons_read_as_cloudwatchs() -> None:
+    # The wording of AWS's reasons as LocalStack's parity snapshots recorded them on AWS
+    # (tests/aws/services/cloudwatch/test_cloudwatch.snapshot.json: test_put_metric_alarm,
+    # test_breaching_alarm_actions), and the guide's example of an M out of N reason.
     labels = ["07/12/26 08:00:00", "07/12/26 08:01:00", "07/12/26 08:02:00"]
-    alarm = decide([None, 1.0, 3.0], 1, 1, "GreaterThanOrEqualToThreshold", 1.0, labels=labels, current="OK")
-    assert alarm.reason == (
-        "Threshold Crossed: 1 out of the last 1 datapoints [3.0 (07/12/26 08:02:00)] was greater than or "
-        "equal to the threshold (1.0) (minimum 1 datapoint for OK -> ALARM transition)."
+    one = decide([None, 1.0, 21.5], 1, 1, "GreaterThanThreshold", 21.0, labels=labels, current="OK")
+    assert (
+        one.reason
+        == "Threshold Crossed: 1 datapoint [21.5 (07/12/26 08:02:00)] was greater than the threshold (21.0)."
     )
-    ok = decide([None, 3.0, 0.0], 1, 1, "GreaterThanOrEqualToThreshold", 1.0, labels=labels, current="ALARM")
-    assert ok.reason.startswith(
-        "Threshold Crossed: 1 out of the last 1 datapoints [0.0 (07/12/26 08:02:00)] "
+    ok = decide([None, 30.0, 0.0], 1, 1, "GreaterThanThreshold", 21.0, labels=labels, current="ALARM")
+    assert ok.reason == (
+        "Threshold Crossed: 1 datapoint [0.0 (07/12/26 08:02:00)] was not greater than the threshold (21.0)."
     )
-    assert "was not greater than or equal to" in ok.reason and "ALARM -> OK" in ok.reason
+    several = decide([5.0, 0.0, 3.0], 3, 2, "GreaterThanOrEqualToThreshold", 1.0, labels=labels, current="OK")
+    assert several.reason == (
+        "Threshold Crossed: 2 out of the last 3 datapoints "
+        "[3.0 (07/12/26 08:02:00), 5.0 (07/12/26 08:00:00)] was greater than or equal to the threshold (1.0) "
+        "(minimum 2 datapoints for OK -> ALARM transition)."
+    )
+    breaching = decide([None, None, None], 2, 2, "GreaterThanThreshold", 2.0, "breaching")
+    assert breaching.reason == (
+        "Threshold Crossed: no datapoints were received for 2 periods and 2 missing datapoints were "
+        "treated as [Breaching]."
+    )
+    assert [i for i, _ in breaching.evaluated] == [1, 2]  # evaluatedDatapoints: the 2 periods, no values
     unknown = decide([None, None, None], 1, 1, "GreaterThanOrEqualToThreshold", 1.0)
     assert unknown.reason == "Insufficient Data: 1 datapoint was unknown."
 

@@ -125,7 +125,7 @@ def notification(alarm: Any, old_state: str) -> tuple[str, str]:
         TreatMissingData=alarm.treat_missing_data or "missing",
         EvaluateLowSampleCountPercentile=alarm.evaluate_low_sample_count_percentile or "",
     )
-    message = {
+    message = {  # the members of AWS's, as LocalStack's parity snapshot recorded one (test_put_metric_alarm)
         "AlarmName": alarm.name,
         "AlarmDescription": alarm.description or None,
         "AWSAccountId": account,
@@ -139,6 +139,7 @@ def notification(alarm: Any, old_state: str) -> tuple[str, str]:
         "OKActions": list(alarm.ok_actions or []),
         "AlarmActions": list(alarm.alarm_actions or []),
         "InsufficientDataActions": list(alarm.insufficient_data_actions or []),
+        "ActionExecutedAfterMuteWindow": False,  # no mute rules locally
         "Trigger": trigger,
     }
     subject = f'{alarm.state_value}: "{alarm.name}" in {region_name(region)}'

@@ -87,11 +87,20 @@ def decide(
         else:
             counted = [(i, v) for i, v in real if not breaching(v)]
             needed, verb, transition = n - m + 1, "was not", f"{current} -> OK"
-        text = (
-            f"Threshold Crossed: {len(counted)} out of the last {len(items)} datapoints "
-            f"{described(counted)} {verb} {phrase} the threshold ({float(threshold)}) "
-            f"(minimum {_plural(needed, 'datapoint')} for {transition} transition)."
-        )
+        if n == 1 and len(items) == 1:
+            # One period evaluated: AWS's short form (LocalStack's parity snapshot of a 1-of-1 alarm,
+            # test_cloudwatch.py::test_put_metric_alarm: "Threshold Crossed: 1 datapoint [21.5 (...)] was
+            # greater than the threshold (21.0).").
+            text = (
+                f"Threshold Crossed: 1 datapoint {described(items)} {verb} {phrase} "
+                f"the threshold ({float(threshold)})."
+            )
+        else:
+            text = (
+                f"Threshold Crossed: {len(counted)} out of the last {len(items)} datapoints "
+                f"{described(counted)} {verb} {phrase} the threshold ({float(threshold)}) "
+                f"(minimum {_plural(needed, 'datapoint')} for {transition} transition)."
+            )
         if filled:
             text = text[:-1] + (
                 f"; {_plural(filled, 'missing datapoint')} {'was' if filled == 1 else 'were'} treated as "
@@ -111,7 +120,7 @@ def decide(
                 f"{_plural(n, 'missing datapoint')} {'was' if n == 1 else 'were'} treated as "
                 f"[{TREATMENT_LABEL[treat_missing]}]."
             )
-            return Decision(state, text, ())
+            return Decision(state, text, tuple((i, None) for i in range(len(values) - n, len(values))))
         if treat_missing == "ignore":
             return Decision(None, "", ())
         return Decision(
