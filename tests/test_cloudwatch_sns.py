@@ -215,3 +215,30 @@ def test_email_goes_to_the_log(sns_client: Any, caplog: pytest.LogCaptureFixture
     with caplog.at_level(logging.INFO, logger="asyncapi.local.sns"):
         sns_client.publish(TopicArn=topic, Message="the body", Subject="the subject")
     assert any("Subject: the subject\nthe body" in r.getMessage() for r in caplog.records)
+
+
+def test_unsubscribing_tells_the_endpoint_which_may_restore_the_subscription(
+    sns_client: Any, receiver: Receiver
+) -> None:
+    # LocalStack's parity snapshot recorded on AWS (test_sns.py::TestSNSSubscriptionHttp::
+    # test_subscribe_external_http_endpoint): an UnsubscribeConfirmation follows Unsubscribe; a
+    # ConfirmSubscription for a topic that does not exist is "Invalid parameter: Topic".
+    topic = sns_client.create_topic(Name="leaving")["TopicArn"]
+    _, confirmation = subscribed(sns_client, receiver, topic)
+    assert confirmation["SubscribeURL"].endswith(
+        f"?Action=ConfirmSubscription&TopicArn={topic}&Token={confirmation['Token']}"
+    )
+    with pytest.raises(ClientError) as refused:
+        sns_client.confirm_subscription(TopicArn=topic + "-gone", Token=confirmation["Token"])
+    assert refused.value.response["Error"]["Message"] == "Invalid parameter: Topic"
+    arn = sns_client.confirm_subscription(TopicArn=topic, Token=confirmation["Token"])["SubscriptionArn"]
+    sns_client.unsubscribe(SubscriptionArn=arn)
+    headers, goodbye = wait_for(lambda: receiver.documents("UnsubscribeConfirmation"))[0]
+    assert headers["accept-encoding"] == "gzip,deflate"
+    assert goodbye["Message"].startswith(f"You have chosen to deactivate subscription {arn}.\n")
+    assert verified(goodbye)
+    assert sns_client.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"] == []
+    with urllib.request.urlopen(goodbye["SubscribeURL"], timeout=5):  # noqa: S310 (loopback)
+        pass
+    restored = sns_client.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [s["SubscriptionArn"] for s in restored] == [arn]

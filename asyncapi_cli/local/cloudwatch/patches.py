@@ -116,6 +116,14 @@ register(
         "sns-delivery",
     ),
     Patch(
+        f"{SNS_MODELS}:SNSBackend.unsubscribe",
+        sns._unsubscribe,
+        "fidelity",
+        "an HTTP(S) endpoint gets the UnsubscribeConfirmation",
+        "sns-delivery",
+        params=("self", "subscription_arn"),
+    ),
+    Patch(
         f"{SNS_RESPONSES}.subscribe",
         sns._subscribe_answer,
         "fidelity",

@@ -42,7 +42,7 @@ DEFAULT_POLICY = {
 LOOPBACK_NAMES = ("localhost",)
 
 front_url = ""  # set by the service when its HTTP server is up
-_tokens: dict[str, str] = {}  # confirmation token -> subscription ARN
+_tokens: dict[str, Any] = {}  # confirmation token -> its subscription (an unsubscribed one is restored)
 counters = {"emails": 0}
 
 
@@ -69,11 +69,11 @@ def _policy(subscription: Any) -> dict[str, Any]:
 
 
 def _urls(topic_arn: str, subscription_arn: str, token: str = "") -> dict[str, str]:
-    quote = urllib.parse.quote
+    # ARNs unescaped in the query, as SNS writes them (LocalStack's parity snapshot,
+    # test_sns.py::TestSNSSubscriptionHttp::test_subscribe_external_http_endpoint).
     return {
-        "subscribe": f"{front_url}/?Action=ConfirmSubscription&TopicArn={quote(topic_arn, safe='')}"
-        f"&Token={token}",
-        "unsubscribe": f"{front_url}/?Action=Unsubscribe&SubscriptionArn={quote(subscription_arn, safe='')}",
+        "subscribe": f"{front_url}/?Action=ConfirmSubscription&TopicArn={topic_arn}&Token={token}",
+        "unsubscribe": f"{front_url}/?Action=Unsubscribe&SubscriptionArn={subscription_arn}",
         "cert": f"{front_url}/{sns_messages.signing_key().cert_name}",
     }
 
@@ -94,6 +94,7 @@ def _send(subscription: Any, document: dict[str, Any], with_subscription_header:
         "x-amz-sns-topic-arn": subscription.topic.arn,
         "Content-Type": "text/plain; charset=UTF-8",
         "User-Agent": "Amazon Simple Notification Service Agent",
+        "Accept-Encoding": "gzip,deflate",
     }
     if with_subscription_header:
         headers["x-amz-sns-subscription-arn"] = subscription.arn
@@ -111,7 +112,7 @@ def _send(subscription: Any, document: dict[str, Any], with_subscription_header:
 
 def request_confirmation(subscription: Any) -> None:
     token = secrets.token_hex(64)
-    _tokens[token] = subscription.arn
+    _tokens[token] = subscription
     url = _urls(subscription.topic.arn, subscription.arn, token)["subscribe"]
     if subscription.protocol in ("email", "email-json"):
         counters["emails"] += 1
@@ -132,13 +133,14 @@ def confirm(token: str, topic_arn: str | None = None) -> Any:
     """Confirm the subscription of this token; the subscription, or None for an unknown token."""
     from moto.sns.models import sns_backends
 
-    arn = _tokens.get(token)
-    if arn is None:
-        return None
-    parts = arn.split(":")
-    subscription = sns_backends[parts[4]][parts[3]].subscriptions.get(arn)
+    subscription = _tokens.get(token)
     if subscription is None or (topic_arn and subscription.topic.arn != topic_arn):
         return None
+    parts = subscription.arn.split(":")
+    backend = sns_backends[parts[4]][parts[3]]
+    if subscription.topic.arn not in backend.topics:
+        return None  # its topic is gone
+    backend.subscriptions.setdefault(subscription.arn, subscription)  # restored after an Unsubscribe
     subscription.confirmed = True
     subscription.attributes.update(PendingConfirmation=False, ConfirmationWasAuthenticated=True)
     return subscription
@@ -169,6 +171,24 @@ def _subscribe(original: Any) -> Any:
         return subscription
 
     return subscribe
+
+
+def _unsubscribe(original: Any) -> Any:
+    def unsubscribe(self: Any, subscription_arn: str) -> None:
+        subscription = self.subscriptions.get(subscription_arn)
+        original(self, subscription_arn)
+        if subscription is not None and subscription.protocol in ("http", "https") and subscription.confirmed:
+            # The endpoint hears of it, with a SubscribeURL that restores the subscription (SNS developer
+            # guide, "HTTP/HTTPS unsubscribe confirmation JSON format").
+            token = secrets.token_hex(64)
+            _tokens[token] = subscription
+            url = _urls(subscription.topic.arn, subscription.arn, token)["subscribe"]
+            document = sns_messages.confirmation(
+                "UnsubscribeConfirmation", subscription.topic.arn, token, url, subscription.arn
+            )
+            _send(subscription, document, with_subscription_header=False)
+
+    return unsubscribe
 
 
 def _pending(subscription: Any) -> bool:
@@ -213,11 +233,11 @@ def _listing(original: Any) -> Any:
 def _confirm_answer(_original: Any) -> Any:
     def confirm_subscription(self: Any) -> Any:
         from moto.core.responses import ActionResult
-        from moto.sns.exceptions import SNSInvalidParameter, SNSNotFoundError
+        from moto.sns.exceptions import SNSInvalidParameter
 
         topic_arn = self._get_param("TopicArn")
-        if topic_arn not in self.backend.topics:
-            raise SNSNotFoundError("Topic does not exist")
+        if topic_arn not in self.backend.topics:  # AWS: a malformed or foreign topic is a bad parameter
+            raise SNSInvalidParameter("Invalid parameter: Topic")
         subscription = confirm(self._get_param("Token") or "", topic_arn)
         if subscription is None:
             raise SNSInvalidParameter("Invalid parameter: Token")
