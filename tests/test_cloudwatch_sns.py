@@ -180,6 +180,9 @@ def test_default_delivery_policy_retries_three_times_20_seconds_apart() -> None:
         "maxDelayTarget": 10,
     }
     assert sns_delivery.retry_delays(policy) == [0.0, 2.0 + 8 / 4, 2.0 + 16 / 4, 2.0 + 24 / 4, 10.0]
+    # "The total policy retry time for an HTTP/S endpoint cannot be greater than 3,600 seconds."
+    slow = {**sns.DEFAULT_POLICY, "numRetries": 100, "minDelayTarget": 60, "maxDelayTarget": 60}
+    assert sns_delivery.retry_delays(slow) == [60.0] * 60
 
 
 def test_a_failed_delivery_is_retried_per_the_policy_and_a_client_error_is_not(
@@ -188,7 +191,10 @@ def test_a_failed_delivery_is_retried_per_the_policy_and_a_client_error_is_not(
     topic = sns_client.create_topic(Name="retries")["TopicArn"]
     _, confirmation = subscribed(sns_client, receiver, topic)
     arn = sns_client.confirm_subscription(TopicArn=topic, Token=confirmation["Token"])["SubscriptionArn"]
-    quick = {"healthyRetryPolicy": {"minDelayTarget": 1, "maxDelayTarget": 1, "numRetries": 2}}
+    quick = {
+        "healthyRetryPolicy": {"minDelayTarget": 1, "maxDelayTarget": 1, "numRetries": 2},
+        "requestPolicy": {"headerContentType": "application/json"},
+    }
     sns_client.set_subscription_attributes(
         SubscriptionArn=arn, AttributeName="DeliveryPolicy", AttributeValue=json.dumps(quick)
     )
@@ -197,6 +203,7 @@ def test_a_failed_delivery_is_retried_per_the_policy_and_a_client_error_is_not(
     wait_for(lambda: len(receiver.documents("Notification")) == 3)
     ids = {d["MessageId"] for _, d in receiver.documents("Notification")}
     assert len(ids) == 1  # the same message each time
+    assert {h["content-type"] for h, _ in receiver.documents("Notification")} == {"application/json"}
     receiver.statuses = [400]
     before = sns_delivery.counters["failures"]
     sns_client.publish(TopicArn=topic, Message="refused")

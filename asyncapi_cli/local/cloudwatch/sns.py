@@ -9,7 +9,7 @@ moto's (which marks every subscription confirmed and posts an unsigned body once
   at Subscribe with InvalidParameter. Email goes to the server log (confirmation link included).
 - Confirmed subscriptions get Notification documents (signed, sns_messages.py) with SNS's headers.
   Retries follow SNS's default HTTP delivery policy (3 retries, 20 s apart, linear backoff), or the
-  topic's/subscription's DeliveryPolicy, bounded; 2xx is delivered, 429 / 5xx / no answer retried,
+  topic's/subscription's DeliveryPolicy, bounded; 2xx is delivered, 5xx / no answer retried (jittered),
   any other status fails the message.
 - SubscribeURL, UnsubscribeURL and SigningCertURL are served by a small HTTP server of the embedded AWS
   on 127.0.0.1 (the `sns` URL in server.json), not by moto's endpoint.
@@ -68,6 +68,19 @@ def _policy(subscription: Any) -> dict[str, Any]:
     return DEFAULT_POLICY
 
 
+def _content_type(subscription: Any) -> str:
+    """The delivery policy's requestPolicy.headerContentType, else SNS's text/plain."""
+    for text in (subscription.attributes.get("DeliveryPolicy"), subscription.topic.delivery_policy):
+        try:
+            found = json.loads(text or "{}")
+        except ValueError:
+            continue
+        request = found.get("requestPolicy") or (found.get("http") or {}).get("defaultRequestPolicy") or {}
+        if request.get("headerContentType"):
+            return str(request["headerContentType"])
+    return "text/plain; charset=UTF-8"
+
+
 def _urls(topic_arn: str, subscription_arn: str, token: str = "") -> dict[str, str]:
     # ARNs unescaped in the query, as SNS writes them (LocalStack's parity snapshot,
     # test_sns.py::TestSNSSubscriptionHttp::test_subscribe_external_http_endpoint).
@@ -92,7 +105,7 @@ def _send(subscription: Any, document: dict[str, Any], with_subscription_header:
         "x-amz-sns-message-type": document["Type"],
         "x-amz-sns-message-id": document["MessageId"],
         "x-amz-sns-topic-arn": subscription.topic.arn,
-        "Content-Type": "text/plain; charset=UTF-8",
+        "Content-Type": _content_type(subscription),
         "User-Agent": "Amazon Simple Notification Service Agent",
         "Accept-Encoding": "gzip,deflate",
     }

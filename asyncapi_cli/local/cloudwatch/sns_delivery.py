@@ -1,5 +1,5 @@
 """SNS's HTTP(S) deliveries: posted from a few threads, retried per the delivery policy (SNS developer
-guide, "Amazon SNS message delivery retries"), bounded. 2xx is delivered; 429, 5xx and no answer are
+guide, "Amazon SNS message delivery retries"), bounded. 2xx is delivered; 5xx and no answer are
 retried; any other status fails the message. A retry waits in a heap until due: no thread sleeps."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 import heapq
 import http.client
 import logging
+import random
 import threading
 import time
 import urllib.parse
@@ -16,6 +17,9 @@ from typing import Any
 log = logging.getLogger("asyncapi.local.sns")
 HTTP_TIMEOUT = 15.0  # seconds per delivery attempt
 MAX_RETRIES = 100  # SNS's bound on numRetries
+MAX_RETRY_SECONDS = (
+    3600  # "The total policy retry time for an HTTP/S endpoint cannot be greater than 3,600 s"
+)
 counters = {"deliveries": 0, "failures": 0, "attempts": 0}
 
 
@@ -31,7 +35,13 @@ def retry_delays(policy: dict[str, Any]) -> list[float]:
     for step in range(backoff):
         delays.append(low + (high - low) * (step + 1) / backoff if backoff else low)
     delays += [high] * at_max
-    return delays[:retries]
+    bounded, total = [], 0.0
+    for delay in delays[:retries]:
+        total += delay
+        if total > MAX_RETRY_SECONDS:
+            break
+        bounded.append(delay)
+    return bounded
 
 
 @dataclass(order=True)
@@ -85,9 +95,11 @@ class Courier:
         if status is not None and 200 <= status < 300:
             counters["deliveries"] += 1
             return
-        retryable = status is None or status == 429 or status >= 500
+        # Retried: "server-side errors (when the system that hosts the subscribed endpoint becomes
+        # unavailable)", with jitter ("Amazon SNS applies jittering to delivery retries").
+        retryable = status is None or status >= 500
         if retryable and delivery.attempt < len(delivery.delays):
-            delivery.due = time.monotonic() + delivery.delays[delivery.attempt]
+            delivery.due = time.monotonic() + delivery.delays[delivery.attempt] * random.uniform(0.9, 1.1)
             delivery.attempt += 1
             self.send(delivery)
             return
