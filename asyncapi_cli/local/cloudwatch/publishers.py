@@ -9,7 +9,8 @@
   as active (AWS stops reporting a queue idle for six hours: a difference only after six idle hours).
 - AWS/Lambda (Lambda developer guide, "Types of metrics for Lambda functions"), per invocation:
   Invocations, Errors, Throttles (a throttled call counts there only), Duration (ms),
-  ConcurrentExecutions; dimensions FunctionName, and Resource (+ ExecutedVersion) for a qualified call.
+  ConcurrentExecutions; dimensions FunctionName, and Resource (+ ExecutedVersion) for a qualified call;
+  and without dimensions, the account's aggregate (ConcurrentExecutions excepted).
 - AWS/ApiGateway (API Gateway developer guide, "Amazon API Gateway dimensions and metrics"), REST APIs,
   dimensions ApiName and ApiName+Stage, per request: Count, 4XXError, 5XXError (0 or 1, so Average is
   the rate), Latency and IntegrationLatency (ms).
@@ -146,7 +147,8 @@ def _send_message_batch(original: Any) -> Any:
 def lambda_invocation(ended: Any, store: MetricStore = STORE) -> None:
     """The runtime's observer: one invocation ended (or was throttled)."""
     spec = ended.spec
-    dimension_sets = [{"FunctionName": spec.name}]
+    # Without dimensions: the account's aggregate over all functions (the console's "across all functions").
+    dimension_sets: list[dict[str, str]] = [{}, {"FunctionName": spec.name}]
     if ended.qualifier:
         resource = {"FunctionName": spec.name, "Resource": f"{spec.name}:{ended.qualifier}"}
         dimension_sets += [resource, {**resource, "ExecutedVersion": str(spec.version)}]
@@ -161,7 +163,8 @@ def lambda_invocation(ended: Any, store: MetricStore = STORE) -> None:
         record(dims, "Errors", 0 if ended.result.ok else 1, "Count")
         record(dims, "Throttles", 0, "Count")
         record(dims, "Duration", ended.duration_ms, "Milliseconds")
-        record(dims, "ConcurrentExecutions", ended.concurrent, "Count")
+        if dims:  # the account's own is the sum over functions at a moment, not kept here
+            record(dims, "ConcurrentExecutions", ended.concurrent, "Count")
 
 
 def function_log_line(
