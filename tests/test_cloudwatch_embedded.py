@@ -220,11 +220,11 @@ def test_invocations_are_lambda_metrics(embedded: dict[str, Any]) -> None:
     assert failed["FunctionError"] == "Unhandled"
     now = datetime.now(timezone.utc)
 
-    def total(metric: str) -> float:
+    def total(metric: str, dims: list[dict[str, str]] | None = None) -> float:
         points = cw.get_metric_statistics(
             Namespace="AWS/Lambda",
             MetricName=metric,
-            Dimensions=[{"Name": "FunctionName", "Value": "cw-e2e-fn"}],
+            Dimensions=[{"Name": "FunctionName", "Value": "cw-e2e-fn"}] if dims is None else dims,
             StartTime=now - timedelta(minutes=5),
             EndTime=now + timedelta(minutes=1),
             Period=360,
@@ -233,6 +233,7 @@ def test_invocations_are_lambda_metrics(embedded: dict[str, Any]) -> None:
         return sum(p["Sum"] for p in points)
 
     assert (total("Invocations"), total("Errors"), total("Throttles")) == (2.0, 1.0, 0.0)
+    assert total("Invocations", []) == 2.0  # the account's aggregate: the only function invoked here
 
 
 def test_requests_are_api_gateway_metrics(embedded: dict[str, Any]) -> None:
