@@ -9,6 +9,7 @@ expected state for each TreatMissingData, "keep" where the guide says "Retain cu
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any
@@ -135,8 +136,12 @@ def cw() -> Iterator[Any]:
             REGISTRY.undo(patches.GROUPS)
 
 
+# The last whole hour: recent, as CloudWatch keeps no datapoint older than 15 days.
+HOUR = (int(time.time()) // 3600 - 1) * 3600
+
+
 def at(minute: int, second: int = 0) -> float:
-    return datetime(2026, 12, 7, 8, minute, second, tzinfo=timezone.utc).timestamp()
+    return float(HOUR + minute * 60 + second)
 
 
 def test_an_alarm_starts_insufficient_and_follows_its_metric_period_by_period(cw: Any) -> None:
@@ -215,4 +220,5 @@ def test_a_percentile_alarm_reads_the_values(cw: Any) -> None:
     for value in range(1, 101):  # p90 of 1..100 is 90; the average (50.5) would not matter
         STORE.record("123456789012", "us-east-1", "Test/Eval", "Latency", {}, float(value), None, at(5, 1))
     assert evaluate_alarm("123456789012", "us-east-1", alarm, at(6, 0)) is True
-    assert alarm.state_value == "ALARM" and "[90.0 (07/12/26 08:05:00)]" in alarm.state_reason
+    label = datetime.fromtimestamp(at(5), tz=timezone.utc).strftime("%d/%m/%y %H:%M:%S")
+    assert alarm.state_value == "ALARM" and f"[90.0 ({label})]" in alarm.state_reason
