@@ -222,3 +222,32 @@ def test_a_percentile_alarm_reads_the_values(cw: Any) -> None:
     assert evaluate_alarm("123456789012", "us-east-1", alarm, at(6, 0)) is True
     label = datetime.fromtimestamp(at(5), tz=timezone.utc).strftime("%d/%m/%y %H:%M:%S")
     assert alarm.state_value == "ALARM" and f"[90.0 ({label})]" in alarm.state_reason
+
+
+def test_a_metric_math_alarm_evaluates_its_expression(cw: Any) -> None:
+    def stat(qid: str, name: str) -> dict[str, Any]:
+        metric = {"Namespace": "Test/Eval", "MetricName": name, "Dimensions": [{"Name": "Fn", "Value": "f"}]}
+        return {"Id": qid, "MetricStat": {"Metric": metric, "Period": 60, "Stat": "Sum"}, "ReturnData": False}
+
+    cw.put_metric_alarm(
+        AlarmName="error-rate",
+        Metrics=[
+            stat("e", "Errors"),
+            stat("c", "Calls"),
+            {"Id": "rate", "Expression": "100 * e / c", "ReturnData": True},
+        ],
+        EvaluationPeriods=1,
+        Threshold=10,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    alarm = cloudwatch_backends["123456789012"]["us-east-1"].alarms["error-rate"]
+    for name, value in (("Errors", 1.0), ("Calls", 20.0)):  # 5 %: not above 10
+        STORE.record("123456789012", "us-east-1", "Test/Eval", name, {"Fn": "f"}, value, None, at(7, 1))
+    assert evaluate_alarm("123456789012", "us-east-1", alarm, at(8)) is True
+    assert alarm.state_value == "OK" and "[5.0 (" in alarm.state_reason
+    for name, value in (("Errors", 3.0), ("Calls", 10.0)):  # 30 %
+        STORE.record("123456789012", "us-east-1", "Test/Eval", name, {"Fn": "f"}, value, None, at(8, 1))
+    assert evaluate_alarm("123456789012", "us-east-1", alarm, at(9)) is True
+    assert alarm.state_value == "ALARM" and "[30.0 (" in alarm.state_reason
