@@ -19,7 +19,7 @@ import pytest
 from moto import mock_aws
 
 from asyncapi_cli.local.cloudwatch import patches
-from asyncapi_cli.local.cloudwatch.evaluator import decide, evaluate_alarm, evaluation_range
+from asyncapi_cli.local.cloudwatch.evaluator import decide, evaluate_alarm, evaluation_range, minimum_samples
 from asyncapi_cli.local.cloudwatch.store import STORE
 from asyncapi_cli.local.compat import REGISTRY
 
@@ -251,3 +251,30 @@ def test_a_metric_math_alarm_evaluates_its_expression(cw: Any) -> None:
         STORE.record("123456789012", "us-east-1", "Test/Eval", name, {"Fn": "f"}, value, None, at(8, 1))
     assert evaluate_alarm("123456789012", "us-east-1", alarm, at(9)) is True
     assert alarm.state_value == "ALARM" and "[30.0 (" in alarm.state_reason
+
+
+def test_a_low_sample_percentile_alarm_set_to_ignore_keeps_its_state(cw: Any) -> None:
+    # The guide, "Percentile-based CloudWatch alarms and low data samples": below 10/(1-p) samples (1,000
+    # for p99) an alarm set to ignore keeps its state; set to evaluate, it changes.
+    assert minimum_samples(99) == pytest.approx(1000.0) and minimum_samples(50) == pytest.approx(20.0)
+    for name, setting in (("p99-ignore", "ignore"), ("p99-evaluate", "evaluate")):
+        cw.put_metric_alarm(
+            AlarmName=name,
+            Namespace="Test/Eval",
+            MetricName="Slow",
+            ExtendedStatistic="p99",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=50,
+            ComparisonOperator="GreaterThanThreshold",
+            EvaluateLowSampleCountPercentile=setting,
+        )
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    for value in (100.0, 200.0):
+        STORE.record("123456789012", "us-east-1", "Test/Eval", "Slow", {}, value, None, at(10, 1))
+    alarms = cloudwatch_backends["123456789012"]["us-east-1"].alarms
+    assert evaluate_alarm("123456789012", "us-east-1", alarms["p99-ignore"], at(11)) is False
+    assert alarms["p99-ignore"].state_value == "INSUFFICIENT_DATA"
+    assert evaluate_alarm("123456789012", "us-east-1", alarms["p99-evaluate"], at(11)) is True
+    assert alarms["p99-evaluate"].state_value == "ALARM"

@@ -192,14 +192,17 @@ def alarm_period(alarm: Any) -> int:
     return 60
 
 
-def alarm_values(account: str, region: str, alarm: Any, start: float, end: float) -> dict[float, float]:
-    """{period start: value} of what the alarm watches. Raises UnsupportedExpression."""
+def alarm_values(
+    account: str, region: str, alarm: Any, start: float, end: float, statistic: str | None = None
+) -> dict[float, float]:
+    """{period start: value} of what the alarm watches (another statistic of its metric with
+    `statistic`). Raises UnsupportedExpression."""
     if alarm.metric_data_queries:
         chosen = [_query_dict(q) for q in alarm.metric_data_queries]
         series, _ = queries.metric_data(account, region, chosen, start, end)
         returned = [q["Id"] for q in chosen if q["ReturnData"]] or [chosen[-1]["Id"]]
         return series[returned[0]]
-    stat = alarm.extended_statistic or alarm.statistic or "Average"
+    stat = statistic or alarm.extended_statistic or alarm.statistic or "Average"
     metric_stat = {
         "Metric": {
             "Namespace": alarm.namespace,
@@ -211,6 +214,29 @@ def alarm_values(account: str, region: str, alarm: Any, start: float, end: float
         **({"Unit": alarm.unit} if alarm.unit else {}),
     }
     return queries.stat_series(account, region, metric_stat, start, end)
+
+
+def minimum_samples(percentile: float) -> float:
+    """Below this many samples a percentile is "low sample count" (the guide's "Percentile-based alarms
+    and low data samples": 10/(1-p) for p in [0.5, 1), 10/p below 0.5)."""
+    p = percentile / 100.0
+    if p >= 1.0:
+        return 0.0
+    return 10.0 / (1.0 - p) if p >= 0.5 else 10.0 / p
+
+
+def _too_few_samples(
+    account: str, region: str, alarm: Any, start: float, end: float, evaluated: list[float]
+) -> bool:
+    """EvaluateLowSampleCountPercentile "ignore": a percentile alarm keeps its state while an evaluated
+    period has too few samples."""
+    stat = alarm.extended_statistic or ""
+    match = statistics.PERCENTILE.match(stat)
+    if alarm.evaluate_low_sample_count_percentile != "ignore" or match is None or not evaluated:
+        return False
+    counts = alarm_values(account, region, alarm, start, end, statistic="SampleCount")
+    needed = minimum_samples(float(match.group(1)))
+    return any(counts.get(at, 0.0) < needed for at in evaluated)
 
 
 def evaluate_alarm(account: str, region: str, alarm: Any, now: float) -> bool:
@@ -243,6 +269,8 @@ def evaluate_alarm(account: str, region: str, alarm: Any, now: float) -> bool:
         alarm.state_value,
     )
     if decision.state is None or decision.state == alarm.state_value:
+        return False
+    if _too_few_samples(account, region, alarm, start, end, [starts[i] for i, _ in decision.evaluated]):
         return False
     reason_data: dict[str, Any] = {
         "version": "1.0",
