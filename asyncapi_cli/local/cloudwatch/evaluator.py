@@ -13,6 +13,10 @@ An alarm is evaluated over its *evaluation range*: more periods than EvaluationP
   all breaching but fewer than M: missing -> ALARM when the oldest breaching datapoint is at least M
   periods old (the premature-transition rule), else INSUFFICIENT_DATA; ignore -> the state is kept.
 
+A percentile alarm with EvaluateLowSampleCountPercentile "ignore" keeps its state while an evaluated
+period has fewer than 10/(1-p) samples. Metric math alarms evaluate arithmetic expressions. Not evaluated
+locally (their state stays as set): composite alarms, anomaly-detection bands, Metrics Insights queries.
+
 `decide` is pure (tests pin the guide's tables case by case); `evaluate_alarm` reads the metric store at
 an injected time and applies the decision to moto's alarm.
 """
