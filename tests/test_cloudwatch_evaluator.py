@@ -176,6 +176,8 @@ def test_an_alarm_starts_insufficient_and_follows_its_metric_period_by_period(cw
     assert alarm.state_value == "ALARM"
     data = json.loads(alarm.state_reason_data)
     assert data["recentDatapoints"] == [20.0, 30.0] and data["period"] == 60
+    # As AWS records them (LocalStack's parity snapshot, test_put_metric_alarm): newest first, with samples.
+    assert [(p["sampleCount"], p["value"]) for p in data["evaluatedDatapoints"]] == [(1.0, 30.0), (2.0, 20.0)]
     record(2, 1.0)
     assert evaluate_alarm("123456789012", "us-east-1", alarm, at(3, 0)) is True
     assert alarm.state_value == "OK"

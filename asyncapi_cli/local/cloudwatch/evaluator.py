@@ -276,6 +276,9 @@ def evaluate_alarm(account: str, region: str, alarm: Any, now: float) -> bool:
         return False
     if _too_few_samples(account, region, alarm, start, end, [starts[i] for i, _ in decision.evaluated]):
         return False
+    samples = (
+        {} if alarm.metric_data_queries else alarm_values(account, region, alarm, start, end, "SampleCount")
+    )
     reason_data: dict[str, Any] = {
         "version": "1.0",
         "queryDate": _stamp(now),
@@ -287,7 +290,11 @@ def evaluate_alarm(account: str, region: str, alarm: Any, now: float) -> bool:
         "recentDatapoints": [v for v in values if v is not None],
         "threshold": float(alarm.threshold or 0.0),
         "evaluatedDatapoints": [
-            {"timestamp": _stamp(starts[i]), **({"value": v} if v is not None else {})}
+            {
+                "timestamp": _stamp(starts[i]),
+                **({"sampleCount": samples[starts[i]]} if starts[i] in samples else {}),
+                **({"value": v} if v is not None else {}),
+            }
             for i, v in reversed(decision.evaluated)
         ],
     }
