@@ -51,15 +51,8 @@ def apply_embedded_moto_patches() -> None:
 
 
 REGISTRY.apply(
-    [
-        "iam-role-listing",
-        "logs-listing",
-        "atomic-dynamodb",
-        "atomic-s3",
-        "stage-on-redeploy",
-        "routing",
-        "routers-one-at-a-time",
-    ]
+    ["iam-role-listing", "logs-listing", "atomic-dynamodb", "atomic-s3", "stage-on-redeploy", "routing",
+     "routers-one-at-a-time"]
 )
 
 

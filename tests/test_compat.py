@@ -142,8 +142,7 @@ def test_the_embedded_aws_stops_at_start_naming_a_fidelity_patch_whose_target_is
     assert result.returncode == 3, (result.stdout, result.stderr)
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, lines
-    assert (
-        f"fidelity patch {FIDELITY_TARGET} (iam-role-listing) cannot apply: get_roles is missing"
-        in (lines[0])
+    assert f"fidelity patch {FIDELITY_TARGET} (iam-role-listing) cannot apply: get_roles is missing" in (
+        lines[0]
     )
     assert "not running" in run_cli("local", "status").stdout

@@ -26,8 +26,6 @@ ACCOUNT = "123456789012"
 def _original(target: str) -> Any:
     """What the registered patch of `target` replaced (moto's own)."""
     return REGISTRY.get(target).original
-
-
 REGION = "us-east-1"
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 # What a process finds behind each name: enough to tell an original from a replacement. Run as is in a
 # fresh interpreter, in the process a CLI run leaves behind, and as a Lambda function's handler module.
-PROBE = """
+PROBE = '''
 import importlib
 import inspect
 import os
@@ -71,7 +71,7 @@ def handler(event, context):
     boto3.client("s3", region_name="us-east-1")  # a client made, as a handler does at import
     libraries = os.path.dirname(os.path.dirname(os.path.realpath(boto3.__file__)))
     return {"forked": FORKED, "probe": probe(), "python": sys.executable, "libraries": libraries}
-"""
+'''
 
 
 def _run_python(code: str, python: str = sys.executable, path: str | None = None) -> dict[str, Any]:
@@ -124,3 +124,4 @@ def test_a_lambda_worker_runs_on_stock_botocore_and_standard_library(tmp_path: P
     assert result.payload["forked"]  # the zygote's worker, where the replacements were applied
     # The worker runs on the declared runtime's Python where the machine has it: compare with that Python.
     assert result.payload["probe"] == fresh_interpreter(result.payload["python"], result.payload["libraries"])
+
