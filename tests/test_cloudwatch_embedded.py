@@ -220,7 +220,7 @@ def test_invocations_are_lambda_metrics(embedded: dict[str, Any]) -> None:
     assert failed["FunctionError"] == "Unhandled"
     now = datetime.now(timezone.utc)
 
-    def total(metric: str, dims: list[dict[str, str]] | None = None) -> float:
+    def total(metric: str, dims: list[dict[str, str]] | None = None, statistic: str = "Sum") -> float:
         points = cw.get_metric_statistics(
             Namespace="AWS/Lambda",
             MetricName=metric,
@@ -228,11 +228,12 @@ def test_invocations_are_lambda_metrics(embedded: dict[str, Any]) -> None:
             StartTime=now - timedelta(minutes=5),
             EndTime=now + timedelta(minutes=1),
             Period=360,
-            Statistics=["Sum"],
+            Statistics=[statistic],
         )["Datapoints"]
-        return sum(p["Sum"] for p in points)
+        return sum(p[statistic] for p in points)
 
     assert (total("Invocations"), total("Errors"), total("Throttles")) == (2.0, 1.0, 0.0)
+    assert total("Duration", statistic="SampleCount") == 2.0 and total("Duration") > 0
     assert total("Invocations", []) == 2.0  # the account's aggregate: the only function invoked here
 
 

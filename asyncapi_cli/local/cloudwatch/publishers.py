@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 from . import emf
 from .store import STORE, MetricStore
 
+REPORTED_DURATION = re.compile(r"^REPORT RequestId: \S+\tDuration: ([0-9.]+) ms", re.MULTILINE)
 SQS_COUNTERS = (
     "NumberOfMessagesSent",
     "NumberOfMessagesReceived",
@@ -155,6 +157,9 @@ def lambda_invocation(ended: Any, store: MetricStore = STORE) -> None:
     record = lambda dims, metric, value, unit: store.record(  # noqa: E731
         spec.account, spec.region, "AWS/Lambda", metric, dims, value, unit, ended.at
     )
+    # The REPORT line's Duration, as Lambda reports it (the init phase apart), else the call's own time.
+    reported = REPORTED_DURATION.search(ended.result.log or "")
+    duration = float(reported.group(1)) if reported else ended.duration_ms
     for dims in dimension_sets:
         if ended.throttled:
             record(dims, "Throttles", 1, "Count")
@@ -162,7 +167,7 @@ def lambda_invocation(ended: Any, store: MetricStore = STORE) -> None:
         record(dims, "Invocations", 1, "Count")
         record(dims, "Errors", 0 if ended.result.ok else 1, "Count")
         record(dims, "Throttles", 0, "Count")
-        record(dims, "Duration", ended.duration_ms, "Milliseconds")
+        record(dims, "Duration", duration, "Milliseconds")
         if dims:  # the account's own is the sum over functions at a moment, not kept here
             record(dims, "ConcurrentExecutions", ended.concurrent, "Count")
 
