@@ -63,6 +63,7 @@ def test_get_metric_data_matches_namespace_and_every_dimension(cw: Any) -> None:
     )
     result = answer["MetricDataResults"][0]
     assert result["Values"] == [3.0]
+    assert result["Label"] == "Depth"  # the default label: the metric's name
     assert [t.astimezone(timezone.utc) for t in result["Timestamps"]] == [BASE]
 
 

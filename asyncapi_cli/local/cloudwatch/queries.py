@@ -85,13 +85,18 @@ def _get_metric_data(original: Any) -> Any:
                 f"The embedded AWS evaluates arithmetic metric math only (+ - * / over query ids): {exc}"
             ) from None
         results = []
+        stats = [q["MetricStat"] for q in queries if "MetricStat" in q]
+        # A default label is the metric's name, with the Stat and the Period where the queries differ in
+        # them (LocalStack's provider, after its parity tests on AWS).
+        differing = [key for key in ("Stat", "Period") if len({str(m.get(key)) for m in stats}) > 1]
         for query in queries:
             if query.get("ReturnData") is False:
                 continue
             points = sorted(series[query["Id"]].items(), reverse=scan_by != "TimestampAscending")
             if "MetricStat" in query:
                 metric_stat = query["MetricStat"]
-                default_label = f"{metric_stat['Metric'].get('MetricName')} {metric_stat.get('Stat')}"
+                extra = "".join(f" {metric_stat.get(key)}" for key in differing)
+                default_label = f"{metric_stat['Metric'].get('MetricName')}{extra}"
             else:
                 default_label = query["Id"]
             results.append(
