@@ -162,3 +162,20 @@ def test_put_metric_data_is_read_back_and_metric_math_combines_queries(cw: Any) 
     )
     (result,) = answer["MetricDataResults"]
     assert result["Id"] == "rate" and result["Values"] == [25.0, 0.0, 100.0]
+
+
+def test_get_metric_statistics_refuses_more_than_1440_datapoints(cw: Any) -> None:
+    # GetMetricStatistics API reference: "A single request can include no more than 1,440 data points".
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as refused:
+        cw.get_metric_statistics(
+            Namespace="A/One",
+            MetricName="Depth",
+            StartTime=BASE - timedelta(days=2),
+            EndTime=BASE,
+            Period=60,
+            Statistics=["Sum"],
+        )
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterCombination"
+    assert "requested up to 2880 datapoints, which exceeds the limit of 1440" in str(refused.value)

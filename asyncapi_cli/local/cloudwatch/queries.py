@@ -17,6 +17,10 @@ from . import statistics
 from .statistics import UnsupportedExpression
 from .store import STORE, epoch, naive_utc
 
+# GetMetricStatistics API reference: "A single request can include no more than 1,440 data points"
+# (the message as LocalStack's provider has it after its parity tests).
+MAX_STATISTICS_DATAPOINTS = 1440
+
 
 def _validation_error(message: str) -> Exception:
     from moto.cloudwatch.exceptions import ValidationError
@@ -126,6 +130,13 @@ def _get_metric_statistics(_original: Any) -> Any:
         if start >= end:
             raise InvalidParameterValue("The parameter StartTime must be less than the parameter EndTime.")
         period = self._get_int_param("Period")
+        expected = (end - start) / period
+        if expected > MAX_STATISTICS_DATAPOINTS:
+            raise InvalidParameterCombination(
+                f"You have requested up to {int(expected)} datapoints, which exceeds the limit of "
+                f"{MAX_STATISTICS_DATAPOINTS}. You may reduce the datapoints requested by increasing Period, "
+                "or decreasing the time range."
+            )
         backend = self.cloudwatch_backend
         points = STORE.points(
             backend.account_id,
