@@ -206,6 +206,20 @@ def describe_limits(status: dict[str, Any]) -> list[str]:
             f"function {name}: {function.get('warm')} warm, {function.get('busy')} busy, "
             f"reserved concurrency {'none' if reserved is None else reserved}"
         )
+    cloudwatch = status.get("cloudwatch")
+    if cloudwatch:
+        lines.append(
+            f"cloudwatch: {cloudwatch.get('metricSeries', 0)} metric series, "
+            f"{cloudwatch.get('alarmEvaluations', 0)} alarm evaluations, "
+            f"{cloudwatch.get('alarmTransitions', 0)} state changes, "
+            f"{cloudwatch.get('alarmActions', 0)} actions"
+        )
+        lines.append(
+            f"sns: {cloudwatch.get('snsDeliveries', 0)} HTTP deliveries, "
+            f"{cloudwatch.get('snsDeliveryFailures', 0)} failed, "
+            f"{cloudwatch.get('snsEmails', 0)} emails logged, "
+            f"confirmation and certificate URLs at {cloudwatch.get('sns')}"
+        )
     for uuid, mapping in sorted((status.get("mappings") or {}).items()):
         if "notPolled" in mapping:
             lines.append(f"mapping {uuid}: not polled ({mapping['notPolled']})")

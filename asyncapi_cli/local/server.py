@@ -32,7 +32,7 @@ def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
 def apply_patches() -> None:
     """Every library patch the embedded AWS needs, through the compat registry (raises CompatError when a
     fidelity patch cannot apply). Importing these modules registers their patches."""
-    from . import compat, iam_policy, scheduler  # noqa: F401
+    from . import cloudwatch, compat, iam_policy, scheduler  # noqa: F401
     from .events import move_tasks, stream_poller  # noqa: F401
     from .gateway import moto_seam, vtl  # noqa: F401
 
@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     log = logging.getLogger("asyncapi.local")
 
     from . import compat, iam_policy
+    from .cloudwatch import publishers
+    from .cloudwatch.service import CloudWatchService
     from .compat.moto_fixes import answer_invocations, watch_function_code
     from .events.sources import PollerManager
     from .gateway.rest import Gateway, make_server
@@ -75,15 +77,19 @@ def main(argv: list[str] | None = None) -> int:
     runtime = LambdaRuntime(
         endpoint,
         args.home / "code",
-        sink=CloudWatchLogsSink(),
+        # Function logs into CloudWatch Logs; their EMF lines also become metrics.
+        sink=publishers.MetricsLogSink(CloudWatchLogsSink()),
         # Each function runs with its execution role's temporary credentials (IAM enforced).
         credentials=lambda spec: iam_policy.role_credentials(spec.account, spec.region, spec.role, spec.name),
     )
+    runtime.observers.append(publishers.lambda_invocation)  # AWS/Lambda metrics
     # A function's code is unpacked, and the zygote its workers fork from started, when it is created.
     watch_function_code(runtime.prepare)
     # Invoke on this endpoint runs the function in this runtime (moto's would need Docker).
     answer_invocations(InvokeApi(runtime.invoke).answer)
-    gateway_server = make_server(Gateway(runtime.invoke, endpoint), port=args.gateway_port)
+    gateway = Gateway(runtime.invoke, endpoint)
+    gateway.observers.append(publishers.gateway_request)  # AWS/ApiGateway metrics
+    gateway_server = make_server(gateway, port=args.gateway_port)
     threading.Thread(target=gateway_server.serve_forever, daemon=True, name="gateway").start()
     gateway_url = f"http://127.0.0.1:{gateway_server.server_address[1]}"
     pollers = PollerManager(
@@ -94,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
 
     # The features' services: the scheduler fires schedules, the WebSocket server serves WebSocket APIs.
     stop_features, feature_info = start_feature_services(endpoint, runtime.invoke)
+    # CloudWatch's clock (SQS metrics, alarm evaluation) and SNS's confirmation / certificate URLs.
+    cloudwatch_service = CloudWatchService()
+    feature_info = {**feature_info, **cloudwatch_service.start()}
 
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -122,13 +131,20 @@ def main(argv: list[str] | None = None) -> int:
         runtime.sweep()  # idle workers reclaimed; none left behind by deleted functions
         # What `asyncapi local status` shows: limits, warm workers, pollers per mapping.
         write_json_atomically(
-            status_path, {**runtime.status(), "mappings": pollers.status(), "at": time.time()}
+            status_path,
+            {
+                **runtime.status(),
+                "mappings": pollers.status(),
+                "cloudwatch": cloudwatch_service.status(),
+                "at": time.time(),
+            },
         )
     log.info("stopping")
     pollers.stopping.set()
     # Each socketserver notices a shutdown on its next poll (up to 0.5 s): stop them side by side.
     stoppers = [
         threading.Thread(target=stop_features),
+        threading.Thread(target=cloudwatch_service.stop),
         threading.Thread(target=gateway_server.shutdown),
         threading.Thread(target=moto_server.stop),
     ]

@@ -88,6 +88,7 @@ class Gateway:
         self.integrations = Integrations(sqs_endpoint, invoke)
         self.limits = limits or Limits()
         self.clock = clock
+        self.observers: list[Callable[[Invocation, int], None]] = []  # each answered request (metrics)
 
     # --- the chain -------------------------------------------------------------------------------
     def handle(
@@ -217,6 +218,11 @@ class Gateway:
             access_log.write(invocation.stage.access_log, context, invocation.deployment.deployment_id)
         except Exception:
             log.exception("access log")
+        for observer in self.observers:
+            try:
+                observer(invocation, reply.status)
+            except Exception:  # an observer's failure is not the request's
+                log.exception("request observer")
 
 
 # --- HTTP ------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import uuid
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from ...lambda_interpreters import (
     Interpreter,
@@ -67,6 +67,18 @@ def account_limit() -> int:
         return max(1, int(os.environ.get("ASYNCAPI_LOCAL_CONCURRENCY") or default_account_limit()))
     except ValueError:
         return default_account_limit()
+
+
+class InvocationEnded(NamedTuple):
+    """What the runtime's observers learn of each invocation (the embedded CloudWatch's AWS/Lambda)."""
+
+    spec: FunctionSpec
+    qualifier: str | None
+    result: InvokeResult
+    throttled: bool
+    duration_ms: float
+    concurrent: int  # environments busy with the function, this one included
+    at: float  # when it ended (epoch seconds)
 
 
 class FunctionPool:
@@ -164,6 +176,7 @@ class LambdaRuntime:
         self._zygote_lock = threading.Lock()
         self._unpack_lock = threading.Lock()
         self._unpacking: dict[str, threading.Lock] = {}  # per code version
+        self.observers: list[Callable[[InvocationEnded], None]] = []
 
     def prepare(self, account: str, region: str, name: str) -> None:
         """Unpack the function's code and start the worker zygote now, in the background, rather than
@@ -275,7 +288,8 @@ class LambdaRuntime:
             )
         if spec.reserved_concurrency == 0:
             # AWS: reserved concurrency 0 throttles every invocation.
-            return _throttled("ReservedFunctionConcurrentInvocationLimitExceeded")
+            throttled = _throttled("ReservedFunctionConcurrentInvocationLimitExceeded")
+            return self._ended(spec, qualifier, throttled)
         with self._lock:
             pool = self._pools.get(spec.key)
             if pool is None:
@@ -288,15 +302,36 @@ class LambdaRuntime:
             key = (account, region, spec.name)
             slot = self.concurrency.acquire(key, spec.reserved_concurrency, wait=wait)
         except Throttled as throttled:
-            return _throttled(throttled.reason)
+            return self._ended(spec, qualifier, _throttled(throttled.reason))
         try:
             sandbox = pool.acquire()
             try:
-                return sandbox.invoke(event, client_context, identity)
+                started = time.monotonic()
+                result = sandbox.invoke(event, client_context, identity)
+                return self._ended(spec, qualifier, result, started, pool.busy)
             finally:
                 pool.release(sandbox)
         finally:
             slot.release()
+
+    def _ended(
+        self,
+        spec: FunctionSpec,
+        qualifier: str | None,
+        result: InvokeResult,
+        started: float = 0,
+        busy: int = 0,
+    ) -> InvokeResult:
+        """Tell the observers (started 0: throttled); the result, unchanged."""
+        if self.observers:
+            took = (time.monotonic() - started) * 1000.0 if started else 0.0
+            ended = InvocationEnded(spec, qualifier, result, not started, took, busy, time.time())
+            for observer in self.observers:
+                try:
+                    observer(ended)
+                except Exception:  # an observer's failure is not the invocation's
+                    log.exception("invocation observer")
+        return result
 
     def status(self) -> dict[str, Any]:
         """Local limits and environments, for `asyncapi local status`."""
