@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from asyncapi_cli.clients.batches import follow_batch, submit_batch
-from asyncapi_cli.errors import AsyncApiError, JobTimeoutError
+from asyncapi_cli.clients.jobs import SubmitRefused
+from asyncapi_cli.errors import EXIT_AWS, AsyncApiError, JobTimeoutError
 
 from .test_clients_jobs import FakeApi, api, recording_pacer  # noqa: F401 (the api fixture)
 
@@ -65,3 +66,18 @@ def test_post_batches_refused_says_the_feature_may_be_off(
     pacer, _ = recording_pacer()
     with pytest.raises(AsyncApiError, match="is the batches feature on"):
         submit_batch(url.removesuffix("/submit"), [{"n": 1}], pacer)
+
+
+def test_post_batches_refused_by_the_api_exits_as_a_refused_job(
+    api: tuple[str, FakeApi],  # noqa: F811 (the fixture imported above)
+) -> None:
+    """A 500 from POST /batches is the API refusing the jobs, as a refused /submit is: exit 3 (README's
+    exit codes), not 2 (bad input)."""
+    url, state = api
+    state.script = []
+    state.accept = 0
+    state.refused_status = 500
+    pacer, _ = recording_pacer()
+    with pytest.raises(SubmitRefused, match="batch submit failed: HTTP 500") as raised:
+        submit_batch(url.removesuffix("/submit"), [{"n": 1}], pacer)
+    assert raised.value.exit_code == EXIT_AWS == 3

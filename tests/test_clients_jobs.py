@@ -47,7 +47,8 @@ class FakeApi:
         self.script = script
         self.polls = 0
         self.posts = 0
-        self.accept = 10**9  # POSTs answered 202; later ones 403 (a stack going away)
+        self.accept = 10**9  # POSTs answered 202; later ones refused (a stack going away)
+        self.refused_status = 403
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ def api() -> Iterator[tuple[str, FakeApi]]:
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
             state.posts += 1
             if state.posts > state.accept:
-                self._send(403, {"message": "Forbidden"}, {})
+                self._send(state.refused_status, {"message": "refused"}, {})
                 return
             job = f"j{state.posts}"
             self._send(202, {"jobId": job, "status": "queued"}, {"Location": f"status/{job}"})

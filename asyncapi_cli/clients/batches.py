@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import AsyncApiError
 from ..features import batches
 from ..retry import Pacer
-from .jobs import accepted
+from .jobs import SubmitRefused, accepted
 from .transport import HttpAnswer, poll, post_retrying, read_status
 
 BATCH_FINAL = ("completed", "partial", "failed")
@@ -27,7 +27,7 @@ def submit_batch(api_url: str, jobs: list[dict[str, Any]], pacer: Pacer) -> tupl
         )
     found = accepted(answer, post_url, "batchId", "batches")
     if found is None:
-        raise AsyncApiError(f"batch submit failed: HTTP {answer.status}: {answer.body}")
+        raise SubmitRefused(f"batch submit failed: HTTP {answer.status}: {answer.body}")
     return found
 
 
