@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 import threading
 import time
 import uuid
@@ -27,7 +26,7 @@ from ...lambda_interpreters import (
     runtime_library_dir,
     shared_root,
 )
-from .concurrency import Concurrency, Throttled, reservations_in_moto
+from .concurrency import Concurrency, Throttled, account_limit, reservations_in_moto
 from .sandbox import (
     Credentials,
     FunctionSpec,
@@ -44,29 +43,6 @@ __all__ = ["FunctionSpec", "InvokeResult", "LambdaRuntime", "lookup_function", "
 log = logging.getLogger("asyncapi.local.lambda")
 
 IDLE_SECONDS = 60.0  # a warm environment unused this long is reclaimed
-MAX_DEFAULT_ACCOUNT_LIMIT = 10  # concurrent environments on a large machine (AWS's default is 1,000)
-
-
-def default_account_limit() -> int:
-    """Two environments per core, between 4 and 10. Every environment's requests go to the one embedded
-    AWS process; beyond about two per core they only queue behind each other (500 jobs on 2
-    cores, single runs: 10 environments 36-37 jobs/s, 6: 41, 5: 42-44, 4: 49, 3: 46, with less CPU per
-    job the fewer there were; at 10, 3-11% of the jobs were processed twice, at 6 or fewer none:
-    batches waiting on the server outlived the local stack's 4 s visibility timeout). At least 4: a stack
-    with its features runs several functions and mappings at once, and they share the limit."""
-    try:
-        cores = len(os.sched_getaffinity(0))  # the cores this process may run on (containers, taskset)
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return max(4, min(MAX_DEFAULT_ACCOUNT_LIMIT, 2 * cores))
-
-
-def account_limit() -> int:
-    """The local account concurrency limit (ASYNCAPI_LOCAL_CONCURRENCY overrides)."""
-    try:
-        return max(1, int(os.environ.get("ASYNCAPI_LOCAL_CONCURRENCY") or default_account_limit()))
-    except ValueError:
-        return default_account_limit()
 
 
 class FunctionPool:
@@ -292,11 +268,12 @@ class LambdaRuntime:
         try:
             sandbox = pool.acquire()
             try:
-                return sandbox.invoke(event, client_context, identity)
+                result = sandbox.invoke(event, client_context, identity)
             finally:
                 pool.release(sandbox)
         finally:
             slot.release()
+        return result  # the invocation ended: its environment and its concurrency slot are free again
 
     def status(self) -> dict[str, Any]:
         """Local limits and environments, for `asyncapi local status`."""
