@@ -22,15 +22,25 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 
-def moto_send_rate(messages: int = 500, concurrency: int = 20) -> float:
+@dataclass
+class Anchor:
+    rate: float  # SendMessage/s
+    server_ms: float  # the moto server's CPU per message (start-up excluded)
+    client_ms: float  # this process's CPU per message (the 20 client threads)
+
+
+def moto_send_rate(messages: int = 500, concurrency: int = 20) -> Anchor:
     """The anchor: SendMessage/s against a plain (unpatched) moto server in its own process, from 20
     client threads in this one, into a fresh queue (as many messages as jobs: moto's cost per send
     grows with depth). In its own process, as the issue measured it: a server sharing this process's
-    interpreter with the clients measured lower here (42 against 50 msg/s), which would flatter us."""
+    interpreter with the clients measured lower here (42 against 50 msg/s), which would flatter us.
+    Also the CPU each message took, server and clients: on a machine others share, the rates move with
+    the share this bench gets, and what each unit of work costs decides both."""
     import socket
     import subprocess
 
@@ -72,12 +82,33 @@ def moto_send_rate(messages: int = 500, concurrency: int = 20) -> float:
         url = client().create_queue(QueueName="anchor")["QueueUrl"]
         with ThreadPoolExecutor(concurrency) as pool:
             list(pool.map(lambda _: client(), range(concurrency * 4)))  # clients built before timing
+            server_cpu, client_cpu = process_cpu(server.pid), own_cpu()
             started = time.perf_counter()
             list(pool.map(lambda i: client().send_message(QueueUrl=url, MessageBody=str(i)), range(messages)))
-        return messages / (time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+        return Anchor(
+            messages / elapsed,
+            (process_cpu(server.pid) - server_cpu) * 1000 / messages,
+            (own_cpu() - client_cpu) * 1000 / messages,
+        )
     finally:
         server.terminate()
         server.wait(30)
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return 0.0
+
+
+def own_cpu() -> float:
+    """This process's CPU seconds so far (its threads, not its children)."""
+    times = os.times()
+    return times.user + times.system
 
 
 def _epoch(text: str) -> float:
@@ -233,28 +264,37 @@ def set_mapping(stack: Any, enabled: bool) -> None:
 
 def throughput(stack: Any, jobs: int, concurrency: int, backlog: int) -> int:
     anchor = moto_send_rate()
-    before = cpu_seconds()
+    before, client_before = cpu_seconds(), own_cpu()
     started = time.perf_counter()
     ids = submit_all(stack, jobs, concurrency)
     submitted = time.perf_counter() - started
     wait_drained(stack)
-    after = cpu_seconds()  # before the bench's own table scans below
+    after, client_after = cpu_seconds(), own_cpu()  # before the bench's own table scans below
     wait_completed(stack, ids)
     rate, done = completion_rate(stack, ids)
     # This machine's speed drifts by a third within minutes (the anchor alone measured 45-85 msg/s in one
     # hour): the anchor again right after the pipeline, and the pipeline against both.
     anchor_after = moto_send_rate()
-    print(f"anchor: plain moto server SendMessage at concurrency 20: {anchor:.0f} msg/s before the "
-          f"pipeline, {anchor_after:.0f} msg/s after")  # fmt: skip
+    print(f"anchor: plain moto server SendMessage at concurrency 20: {anchor.rate:.0f} msg/s before the "
+          f"pipeline, {anchor_after.rate:.0f} msg/s after")  # fmt: skip
     print(f"pipeline: {done} zero-work jobs at concurrency {concurrency}: {rate:.0f} completed jobs/s "
-          f"({rate / anchor:.2f}x the anchor before, {rate / anchor_after:.2f}x after); "
+          f"({rate / anchor.rate:.2f}x the anchor before, {rate / anchor_after.rate:.2f}x after); "
           f"submits {jobs / submitted:.0f}/s; "
           f"p50 createdAt->completedAt {latency_p50(stack, ids) * 1000:.0f} ms; "
           f"{redelivered(stack, ids)} redelivered")  # fmt: skip
     if before and after:
         per_job = {name: (after[name] - before[name]) * 1000 / jobs for name in before}
+        client_ms = (client_after - client_before) * 1000 / jobs
+        total = per_job["server"] + per_job["workers"] + client_ms
         print(f"CPU per job: embedded AWS process {per_job['server']:.1f} ms, "
-              f"Lambda workers {per_job['workers']:.1f} ms")  # fmt: skip
+              f"Lambda workers {per_job['workers']:.1f} ms, submitting client {client_ms:.1f} ms: "
+              f"{total:.1f} ms")  # fmt: skip
+        # Where the machine is shared, each rate follows the CPU this bench is given, divided by what a
+        # unit of work costs: the second comparison, steadier than the rates.
+        costs = [a.server_ms + a.client_ms for a in (anchor, anchor_after)]
+        print(f"CPU per anchor message: {anchor.server_ms:.1f} ms server + {anchor.client_ms:.1f} ms "
+              f"clients before, {anchor_after.server_ms:.1f} + {anchor_after.client_ms:.1f} ms after "
+              f"(a job costs {total / costs[0]:.2f}x and {total / costs[1]:.2f}x a message)")  # fmt: skip
     if backlog:
         set_mapping(stack, False)
         submitting = cpu_seconds()

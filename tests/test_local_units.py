@@ -226,12 +226,12 @@ def test_json_path_subset() -> None:
 def test_the_local_account_limit_is_two_environments_per_core(
     monkeypatch: pytest.MonkeyPatch, cores: int, limit: int
 ) -> None:
-    from asyncapi_cli.local.lambda_ import runtime as lambda_runtime
+    from asyncapi_cli.local.lambda_ import concurrency
 
     monkeypatch.delenv("ASYNCAPI_LOCAL_CONCURRENCY", raising=False)
-    monkeypatch.setattr(lambda_runtime.os, "sched_getaffinity", lambda _: set(range(cores)), raising=False)
-    assert lambda_runtime.account_limit() == limit
+    monkeypatch.setattr(concurrency.os, "sched_getaffinity", lambda _: set(range(cores)), raising=False)
+    assert concurrency.account_limit() == limit
     monkeypatch.setenv("ASYNCAPI_LOCAL_CONCURRENCY", "7")  # the override wins, whatever the machine
-    assert lambda_runtime.account_limit() == 7
+    assert concurrency.account_limit() == 7
     monkeypatch.setenv("ASYNCAPI_LOCAL_CONCURRENCY", "seven")  # not a number: the default
-    assert lambda_runtime.account_limit() == limit
+    assert concurrency.account_limit() == limit

@@ -240,29 +240,6 @@ def _traverse_node_recursively(_: Any) -> Callable[..., Any]:
     return traverse_node_recursively
 
 
-def _find_clauses(_: Any) -> Callable[..., Any]:
-    from moto.dynamodb.parsing.ast_nodes import Expression, UpdateExpressionFunction
-
-    nested: dict[type, bool] = {}
-
-    def find_clauses(self: Any, clause_types: list[type]) -> list[Any]:
-        # moto's: children of the exact types asked for, descending into expressions and functions.
-        clauses = []
-        for child in self.children or []:
-            child_type = type(child)
-            if child_type in clause_types:
-                clauses.append(child)
-                continue
-            descend = nested.get(child_type)
-            if descend is None:
-                descend = nested[child_type] = issubclass(child_type, (Expression, UpdateExpressionFunction))
-            if descend:
-                clauses.extend(child.find_clauses(clause_types))
-        return clauses
-
-    return find_clauses
-
-
 PARSING = "moto.dynamodb.parsing"
 register(
     Patch(
@@ -294,13 +271,5 @@ register(
         "processors found once per node type",
         "dynamodb-validation",
         params=("self", "node", "child_id"),
-    ),
-    Patch(
-        f"{PARSING}.ast_nodes:Node.find_clauses",
-        _find_clauses,
-        "speed",
-        "clause types found once",
-        "dynamodb-validation",
-        params=("self", "clause_types"),
     ),
 )

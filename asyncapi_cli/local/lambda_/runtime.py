@@ -11,14 +11,13 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-import os
 import threading
 import time
 import uuid
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any
 
 from ...lambda_interpreters import (
     Interpreter,
@@ -27,7 +26,8 @@ from ...lambda_interpreters import (
     runtime_library_dir,
     shared_root,
 )
-from .concurrency import Concurrency, Throttled, reservations_in_moto
+from .concurrency import Concurrency, Throttled, account_limit, reservations_in_moto
+from .observers import Observer, tell
 from .sandbox import (
     Credentials,
     FunctionSpec,
@@ -44,41 +44,6 @@ __all__ = ["FunctionSpec", "InvokeResult", "LambdaRuntime", "lookup_function", "
 log = logging.getLogger("asyncapi.local.lambda")
 
 IDLE_SECONDS = 60.0  # a warm environment unused this long is reclaimed
-MAX_DEFAULT_ACCOUNT_LIMIT = 10  # concurrent environments on a large machine (AWS's default is 1,000)
-
-
-def default_account_limit() -> int:
-    """Two environments per core, between 4 and 10. Every environment's requests go to the one embedded
-    AWS process; beyond about two per core they only queue behind each other (500 jobs on 2
-    cores, single runs: 10 environments 36-37 jobs/s, 6: 41, 5: 42-44, 4: 49, 3: 46, with less CPU per
-    job the fewer there were; at 10, 3-11% of the jobs were processed twice, at 6 or fewer none:
-    batches waiting on the server outlived the local stack's 4 s visibility timeout). At least 4: a stack
-    with its features runs several functions and mappings at once, and they share the limit."""
-    try:
-        cores = len(os.sched_getaffinity(0))  # the cores this process may run on (containers, taskset)
-    except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return max(4, min(MAX_DEFAULT_ACCOUNT_LIMIT, 2 * cores))
-
-
-def account_limit() -> int:
-    """The local account concurrency limit (ASYNCAPI_LOCAL_CONCURRENCY overrides)."""
-    try:
-        return max(1, int(os.environ.get("ASYNCAPI_LOCAL_CONCURRENCY") or default_account_limit()))
-    except ValueError:
-        return default_account_limit()
-
-
-class InvocationEnded(NamedTuple):
-    """What the runtime's observers learn of each invocation (the embedded CloudWatch's AWS/Lambda)."""
-
-    spec: FunctionSpec
-    qualifier: str | None
-    result: InvokeResult
-    throttled: bool
-    duration_ms: float
-    concurrent: int  # environments busy with the function, this one included
-    at: float  # when it ended (epoch seconds)
 
 
 class FunctionPool:
@@ -176,7 +141,7 @@ class LambdaRuntime:
         self._zygote_lock = threading.Lock()
         self._unpack_lock = threading.Lock()
         self._unpacking: dict[str, threading.Lock] = {}  # per code version
-        self.observers: list[Callable[[InvocationEnded], None]] = []
+        self.observers: list[Observer] = []
 
     def prepare(self, account: str, region: str, name: str) -> None:
         """Unpack the function's code and start the worker zygote now, in the background, rather than
@@ -289,7 +254,7 @@ class LambdaRuntime:
         if spec.reserved_concurrency == 0:
             # AWS: reserved concurrency 0 throttles every invocation.
             throttled = _throttled("ReservedFunctionConcurrentInvocationLimitExceeded")
-            return self._ended(spec, qualifier, throttled)
+            return tell(self.observers, spec, qualifier, throttled)
         with self._lock:
             pool = self._pools.get(spec.key)
             if pool is None:
@@ -302,36 +267,19 @@ class LambdaRuntime:
             key = (account, region, spec.name)
             slot = self.concurrency.acquire(key, spec.reserved_concurrency, wait=wait)
         except Throttled as throttled:
-            return self._ended(spec, qualifier, _throttled(throttled.reason))
+            return tell(self.observers, spec, qualifier, _throttled(throttled.reason))
         try:
             sandbox = pool.acquire()
             try:
                 started = time.monotonic()
                 result = sandbox.invoke(event, client_context, identity)
-                return self._ended(spec, qualifier, result, started, pool.busy)
+                busy = pool.busy  # this environment included
             finally:
                 pool.release(sandbox)
         finally:
             slot.release()
-
-    def _ended(
-        self,
-        spec: FunctionSpec,
-        qualifier: str | None,
-        result: InvokeResult,
-        started: float = 0,
-        busy: int = 0,
-    ) -> InvokeResult:
-        """Tell the observers (started 0: throttled); the result, unchanged."""
-        if self.observers:
-            took = (time.monotonic() - started) * 1000.0 if started else 0.0
-            ended = InvocationEnded(spec, qualifier, result, not started, took, busy, time.time())
-            for observer in self.observers:
-                try:
-                    observer(ended)
-                except Exception:  # an observer's failure is not the invocation's
-                    log.exception("invocation observer")
-        return result
+        # The invocation ended: its environment and its concurrency slot are free again.
+        return tell(self.observers, spec, qualifier, result, started, busy)
 
     def status(self) -> dict[str, Any]:
         """Local limits and environments, for `asyncapi local status`."""
