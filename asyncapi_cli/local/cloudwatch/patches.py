@@ -42,7 +42,8 @@ register(
         "GetMetricStatistics as AWS aggregates, ExtendedStatistics included",
         "cloudwatch-metrics",
         params=("self",),
-        # the 1,440-datapoint limit: upstream/cloudwatch-statistics-datapoint-limit.diff
+        # the 1,440-datapoint limit: upstream/cloudwatch-statistics-datapoint-limit.diff; the "None" unit:
+        # upstream/cloudwatch-statistics-unit-none.diff
         upstream="upstream/cloudwatch-metric-queries.diff",
     ),
     Patch(
