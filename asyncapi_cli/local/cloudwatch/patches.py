@@ -8,6 +8,9 @@ them the emulator would answer differently from AWS, or not publish the metrics 
 - sqs-metrics: the SQS API counts behind NumberOfMessagesSent / Received / Deleted / EmptyReceives.
 - sns-delivery: subscription confirmation, signed HTTP(S) delivery with retries, email to the log,
   replacing moto's own delivery (sns.py).
+
+Where a patch works around a moto bug, the ready-to-send fix (against moto 5.2.5, with its test) is in the
+repository's upstream/ folder, named in the registration.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ register(
         "GetMetricData as AWS aggregates: exact dimensions, aligned periods, percentiles, arithmetic math",
         "cloudwatch-metrics",
         params=("self", "queries", "start_time", "end_time", "scan_by"),
+        # the default labels: upstream/cloudwatch-metric-data-labels.diff
+        upstream="upstream/cloudwatch-metric-queries.diff",
     ),
     Patch(
         f"{CW_RESPONSES}.get_metric_statistics",
@@ -37,6 +42,9 @@ register(
         "GetMetricStatistics as AWS aggregates, ExtendedStatistics included",
         "cloudwatch-metrics",
         params=("self",),
+        # the 1,440-datapoint limit: upstream/cloudwatch-statistics-datapoint-limit.diff; the "None" unit:
+        # upstream/cloudwatch-statistics-unit-none.diff
+        upstream="upstream/cloudwatch-metric-queries.diff",
     ),
     Patch(
         f"{CW_MODELS}:CloudWatchBackend.put_metric_data",
@@ -52,6 +60,7 @@ register(
         "fidelity",
         "a new alarm starts in INSUFFICIENT_DATA; an update keeps the state",
         "cloudwatch-alarms",
+        upstream="upstream/cloudwatch-alarm-initial-state.diff",
     ),
     Patch(
         f"{CW_MODELS}:Alarm.update_state",
