@@ -4,9 +4,13 @@ Precedence, setting by setting: the command's flags, then asyncapi.toml, then wh
 recorded, then the recipe's defaults. So a plain `up`, `plan` or `status` after a flagged `up` means
 the same stack, and every change is explicit: `--with X` adds a feature, `--without X` removes it,
 `--auth none` turns the API keys off, and editing asyncapi.toml changes what it sets. A recorded value
-that came from asyncapi.toml and that the file no longer sets is dropped (the edit removed it); with no
-file at all, nothing was edited and the record stands. One that came from a flag stays until a flag or
-the file changes it. `[alarms] notify`'s URLs are recorded in their recorded form only (notify_endpoints.py).
+that came from asyncapi.toml and that the file no longer sets is dropped (the edit removed it), as is one
+of a run with no file at all; one that came from a flag stays until a flag or the file changes it.
+
+`[alarms] notify` is recorded in its recorded form only (a URL's path can hold a credential:
+notify_endpoints.py), so the record cannot subscribe an endpoint again once it is retired: a run with no
+asyncapi.toml at all keeps the recorded list (the subscriptions stand, nothing is unsubscribed); a file
+that exists and no longer names it drops it, as for every setting.
 
 Features are settings of their own here ("feature:webhooks" = true/false), so that the file's
 `webhooks = false` and `--without webhooks` remove a feature the way `--auth none` removes the keys.
@@ -25,6 +29,8 @@ from .notify_endpoints import recorded_forms
 
 FLAG, FILE = "flag", "file"
 NOTIFY = "alarm_notify"  # its URLs are recorded and shown in their recorded form (notify_endpoints.py)
+# Settings whose record stands when no asyncapi.toml is read at all (see the module's docstring).
+KEPT_WITHOUT_A_FILE = frozenset({NOTIFY})
 FEATURE = "feature:"
 # The StackSettings fields a user can set (asyncapi.toml's keys and `up`'s flags), besides features.
 CONFIGURABLE = frozenset(
@@ -155,12 +161,13 @@ def recorded(data: Any, settings_record: dict[str, Any]) -> Configuration:
 
 
 def resolve(recorded_: Configuration, file: Configuration, flags: Configuration) -> Configuration:
-    """Flags over the file over the record (a file's value the file no longer sets is dropped; with no
-    file at all, nothing was removed from it: the record stands, so a run without it changes nothing)."""
+    """Flags over the file over the record (a file's value the file no longer sets is dropped, but for
+    KEPT_WITHOUT_A_FILE's when no file was read)."""
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for key, value in recorded_.values.items():
-        if recorded_.sources.get(key) == FILE and key not in file.values and not file.no_file:
+        kept = file.no_file and key in KEPT_WITHOUT_A_FILE
+        if recorded_.sources.get(key) == FILE and key not in file.values and not kept:
             continue
         values[key], sources[key] = value, recorded_.sources.get(key, FLAG)
     for layer in (file, flags):

@@ -15,8 +15,9 @@ from asyncapi_cli.config import LoadedConfig
 from asyncapi_cli.engine import SilentReporter
 from asyncapi_cli.errors import InputError
 from asyncapi_cli.notify_endpoints import digest_only, endpoint_digest, notify_problem, recorded_form
+from asyncapi_cli.state import StackState, StateStore, Target
 
-from .conftest import ACCOUNT, deploy, stack_options
+from .conftest import ACCOUNT, deploy, run_cli, stack_options
 
 NAME = "notify-units"
 TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT}:{NAME}-alarms"
@@ -39,8 +40,14 @@ def test_the_recorded_form_keeps_scheme_host_and_the_unit_keys_digest() -> None:
     assert notify_problem([shown]) is not None
 
 
-def test_the_record_applies_only_without_a_file() -> None:
-    recorded = configuration.Configuration({"alarm_notify": [recorded_form(HOOK)]}, {"alarm_notify": "file"})
+def test_the_recorded_list_stands_only_when_no_file_is_read() -> None:
+    # The record cannot subscribe a retired endpoint again: with no asyncapi.toml at all, the list
+    # stands; any other setting the file set falls back to the default as before; a file that exists
+    # and no longer names notify drops it too.
+    recorded = configuration.Configuration(
+        {"alarm_notify": [recorded_form(HOOK)], "log_retention_days": 30},
+        {"alarm_notify": "file", "log_retention_days": "file"},
+    )
     none = configuration.Configuration()
     no_file = configuration.from_file(LoadedConfig())
     assert configuration.resolve(recorded, no_file, none).values == {"alarm_notify": [recorded_form(HOOK)]}
@@ -81,3 +88,20 @@ def test_a_digest_finds_its_own_subscription_and_never_subscribes_again(mocked_a
     assert [s["Endpoint"] for s in sns.list_subscriptions_by_topic(TopicArn=TOPIC_ARN)["Subscriptions"]] == [
         SAME_HOST
     ]
+
+
+def test_export_needs_the_url_a_digest_stands_for() -> None:
+    state = StackState(name=NAME, target=Target(kind="aws", region="us-east-1"))
+    recorded = {"alarm_notify": [recorded_form(HOOK)]}
+    state.configuration = {"values": recorded, "sources": {"alarm_notify": "file"}}
+    StateStore(Path(".asyncapi") / f"{NAME}.json", state).save()
+    offline = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": ""}
+    command = ["export", "cloudformation", "--state", f".asyncapi/{NAME}.json", "--output-dir", "cfn"]
+    refused = run_cli(*command, env=offline)
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    [line] = refused.stderr.strip().splitlines()
+    assert recorded_form(HOOK) in line and "[alarms] notify" in line
+    Path("asyncapi.toml").write_text(f'[alarms]\nnotify = ["{HOOK}"]\n', encoding="utf-8")
+    exported = run_cli(*command, env=offline)
+    assert exported.returncode == 0, exported.stderr
+    assert HOOK in Path("cfn/template.yaml").read_text(encoding="utf-8")  # the template needs the URL itself
