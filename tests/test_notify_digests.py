@@ -61,6 +61,9 @@ def test_the_recorded_list_stands_only_when_no_file_is_read() -> None:
 
 
 def test_a_digest_finds_its_own_subscription_and_never_subscribes_again(mocked_aws: None) -> None:
+    # ListSubscriptionsByTopic answers each subscription's Endpoint as it was subscribed (SNS API
+    # reference, the Subscription data type; the AWS CLI reference's list-subscriptions-by-topic output):
+    # hashing it finds the endpoint a digest stands for.
     deploy(NAME, overrides={"alarm_notify": (HOOK, SAME_HOST)})
     # A later run given no list: the record's digests apply.
     again = ops.open_stack(stack_options(NAME), creating=False)
