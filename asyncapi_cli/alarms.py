@@ -22,7 +22,6 @@ aws:SourceArn: the confused-deputy guard the CloudWatch user guide documents for
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,6 +29,7 @@ from urllib.parse import urlsplit
 from . import cloudwatch_dashboard
 from .engine import Context, Unit
 from .errors import InputError
+from .notify_endpoints import digest_only, endpoint_digest, recorded_form
 from .refs import Json, ref
 from .resources.dashboard import Dashboard
 from .resources.metric_alarm import MetricAlarm
@@ -210,19 +210,19 @@ def subscription_of(endpoint: str) -> tuple[str, str]:
     return urlsplit(endpoint).scheme, endpoint
 
 
-def shown_endpoint(endpoint: str) -> str:
+def shown_endpoint(entry: str) -> str:
     """An endpoint as output and the state show it: a URL's path and query can hold a credential (an
     incident tool's integration key), so only its scheme and host, with a digest to tell two apart."""
-    protocol, address = subscription_of(endpoint)
-    if protocol == "email":
-        return endpoint
-    parts = urlsplit(address)
-    digest = hashlib.sha256(address.encode()).hexdigest()[:8]
-    return f"{parts.scheme}://{parts.netloc}/… ({digest})"
+    return recorded_form(entry)
 
 
-def subscription_key(endpoint: str) -> str:
-    return SUBSCRIPTION_PREFIX + hashlib.sha256(endpoint.encode()).hexdigest()[:12]
+def subscription_key(entry: str) -> str:
+    """The same key for an entry and for its recorded form (the digest both carry)."""
+    known = digest_only(entry)
+    return SUBSCRIPTION_PREFIX + (known[1] if known else endpoint_digest(entry))
+
+
+MISSING_ENDPOINT_HINT = "name the endpoint again in asyncapi.toml's [alarms] notify, then rerun up"
 
 
 def check_notify(ctx: Context) -> None:
@@ -231,8 +231,46 @@ def check_notify(ctx: Context) -> None:
     for endpoint in ctx.settings.alarm_notify:
         if endpoint.startswith("http://") and not ctx.local:
             raise InputError(
-                f"[alarms] notify {endpoint!r}: plain http:// is for the embedded AWS (up --local) only; "
-                "use https:// or email:"
+                f"[alarms] notify {shown_endpoint(endpoint)!r}: plain http:// is for the embedded AWS "
+                "(up --local) only; use https:// or email:"
+            )
+
+
+def _subscription(ctx: Context, entry: str, topic_arn: Any) -> SnsSubscription:
+    """The unit of one `notify` entry; of an entry the state knows only by its recorded form (a run
+    without asyncapi.toml), one found by the digest and never subscribed again."""
+    name = f"{topic_name(ctx.names.project)} -> {shown_endpoint(entry)}"
+    known = digest_only(entry)
+    if known is not None:
+        return SnsSubscription(
+            key=subscription_key(entry),
+            name=name,
+            attributes={"TopicArn": topic_arn, "Protocol": known[0]},
+            endpoint_digest=known[1],
+            missing_endpoint_hint=MISSING_ENDPOINT_HINT,
+        )
+    protocol, address = subscription_of(entry)
+    return SnsSubscription(
+        key=subscription_key(entry),
+        name=name,
+        attributes={"TopicArn": topic_arn, "Protocol": protocol, "Endpoint": address},
+    )
+
+
+def check_recorded_endpoints(ctx: Context, records: dict[str, Any]) -> None:
+    """`up`, before any change: a subscription the state knows only by its digest that is gone (deleted
+    behind the tool's back) cannot be subscribed again. One line (exit 2) naming it and the fix."""
+    if not ctx.settings.alarms:
+        return
+    topic_arn = ctx.arn("sns", topic_name(ctx.names.project))
+    for entry in ctx.settings.alarm_notify:
+        if digest_only(entry) is None:
+            continue
+        unit = _subscription(ctx, entry, topic_arn)
+        if unit.find(ctx, records.get(unit.key)) is None:
+            raise InputError(
+                f"the alarm subscription of {shown_endpoint(entry)} is gone and the state holds only its "
+                f"digest; {MISSING_ENDPOINT_HINT}"
             )
 
 
@@ -254,15 +292,7 @@ def units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
             attributes={"DisplayName": f"asyncapi {project}", "Policy": Json(topic_policy(ctx, names))},
         ),
     ]
-    for endpoint in settings.alarm_notify:
-        protocol, address = subscription_of(endpoint)
-        result.append(
-            SnsSubscription(
-                key=subscription_key(endpoint),
-                name=f"{topic_name(project)} -> {shown_endpoint(endpoint)}",
-                attributes={"TopicArn": topic_arn, "Protocol": protocol, "Endpoint": address},
-            )
-        )
+    result.extend(_subscription(ctx, entry, topic_arn) for entry in settings.alarm_notify)
     for spec, name in zip(specs, names, strict=True):
         result.append(
             MetricAlarm(

@@ -18,7 +18,7 @@ from typing import Any
 
 from .errors import InputError
 from .names import StackSettings, validate_name, validate_region
-from .notify_endpoints import notify_problem
+from .notify_endpoints import notify_problem, recorded_forms
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -377,6 +377,7 @@ def settings_record(settings: StackSettings, loaded: LoadedConfig) -> dict[str, 
         elif isinstance(value, tuple):
             value = [list(v) if isinstance(v, tuple) else v for v in value]
         record[item.name] = value
+    record["alarm_notify"] = recorded_forms(record["alarm_notify"])  # never a URL's secret path
     record["visibility_timeout"] = settings.main_visibility_timeout
     record["config"] = str(loaded.path) if loaded.path is not None else None
     return record
@@ -387,6 +388,8 @@ def changed_since(recorded: dict[str, Any], current: dict[str, Any]) -> list[dic
     if not recorded:
         return []
     skip = {"config"}
+    # An old state file recorded full URLs: compare in the recorded form, which is all the state keeps.
+    recorded = recorded | {"alarm_notify": recorded_forms(recorded.get("alarm_notify"))}
     return [
         {"setting": key, "recorded": recorded.get(key), "file": value}
         for key, value in sorted(current.items())

@@ -4,8 +4,13 @@ Precedence, setting by setting: the command's flags, then asyncapi.toml, then wh
 recorded, then the recipe's defaults. So a plain `up`, `plan` or `status` after a flagged `up` means
 the same stack, and every change is explicit: `--with X` adds a feature, `--without X` removes it,
 `--auth none` turns the API keys off, and editing asyncapi.toml changes what it sets. A recorded value
-that came from asyncapi.toml and that the file no longer sets is dropped (the edit removed it); one
-that came from a flag stays until a flag or the file changes it.
+that came from asyncapi.toml and that the file no longer sets is dropped (the edit removed it), as is one
+of a run with no file at all; one that came from a flag stays until a flag or the file changes it.
+
+`[alarms] notify` is recorded in its recorded form only (a URL's path can hold a credential:
+notify_endpoints.py), so the record cannot subscribe an endpoint again once it is retired: a run with no
+asyncapi.toml at all keeps the recorded list (the subscriptions stand, nothing is unsubscribed); a file
+that exists and no longer names it drops it, as for every setting.
 
 Features are settings of their own here ("feature:webhooks" = true/false), so that the file's
 `webhooks = false` and `--without webhooks` remove a feature the way `--auth none` removes the keys.
@@ -20,8 +25,12 @@ from typing import Any
 from .config import FEATURES, SCHEMA, LoadedConfig
 from .errors import InputError
 from .names import StackSettings
+from .notify_endpoints import recorded_forms
 
 FLAG, FILE = "flag", "file"
+NOTIFY = "alarm_notify"  # its URLs are recorded and shown in their recorded form (notify_endpoints.py)
+# Settings whose record stands when no asyncapi.toml is read at all (see the module's docstring).
+KEPT_WITHOUT_A_FILE = frozenset({NOTIFY})
 FEATURE = "feature:"
 # The StackSettings fields a user can set (asyncapi.toml's keys and `up`'s flags), besides features.
 CONFIGURABLE = frozenset(
@@ -44,9 +53,12 @@ class Configuration:
 
     values: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    # from_file: no asyncapi.toml was read (so none of the record's settings was removed from it).
+    no_file: bool = field(default=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
-        return {"values": dict(sorted(self.values.items())), "sources": dict(sorted(self.sources.items()))}
+        """What the state records: a `notify` URL in its recorded form only (it can hold a credential)."""
+        return {"values": _recordable(self.values), "sources": dict(sorted(self.sources.items()))}
 
     @classmethod
     def from_json(cls, data: Any) -> Configuration:
@@ -79,7 +91,7 @@ class Configuration:
         settings = self.settings(local=False)
         others = {
             k: v
-            for k, v in sorted(self.values.items())
+            for k, v in _recordable(self.values).items()
             if not k.startswith(FEATURE) and k not in FLAG_SETTINGS
         }
         return {
@@ -91,6 +103,13 @@ class Configuration:
             "settings": others,
             "sources": dict(sorted(self.sources.items())),
         }
+
+
+def _recordable(values: dict[str, Any]) -> dict[str, Any]:
+    shown = dict(sorted(values.items()))
+    if NOTIFY in shown:
+        shown[NOTIFY] = recorded_forms(shown[NOTIFY])
+    return shown
 
 
 def _known(key: str) -> bool:
@@ -106,7 +125,7 @@ def from_file(loaded: LoadedConfig) -> Configuration:
         elif key in CONFIGURABLE:
             values[key] = _json_value(value)
     values.update({FEATURE + name: False for name in loaded.features_off})
-    return Configuration(values, dict.fromkeys(values, FILE))
+    return Configuration(values, dict.fromkeys(values, FILE), no_file=loaded.path is None)
 
 
 def from_flags(
@@ -142,11 +161,13 @@ def recorded(data: Any, settings_record: dict[str, Any]) -> Configuration:
 
 
 def resolve(recorded_: Configuration, file: Configuration, flags: Configuration) -> Configuration:
-    """Flags over the file over the record (a file's value the file no longer sets is dropped)."""
+    """Flags over the file over the record (a file's value the file no longer sets is dropped, but for
+    KEPT_WITHOUT_A_FILE's when no file was read)."""
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     for key, value in recorded_.values.items():
-        if recorded_.sources.get(key) == FILE and key not in file.values:
+        kept = file.no_file and key in KEPT_WITHOUT_A_FILE
+        if recorded_.sources.get(key) == FILE and key not in file.values and not kept:
             continue
         values[key], sources[key] = value, recorded_.sources.get(key, FLAG)
     for layer in (file, flags):

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import config, configuration, engine
-from .alarms import dashboard_url
+from .alarms import check_recorded_endpoints, dashboard_url
 from .aws import AwsClients, ClientHook
 from .concurrency import check_account_concurrency
 from .endpoints import is_localstack, localstack_api_url
@@ -286,6 +286,7 @@ def up(stack: Stack, reporter: Reporter, confirm: Callable[[list[str]], None] | 
     `confirm` first (it raises to refuse), under the lock and before any mutating call."""
     _build_code(stack)
     check_account_concurrency(stack.ctx)  # before any change: a reservation AWS would refuse midway
+    check_recorded_endpoints(stack.ctx, stack.state.resources)  # before any change, likewise
     with locked(stack):
         retired = retired_units(stack)
         if confirm is not None:

@@ -15,7 +15,9 @@ from typing import Any
 
 from .. import config
 from ..engine import Context, Unit
+from ..errors import InputError
 from ..names import StackNames, StackSettings
+from ..notify_endpoints import digest_only
 from ..retry import Pacer
 from ..secure_api import batch_throttle
 from ..stack import build_units
@@ -80,9 +82,16 @@ def export_configuration(options: Any) -> ExportConfiguration:
         api_url = recorded_url if isinstance(recorded_url, str) and recorded_url.startswith("http") else None
         source = f"{source} and {path}"
     resolved = configuration.resolve(recorded, configuration.from_file(loaded), flags)
+    settings = resolved.settings(local=False)
+    for entry in settings.alarm_notify if settings.alarms else ():
+        if digest_only(entry):  # the state keeps a URL's digest only: the template needs the URL
+            raise InputError(
+                f"[alarms] notify {entry}: the state holds only its digest; name the endpoint in "
+                "asyncapi.toml's [alarms] notify to export its subscription"
+            )
     return ExportConfiguration(
         name=name or "async-api-stack",
-        settings=resolved.settings(local=False),
+        settings=settings,
         source=source,
         api_url=api_url,
     )

@@ -7,15 +7,22 @@ finds an unrecorded one, shows a pending subscription's ARN as "PendingConfirmat
 it is recorded without an ARN; its confirmation link is in the endpoint's mailbox, and SNS deletes an
 unconfirmed subscription by itself after 3 days. Unsubscribing a pending one that SNS refuses is left to
 that expiry (and said); `down` deletes the topic, which deletes every subscription with it.
+
+An endpoint can hold a credential (a URL's path), and a caller may know it only by a digest
+(endpoint_digest: the first hex digits of its SHA-256): find() then hashes each listed Endpoint
+(ListSubscriptionsByTopic answers the endpoint as subscribed, SNS API reference), and such a unit
+cannot create its subscription again: create() refuses in one line (missing_endpoint_hint says how).
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..aws import error_code
 from ..engine import Change, Context, Found
+from ..errors import InputError
 from ..refs import Ref
 from . import Resource, ignore_not_found, note_already_gone
 
@@ -24,7 +31,11 @@ PENDING = "PendingConfirmation"  # ListSubscriptionsByTopic's SubscriptionArn of
 
 @dataclass(kw_only=True)
 class SnsSubscription(Resource):
-    """attributes: Subscribe's TopicArn, Protocol and Endpoint (the subscription's identity: no update)."""
+    """attributes: Subscribe's TopicArn, Protocol and Endpoint (the subscription's identity: no update);
+    without Endpoint, endpoint_digest identifies it (a lowercase hex prefix of the Endpoint's SHA-256)."""
+
+    endpoint_digest: str = ""
+    missing_endpoint_hint: str = ""  # what create() says when only the digest is known
 
     kind = "sns-subscription"
     deletion_keys = frozenset()  # it goes with its topic (deleted_with): no order of its own
@@ -55,21 +66,39 @@ class SnsSubscription(Resource):
                 if error_code(exc) in ("NotFound", "NotFoundException"):
                     return None  # no topic, no subscription
                 raise
-            for item in page.get("Subscriptions", []):
-                if (item.get("Protocol"), item.get("Endpoint")) == (desired["Protocol"], desired["Endpoint"]):
-                    arn = item.get("SubscriptionArn")
-                    if arn == PENDING:  # the ARN we recorded when subscribing, if any
-                        arn = (recorded or {}).get("arn")
-                    return Found(self._record(desired["TopicArn"], arn), dict(item))
+            matches = [item for item in page.get("Subscriptions", []) if self._is_mine(desired, item)]
+            # Two of one endpoint cannot be (Subscribe of a subscribed one answers its ARN); a digest
+            # could in principle match two: the recorded ARN's first.
+            recorded_arn = (recorded or {}).get("arn")
+            matches.sort(key=lambda item: item.get("SubscriptionArn") != recorded_arn)
+            for item in matches:
+                arn = item.get("SubscriptionArn")
+                if arn == PENDING:  # the ARN we recorded when subscribing, if any
+                    arn = recorded_arn
+                return Found(self._record(desired["TopicArn"], arn), dict(item))
             if not page.get("NextToken"):
                 return None
             kwargs["NextToken"] = page["NextToken"]
+
+    def _is_mine(self, desired: dict[str, Any], item: dict[str, Any]) -> bool:
+        if item.get("Protocol") != desired["Protocol"]:
+            return False
+        endpoint = str(item.get("Endpoint") or "")
+        if "Endpoint" in desired:
+            return endpoint == desired["Endpoint"]
+        digest = hashlib.sha256(endpoint.encode()).hexdigest()
+        return bool(self.endpoint_digest) and digest.startswith(self.endpoint_digest)
 
     def diff(self, ctx: Context, found: Found) -> list[Change]:
         return []  # protocol and endpoint are what the subscription is: another one is another unit
 
     def create(self, ctx: Context) -> dict[str, Any]:
         desired = self.desired(ctx)
+        if "Endpoint" not in desired:
+            raise InputError(
+                f"{self.name}: the subscription is gone, and its endpoint is known only by its digest; "
+                + (self.missing_endpoint_hint or "subscribe it again")
+            )
         response = ctx.clients("sns").subscribe(**desired, ReturnSubscriptionArn=True)
         return self._record(desired["TopicArn"], response.get("SubscriptionArn"))
 
