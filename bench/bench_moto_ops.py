@@ -76,6 +76,8 @@ def main() -> int:
         boto3.client("s3").create_bucket(Bucket="results")
         if args.role:
             os.environ.update(_role_session())  # before the processor's clients are made
+            boto3.DEFAULT_SESSION = None  # a new default session, reading them (the old one kept its own)
+            _refused_outside_the_role()
         with ThreadPoolExecutor(args.threads) as pool:
             list(pool.map(lambda i: (claim(-i - 1), put(-i - 1), finish(-i - 1)), range(40)))  # warm-up
             for name, send in (("claim UpdateItem", claim), ("PutObject", put), ("final UpdateItem", finish)):
@@ -122,6 +124,19 @@ def _role_session() -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": found["SecretAccessKey"],
         "AWS_SESSION_TOKEN": found["SessionToken"],
     }
+
+
+def _refused_outside_the_role() -> None:
+    """The server judges these credentials by the role's policy (else --role would measure nothing)."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    try:
+        boto3.client("dynamodb").describe_table(TableName="jobs")
+    except ClientError as exc:
+        if exc.response["ResponseMetadata"]["HTTPStatusCode"] == 403:  # AccessDenied
+            return
+    raise SystemExit("--role: the server did not judge the role session's request by its policy")
 
 
 if __name__ == "__main__":
