@@ -14,7 +14,8 @@ AWS (bench/README.md). moto validates on a deep copy of the parsed tree, by ten 
   and throws the first tree away. The first validation is made against an item holding the key attributes
   (what the second sees) and its tree handed to the same request's second, when the validation read no key
   attribute (present here, absent from moto's empty item; the item is read only through its attributes'
-  mapping, which records what was read). Otherwise, or when it fails, moto's own validation runs.
+  mapping, which records what was read). Otherwise, or when it fails, moto's own validation runs. moto's own
+  fix: upstream/dynamodb-new-item-validated-once.diff.
 tests/test_local_perf_moto_dynamodb.py compares answers with moto's own, with and without these.
 """
 
