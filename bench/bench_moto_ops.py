@@ -1,13 +1,15 @@
 """The embedded AWS's CPU for each request a Lambda worker makes per job.
 
-    python bench/bench_moto_ops.py [--requests 400] [--threads 8]
+    python bench/bench_moto_ops.py [--requests 400] [--threads 8] [--role]
 
 Starts the embedded AWS (`asyncapi_cli.local.manager`, as `up --local` does) in a scratch home, makes a
 table and a bucket, then makes the processor's three writes of a job from `--threads` threads, with the
 processor's own code and clients (handlers/job_processor.py: `claim`, an UpdateItem with its condition on a
 new item; the result's PutObject; `finish`, the final UpdateItem). Each kind is made `--requests` times; the
 server process's CPU per request (`load.cpu_seconds`, from /proc) is printed for each, with the rate. CPU
-per request depends less on how busy the machine is than the rate does.
+per request depends less on how busy the machine is than the rate does. `--role`: the writes are signed
+with a role session's credentials (sts:AssumeRole, a role allowed exactly these writes), as a worker's are,
+so the server also checks each one's signature and judges it against the role's policy (iam_policy.py).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--role", action="store_true", help="sign with a role session's credentials")
     args = parser.parse_args()
     os.environ["ASYNCAPI_HOME"] = tempfile.mkdtemp(prefix="asyncapi-moto-ops-")
     from asyncapi_cli.local import manager
@@ -62,13 +65,19 @@ def main() -> int:
         )
 
     try:
-        clients("dynamodb").create_table(
+        import boto3
+
+        boto3.client("dynamodb").create_table(
             TableName="jobs",
             KeySchema=[{"AttributeName": "jobId", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "jobId", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
-        clients("s3").create_bucket(Bucket="results")
+        boto3.client("s3").create_bucket(Bucket="results")
+        if args.role:
+            os.environ.update(_role_session())  # before the processor's clients are made
+            boto3.DEFAULT_SESSION = None  # a new default session, reading them (the old one kept its own)
+            _refused_outside_the_role()
         with ThreadPoolExecutor(args.threads) as pool:
             list(pool.map(lambda i: (claim(-i - 1), put(-i - 1), finish(-i - 1)), range(40)))  # warm-up
             for name, send in (("claim UpdateItem", claim), ("PutObject", put), ("final UpdateItem", finish)):
@@ -81,6 +90,53 @@ def main() -> int:
     finally:
         manager.stop()
     return 0
+
+
+def _role_session() -> dict[str, str]:
+    """A role allowed the processor's writes on this table and bucket, assumed: its session's credentials."""
+    import boto3
+
+    iam = boto3.client("iam")
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "dynamodb:UpdateItem",
+                "Resource": "arn:aws:dynamodb:*:*:table/jobs",
+            },
+            {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::results/*"},
+        ],
+    }
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    arn = iam.create_role(RoleName="bench-processor", AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+        "Arn"
+    ]
+    iam.put_role_policy(RoleName="bench-processor", PolicyName="writes", PolicyDocument=json.dumps(policy))
+    found = boto3.client("sts").assume_role(RoleArn=arn, RoleSessionName="bench")["Credentials"]
+    return {
+        "AWS_ACCESS_KEY_ID": found["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": found["SecretAccessKey"],
+        "AWS_SESSION_TOKEN": found["SessionToken"],
+    }
+
+
+def _refused_outside_the_role() -> None:
+    """The server judges these credentials by the role's policy (else --role would measure nothing)."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    try:
+        boto3.client("dynamodb").describe_table(TableName="jobs")
+    except ClientError as exc:
+        if exc.response["ResponseMetadata"]["HTTPStatusCode"] == 403:  # AccessDenied
+            return
+    raise SystemExit("--role: the server did not judge the role session's request by its policy")
 
 
 if __name__ == "__main__":

@@ -228,6 +228,89 @@ def test_a_new_item_claim_then_its_final_write(patched: None) -> None:
     assert item["status"] == {"S": "completed"} and item["createdAt"] == {"S": "c"}
 
 
+# UpdateItem on keys that name no item: moto validates against an empty item, creates the item, validates
+# again (compat/moto_dynamodb_trees.py validates once when it can). The key attribute read on a new item,
+# directly or through a function, keeps moto's own answer.
+NEW_ITEM_CASES = [case for case in CASES if "size(" not in (case[3] or "")] + [  # moto: ValueError there
+    ("SET copy = jobId", {}, {}, None),
+    ("SET copy = if_not_exists(jobId, :v)", {}, {":v": {"S": "d"}}, None),
+    ("SET #c = #k", {"#c": "copy", "#k": "jobId"}, {}, None),
+    ("SET #c = if_not_exists(#c, :v)", {"#c": "copy"}, {":v": {"S": "d"}}, "attribute_not_exists(jobId)"),
+    ("SET a = missing + :one", {}, {":one": {"N": "1"}}, None),
+]
+
+
+def run_new_item_cases(table: str) -> list[Any]:
+    dynamodb = new_table(table)
+    outcomes: list[Any] = []
+    for number, (expression, names, values, condition) in enumerate(NEW_ITEM_CASES):
+        request: dict[str, Any] = {
+            "TableName": table,
+            "Key": {"jobId": {"S": f"new-{number}"}},
+            "UpdateExpression": expression,
+            "ReturnValues": "ALL_NEW",
+        }
+        request.update({"ExpressionAttributeNames": names} if names else {})
+        request.update({"ExpressionAttributeValues": values} if values else {})
+        request.update({"ConditionExpression": condition} if condition else {})
+        try:
+            outcomes.append(dynamodb.update_item(**request).get("Attributes"))
+        except ClientError as exc:
+            outcomes.append((exc.response["Error"]["Code"], exc.response["Error"]["Message"]))
+    outcomes.append(sorted(str(i) for i in dynamodb.scan(TableName=table, ConsistentRead=True)["Items"]))
+    return outcomes
+
+
+def test_update_item_on_new_items_answers_as_moto_does(mocked_aws: None) -> None:
+    groups = ["dynamodb-parse-cache", "dynamodb-validation"]
+    REGISTRY.apply(groups)
+    fast = run_new_item_cases("fast")
+    REGISTRY.undo(groups)
+    try:
+        slow = run_new_item_cases("slow")
+    finally:
+        REGISTRY.apply(groups)
+    assert fast == slow
+    assert sum(1 for outcome in fast if isinstance(outcome, tuple)) >= 10  # the error cases did fail
+
+
+def test_a_new_item_update_is_validated_once(mocked_aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The validation's value-resolving pass runs once for a claim on a new item (moto: twice, the first
+    against an empty item); a failing one is validated again, by moto's own sequence."""
+    from moto.dynamodb.parsing.validators import ExpressionAttributeValueProcessor
+
+    REGISTRY.apply(["dynamodb-parse-cache", "dynamodb-validation"])
+    passes: list[int] = []
+    traverse = ExpressionAttributeValueProcessor.traverse
+
+    def counting(self: Any, node: Any) -> Any:
+        passes.append(1)
+        return traverse(self, node)
+
+    monkeypatch.setattr(ExpressionAttributeValueProcessor, "traverse", counting)
+    dynamodb = new_table("jobs")
+    dynamodb.update_item(
+        TableName="jobs",
+        Key={"jobId": {"S": "new"}},
+        UpdateExpression=CLAIM,
+        ConditionExpression=CLAIM_CONDITION,
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues=CLAIM_VALUES,
+    )
+    assert len(passes) == 1
+    with pytest.raises(ClientError, match="ValidationException"):
+        dynamodb.update_item(
+            TableName="jobs",
+            Key={"jobId": {"S": "other"}},
+            UpdateExpression="SET a = missing + :one",  # a path not in the item: after the values pass
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+    assert len(passes) == 1 + 2  # a failed validation is made again as moto makes it, and raises there
+    assert "Item" not in dynamodb.get_item(TableName="jobs", Key={"jobId": {"S": "other"}})
+    item = dynamodb.get_item(TableName="jobs", Key={"jobId": {"S": "new"}})["Item"]
+    assert item["status"] == {"S": "processing"} and item["startedAt"] == {"S": "n"}
+
+
 def test_a_write_waits_while_another_write_is_in_progress(
     mocked_aws: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,13 +8,21 @@ AWS (bench/README.md). moto validates on a deep copy of the parsed tree, by ten 
   same inputs is skipped (`CheckedTrees`); a failure is never kept;
 - each pass finds each node's processor once per (pass, node type) instead of rebuilding the pass's map
   and running abstract-class isinstance checks at every node, and calls the pre-child hook only for the
-  pass that has one.
+  pass that has one;
+- an UpdateItem on a new item is validated once, not twice: moto validates against an empty item (no
+  attributes) to raise before creating anything, creates the item with its key, validates again against it
+  and throws the first tree away. The first validation is made against an item holding the key attributes
+  (what the second sees) and its tree handed to the same request's second, when the validation read no key
+  attribute (present here, absent from moto's empty item; the item is read only through its attributes'
+  mapping, which records what was read). Otherwise, or when it fails, moto's own validation runs. moto's own
+  fix: upstream/dynamodb-new-item-validated-once.diff.
 tests/test_local_perf_moto_dynamodb.py compares answers with moto's own, with and without these.
 """
 
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -99,7 +107,7 @@ def _validate(_: Any) -> Any:
 
     checks = (ActionCountValidator, OverlappingPathsValidator, UpdateHashRangeKeyValidator)
 
-    def validate(self: Any) -> Any:
+    def validate_passes(self: Any) -> Any:
         node = self.node_to_validate
         inputs: Any = _MISSING  # worked out at the first check, once for all three
         changed = False  # the checks come first; once a pass may have changed the tree, none is skipped
@@ -119,7 +127,115 @@ def _validate(_: Any) -> Any:
                 checked_trees.passed.add(key)
         return node
 
-    return validate
+    return _validate_once(validate_passes)
+
+
+# --- a new item's update validated once ------------------------------------------------------------
+_handover = threading.local()  # the first validation's tree, waiting for the same request's second
+
+
+class _ReadRecordingAttributes(dict):  # type: ignore[type-arg]
+    """An item's attributes that note every name read by subscript; any other read marks all as read."""
+
+    def __init__(self, attributes: dict[str, Any]) -> None:
+        super().__init__(attributes)
+        self.read: set[str] = set()
+        self.read_all = False
+
+    def __getitem__(self, name: str) -> Any:
+        self.read.add(name)
+        return super().__getitem__(name)
+
+    def _reads_all(method: Any) -> Any:  # type: ignore[misc]  # noqa: N805 (a decorator of the class body)
+        def read_all(self: Any, *args: Any, **kwargs: Any) -> Any:
+            self.read_all = True
+            return method(self, *args, **kwargs)
+
+        return read_all
+
+    get = _reads_all(dict.get)
+    keys = _reads_all(dict.keys)
+    items = _reads_all(dict.items)
+    values = _reads_all(dict.values)
+    copy = _reads_all(dict.copy)
+    __contains__ = _reads_all(dict.__contains__)
+    __iter__ = _reads_all(dict.__iter__)
+    __len__ = _reads_all(dict.__len__)
+
+
+class _Handover:
+    __slots__ = ("source", "names", "values", "table", "attributes", "tree")
+
+    def __init__(self, validator: Any, attributes: dict[str, Any], tree: Any) -> None:
+        self.source = validator._source_tree
+        self.names = validator.expression_attribute_names
+        self.values = validator.expression_attribute_values
+        self.table = validator.table
+        self.attributes = attributes
+        self.tree = tree
+
+    def serves(self, validator: Any) -> bool:
+        item = validator.item
+        return (
+            getattr(validator, "_source_tree", None) is self.source
+            and validator.expression_attribute_names is self.names
+            and validator.expression_attribute_values is self.values
+            and validator.table is self.table
+            and item is not None
+            and item.attrs == self.attributes
+        )
+
+
+def _key_attributes(validator: Any) -> dict[str, Any] | None:
+    """The attributes moto will create the new item with (Table.put_item of its key), or None when the
+    item is not moto's empty one of a new item."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    item, table = validator.item, validator.table
+    if item is None or table is None or len(item.attrs) or item.hash_key is None:
+        return None
+    if getattr(validator, "_source_tree", None) is None:
+        return None  # the uncopied tree (remembered by __init__) is needed to start again
+    attributes = {table.hash_key_attr: DynamoType({item.hash_key.type: item.hash_key.value})}
+    if item.range_key is not None and table.range_key_attr:
+        attributes[table.range_key_attr] = DynamoType({item.range_key.type: item.range_key.value})
+    return attributes
+
+
+def _validate_once(validate: Any) -> Any:
+    from moto.dynamodb.models.dynamo_type import Item
+
+    def validate_once(self: Any) -> Any:
+        waiting, _handover.waiting = getattr(_handover, "waiting", None), None
+        if waiting is not None and waiting.serves(self):
+            return waiting.tree
+        attributes = _key_attributes(self)
+        if attributes is None:
+            return validate(self)
+        empty_item = self.item
+        probe = Item(empty_item.hash_key, empty_item.range_key, {})
+        probe.attrs = recording = _ReadRecordingAttributes(attributes)
+        self.item = probe
+        self.processors = self.get_ast_processors()  # they hold the item they resolve paths in
+        try:
+            tree = validate(self)
+        except Exception:
+            tree = None
+        keys = set(attributes)
+        if tree is None or recording.read_all or recording.read & keys:
+            # moto's own validation against its empty item, on a fresh copy of the tree
+            again = type(self)(
+                self._source_tree,
+                expression_attribute_names=self.expression_attribute_names,
+                expression_attribute_values=self.expression_attribute_values,
+                item=empty_item,
+                table=self.table,
+            )
+            return validate(again)
+        _handover.waiting = _Handover(self, attributes, tree)
+        return tree
+
+    return validate_once
 
 
 def copy_tree(tree: Any) -> Any:
