@@ -20,7 +20,7 @@ WIDTH, HEIGHT = 12, 6
 
 def queue_names(ctx: Context) -> tuple[list[str], list[str]]:
     """(work queues, dead-letter queues) of the stack with its features on."""
-    where = FeatureTarget(ctx.names, ctx.region, ctx.account, ctx.partition)
+    where = FeatureTarget.of(ctx)
     on = frozenset(ctx.settings.features)
     work, dead = [ctx.names.main_queue], [ctx.names.dlq]
     if "priorities" in on:
@@ -54,7 +54,7 @@ def _metric_widget(
 def _processors(ctx: Context) -> list[str]:
     names = [ctx.names.processor]
     if "priorities" in ctx.settings.features:
-        where = FeatureTarget(ctx.names, ctx.region, ctx.account, ctx.partition)
+        where = FeatureTarget.of(ctx)
         names.append(priorities.high_processor_name(where))
     return names
 

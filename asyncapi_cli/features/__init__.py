@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..names import StackNames
+
+if TYPE_CHECKING:
+    from ..engine import Context
 
 FEATURES = ("webhooks", "priorities", "batches")
 SECONDS_14_DAYS = 1_209_600
@@ -26,6 +29,11 @@ class FeatureTarget:
     region: str
     account: str
     partition: str = "aws"
+
+    @classmethod
+    def of(cls, ctx: Context) -> FeatureTarget:
+        """The target of the stack a context deploys."""
+        return cls(ctx.names, ctx.region, ctx.account, ctx.partition)
 
     @property
     def project(self) -> str:

@@ -194,15 +194,11 @@ def is_on(ctx: Context) -> bool:
     return FEATURE in ctx.settings.features
 
 
-def _target(ctx: Context) -> FeatureTarget:
-    return FeatureTarget(ctx.names, ctx.region, ctx.account, ctx.partition)
-
-
 def routes(ctx: Context, definition: dict[str, Any]) -> dict[str, Any]:
     """The API definition plus POST /schedules, GET and DELETE /schedules/{scheduleId} (Lambda proxy)."""
     if not is_on(ctx):
         return definition
-    where = _target(ctx)
+    where = FeatureTarget.of(ctx)
     added = {}
     for (path, verb), method in methods(where, function_arn="{function}").items():
         uri = Sub.of(method["integration"]["uri"], function=ref(FUNCTION_KEY).arn)
@@ -220,7 +216,7 @@ def units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
     invoke permission; `include_disabled` builds them even when the feature is off (to delete them)."""
     if not (include_disabled or is_on(ctx)):
         return []
-    where = _target(ctx)
+    where = FeatureTarget.of(ctx)
     data = schedules_function(where)
     environment = dict(data["environment"])
     # References, so the function comes after what it names.

@@ -204,10 +204,6 @@ def is_on(ctx: Context) -> bool:
     return FEATURE in ctx.settings.features
 
 
-def _target(ctx: Context) -> FeatureTarget:
-    return FeatureTarget(ctx.names, ctx.region, ctx.account, ctx.partition)
-
-
 def _api_refs(value: Any) -> Any:
     """The value with every string naming the API id as _API made a Sub of the API's id."""
     if isinstance(value, str) and _API in value:
@@ -246,7 +242,7 @@ def units(ctx: Context, *, include_disabled: bool = False) -> list[Unit]:
     and log groups, the invoke permission and the jobs table's stream mapping to the pusher."""
     if not (include_disabled or is_on(ctx)):
         return []
-    where = _target(ctx)
+    where = FeatureTarget.of(ctx)
     table = connections_table(where, {})
     routes_fn, pusher_fn = websocket_function(where), pusher_function(where)
     description = f"asyncapi stack {where.project}"
@@ -368,7 +364,7 @@ def outputs(ctx: Context, resources: dict[str, Any], local_base: str | None) -> 
     api = resources.get("ws_api") or {}
     if not api.get("id"):
         return {"websocket_url": None}
-    return {"websocket_url": url(_target(ctx), api["id"], local_base)}
+    return {"websocket_url": url(FeatureTarget.of(ctx), api["id"], local_base)}
 
 
 def local_base(kind: str) -> str | None:

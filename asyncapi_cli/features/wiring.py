@@ -31,7 +31,7 @@ _MAIN_URL, _HIGH_URL = "https://asyncapi.invalid/main-queue", "https://asyncapi.
 
 
 def target(ctx: Context) -> FeatureTarget:
-    return FeatureTarget(ctx.names, ctx.region, ctx.account, ctx.partition)
+    return FeatureTarget.of(ctx)
 
 
 def enabled(ctx: Context) -> frozenset[str]:
