@@ -317,12 +317,7 @@ class Sandbox:
             try:
                 self._init_done(self._answers.get(timeout=timeout))
             except queue.Empty:
-                self.kill()
-                return InvokeResult(
-                    False,
-                    error_type="Sandbox.Timedout",
-                    error_message=f"Task timed out after {self.spec.timeout:.2f} seconds",
-                )
+                return self._timed_out()
             timeout = max(0.0, timeout - (time.monotonic() - started))
         if self.init_error is not None:
             return self.init_error
@@ -342,12 +337,7 @@ class Sandbox:
         try:
             line = self._answers.get(timeout=timeout)
         except queue.Empty:
-            self.kill()
-            return InvokeResult(
-                False,
-                error_type="Sandbox.Timedout",
-                error_message=f"Task timed out after {self.spec.timeout:.2f} seconds",
-            )
+            return self._timed_out()
         if line is None:
             return self._exited(request_id)
         answer = json.loads(line)
@@ -359,6 +349,15 @@ class Sandbox:
             error_type=answer.get("errorType"),
             error_message=answer.get("errorMessage"),
             error_document=extra or None,
+        )
+
+    def _timed_out(self) -> InvokeResult:
+        """The function ran out of its timeout (in its init or its invocation): the environment is killed."""
+        self.kill()
+        return InvokeResult(
+            False,
+            error_type="Sandbox.Timedout",
+            error_message=f"Task timed out after {self.spec.timeout:.2f} seconds",
         )
 
     def _exited(self, request_id: str) -> InvokeResult:
